@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+
+import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
+import {ILiquidation} from "../interfaces/ILiquidation.sol";
+import {MarginMath} from "../libraries/MarginMath.sol";
+import {EngineBase} from "./EngineBase.sol";
+
+/// @title LiquidationModule
+/// @notice Liquidation, bad debt and auto-deleveraging: the protocol's last lines of defence, in one place.
+/// @dev Liquidation closes at the oracle price with no skew impact and no trading fee; its only charge is the
+///      liquidation fee. It never calls the account owner and never sends it tokens, so nothing the owner
+///      controls can block it. The keeper reward is the only transfer, to the receiver the keeper names.
+///
+///      Partial liquidation. Above `partialLiquidationNotional`, every position of the account is closed by the
+///      same fraction f (pro rata: the account's mix of markets, and so its hedges, is kept). With E equity,
+///      MM = Mv + Mmin maintenance margin (Mv its notional-proportional part, Mmin the flat minimum margins),
+///      F the fee of a full close, R the keeper-reward floor and b the buffer, closing f leaves at most
+///      (1 - f) Mv + Mmin of maintenance margin (IMR only falls as sizes shrink) and costs at most f F + R, so
+///          E - f F - R >= (1 + b) ((1 - f) Mv + Mmin)   <=>   f >= ((1 + b) MM - E + R) / ((1 + b) Mv - F).
+///      f is that bound rounded up; when it reaches 1, or the denominator is not positive, or E <= 0, the
+///      account is closed fully. The bound is conservative by the reward floor and the IMR's fall, no more.
+///
+///      Deployment: one module per engine, built for the same token. It only makes sense by delegatecall from the
+///      engine; called directly it acts on its own empty storage and every entry point reverts.
+contract LiquidationModule is ILiquidation, EngineBase {
+    using MarginMath for uint256;
+
+    constructor(IERC20Metadata token) EngineBase(token) {}
+
+    /// @notice The settlement token this module was built for; the engine checks it matches its own.
+    function moduleToken() external view returns (address) {
+        return address(_token);
+    }
+
+    /// @dev The plan of one liquidation, computed from the account's margin summary.
+    struct Plan {
+        IMarginEngine.MarginSummary summary;
+        bool liquidatable;
+        bool partial_;
+        uint256 fraction;
+        uint256 closedNotional;
+        uint256 fee;
+        uint256 reward;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                              LIQUIDATION
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc ILiquidation
+    function liquidate(
+        uint256 accountId,
+        address rewardReceiver
+    ) external nonReentrant returns (uint256 rewardD18) {
+        if (rewardReceiver == address(0)) revert IMarginEngine.ZeroAddress();
+        rewardD18 = _liquidate(accountId, msg.sender, rewardReceiver);
+        _payReward(rewardReceiver, rewardD18);
+    }
+
+    /// @inheritdoc ILiquidation
+    function liquidateBatch(
+        uint256[] calldata accountIds,
+        address rewardReceiver
+    ) external nonReentrant returns (uint256 liquidated, uint256 rewardD18) {
+        if (rewardReceiver == address(0)) revert IMarginEngine.ZeroAddress();
+        uint256 n = accountIds.length;
+        for (uint256 i; i < n; ++i) {
+            // A self-call isolates each entry: a healthy, unknown or unpriceable account reverts alone.
+            try this.liquidateInBatch(accountIds[i], msg.sender, rewardReceiver) returns (uint256 reward) {
+                ++liquidated;
+                rewardD18 += reward;
+            } catch {}
+        }
+        _payReward(rewardReceiver, rewardD18);
+    }
+
+    /// @notice Internal step of `liquidateBatch`, external only so that a failing entry can be caught.
+    /// @dev Callable by the engine itself only, which happens inside `liquidateBatch`'s reentrancy lock.
+    function liquidateInBatch(
+        uint256 accountId,
+        address keeper,
+        address rewardReceiver
+    ) external returns (uint256) {
+        if (msg.sender != address(this)) revert OnlySelf();
+        return _liquidate(accountId, keeper, rewardReceiver);
+    }
+
+    /// @inheritdoc ILiquidation
+    function quoteLiquidation(uint256 accountId) public view returns (LiquidationQuote memory q) {
+        Plan memory plan = _plan(accountId, _account(accountId));
+        q = LiquidationQuote(
+            plan.liquidatable,
+            plan.partial_,
+            plan.fraction,
+            plan.closedNotional,
+            plan.reward
+        );
+    }
+
+    /// @inheritdoc ILiquidation
+    function liquidationQuotes(
+        uint256[] calldata accountIds
+    ) external view returns (LiquidationQuote[] memory quotes) {
+        uint256 n = accountIds.length;
+        quotes = new LiquidationQuote[](n);
+        for (uint256 i; i < n; ++i) {
+            try this.quoteLiquidation(accountIds[i]) returns (LiquidationQuote memory q) {
+                quotes[i] = q;
+            } catch {}
+        }
+    }
+
+    /// @dev Executes the plan: closes positions at the oracle price, charges the fee, splits it between keeper
+    ///      and insurance fund, and settles any bad debt. Reverts if the account is not liquidatable.
+    function _liquidate(
+        uint256 accountId,
+        address keeper,
+        address rewardReceiver
+    ) internal returns (uint256) {
+        Account storage a = _account(accountId);
+        Plan memory plan = _plan(accountId, a);
+        if (!plan.liquidatable) revert NotLiquidatable(accountId);
+
+        // Backwards, so that removing a fully closed position never skips one not yet visited.
+        for (uint256 i = a.positionCount; i > 0; --i) {
+            uint32 marketId = _marketAt(a, i - 1);
+            Market storage m = _markets[marketId];
+            uint256 price = m.feed.latestPrice();
+            int256 index = _accrueFunding(m, price);
+            int256 size = _positions[accountId][marketId].size;
+            int256 closeSize = _fractionOf(size, plan.fraction);
+            Fill memory f = _applyFill(accountId, a, marketId, m, index, -closeSize, price);
+            _updateReserve(m, price);
+            emit PositionLiquidated(accountId, marketId, closeSize, price, f.realisedPnl, f.funding);
+            _emitMarketUpdated(marketId, m);
+        }
+
+        // charge >= reward, so the keeper is always paid by the account, which is why the minimum position
+        // margin must cover the largest reward. The rest of the fee funds the insurance fund.
+        uint256 charge = plan.fee > plan.reward ? plan.fee : plan.reward;
+        uint256 toInsurance = charge - plan.reward;
+        a.collateral -= int256(charge);
+        _insurance = uint128(_insurance + toInsurance);
+        emit Liquidated(
+            accountId,
+            keeper,
+            rewardReceiver,
+            plan.partial_,
+            plan.closedNotional,
+            charge,
+            plan.reward,
+            toInsurance
+        );
+
+        if (a.positionCount == 0 && a.collateral < 0) _settleBadDebt(accountId, a);
+        return plan.reward;
+    }
+
+    /// @dev An account closed out with negative collateral: the insurance fund pays first, the vault absorbs
+    ///      the rest. Either way the account ends at zero and the ledger stays exact.
+    function _settleBadDebt(uint256 accountId, Account storage a) internal {
+        uint256 deficit = uint256(-a.collateral);
+        uint256 insurance = _insurance;
+        uint256 covered = deficit < insurance ? deficit : insurance;
+        uint256 socialised = deficit - covered;
+        _insurance = uint128(insurance - covered);
+        _vaultCash = int128(_vaultCash - int256(socialised));
+        a.collateral = 0;
+        emit BadDebt(accountId, covered, socialised);
+    }
+
+    /// @dev Everything a liquidation of the account would do, computed without writing.
+    function _plan(uint256 accountId, Account storage a) internal view returns (Plan memory plan) {
+        IMarginEngine.MarginSummary memory s = _summary(accountId, a);
+        plan.summary = s;
+        if (s.notionalD18 == 0 || s.equityD18 >= int256(s.maintenanceMarginD18)) return plan;
+        plan.liquidatable = true;
+        plan.fraction = WAD;
+
+        // Second pass over warm slots: the flat part of MM and the fee of a full close.
+        uint256 minMargins;
+        uint256 fullFee;
+        uint256 n = a.positionCount;
+        for (uint256 i; i < n; ++i) {
+            uint32 marketId = _marketAt(a, i);
+            Market storage m = _markets[marketId];
+            minMargins += m.minPositionMargin;
+            fullFee += MarginMath.notional(_positions[accountId][marketId].size, m.feed.latestPrice()).mulUp(
+                m.liquidationFee
+            );
+        }
+
+        IMarginEngine.RiskParams memory r = _risk;
+        if (s.notionalD18 > r.partialLiquidationNotionalD18 && s.equityD18 > 0) {
+            uint256 onePlusBuffer = WAD + r.liquidationBufferD18;
+            uint256 variableMm = s.maintenanceMarginD18 - minMargins;
+            uint256 den = variableMm.mulDown(onePlusBuffer);
+            if (den > fullFee) {
+                den -= fullFee;
+                uint256 num = s.maintenanceMarginD18.mulUp(onePlusBuffer) +
+                    r.minKeeperRewardD18 -
+                    uint256(s.equityD18);
+                uint256 fraction = (num * WAD + den - 1) / den;
+                if (fraction < WAD) {
+                    plan.partial_ = true;
+                    plan.fraction = fraction;
+                }
+            }
+        }
+
+        // Fee and reward of the planned close, position by position as it will execute.
+        for (uint256 i; i < n; ++i) {
+            uint32 marketId = _marketAt(a, i);
+            Market storage m = _markets[marketId];
+            int256 closeSize = _fractionOf(_positions[accountId][marketId].size, plan.fraction);
+            uint256 closed = MarginMath.notional(closeSize, m.feed.latestPrice());
+            plan.closedNotional += closed;
+            plan.fee += closed.mulUp(m.liquidationFee);
+        }
+        uint256 reward = plan.fee.mulDown(r.keeperShareD18);
+        if (reward < r.minKeeperRewardD18) reward = r.minKeeperRewardD18;
+        if (reward > r.maxKeeperRewardD18) reward = r.maxKeeperRewardD18;
+        // Whole token units only, so that what is credited is exactly what is paid.
+        plan.reward = (reward / TOKEN_SCALE) * TOKEN_SCALE;
+    }
+
+    /// @dev The part of `size` a liquidation closes: |size| x fraction, rounded up, never more than all of it.
+    function _fractionOf(int256 size, uint256 fraction) internal pure returns (int256) {
+        if (fraction >= WAD) return size;
+        uint256 closed = MarginMath.abs(size).mulUp(fraction);
+        uint256 all = MarginMath.abs(size);
+        if (closed > all) closed = all;
+        return size > 0 ? int256(closed) : -int256(closed);
+    }
+
+    function _payReward(address receiver, uint256 rewardD18) internal {
+        if (rewardD18 != 0) _push(receiver, rewardD18 / TOKEN_SCALE);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                            AUTO-DELEVERAGING
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc ILiquidation
+    /// @dev With P the market's traders' net PnL, C the vault's cash, t the target share and p the position's
+    ///      PnL, closing a fraction f realises f p out of P and out of C, so the target holds when
+    ///      P - f p <= t (C - f p), i.e. f >= (P - t C) / (p (1 - t)); f is rounded up and capped at 1.
+    function autoDeleverage(
+        uint256 accountId,
+        uint32 marketId
+    ) external nonReentrant returns (int256 closedSizeD18) {
+        Account storage a = _account(accountId);
+        Market storage m = _market(marketId);
+        uint256 price = m.feed.latestPrice();
+        int256 index = _accrueFunding(m, price);
+        closedSizeD18 = _adlCloseSize(accountId, marketId, m, price, index);
+        Fill memory f = _applyFill(accountId, a, marketId, m, index, -closedSizeD18, price);
+        _updateReserve(m, price);
+        emit AutoDeleveraged(accountId, marketId, msg.sender, closedSizeD18, price, f.realisedPnl);
+        _emitMarketUpdated(marketId, m);
+    }
+
+    /// @dev The size ADL closes, after checking the trigger and that the position is in profit.
+    function _adlCloseSize(
+        uint256 accountId,
+        uint32 marketId,
+        Market storage m,
+        uint256 price,
+        int256 index
+    ) internal view returns (int256) {
+        Position storage p = _positions[accountId][marketId];
+        int256 size = p.size;
+        if (size == 0) revert IMarginEngine.NoPosition(accountId, marketId);
+        int256 marketPnl = _tradersNetPnl(m);
+        int256 cash = _vaultCash;
+        IMarginEngine.RiskParams memory r = _risk;
+        int256 trigger = MarginMath.divFloor(cash * int256(uint256(r.adlTriggerD18)), MarginMath.SWAD);
+        if (marketPnl <= trigger) revert AdlNotTriggered(marketId, marketPnl, trigger);
+
+        int256 positionPnl = MarginMath.unrealisedPnl(size, price, p.basis) -
+            MarginMath.fundingOwed(size, index, p.lastFundingIndex);
+        if (positionPnl <= 0) revert PositionNotProfitable(accountId, marketId);
+
+        // The target rounds down and the denominator down, so the fraction rounds up.
+        int256 target = MarginMath.divFloor(cash * int256(uint256(r.adlTargetD18)), MarginMath.SWAD);
+        uint256 num = uint256(marketPnl - target);
+        uint256 den = uint256(positionPnl).mulDown(WAD - r.adlTargetD18);
+        uint256 fraction = den == 0 ? WAD : (num * WAD + den - 1) / den;
+        return _fractionOf(size, fraction);
+    }
+
+    /// @inheritdoc ILiquidation
+    function adlStatus(uint32 marketId) external view returns (bool, int256, int256) {
+        Market storage m = _market(marketId);
+        int256 pnl = _tradersNetPnl(m);
+        int256 trigger = MarginMath.divFloor(
+            int256(_vaultCash) * int256(uint256(_risk.adlTriggerD18)),
+            MarginMath.SWAD
+        );
+        return (pnl > trigger, pnl, trigger);
+    }
+}

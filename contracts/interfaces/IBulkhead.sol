@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IMarginEngine} from "./IMarginEngine.sol";
+import {ILiquidation} from "./ILiquidation.sol";
+
+/// @title IBulkhead
+/// @notice The whole surface of a Bulkhead engine address: the margin engine itself plus the liquidation
+///         functions it routes to its liquidation module. Integrators bind to this interface.
+interface IBulkhead is IMarginEngine, ILiquidation {}

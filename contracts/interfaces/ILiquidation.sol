@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title ILiquidation
+/// @notice Permissionless liquidation of unhealthy accounts, bad-debt handling through the insurance fund and
+///         the vault, and auto-deleveraging. Implemented by the margin engine.
+/// @dev Liquidation closes positions at the oracle price (no skew impact). It never calls the account owner and
+///      never transfers tokens to it; the only transfer is the keeper reward to the receiver the keeper names.
+interface ILiquidation {
+    /// @notice What liquidating one account would do now.
+    /// @param liquidatable Whether equity < maintenance margin (false also when a price is unavailable).
+    /// @param partial_ Whether only part of the positions would be closed.
+    /// @param closeFractionD18 Fraction of every position that would be closed (1e18 = all).
+    /// @param closedNotionalD18 Notional that would be closed.
+    /// @param keeperRewardD18 Reward the keeper would receive.
+    struct LiquidationQuote {
+        bool liquidatable;
+        bool partial_;
+        uint256 closeFractionD18;
+        uint256 closedNotionalD18;
+        uint256 keeperRewardD18;
+    }
+
+    /// @notice Emitted once per liquidation of an account.
+    /// @param closedNotionalD18 Notional closed at the oracle price.
+    /// @param feeD18 Liquidation fee charged to the account (at least the keeper reward).
+    /// @param keeperRewardD18 Paid to `rewardReceiver`.
+    /// @param toInsuranceD18 Fee minus reward, credited to the insurance fund.
+    event Liquidated(
+        uint256 indexed accountId,
+        address indexed keeper,
+        address rewardReceiver,
+        bool partial_,
+        uint256 closedNotionalD18,
+        uint256 feeD18,
+        uint256 keeperRewardD18,
+        uint256 toInsuranceD18
+    );
+    /// @notice Emitted for every position (fully or partly) closed by a liquidation.
+    event PositionLiquidated(
+        uint256 indexed accountId,
+        uint32 indexed marketId,
+        int256 closedSizeD18,
+        uint256 priceD18,
+        int256 realisedPnlD18,
+        int256 fundingPaidD18
+    );
+    /// @notice Emitted when an account ends a liquidation with negative collateral.
+    /// @param coveredByInsuranceD18 Paid by the insurance fund.
+    /// @param socialisedD18 What the insurance fund could not pay, absorbed by the liquidity vault.
+    event BadDebt(uint256 indexed accountId, uint256 coveredByInsuranceD18, uint256 socialisedD18);
+    /// @notice Emitted when a profitable position is auto-deleveraged.
+    event AutoDeleveraged(
+        uint256 indexed accountId,
+        uint32 indexed marketId,
+        address indexed caller,
+        int256 closedSizeD18,
+        uint256 priceD18,
+        int256 realisedPnlD18
+    );
+
+    /// @notice Thrown when the account is not liquidatable.
+    error NotLiquidatable(uint256 accountId);
+    /// @notice Thrown when ADL is called while the market's trader profit is under the trigger.
+    error AdlNotTriggered(uint32 marketId, int256 tradersPnlD18, int256 triggerD18);
+    /// @notice Thrown when an internal batch entry point is called from outside.
+    error OnlySelf();
+    /// @notice Thrown when ADL targets a position that is not in profit.
+    error PositionNotProfitable(uint256 accountId, uint32 marketId);
+
+    /// @notice Liquidates `accountId` (fully or partially) and pays the keeper reward to `rewardReceiver`.
+    /// @return rewardD18 The keeper reward paid.
+    function liquidate(uint256 accountId, address rewardReceiver) external returns (uint256 rewardD18);
+
+    /// @notice Liquidates every liquidatable account in `accountIds`, skipping the others (healthy, unknown,
+    ///         already liquidated in this batch, or without a valid price), and pays the summed reward once.
+    /// @return liquidated How many accounts were liquidated.
+    /// @return rewardD18 The summed keeper reward paid.
+    function liquidateBatch(
+        uint256[] calldata accountIds,
+        address rewardReceiver
+    ) external returns (uint256 liquidated, uint256 rewardD18);
+
+    /// @notice Reduces a profitable position in `marketId` at the oracle price, without fee, just enough to bring
+    ///         traders' unrealised profit in that market back to the ADL target.
+    /// @return closedSizeD18 The size closed (same sign as the position).
+    function autoDeleverage(uint256 accountId, uint32 marketId) external returns (int256 closedSizeD18);
+
+    /// @notice What liquidating `accountId` would do now. Reverts for an unknown account or a missing price.
+    function quoteLiquidation(uint256 accountId) external view returns (LiquidationQuote memory quote);
+
+    /// @notice For each account, whether it is liquidatable and what a liquidation would pay now. Never reverts
+    ///         for a bad entry: unknown accounts and accounts without a valid price quote as not liquidatable.
+    function liquidationQuotes(
+        uint256[] calldata accountIds
+    ) external view returns (LiquidationQuote[] memory quotes);
+
+    /// @notice Whether ADL is open in `marketId`, with traders' net PnL there and the trigger amount.
+    function adlStatus(
+        uint32 marketId
+    ) external view returns (bool triggered, int256 tradersPnlD18, int256 triggerD18);
+}

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IPriceFeed} from "./IPriceFeed.sol";
+
+/// @title IMarginEngine
+/// @notice The Bulkhead accounting core: custody of the settlement asset, cross and isolated margin
+///         accounts, oracle-priced perpetual markets with skew impact and funding, margin views, and the
+///         ledger of the liquidity vault and the insurance fund.
+/// @dev Units: every price, USD value and ratio is an 18-decimal fixed-point number (`D18`). Sizes are
+///      signed 18-decimal amounts of the base asset (positive long, negative short). Token amounts at the
+///      edges (`deposit`, `withdraw`, events named `...Amount`) are in the settlement token's own decimals.
+///      The settlement token is the unit of account: one whole token is worth 1 (no collateral oracle).
+///      Rounding always favours the protocol: requirements and charges round up, equity and payouts down.
+interface IMarginEngine {
+    /*//////////////////////////////////////////////////////////////
+                                 TYPES
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Risk and economic parameters of one market. All ratios are D18 fractions (1e18 = 100%).
+    /// @param feed Price source; reverts when it has no valid price.
+    /// @param baseImrD18 Initial margin ratio of a tiny position.
+    /// @param maxImrD18 Cap on the size-scaled initial margin ratio.
+    /// @param imrSizeSlopeD18 Increase of the IMR per `skewScale` of position size.
+    /// @param mmScalarD18 Maintenance margin = initial margin ratio x this scalar (< 1).
+    /// @param maxFundingVelocityD18 Funding-rate drift per day, per day, at a skew of one full `skewScale`.
+    /// @param minPositionMarginD18 Flat margin added to IM and MM of every open position (covers the max keeper reward).
+    /// @param skewScaleD18 Skew (base units) at which price impact reaches 100% and the funding velocity saturates.
+    /// @param makerFeeD18 Fee on the part of a trade that reduces the market's skew.
+    /// @param takerFeeD18 Fee on the part of a trade that increases the market's skew.
+    /// @param liquidationFeeD18 Liquidation fee per unit of closed notional; must stay below baseImr x mmScalar.
+    /// @param reserveRatioD18 Share of the larger side's notional the vault reserves as traders' plausible max profit.
+    /// @param maxOiPerSideD18 Cap on long and on short open interest, in base units.
+    struct MarketParams {
+        IPriceFeed feed;
+        uint64 baseImrD18;
+        uint64 maxImrD18;
+        uint64 imrSizeSlopeD18;
+        uint64 mmScalarD18;
+        uint64 maxFundingVelocityD18;
+        uint128 minPositionMarginD18;
+        uint128 skewScaleD18;
+        uint64 makerFeeD18;
+        uint64 takerFeeD18;
+        uint64 liquidationFeeD18;
+        uint64 reserveRatioD18;
+        uint128 maxOiPerSideD18;
+    }
+
+    /// @notice Live state of one market.
+    /// @param longOiD18 Sum of long sizes.
+    /// @param shortOiD18 Sum of |short sizes|. Skew = long - short.
+    /// @param fundingIndexD18 Cumulative funding per unit of long size, in USD (D18), at `lastFundingTime`.
+    /// @param fundingRateD18 Funding rate per day (fraction of notional, D18) at `lastFundingTime`; > 0 longs pay.
+    /// @param lastFundingTime When funding was last accrued.
+    /// @param netBasisD18 Sum over positions of their cost basis (size x entry price).
+    /// @param netFundingBasisD18 Sum over positions of size x funding index at their last settlement.
+    /// @param reservedD18 Part of the vault's cash reserved against this market's open interest.
+    struct MarketState {
+        uint128 longOiD18;
+        uint128 shortOiD18;
+        int128 fundingIndexD18;
+        int64 fundingRateD18;
+        uint48 lastFundingTime;
+        int128 netBasisD18;
+        int128 netFundingBasisD18;
+        uint128 reservedD18;
+    }
+
+    /// @notice Protocol-wide risk parameters.
+    /// @param maxPositionsPerAccount Markets a cross account may hold at once (bounds every loop over positions).
+    /// @param keeperShareD18 Share of the liquidation fee offered to the keeper before clamping.
+    /// @param minKeeperRewardD18 Floor of the keeper reward (USD).
+    /// @param maxKeeperRewardD18 Cap of the keeper reward (USD); <= every market's minPositionMargin.
+    /// @param partialLiquidationNotionalD18 Accounts whose total notional exceeds this are liquidated partially.
+    /// @param liquidationBufferD18 After a partial liquidation, equity >= (1 + buffer) x maintenance margin.
+    /// @param insuranceFeeShareD18 Share of trading fees paid to the insurance fund (the rest to the vault).
+    /// @param adlTriggerD18 ADL is allowed in a market when traders' unrealised profit there exceeds this share of vault cash.
+    /// @param adlTargetD18 ADL reduces positions until that profit is back at this share (< trigger).
+    struct RiskParams {
+        uint8 maxPositionsPerAccount;
+        uint64 keeperShareD18;
+        uint64 liquidationBufferD18;
+        uint64 insuranceFeeShareD18;
+        uint128 minKeeperRewardD18;
+        uint128 maxKeeperRewardD18;
+        uint128 partialLiquidationNotionalD18;
+        uint64 adlTriggerD18;
+        uint64 adlTargetD18;
+    }
+
+    /// @notice A margin account. `isolated` and `marketId` are fixed at creation (`marketId` is 0 for cross).
+    struct AccountInfo {
+        address owner;
+        bool isolated;
+        uint32 marketId;
+        uint8 positionCount;
+        int256 collateralD18;
+    }
+
+    /// @notice One open position. Unrealised PnL = size x price - basis.
+    struct PositionInfo {
+        uint32 marketId;
+        int256 sizeD18;
+        int256 basisD18;
+        int256 lastFundingIndexD18;
+    }
+
+    /// @notice Every margin figure of an account at current oracle prices.
+    /// @param collateralD18 Realised cash balance (may be negative inside a cross account with unrealised profit).
+    /// @param unrealisedPnlD18 Sum of size x price - basis, rounded down.
+    /// @param accruedFundingD18 Funding owed by the account (negative when it is owed funding), rounded up.
+    /// @param equityD18 collateral + unrealisedPnl - accruedFunding.
+    /// @param initialMarginD18 Sum of IM, rounded up.
+    /// @param maintenanceMarginD18 Sum of MM, rounded up.
+    /// @param notionalD18 Sum of |size| x price, rounded up.
+    struct MarginSummary {
+        int256 collateralD18;
+        int256 unrealisedPnlD18;
+        int256 accruedFundingD18;
+        int256 equityD18;
+        uint256 initialMarginD18;
+        uint256 maintenanceMarginD18;
+        uint256 notionalD18;
+    }
+
+    /// @notice The quote of a trade of `sizeDeltaD18` at the current oracle price and skew.
+    struct TradeQuote {
+        uint256 oraclePriceD18;
+        uint256 fillPriceD18;
+        uint256 feeD18;
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 EVENTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Emitted when a margin account is created.
+    event AccountCreated(uint256 indexed accountId, address indexed owner, bool isolated, uint32 marketId);
+    /// @notice Emitted when an owner approves or revokes an operator over all its accounts.
+    event OperatorSet(address indexed owner, address indexed operator, bool approved);
+    /// @notice Emitted when an owner approves or revokes an operator over one account.
+    event AccountOperatorSet(uint256 indexed accountId, address indexed operator, bool approved);
+    /// @notice Emitted when tokens are deposited into an account.
+    event Deposited(uint256 indexed accountId, address indexed from, uint256 amount);
+    /// @notice Emitted when tokens leave an account.
+    event Withdrawn(uint256 indexed accountId, address indexed receiver, uint256 amount);
+    /// @notice Emitted when collateral moves between two accounts of one owner.
+    event MarginTransferred(uint256 indexed fromAccountId, uint256 indexed toAccountId, uint256 amountD18);
+    /// @notice Emitted on every trade.
+    /// @param realisedPnlD18 PnL realised by the reduced part (credited to the account, debited from the vault).
+    /// @param fundingPaidD18 Funding settled from the account to the vault (negative: paid to the account).
+    event PositionModified(
+        uint256 indexed accountId,
+        uint32 indexed marketId,
+        int256 sizeDeltaD18,
+        int256 newSizeD18,
+        uint256 fillPriceD18,
+        uint256 feeD18,
+        int256 realisedPnlD18,
+        int256 fundingPaidD18
+    );
+    /// @notice Emitted whenever a market's funding, open interest or reserve change.
+    event MarketUpdated(
+        uint32 indexed marketId,
+        int256 fundingRateD18,
+        int256 fundingIndexD18,
+        uint256 longOiD18,
+        uint256 shortOiD18,
+        uint256 reservedD18
+    );
+    /// @notice Emitted when a trading fee is split between the vault and the insurance fund.
+    event FeesDistributed(uint32 indexed marketId, uint256 toVaultD18, uint256 toInsuranceD18);
+    /// @notice Emitted when a market is listed.
+    event MarketListed(uint32 indexed marketId, MarketParams params);
+    /// @notice Emitted when a market's parameters change.
+    event MarketParamsUpdated(uint32 indexed marketId, MarketParams params);
+    /// @notice Emitted when the risk parameters change.
+    event RiskParamsUpdated(RiskParams params);
+    /// @notice Emitted once, when the liquidity vault is connected.
+    event VaultSet(address indexed vault);
+    /// @notice Emitted when the liquidity vault's cash changes through LP flows.
+    event VaultCashMoved(int256 deltaD18, int256 vaultCashD18);
+    /// @notice Emitted when anyone adds to the insurance fund.
+    event InsuranceFunded(address indexed from, uint256 amount, uint256 insuranceFundD18);
+
+    /*//////////////////////////////////////////////////////////////
+                                 ERRORS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Thrown when an amount is zero, or rounds to zero.
+    error ZeroAmount();
+    /// @notice Thrown when an address argument is the zero address.
+    error ZeroAddress();
+    /// @notice Thrown when a size delta is zero or does not fit the position's storage.
+    error InvalidSize(int256 sizeDeltaD18);
+    /// @notice Thrown when an account id does not exist.
+    error UnknownAccount(uint256 accountId);
+    /// @notice Thrown when a market id does not exist.
+    error UnknownMarket(uint32 marketId);
+    /// @notice Thrown when the caller is neither the owner nor an approved operator of the account.
+    error Unauthorized(address caller, uint256 accountId);
+    /// @notice Thrown when margin would move between accounts of different owners, or to the same account.
+    error InvalidTransfer(uint256 fromAccountId, uint256 toAccountId);
+    /// @notice Thrown when an isolated account is used for another market, or a flow needs another account mode.
+    error WrongAccountMode(uint256 accountId);
+    /// @notice Thrown when a cross account would hold more than `maxPositionsPerAccount` positions.
+    error TooManyPositions(uint256 max);
+    /// @notice Thrown when an action that adds risk would leave equity below initial margin.
+    error InsufficientMargin(int256 equityD18, uint256 initialMarginD18);
+    /// @notice Thrown when a risk-reducing action would leave the account liquidatable.
+    error WouldBeLiquidatable(int256 equityD18, uint256 maintenanceMarginD18);
+    /// @notice Thrown when more collateral is requested than the account's realised balance holds.
+    error InsufficientCollateral(int256 collateralD18, uint256 requestedD18);
+    /// @notice Thrown when the fill price is worse than the caller's bound.
+    error SlippageExceeded(uint256 fillPriceD18, uint256 acceptablePriceD18);
+    /// @notice Thrown when a trade would push one side's open interest over its cap.
+    error OpenInterestCapExceeded(uint32 marketId, uint256 openInterestD18, uint256 capD18);
+    /// @notice Thrown when the vault's cash would no longer cover the reserve against open interest.
+    error VaultCapacityExceeded(uint256 reservedD18, int256 vaultCashD18);
+    /// @notice Thrown when a token delivers less than the amount asked (fee-on-transfer, rebasing).
+    error UnsupportedToken(uint256 expected, uint256 received);
+    /// @notice Thrown when a parameter is outside its hard bounds.
+    error ParameterOutOfBounds(bytes32 name);
+    /// @notice Thrown when a vault-only entry point is called by anyone else.
+    error NotVault(address caller);
+    /// @notice Thrown when the vault is set twice.
+    error VaultAlreadySet();
+    /// @notice Thrown when there is no position to act on.
+    error NoPosition(uint256 accountId, uint32 marketId);
+    /// @notice Thrown when the market limit is reached.
+    error TooManyMarkets();
+
+    /*//////////////////////////////////////////////////////////////
+                                ACCOUNTS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Creates a cross margin account owned by the caller.
+    function createCrossAccount() external returns (uint256 accountId);
+
+    /// @notice Creates an isolated margin account owned by the caller, restricted to `marketId`.
+    function createIsolatedAccount(uint32 marketId) external returns (uint256 accountId);
+
+    /// @notice Approves or revokes `operator` over every account the caller owns.
+    function setOperator(address operator, bool approved) external;
+
+    /// @notice Approves or revokes `operator` over one account; only its owner may call.
+    function setAccountOperator(uint256 accountId, address operator, bool approved) external;
+
+    /// @notice Whether `caller` may trade, withdraw and move margin for the account.
+    function isAuthorized(uint256 accountId, address caller) external view returns (bool);
+
+    /*//////////////////////////////////////////////////////////////
+                                 MARGIN
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Adds `amount` tokens from the caller to an account. Anyone may add margin; allowed while paused.
+    /// @dev Reverts with UnsupportedToken if the engine receives less than `amount`.
+    function deposit(uint256 accountId, uint256 amount) external;
+
+    /// @notice Sends `amount` tokens of the account's realised collateral to `receiver`.
+    /// @dev Requires equity >= initial margin afterwards (or no positions). Allowed while paused.
+    function withdraw(uint256 accountId, uint256 amount, address receiver) external;
+
+    /// @notice Moves `amountD18` of collateral between two accounts of the same owner.
+    /// @dev The source must keep equity >= initial margin.
+    function transferMargin(uint256 fromAccountId, uint256 toAccountId, uint256 amountD18) external;
+
+    /// @notice Adds `amount` tokens from the caller to the insurance fund.
+    function fundInsurance(uint256 amount) external;
+
+    /*//////////////////////////////////////////////////////////////
+                                TRADING
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Changes the account's position in `marketId` by `sizeDeltaD18` at the fill price.
+    /// @param acceptablePriceD18 Worst fill accepted: max price when buying, min price when selling.
+    /// @return fillPriceD18 The price the trade executed at.
+    /// @return feeD18 The trading fee charged to the account.
+    function trade(
+        uint256 accountId,
+        uint32 marketId,
+        int256 sizeDeltaD18,
+        uint256 acceptablePriceD18
+    ) external returns (uint256 fillPriceD18, uint256 feeD18);
+
+    /// @notice Atomically creates an isolated account on `marketId`, funds it and opens a position.
+    /// @param sourceAccountId 0 to take `margin` tokens from the caller's wallet, otherwise a cross account of
+    ///        the same owner (the caller must be authorised on it) to take `margin` (token units) from.
+    /// @return accountId The new isolated account, owned by the caller (wallet) or by the source's owner.
+    function openIsolated(
+        uint32 marketId,
+        uint256 sourceAccountId,
+        uint256 margin,
+        int256 sizeDeltaD18,
+        uint256 acceptablePriceD18
+    ) external returns (uint256 accountId);
+
+    /// @notice Atomically closes an isolated account's position and returns what is left.
+    /// @param destinationAccountId 0 to send the remainder to `receiver`, otherwise a cross account of the same owner.
+    /// @return returnedD18 The collateral moved out of the isolated account.
+    function closeIsolated(
+        uint256 accountId,
+        uint256 acceptablePriceD18,
+        uint256 destinationAccountId,
+        address receiver
+    ) external returns (uint256 returnedD18);
+
+    /*//////////////////////////////////////////////////////////////
+                                 VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice The settlement token.
+    function settlementToken() external view returns (address);
+
+    /// @notice The account's static data and realised collateral.
+    function getAccount(uint256 accountId) external view returns (AccountInfo memory);
+
+    /// @notice All open positions of the account.
+    function getPositions(uint256 accountId) external view returns (PositionInfo[] memory);
+
+    /// @notice Every margin figure of the account at current prices and accrued funding.
+    function marginSummary(uint256 accountId) external view returns (MarginSummary memory);
+
+    /// @notice Equity minus initial margin (negative when below IM).
+    function freeCollateral(uint256 accountId) external view returns (int256);
+
+    /// @notice The most tokens `withdraw` would accept now, in token units.
+    function maxWithdrawable(uint256 accountId) external view returns (uint256);
+
+    /// @notice Equity / maintenance margin (D18); type(uint256).max with no positions, 0 when equity <= 0.
+    function healthFactor(uint256 accountId) external view returns (uint256);
+
+    /// @notice Whether equity < total maintenance margin.
+    function isLiquidatable(uint256 accountId) external view returns (bool);
+
+    /// @notice The oracle price of `marketId` at which the account becomes liquidatable (others held fixed).
+    /// @dev Exact for isolated accounts. 0 when no positive price would make the account liquidatable.
+    function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256);
+
+    /// @notice The quote of a trade at current price and skew.
+    function quoteTrade(uint32 marketId, int256 sizeDeltaD18) external view returns (TradeQuote memory);
+
+    /// @notice The market's parameters.
+    function getMarketParams(uint32 marketId) external view returns (MarketParams memory);
+
+    /// @notice The market's state as last stored (funding not accrued to now).
+    function getMarketState(uint32 marketId) external view returns (MarketState memory);
+
+    /// @notice Funding rate (per day) and index as if accrued to now at the current oracle price.
+    function currentFunding(uint32 marketId) external view returns (int256 rateD18, int256 indexD18);
+
+    /// @notice Number of listed markets; ids run from 1 to this.
+    function marketCount() external view returns (uint32);
+
+    /// @notice Number of accounts created; ids run from 1 to this.
+    function accountCount() external view returns (uint256);
+
+    /// @notice The risk parameters.
+    function getRiskParams() external view returns (RiskParams memory);
+
+    /// @notice The liquidity vault's realised cash held by the engine.
+    function vaultCash() external view returns (int256);
+
+    /// @notice The insurance fund's balance.
+    function insuranceFund() external view returns (uint256);
+
+    /// @notice The part of vault cash reserved against open interest.
+    function totalReserved() external view returns (uint256);
+
+    /// @notice Net PnL of all traders against the vault in one market, at the current price and accrued funding:
+    ///         unrealised PnL minus funding owed. Computed from aggregates in O(1).
+    function tradersNetPnl(uint32 marketId) external view returns (int256);
+
+    /// @notice Vault cash plus traders' net loss over all markets (O(markets), never a loop over positions).
+    function vaultValue() external view returns (int256);
+
+    /*//////////////////////////////////////////////////////////////
+                                 VAULT
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Connects the liquidity vault once. Admin only.
+    function setVault(address vault) external;
+
+    /// @notice Pulls `amount` tokens from the vault into the engine and credits vault cash. Vault only.
+    function vaultDeposit(uint256 amount) external;
+
+    /// @notice Sends `amount` tokens of unreserved vault cash to `receiver`. Vault only.
+    function vaultWithdraw(uint256 amount, address receiver) external;
+
+    /*//////////////////////////////////////////////////////////////
+                               GOVERNANCE
+    //////////////////////////////////////////////////////////////*/
+
+    /// @notice Lists a market. Risk role only.
+    function listMarket(MarketParams calldata params) external returns (uint32 marketId);
+
+    /// @notice Updates a market's parameters within bounds. Risk role only.
+    function setMarketParams(uint32 marketId, MarketParams calldata params) external;
+
+    /// @notice Updates the protocol-wide risk parameters within bounds. Risk role only.
+    function setRiskParams(RiskParams calldata params) external;
+
+    /// @notice Stops risk-increasing actions. Pause guardian only.
+    function pause() external;
+
+    /// @notice Resumes risk-increasing actions. Pause guardian only.
+    function unpause() external;
+}
