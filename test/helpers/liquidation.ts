@@ -300,7 +300,7 @@ export interface Plan {
 }
 
 /** The liquidation plan from the NatSpec formula of LiquidationModule, computed independently. */
-export function plan(x: Model, r: Risk = fixtureRisk): Plan {
+export function plan(x: Model, r: Risk = fixtureRisk, forceFraction?: bigint): Plan {
   const out: Plan = {
     liquidatable: false,
     partial: false,
@@ -333,6 +333,10 @@ export function plan(x: Model, r: Risk = fixtureRisk): Plan {
         out.fraction = f;
       }
     }
+  }
+  if (forceFraction !== undefined) {
+    out.fraction = forceFraction;
+    out.partial = forceFraction < WAD;
   }
   for (const p of x.positions) {
     const c = mulUp(abs(fractionOf(p.size, out.fraction)), p.m.price);
@@ -409,6 +413,20 @@ export function simulate(x: Model, pl: Plan, insurance: bigint): Sim {
   }
   return { closed, collateral, vaultDelta, insuranceDelta, badDebt };
 }
+
+/** The account after a simulated liquidation, at the same timestamp and prices. */
+export function postModel(x: Model, sim: Sim): Model {
+  const raw = [];
+  for (const p of x.positions) {
+    const c = sim.closed.find((q) => q.marketId === p.marketId)!;
+    if (c.newSize === 0n) continue;
+    raw.push({ marketId: p.marketId, size: c.newSize, basis: c.newBasis, lastIndex: c.index, m: p.m });
+  }
+  return totals(x.accountId, x.t, sim.collateral, raw);
+}
+
+/** Whether an account state meets the partial-liquidation target equity >= (1 + buffer) x MM. */
+export const meetsBuffer = (x: Model, r: Risk = fixtureRisk) => x.equity * WAD >= x.mm * (WAD + r.buffer);
 
 /* ------------------------------------------------------------ timestamps */
 
