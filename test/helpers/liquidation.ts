@@ -428,6 +428,14 @@ export function postModel(x: Model, sim: Sim): Model {
 /** Whether an account state meets the partial-liquidation target equity >= (1 + buffer) x MM. */
 export const meetsBuffer = (x: Model, r: Risk = fixtureRisk) => x.equity * WAD >= x.mm * (WAD + r.buffer);
 
+/** Traders' net PnL in a market at the snapshot's price and pending funding (EngineBase._tradersNetPnl). */
+export function tradersPnl(m: MarketSnap): bigint {
+  const skew = m.longOi - m.shortOi;
+  const unrealised = divCeil(skew * m.price, WAD) - m.netBasis;
+  const funding = divFloor(skew * m.index, WAD) - m.netFundingBasis;
+  return unrealised - funding;
+}
+
 /* ------------------------------------------------------------ timestamps */
 
 export async function latest(): Promise<bigint> {
