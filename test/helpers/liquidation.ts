@@ -484,8 +484,8 @@ export async function accountState(engine: IBulkhead, id: bigint | number) {
   const a = await engine.getAccount(id);
   const ps = await engine.getPositions(id);
   return {
-    account: a.toArray().map(String),
-    positions: ps.map((p) => p.toArray().map(String)),
+    account: [a.owner, a.isolated, a.marketId, a.positionCount, a.collateralD18],
+    positions: ps.map((p) => [p.marketId, p.sizeD18, p.basisD18, p.lastFundingIndexD18]),
   };
 }
 

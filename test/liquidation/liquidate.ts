@@ -3,6 +3,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import { ethers, networkHelpers, deployBulkhead, ETH, BTC } from "../helpers/fixture.js";
 import {
   TOKEN_SCALE,
+  abs,
   accountState,
   deployBlacklistBulkhead,
   expectCustody,
@@ -51,7 +52,7 @@ async function healthyBoundary(
     !isLiquidatable(await model(engine, id, t, { [marketId]: answer * FEED_UNIT }));
   expect(await healthy(hi)).to.equal(true);
   expect(await healthy(lo)).to.equal(false);
-  while (hi - lo > 1n) {
+  while (abs(hi - lo) > 1n) {
     const mid = (lo + hi) / 2n;
     if (await healthy(mid)) hi = mid;
     else lo = mid;
@@ -103,31 +104,38 @@ describe("liquidation: liquidate", () => {
     await expectCustody(engine);
   });
 
-  it("boundary: one feed unit above the boundary is not liquidatable, one below is; liquidationPrice lies between", async () => {
-    const { signers, contracts } = await loadFixture(deployBulkhead);
-    const { engine, ethAggregator } = contracts;
-    const { alice, keeper } = signers;
-    const id = await openIso(engine, alice, ETH, "1000", wad("10"));
-    const t = (await latest()) + 20n;
-    const a = await healthyBoundary(engine, id, ETH, t, feedAnswer("1000"), feedAnswer("3000"));
-    const liqPrice = await engine.liquidationPrice(id, ETH);
-    // The engine's closed form must agree with the bisection to within one feed unit (plus rounding wei).
-    expect(liqPrice).to.be.gte((a - 1n) * FEED_UNIT - 1000n);
-    expect(liqPrice).to.be.lte(a * FEED_UNIT + 1000n);
+  for (const side of ["long", "short"] as const) {
+    it(`boundary (${side}): one feed unit on the healthy side is not liquidatable, one past it is; liquidationPrice lies between`, async () => {
+      const { signers, contracts } = await loadFixture(deployBulkhead);
+      const { engine, ethAggregator } = contracts;
+      const { alice, keeper } = signers;
+      const size = side === "long" ? wad("10") : wad("-10");
+      const id = await openIso(engine, alice, ETH, "1000", size);
+      const t = (await latest()) + 20n;
+      // For a long the unhealthy side is below; for a short above.
+      const far = side === "long" ? feedAnswer("1000") : feedAnswer("5000");
+      const a = await healthyBoundary(engine, id, ETH, t, far, feedAnswer("3000"));
+      const past = side === "long" ? a - 1n : a + 1n;
+      const liqPrice = await engine.liquidationPrice(id, ETH);
+      // The engine's closed form must agree with the bisection to within one feed unit (plus rounding wei).
+      const [lo, hi] = a < past ? [a, past] : [past, a];
+      expect(liqPrice).to.be.gte(lo * FEED_UNIT - 1000n);
+      expect(liqPrice).to.be.lte(hi * FEED_UNIT + 1000n);
 
-    const snap = await takeSnapshot();
-    await ethAggregator.setAnswer(a);
-    await networkHelpers.time.setNextBlockTimestamp(t);
-    await expect(engine.connect(keeper).liquidate(id, keeper, GAS))
-      .to.be.revertedWithCustomError(engine, "NotLiquidatable")
-      .withArgs(id);
-    expect((await engine.getAccount(id)).positionCount).to.equal(1n);
-    await snap.restore();
-    await ethAggregator.setAnswer(a - 1n);
-    await networkHelpers.time.setNextBlockTimestamp(t);
-    await expect(engine.connect(keeper).liquidate(id, keeper, GAS)).to.emit(engine, "Liquidated");
-    expect((await engine.getAccount(id)).positionCount).to.equal(0n);
-  });
+      const snap = await takeSnapshot();
+      await ethAggregator.setAnswer(a);
+      await networkHelpers.time.setNextBlockTimestamp(t);
+      await expect(engine.connect(keeper).liquidate(id, keeper, GAS))
+        .to.be.revertedWithCustomError(engine, "NotLiquidatable")
+        .withArgs(id);
+      expect((await engine.getAccount(id)).positionCount).to.equal(1n);
+      await snap.restore();
+      await ethAggregator.setAnswer(past);
+      await networkHelpers.time.setNextBlockTimestamp(t);
+      await expect(engine.connect(keeper).liquidate(id, keeper, GAS)).to.emit(engine, "Liquidated");
+      expect((await engine.getAccount(id)).positionCount).to.equal(0n);
+    });
+  }
 
   it("boundary: equity == maintenance margin exactly is not liquidatable; one wei less is", async () => {
     const { signers, contracts } = await loadFixture(deployBulkhead);

@@ -15,6 +15,7 @@ import {
   mulDown,
   plan,
   postModel,
+  rng,
   simulate,
   usd,
   wad,
@@ -214,5 +215,53 @@ describe("liquidation: partial", () => {
       engine.connect(signers.keeper).liquidate(1, signers.keeper, GAS),
     ).to.be.revertedWithCustomError(engine, "NotLiquidatable");
     expect(await accountState(engine, 1)).to.deep.equal(before);
+  });
+
+  it("seeded random accounts: every liquidation matches the independent model to the wei, partial ones restore the buffer", async () => {
+    const rand = rng(0x5eed);
+    let partials = 0;
+    let fulls = 0;
+    for (let i = 0; i < 24; i++) {
+      const { contracts, signers } = await loadFixture(deployBulkhead);
+      const { engine, ethAggregator } = contracts;
+      const { alice, keeper } = signers;
+      const ethSize = (rand() < 0.5 ? -1n : 1n) * BigInt(Math.floor(5 + rand() * 55)) * 10n ** 18n;
+      const btcSize = (rand() < 0.5 ? -1n : 1n) * BigInt(Math.floor(rand() * 1500)) * 10n ** 15n;
+      const notional = (abs(ethSize) * 3000n + abs(btcSize) * 60000n) / WAD;
+      const collateral = (notional * BigInt(Math.floor(250 + rand() * 300))) / 10000n + 60n; // 2.5%..5.5%
+      await engine.connect(alice).createCrossAccount();
+      await engine.connect(alice).deposit(1, usd(collateral.toString()));
+      await engine.connect(alice).trade(1, ETH, ethSize, up(ethSize));
+      if (btcSize !== 0n) await engine.connect(alice).trade(1, BTC, btcSize, up(btcSize));
+      const t = (await latest()) + 10n;
+      // Walk ETH against the position until liquidatable, then a random extra step.
+      const dir = ethSize > 0n ? -1n : 1n;
+      let price = 3000n * 10n ** 8n;
+      const healthyAt = async (p: bigint) =>
+        !isLiquidatable(await model(engine, 1, t, { [ETH]: p * 10n ** 10n }));
+      const step = 10n ** 9n; // 10 USD
+      while (await healthyAt(price)) price += dir * step;
+      price += dir * BigInt(Math.floor(rand() * 4000)) * 10n ** 6n; // up to 40 USD more
+      await ethAggregator.setAnswer(price);
+      const ins = await engine.insuranceFund();
+      const vc = await engine.vaultCash();
+      const r = await liquidateModelled(engine, keeper, 1);
+      expect(r.plan.liquidatable).to.equal(true);
+      const post = await model(engine, 1, r.t);
+      expect(figures(post)).to.deep.equal(figures(postModel(r.before, r.sim)));
+      expect(await engine.insuranceFund()).to.equal(ins + r.sim.insuranceDelta);
+      expect(await engine.vaultCash()).to.equal(vc + r.sim.vaultDelta);
+      if (r.plan.partial) {
+        partials++;
+        expect(meetsBuffer(post), `case ${i}: buffer after partial`).to.equal(true);
+        expect(post.positions.length).to.equal(r.before.positions.length);
+      } else {
+        fulls++;
+        expect(post.positions.length).to.equal(0);
+      }
+      await expectCustody(engine);
+    }
+    expect(partials).to.be.gt(0);
+    expect(fulls).to.be.gt(0);
   });
 });
