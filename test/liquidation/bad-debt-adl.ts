@@ -207,4 +207,29 @@ describe("liquidation: auto-deleveraging", () => {
     expect(closed * WAD, "closed size x 1e18 vs the fraction needed x size").to.be.gte(fNeeded * e.p.size);
     expect(overshoot, `traders' PnL above target after ADL by ${overshoot} wei`).to.be.lte(0n);
   });
+
+  it("ADL and batch liquidation keep working while the engine is paused (they only reduce risk)", async () => {
+    const { contracts, signers } = await adlSetup();
+    const { engine, ethAggregator } = contracts;
+    await engine.connect(signers.carol).openIsolated(ETH, 0, usd("100"), wad("-1"), 0n); // id 3
+    await ethAggregator.setAnswer(feedAnswer("4800"));
+    await engine.connect(signers.admin).pause();
+    await expect(engine.connect(signers.keeper).autoDeleverage(1, ETH)).to.emit(engine, "AutoDeleveraged");
+    // carol's short (id 3) is deep under water at 4800: the batch liquidates it while paused.
+    const [count] = await engine.connect(signers.keeper).liquidateBatch.staticCall([2n, 3n], signers.keeper);
+    expect(count).to.equal(1n);
+    await expect(engine.connect(signers.keeper).liquidateBatch([2n, 3n], signers.keeper))
+      .to.emit(engine, "Liquidated")
+      .withArgs(
+        3n,
+        signers.keeper.address,
+        signers.keeper.address,
+        false,
+        wad("4800"),
+        wad("24"),
+        wad("12"),
+        wad("12"),
+      );
+    await expectCustody(engine);
+  });
 });

@@ -167,6 +167,33 @@ describe("liquidation: batch and keeper", () => {
     expect(quotes.filter((q) => q.liquidatable).length).to.equal(2);
   });
 
+  it("a keeper reward between the clamps is fee x keeperShare (floored to the token's smallest unit)", async () => {
+    const f = await loadFixture(deployBulkhead);
+    const { engine, ethAggregator, token } = f.contracts;
+    const { alice, keeper } = f.signers;
+    await engine.connect(alice).openIsolated(ETH, 0, usd("200"), wad("2"), up(1n));
+    await ethAggregator.setAnswer(feedAnswer("2940"));
+    const kb = await token.balanceOf(keeper);
+    const ins = await engine.insuranceFund();
+    const r = await liquidateModelled(engine, keeper, 1);
+    // closed 5880, fee 0.5% = 29.4, half = 14.7 USDC to the keeper, 14.7 to insurance.
+    await expect(r.tx)
+      .to.emit(engine, "Liquidated")
+      .withArgs(
+        1n,
+        keeper.address,
+        keeper.address,
+        false,
+        wad("5880"),
+        wad("29.4"),
+        wad("14.7"),
+        wad("14.7"),
+      );
+    expect(await token.balanceOf(keeper)).to.equal(kb + usd("14.7"));
+    expect(await engine.insuranceFund()).to.equal(ins + wad("14.7"));
+    await expectCustody(engine);
+  });
+
   describe("worst case: a cross account with 16 positions", () => {
     async function sixteen(ethSize: string, collateral: string) {
       const f = await loadFixture(deploySixteenMarketBulkhead);
