@@ -129,11 +129,10 @@ describe("liquidation: batch and keeper", () => {
 
   it("liquidationQuotes never reverts on bad entries and matches what liquidate then does", async () => {
     const { contracts, signers } = await batchSetup();
-    const { engine, btcAggregator, ethAggregator, token } = contracts;
+    const { engine, ethAggregator, token } = contracts;
     const { keeper } = signers;
     await networkHelpers.time.increase(86_401);
     await ethAggregator.setAnswer(feedAnswer("2890")); // BTC stale: id 4 unpriceable
-    void btcAggregator;
     const ids = [3n, 1n, 999n, 4n, 2n, 0n];
     const bn = await ethers.provider.getBlockNumber();
     const t = await latest();
