@@ -13,6 +13,6 @@ export default defineConfig({
   solidity: {
     version: "0.8.28",
     path: require.resolve("solc/soljson.js"),
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true },
   },
 });

@@ -142,8 +142,8 @@ contract LiquidationModule is ILiquidation, EngineBase {
         // margin must cover the largest reward. The rest of the fee funds the insurance fund.
         uint256 charge = plan.fee > plan.reward ? plan.fee : plan.reward;
         uint256 toInsurance = charge - plan.reward;
-        a.collateral -= int256(charge);
-        _insurance = uint128(_insurance + toInsurance);
+        _credit(a, -int256(charge));
+        _addInsurance(int256(toInsurance));
         emit Liquidated(
             accountId,
             keeper,
@@ -162,12 +162,12 @@ contract LiquidationModule is ILiquidation, EngineBase {
     /// @dev An account closed out with negative collateral: the insurance fund pays first, the vault absorbs
     ///      the rest. Either way the account ends at zero and the ledger stays exact.
     function _settleBadDebt(uint256 accountId, Account storage a) internal {
-        uint256 deficit = uint256(-a.collateral);
-        uint256 insurance = _insurance;
+        uint256 deficit = uint256(-int256(a.collateral));
+        uint256 insurance = _ledger.insurance;
         uint256 covered = deficit < insurance ? deficit : insurance;
         uint256 socialised = deficit - covered;
-        _insurance = uint128(insurance - covered);
-        _vaultCash = int128(_vaultCash - int256(socialised));
+        _addInsurance(-int256(covered));
+        _addVaultCash(-int256(socialised));
         a.collateral = 0;
         emit BadDebt(accountId, covered, socialised);
     }
@@ -275,7 +275,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         int256 size = p.size;
         if (size == 0) revert IMarginEngine.NoPosition(accountId, marketId);
         int256 marketPnl = _tradersNetPnl(m);
-        int256 cash = _vaultCash;
+        int256 cash = _ledger.vaultCash;
         IMarginEngine.RiskParams memory r = _risk;
         int256 trigger = MarginMath.divFloor(cash * int256(uint256(r.adlTriggerD18)), MarginMath.SWAD);
         if (marketPnl <= trigger) revert AdlNotTriggered(marketId, marketPnl, trigger);
@@ -297,7 +297,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         Market storage m = _market(marketId);
         int256 pnl = _tradersNetPnl(m);
         int256 trigger = MarginMath.divFloor(
-            int256(_vaultCash) * int256(uint256(_risk.adlTriggerD18)),
+            int256(_ledger.vaultCash) * int256(uint256(_risk.adlTriggerD18)),
             MarginMath.SWAD
         );
         return (pnl > trigger, pnl, trigger);

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
@@ -147,7 +148,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         Account storage a = _account(accountId);
         if (amount == 0) revert ZeroAmount();
         _pullExact(msg.sender, amount);
-        a.collateral += int256(amount * TOKEN_SCALE);
+        _credit(a, SafeCast.toInt256(amount * TOKEN_SCALE));
         emit Deposited(accountId, msg.sender, amount);
     }
 
@@ -175,7 +176,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         }
         if (amountD18 == 0) revert ZeroAmount();
         _debit(from, amountD18);
-        to.collateral += int256(amountD18);
+        _credit(to, int256(amountD18));
         _requireInitialMargin(fromAccountId, from);
         emit MarginTransferred(fromAccountId, toAccountId, amountD18);
     }
@@ -184,16 +185,16 @@ contract MarginEngine is IMarginEngine, EngineBase {
     function fundInsurance(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         _pullExact(msg.sender, amount);
-        uint256 balance = _insurance + amount * TOKEN_SCALE;
-        _insurance = uint128(balance);
-        emit InsuranceFunded(msg.sender, amount, balance);
+        _addInsurance(int256(amount * TOKEN_SCALE));
+        emit InsuranceFunded(msg.sender, amount, _ledger.insurance);
     }
 
     /// @dev Takes `amountD18` of realised collateral; only what is there can leave.
     function _debit(Account storage a, uint256 amountD18) internal {
         int256 collateral = a.collateral;
-        if (collateral < int256(amountD18)) revert InsufficientCollateral(collateral, amountD18);
-        a.collateral = collateral - int256(amountD18);
+        if (collateral < 0 || uint256(collateral) < amountD18)
+            revert InsufficientCollateral(collateral, amountD18);
+        a.collateral = SafeCast.toInt120(collateral - int256(amountD18));
     }
 
     /// @dev Risk-adding check: equity >= total initial margin (trivially true without positions).
@@ -242,7 +243,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             emit MarginTransferred(sourceAccountId, accountId, marginD18);
         }
         Account storage a = _accounts[accountId];
-        a.collateral = int256(marginD18);
+        a.collateral = SafeCast.toInt120(SafeCast.toInt256(marginD18));
         _trade(accountId, a, marketId, sizeDeltaD18, acceptablePriceD18);
     }
 
@@ -266,7 +267,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             uint256 amount = collateral > 0 ? uint256(collateral) / TOKEN_SCALE : 0;
             if (amount == 0) return 0;
             returnedD18 = amount * TOKEN_SCALE;
-            a.collateral = collateral - int256(returnedD18);
+            _credit(a, -int256(returnedD18));
             emit Withdrawn(accountId, receiver, amount);
             _push(receiver, amount);
         } else {
@@ -277,7 +278,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             if (collateral <= 0) return 0;
             returnedD18 = uint256(collateral);
             a.collateral = 0;
-            destination.collateral += collateral;
+            _credit(destination, collateral);
             emit MarginTransferred(accountId, destinationAccountId, returnedD18);
         }
     }
@@ -313,7 +314,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         Execution memory e = _execute(accountId, a, marketId, m, sizeDelta, acceptablePrice);
         if (increasesRisk) _checkCapacity(marketId, m, e.newSize);
 
-        MarginSummary memory s = _summary(accountId, a);
+        MarginSummary memory s = _summaryAt(accountId, a, marketId, e.price);
         if (increasesRisk) {
             if (s.equityD18 < int256(s.initialMarginD18))
                 revert InsufficientMargin(s.equityD18, s.initialMarginD18);
@@ -344,7 +345,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
 
         Fill memory f = _applyFill(accountId, a, marketId, m, index, sizeDelta, e.fill);
         e.newSize = f.newSize;
-        _chargeFee(a, marketId, e.fee);
+        uint256 toInsurance = _chargeFee(a, e.fee);
         _updateReserve(m, e.price);
         emit PositionModified(
             accountId,
@@ -353,6 +354,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             f.newSize,
             e.fill,
             e.fee,
+            toInsurance,
             f.realisedPnl,
             f.funding
         );
@@ -382,15 +384,15 @@ contract MarginEngine is IMarginEngine, EngineBase {
     }
 
     /// @dev Charges `fee` to the account and splits it between the vault and the insurance fund (insurance's
-    ///      share rounds down).
-    function _chargeFee(Account storage a, uint32 marketId, uint256 fee) internal {
-        if (fee == 0) return;
-        uint256 toInsurance = fee.mulDown(_risk.insuranceFeeShareD18);
-        uint256 toVault = fee - toInsurance;
-        a.collateral -= int256(fee);
-        _vaultCash = int128(_vaultCash + int256(toVault));
-        _insurance = uint128(_insurance + toInsurance);
-        emit FeesDistributed(marketId, toVault, toInsurance);
+    ///      share rounds down). One write: both live in the ledger slot.
+    function _chargeFee(Account storage a, uint256 fee) internal returns (uint256 toInsurance) {
+        if (fee == 0) return 0;
+        toInsurance = fee.mulDown(_risk.insuranceFeeShareD18);
+        _credit(a, -int256(fee));
+        Ledger memory l = _ledger;
+        l.vaultCash = SafeCast.toInt104(l.vaultCash + int256(fee - toInsurance));
+        l.insurance = SafeCast.toUint96(l.insurance + toInsurance);
+        _ledger = l;
     }
 
     /// @dev Open-interest caps for a risk-increasing trade: the side the position is on must stay under its cap,
@@ -399,8 +401,9 @@ contract MarginEngine is IMarginEngine, EngineBase {
         uint256 cap = m.maxOiPerSide;
         uint256 oi = newSize > 0 ? m.longOi : m.shortOi;
         if (oi > cap) revert OpenInterestCapExceeded(marketId, oi, cap);
-        int256 cash = _vaultCash;
-        if (int256(_totalReserved) > cash) revert VaultCapacityExceeded(_totalReserved, cash);
+        int256 cash = _ledger.vaultCash;
+        uint256 reserved = _totalReservedD18();
+        if (int256(reserved) > cash) revert VaultCapacityExceeded(reserved, cash);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -528,7 +531,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             m.lastFundingTime,
             m.netBasis,
             m.netFundingBasis,
-            m.reserved
+            uint128(uint256(m.reserved) * WAD)
         );
     }
 
@@ -555,17 +558,17 @@ contract MarginEngine is IMarginEngine, EngineBase {
 
     /// @inheritdoc IMarginEngine
     function vaultCash() external view returns (int256) {
-        return _vaultCash;
+        return _ledger.vaultCash;
     }
 
     /// @inheritdoc IMarginEngine
     function insuranceFund() external view returns (uint256) {
-        return _insurance;
+        return _ledger.insurance;
     }
 
     /// @inheritdoc IMarginEngine
     function totalReserved() external view returns (uint256) {
-        return _totalReserved;
+        return _totalReservedD18();
     }
 
     /// @inheritdoc IMarginEngine
@@ -577,7 +580,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
     /// @dev Loops over markets (at most MAX_MARKETS), never over positions; reverts while any market with open
     ///      interest has no valid price, so LP shares are never priced on a guess.
     function vaultValue() public view returns (int256 value) {
-        value = _vaultCash;
+        value = _ledger.vaultCash;
         uint32 n = _marketCount;
         for (uint32 id = 1; id <= n; ++id) {
             Market storage m = _markets[id];
@@ -604,8 +607,8 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (amount == 0) revert ZeroAmount();
         _pullExact(msg.sender, amount);
         int256 delta = int256(amount * TOKEN_SCALE);
-        _vaultCash = int128(_vaultCash + delta);
-        emit VaultCashMoved(delta, _vaultCash);
+        _addVaultCash(delta);
+        emit VaultCashMoved(delta, _ledger.vaultCash);
     }
 
     /// @inheritdoc IMarginEngine
@@ -614,9 +617,10 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (amount == 0) revert ZeroAmount();
         if (receiver == address(0)) revert ZeroAddress();
         int256 delta = int256(amount * TOKEN_SCALE);
-        int256 cash = _vaultCash - delta;
-        if (cash < int256(_totalReserved)) revert VaultCapacityExceeded(_totalReserved, cash);
-        _vaultCash = int128(cash);
+        int256 cash = _ledger.vaultCash - delta;
+        uint256 reserved = _totalReservedD18();
+        if (cash < int256(reserved)) revert VaultCapacityExceeded(reserved, cash);
+        _addVaultCash(-delta);
         emit VaultCashMoved(-delta, cash);
         _push(receiver, amount);
     }
