@@ -185,7 +185,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
     function fundInsurance(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         _pullExact(msg.sender, amount);
-        _addInsurance(int256(amount * TOKEN_SCALE));
+        _addInsurance(SafeCast.toInt256(amount * TOKEN_SCALE));
         emit InsuranceFunded(msg.sender, amount, _ledger.insurance);
     }
 
@@ -256,13 +256,18 @@ contract MarginEngine is IMarginEngine, EngineBase {
     ) external nonReentrant returns (uint256 returnedD18) {
         Account storage a = _authorizedAccount(accountId);
         if (!a.isolated) revert WrongAccountMode(accountId);
+        if (destinationAccountId == 0) {
+            if (receiver == address(0)) revert ZeroAddress();
+        } else {
+            Account storage d = _account(destinationAccountId);
+            if (d.owner != a.owner || d.isolated) revert InvalidTransfer(accountId, destinationAccountId);
+        }
         uint32 marketId = a.marketId;
         int256 size = _positions[accountId][marketId].size;
         if (size != 0) _trade(accountId, a, marketId, -size, acceptablePriceD18);
 
         int256 collateral = a.collateral;
         if (destinationAccountId == 0) {
-            if (receiver == address(0)) revert ZeroAddress();
             // Sub-unit dust stays in the account: payouts round down.
             uint256 amount = collateral > 0 ? uint256(collateral) / TOKEN_SCALE : 0;
             if (amount == 0) return 0;
@@ -271,14 +276,10 @@ contract MarginEngine is IMarginEngine, EngineBase {
             emit Withdrawn(accountId, receiver, amount);
             _push(receiver, amount);
         } else {
-            Account storage destination = _account(destinationAccountId);
-            if (destination.owner != a.owner || destination.isolated) {
-                revert InvalidTransfer(accountId, destinationAccountId);
-            }
             if (collateral <= 0) return 0;
             returnedD18 = uint256(collateral);
             a.collateral = 0;
-            _credit(destination, collateral);
+            _credit(_accounts[destinationAccountId], collateral);
             emit MarginTransferred(accountId, destinationAccountId, returnedD18);
         }
     }
@@ -303,7 +304,10 @@ contract MarginEngine is IMarginEngine, EngineBase {
     ) internal returns (uint256, uint256) {
         Market storage m = _market(marketId);
         if (a.isolated && a.marketId != marketId) revert WrongAccountMode(accountId);
-        if (sizeDelta == 0) revert InvalidSize(sizeDelta);
+        // Sizes live in int128 storage; rejecting larger deltas first also keeps the price math overflow-free.
+        if (sizeDelta == 0 || sizeDelta > type(int128).max || sizeDelta < type(int128).min) {
+            revert InvalidSize(sizeDelta);
+        }
 
         int256 oldSize = _positions[accountId][marketId].size;
         bool increasesRisk = oldSize == 0 ||
@@ -389,10 +393,10 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (fee == 0) return 0;
         toInsurance = fee.mulDown(_risk.insuranceFeeShareD18);
         _credit(a, -int256(fee));
-        Ledger memory l = _ledger;
-        l.vaultCash = SafeCast.toInt104(l.vaultCash + int256(fee - toInsurance));
-        l.insurance = SafeCast.toUint96(l.insurance + toInsurance);
-        _ledger = l;
+        Ledger memory ledger = _ledger;
+        ledger.vaultCash = SafeCast.toInt104(ledger.vaultCash + int256(fee - toInsurance));
+        ledger.insurance = SafeCast.toUint96(ledger.insurance + toInsurance);
+        _ledger = ledger;
     }
 
     /// @dev Open-interest caps for a risk-increasing trade: the side the position is on must stay under its cap,
@@ -606,7 +610,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (msg.sender != vault) revert NotVault(msg.sender);
         if (amount == 0) revert ZeroAmount();
         _pullExact(msg.sender, amount);
-        int256 delta = int256(amount * TOKEN_SCALE);
+        int256 delta = SafeCast.toInt256(amount * TOKEN_SCALE);
         _addVaultCash(delta);
         emit VaultCashMoved(delta, _ledger.vaultCash);
     }
@@ -616,7 +620,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (msg.sender != vault) revert NotVault(msg.sender);
         if (amount == 0) revert ZeroAmount();
         if (receiver == address(0)) revert ZeroAddress();
-        int256 delta = int256(amount * TOKEN_SCALE);
+        int256 delta = SafeCast.toInt256(amount * TOKEN_SCALE);
         int256 cash = _ledger.vaultCash - delta;
         uint256 reserved = _totalReservedD18();
         if (cash < int256(reserved)) revert VaultCapacityExceeded(reserved, cash);
