@@ -136,7 +136,7 @@ let liquidation:
   | undefined;
 
 line(
-  `${pad("step", 4)} ${pad("ETH", 9)} ${pad("BTC", 10)}   ${accounts.map((a) => pad(`#${a.id} equity / MM`, 24)).join(" ")}   keeper`,
+  `${pad("step", 4)} ${pad("ETH", 9)} ${pad("BTC", 10)}   ${accounts.map((a) => pad(`#${a.id} equity / MM`, 24)).join(" ")}   keeper tick`,
 );
 for (const [i, ethPrice] of ethPath.entries()) {
   if (i > 0) {
@@ -156,12 +156,16 @@ for (const [i, ethPrice] of ethPath.entries()) {
       log: keeperLog.slice(logged).find((l) => l.msg === "liquidated")!,
     };
   }
-  after.forEach((v, k) => {
+  // Recorded as the price move left them, before the keeper acted: a liquidation shows as equity under MM.
+  before.forEach((v, k) => {
     history[k].equity.push(v.s.equityD18);
     history[k].mm.push(v.s.maintenanceMarginD18);
   });
-  const cells = after.map((v) => pad(`${usd18(v.s.equityD18)} / ${usd18(v.s.maintenanceMarginD18)}`, 24));
-  const action = report.liquidated.length > 0 ? `liquidated #${report.liquidated.join(", #")}` : "-";
+  const cells = before.map((v) => pad(`${usd18(v.s.equityD18)} / ${usd18(v.s.maintenanceMarginD18)}`, 24));
+  const action =
+    report.liquidated.length > 0
+      ? `liquidates #${report.liquidated.join(", #")} (equity left: $${after.map((v, k) => (report.liquidated.includes(accounts[k].id) ? usd18(v.s.equityD18) : "")).join("")})`
+      : "-";
   line(
     `${pad(String(i), 4)} ${pad(ethPrice.toLocaleString("en-US"), 9)} ${pad(btcPath[i].toLocaleString("en-US"), 10)}   ${cells.join(" ")}   ${action}`,
   );
