@@ -58,6 +58,8 @@ async function main(): Promise<void> {
   const signer = await keeperSigner(config, log);
   const keeperAddress = await signer.getAddress();
   const chain = new EngineAdapter(resolveEngineAddress(config), signer);
+  if ((await chain.provider.getCode(chain.address)) === "0x")
+    throw new Error(`no contract at ${chain.address}`);
   const metrics = new Metrics();
   const keeper = new Keeper({
     chain,
