@@ -54,7 +54,10 @@ describe("core: margin", () => {
     const { engine, ethAggregator, btcAggregator, ethFeed, token } = contracts;
     const { alice, keeper } = signers;
     // Funding is time-dependent; with no funding drift in ETH the other accounts' views are time-independent.
-    await engine.setMarketParams(ETH, { ...marketParams(await ethFeed.getAddress(), "ETH"), maxFundingVelocityD18: 0n });
+    await engine.setMarketParams(ETH, {
+      ...marketParams(await ethFeed.getAddress(), "ETH"),
+      maxFundingVelocityD18: 0n,
+    });
 
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("5000"));
@@ -158,7 +161,9 @@ describe("core: margin", () => {
     for (const id of [1n, 2n]) {
       const s = await expectSummaryMatches(engine, id, prices("3000", "60000"));
       expect(await engine.freeCollateral(id)).to.equal(s.equityD18 - BigInt(s.initialMarginD18));
-      expect(await engine.healthFactor(id)).to.equal((BigInt(s.equityD18) * WAD) / BigInt(s.maintenanceMarginD18));
+      expect(await engine.healthFactor(id)).to.equal(
+        (BigInt(s.equityD18) * WAD) / BigInt(s.maintenanceMarginD18),
+      );
       expect(await engine.isLiquidatable(id)).to.equal(false);
     }
     // An empty account: infinite health, nothing to liquidate, all collateral withdrawable.

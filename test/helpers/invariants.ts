@@ -25,9 +25,10 @@ export async function expectCustodyIdentity(contracts: Core, accountIds?: bigint
   for (const id of ids) collateral += (await engine.getAccount(id)).collateralD18;
   const balance = await token.balanceOf(await engine.getAddress());
   const ledger = collateral + (await engine.vaultCash()) + (await engine.insuranceFund());
-  expect(balance * TOKEN_SCALE, "custody identity: balance x scale == collateral + vaultCash + insurance").to.equal(
-    ledger,
-  );
+  expect(
+    balance * TOKEN_SCALE,
+    "custody identity: balance x scale == collateral + vaultCash + insurance",
+  ).to.equal(ledger);
 }
 
 /** A plain, deep-comparable copy of an ethers Result (arrays of bigints and strings). */
@@ -56,7 +57,8 @@ export async function engineState(contracts: Core, holders: string[] = []) {
     accounts.push([plain(await engine.getAccount(id)), plain(await engine.getPositions(id))]);
   }
   const markets = [];
-  for (let id = 1n; id <= (await engine.marketCount()); id++) markets.push(plain(await engine.getMarketState(id)));
+  for (let id = 1n; id <= (await engine.marketCount()); id++)
+    markets.push(plain(await engine.getMarketState(id)));
   const balances = [];
   for (const holder of [await engine.getAddress(), ...holders]) balances.push(await token.balanceOf(holder));
   return {
@@ -74,7 +76,11 @@ export async function engineState(contracts: Core, holders: string[] = []) {
  * Runs `check` (which must assert a revert) and asserts that the engine's stored state and the listed holders'
  * token balances are exactly as before.
  */
-export async function expectUnchanged(contracts: Core, check: () => Promise<unknown>, holders: string[] = []) {
+export async function expectUnchanged(
+  contracts: Core,
+  check: () => Promise<unknown>,
+  holders: string[] = [],
+) {
   const before = await engineState(contracts, holders);
   await check();
   expect(await engineState(contracts, holders), "state changed by a rejected call").to.deep.equal(before);
@@ -178,7 +184,11 @@ export async function expectedSummary(engine: IBulkhead, accountId: bigint, pric
 }
 
 /** Asserts that the engine's marginSummary equals the independent computation, field by field. */
-export async function expectSummaryMatches(engine: IBulkhead, accountId: bigint, prices: Map<bigint, bigint>) {
+export async function expectSummaryMatches(
+  engine: IBulkhead,
+  accountId: bigint,
+  prices: Map<bigint, bigint>,
+) {
   const expected = await expectedSummary(engine, accountId, prices);
   const s = await engine.marginSummary(accountId);
   expect({
