@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { BTC, deployBulkhead, ETH, ethers, networkHelpers, riskParams } from "../helpers/fixture.js";
 import { MAX_UINT256, TOKEN_SCALE, usd, wad } from "../helpers/constants.js";
 import { expectCustodyIdentity, expectUnchanged } from "../helpers/invariants.js";
+import type { MockERC20 } from "../../types/ethers-contracts/index.js";
 
 /** A cross account for alice (id 1) with 1,000 deposited, and one for bob (id 2) with 1,000. */
 async function twoFundedAccounts() {
@@ -15,10 +16,9 @@ async function twoFundedAccounts() {
   return f;
 }
 
-/** A bare engine (no vault, no markets) settled in `tokenName`, with alice funded and approved. */
-async function engineWithToken(tokenName: "FeeOnTransferToken" | "ReentrantToken") {
+/** A bare engine (no vault, no markets) settled in `token`, with alice funded and approved. */
+async function engineFor<T extends MockERC20>(token: T) {
   const [admin, alice, attacker] = await ethers.getSigners();
-  const token = await ethers.deployContract(tokenName, ["Odd", "ODD", 6]);
   const module = await ethers.deployContract("LiquidationModule", [token]);
   const engineImpl = await ethers.deployContract("MarginEngine", [token, admin, riskParams, module]);
   const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
@@ -326,7 +326,9 @@ describe("core: accounts", () => {
   });
 
   it("a fee-on-transfer settlement token is rejected with UnsupportedToken", async () => {
-    const { alice, token, engine } = await engineWithToken("FeeOnTransferToken");
+    const { alice, token, engine } = await engineFor(
+      await ethers.deployContract("FeeOnTransferToken", ["Fee", "FEE", 6]),
+    );
     await engine.connect(alice).createCrossAccount();
     const core = { engine, token };
     await expectUnchanged(
@@ -349,7 +351,9 @@ describe("core: accounts", () => {
   });
 
   it("a token re-entering withdraw or deposit during its transfer is stopped by the reentrancy guard", async () => {
-    const { alice, attacker, token, engine, engineImpl } = await engineWithToken("ReentrantToken");
+    const { alice, attacker, token, engine, engineImpl } = await engineFor(
+      await ethers.deployContract("ReentrantToken", ["Re", "RE", 6]),
+    );
     const core = { engine, token };
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).setOperator(token, true); // even an authorised token cannot re-enter
