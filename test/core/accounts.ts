@@ -325,6 +325,19 @@ describe("core: accounts", () => {
     await expectCustodyIdentity(contracts);
   });
 
+  it("transferMargin of an amount >= 2^255 reverts instead of wrapping into a pull from the destination", async () => {
+    const { signers, contracts } = await twoFundedAccounts();
+    const { engine } = contracts;
+    const { alice } = signers;
+    await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("10"), wad("3100")); // id 3
+    // int256(2^256 - 900e18) == -900e18: a wrapped "transfer" of 900 from 1 to 3 would move 900 from 3 to 1.
+    const wrapped = 2n ** 256n - wad("900");
+    await expectUnchanged(contracts, () =>
+      expect(engine.connect(alice).transferMargin(1, 3, wrapped)).to.be.revert(ethers),
+    );
+    await expectCustodyIdentity(contracts);
+  });
+
   it("a fee-on-transfer settlement token is rejected with UnsupportedToken", async () => {
     const { alice, token, engine } = await engineFor(
       await ethers.deployContract("FeeOnTransferToken", ["Fee", "FEE", 6]),
