@@ -579,6 +579,59 @@ describe("LiquidityVault", () => {
     });
   });
 
+  describe("a market with open interest and no valid price", () => {
+    /** Alice holds 10 ETH; then time passes beyond the heartbeat with only BTC (no open interest) stale. */
+    async function staleFixture() {
+      const d = await deployBulkhead();
+      await openCross(d.contracts.engine, d.signers.alice, usd("100000"), wad("10"));
+      await time.increase(HEARTBEAT + 1n);
+      await setEthPrice(d, "3000");
+      return d;
+    }
+
+    it("a stale feed in a market without open interest does not block the vault", async () => {
+      const d = await loadFixture(staleFixture);
+      const { vault, engine, btcFeed } = d.contracts;
+      const { lp } = d.signers;
+      await expect(btcFeed.latestPrice()).to.be.revertedWithCustomError(btcFeed, "StalePrice");
+      const cash = await engine.vaultCash();
+      expect(await vault.totalAssets()).to.equal((cash - (await engine.tradersNetPnl(ETH))) / TOKEN_SCALE);
+      await vault.connect(lp).withdraw(usd("1000"), lp, lp);
+      await expectCustody(d.contracts);
+    });
+
+    it("shares are never priced on a guess: flows revert while the ETH feed is stale", async () => {
+      const d = await loadFixture(staleFixture);
+      const { vault, ethFeed } = d.contracts;
+      const { lp, carol } = d.signers;
+      await time.increase(HEARTBEAT + 1n);
+      await expect(vault.connect(lp).withdraw(usd("1000"), lp, lp)).to.be.revertedWithCustomError(
+        ethFeed,
+        "StalePrice",
+      );
+      await expect(vault.connect(carol).deposit(usd("1000"), carol)).to.be.revertedWithCustomError(
+        ethFeed,
+        "StalePrice",
+      );
+      await expect(vault.totalAssets()).to.be.revertedWithCustomError(ethFeed, "StalePrice");
+    });
+
+    // BUG (reported): ERC-4626 says maxDeposit/maxMint/maxWithdraw/maxRedeem MUST NOT revert and must not
+    // exceed what the flow accepts. Today maxWithdraw and maxRedeem revert StalePrice (through totalAssets),
+    // and maxDeposit/maxMint return type(uint256).max although deposit and mint revert. Integrators (routers,
+    // aggregators) read these to decide what to offer; the correct answer while the vault cannot be priced is 0.
+    it("ERC-4626 limits report 0 instead of reverting or overstating while the vault cannot be priced", async () => {
+      const d = await loadFixture(staleFixture);
+      const { vault } = d.contracts;
+      const { lp, carol } = d.signers;
+      await time.increase(HEARTBEAT + 1n);
+      expect(await vault.maxWithdraw(lp)).to.equal(0n);
+      expect(await vault.maxRedeem(lp)).to.equal(0n);
+      expect(await vault.maxDeposit(carol)).to.equal(0n);
+      expect(await vault.maxMint(carol)).to.equal(0n);
+    });
+  });
+
   describe("LP timing attack around a known oracle move", () => {
     /*
      * What the defence guarantees: (1) an LP who deposits cannot exit, nor pass the shares on, for `cooldown`
