@@ -365,6 +365,35 @@ describe("LiquidityVault", () => {
       await expectCustody(d.contracts);
     });
 
+    // Documented limit of O(1) valuation: the aggregate cannot see that one trader's loss exceeds its
+    // collateral, so totalAssets counts the whole loss until the liquidation, which then removes the
+    // uncollectable part as socialised bad debt. An LP redeeming in between is paid on the higher value.
+    it("counts an insolvent trader's whole loss until liquidation removes the socialised bad debt", async () => {
+      const d = await loadFixture(deployWithoutFunding);
+      const { vault, engine } = d.contracts;
+      const { alice, keeper } = d.signers;
+      const id = await openCross(engine, alice, usd("10000"), wad("100"));
+      // Fill 3000 x (1 + 100 / 2e6) = 3000.15. A gap to 2,800 loses 20,015 USD against 10,000 of margin.
+      await setEthPrice(d, "2800");
+      const cash = await engine.vaultCash();
+      expect(await engine.tradersNetPnl(ETH)).to.equal(wad("-20015"));
+      const before = await vault.totalAssets();
+      expect(before).to.equal((cash + wad("20015")) / TOKEN_SCALE);
+      expect((await engine.marginSummary(id)).equityD18).to.be.lt(0n);
+
+      const tx = engine.connect(keeper).liquidate(id, keeper);
+      await expect(tx).to.emit(engine, "BadDebt");
+      const receipt = await (await tx).wait();
+      const badDebt = receipt!.logs
+        .map((log) => engine.interface.parseLog(log))
+        .find((event) => event?.name === "BadDebt")!;
+      const socialised: bigint = badDebt.args.socialisedD18;
+      expect(socialised).to.be.gt(0n);
+      expect(await engine.vaultCash()).to.equal(cash + wad("20015") - socialised);
+      expect(await vault.totalAssets()).to.equal((cash + wad("20015") - socialised) / TOKEN_SCALE);
+      await expectCustody(d.contracts);
+    });
+
     it("costs the same gas with 2 or 12 positions in the market", async () => {
       const d = await loadFixture(deployBulkhead);
       const { vault, engine } = d.contracts;
