@@ -360,10 +360,32 @@ export class ParameterFileError extends Error {
   }
 }
 
+/**
+ * zod reports a failed union as one `invalid_union` issue. When exactly one branch has the right shape (its own
+ * keys, literal or type), that branch's issues say what is actually wrong (`token.address: is not a valid
+ * address`), so report them instead.
+ */
+function explainUnions(issues: z.ZodIssue[]): Issue[] {
+  return issues.flatMap((issue): Issue[] => {
+    if (issue.code !== z.ZodIssueCode.invalid_union) return [issue];
+    const depth = issue.path.length;
+    const fits = issue.unionErrors.filter(
+      (branch) =>
+        !branch.issues.some(
+          (i) =>
+            (i.code === z.ZodIssueCode.unrecognized_keys && i.path.length === depth) ||
+            ((i.code === z.ZodIssueCode.invalid_type || i.code === z.ZodIssueCode.invalid_literal) &&
+              i.path.length <= depth + 1),
+        ),
+    );
+    return fits.length === 1 ? explainUnions(fits[0].issues) : [issue];
+  });
+}
+
 /** Validates already-parsed JSON; `source` names it in error messages. */
 export function parseParameters(json: unknown, source = "parameters"): DeployParameters {
   const result = parameterFileSchema.safeParse(json);
-  const issues: Issue[] = result.success ? checkBounds(result.data) : result.error.issues;
+  const issues: Issue[] = result.success ? checkBounds(result.data) : explainUnions(result.error.issues);
   if (result.success && issues.length === 0) return result.data;
   const problems = issues.map(({ path, message }) => {
     const where = path.map((key) => (typeof key === "number" ? `[${key}]` : `.${key}`)).join("");
