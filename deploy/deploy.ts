@@ -3,6 +3,10 @@
  *
  *   BULKHEAD_PARAMS=deploy/parameters/local.json npx hardhat run deploy/deploy.ts --network localhost
  *
+ * Environment: BULKHEAD_PARAMS (default deploy/parameters/local.json), BULKHEAD_DEPLOYMENT_ID (Ignition journal,
+ * default bulkhead-<chainId>: re-running resumes it, and a changed file is refused by Ignition's reconciliation;
+ * use a new id for a second, independent deployment), BULKHEAD_DEPLOYMENTS_DIR (address book folder).
+ *
  * Order: validate the file (schema + every contract bound) -> read-only checks of the addresses it names ->
  * Ignition deployment (resumable from its journal under ignition/deployments/<deploymentId> on live networks) ->
  * address book. Nothing is sent unless the first two steps pass.
@@ -173,6 +177,7 @@ async function main() {
   console.log(`Deploying Bulkhead from ${file} to network "${connection.networkName}"...`);
   const { addressBook, addressBookFile } = await deployFromFile(connection, file, {
     displayUi: true,
+    deploymentId: process.env.BULKHEAD_DEPLOYMENT_ID,
     addressBookDir: ephemeral ? null : undefined,
   });
   console.log(JSON.stringify(addressBook, null, 2));

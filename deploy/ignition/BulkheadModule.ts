@@ -13,7 +13,7 @@
  */
 import { createRequire } from "node:module";
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
-import type { Artifact, ContractFuture, Future, IgnitionModule } from "@nomicfoundation/ignition-core";
+import type { Artifact, ContractFuture, Future } from "@nomicfoundation/ignition-core";
 import { ZeroAddress, ZeroHash, id } from "ethers";
 import {
   parseDecimal,
@@ -183,14 +183,12 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
 
   const RolesModule = buildModule("Roles", (m) => {
     const { engine } = m.useModule(EngineModule);
-    const done: (IgnitionModule | Future)[] = [m.useModule(VaultModule).vault, VaultModule, MarketsModule];
-    const grant = (role: keyof typeof ROLES, holder: RoleHolder) => {
-      const future = m.call(engine, "grantRole", [ROLES[role], holderArg(m, holder)], {
+    // Grants wait for the vault wiring and the listings, which need the deployer's admin and risk roles.
+    const grant = (role: keyof typeof ROLES, holder: RoleHolder) =>
+      m.call(engine, "grantRole", [ROLES[role], holderArg(m, holder)], {
         id: `grant_${role}`,
-        after: done,
+        after: [VaultModule, MarketsModule],
       });
-      return future;
-    };
     const grants: Future[] = [];
     if (!isDeployer(params.riskAdmin)) grants.push(grant("RISK_ROLE", params.riskAdmin));
     grants.push(grant("PAUSER_ROLE", params.pauser));
