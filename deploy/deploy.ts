@@ -171,7 +171,7 @@ export async function deployFromFile(
 
 async function main() {
   const file = process.env.BULKHEAD_PARAMS ?? "deploy/parameters/local.json";
-  const connection = await network.connect();
+  const connection = await network.getOrCreate();
   // The in-process network vanishes with this process: an address book for it would point at nothing.
   const ephemeral = connection.networkConfig.type === "edr-simulated";
   console.log(`Deploying Bulkhead from ${file} to network "${connection.networkName}"...`);

@@ -10,7 +10,7 @@ import { ParameterFileError, readParameterFile } from "../deploy/parameters/sche
 import { DAY, FEED_DECIMALS, TOKEN_DECIMALS, feedAnswer, wad } from "./helpers/constants.js";
 import { marketParams, riskParams } from "./helpers/fixture.js";
 
-const connection = await network.connect();
+const connection = await network.getOrCreate();
 const { ethers, networkHelpers } = connection;
 
 const LOCAL = "deploy/parameters/local.json";

@@ -65,9 +65,7 @@ describe("core: trading", () => {
       const cashBefore = await engine.vaultCash();
       await expect(engine.connect(alice).trade(1, ETH, delta, wad("2999")))
         .to.emit(engine, "PositionModified")
-        .withArgs(1, ETH, delta, delta, fill, fee, 0, 0)
-        .and.to.emit(engine, "FeesDistributed")
-        .withArgs(ETH, fee - toInsurance, toInsurance);
+        .withArgs(1, ETH, delta, delta, fill, fee, toInsurance, 0, 0);
       expect((await engine.getAccount(1)).collateralD18).to.equal(wad("100000") - fee);
       expect(await engine.insuranceFund()).to.equal(insuranceBefore + toInsurance);
       expect(await engine.vaultCash()).to.equal(cashBefore + fee - toInsurance);
@@ -278,12 +276,18 @@ describe("core: trading", () => {
       const { engine } = contracts;
       const { alice } = signers;
       const p = marketParams(ethers.ZeroAddress, "ETH");
-      const big = 2n ** 127n;
+      // The largest size storage can hold is priced (and refused by the caller's bound); one more is invalid.
+      const big = 2n ** 127n - 1n;
       const fill = fillPrice(ETH_PRICE, 0n, big, p.skewScaleD18);
       await expectUnchanged(contracts, () =>
         expect(engine.connect(alice).trade(1, ETH, big, wad("3100")))
           .to.be.revertedWithCustomError(engine, "SlippageExceeded")
           .withArgs(fill, wad("3100")),
+      );
+      await expectUnchanged(contracts, () =>
+        expect(engine.connect(alice).trade(1, ETH, big + 1n, wad("3100")))
+          .to.be.revertedWithCustomError(engine, "InvalidSize")
+          .withArgs(big + 1n),
       );
       // A size that cannot be priced at all must be refused as an invalid size, not by an arithmetic panic.
       await expectUnchanged(contracts, () =>
@@ -308,7 +312,7 @@ describe("core: trading", () => {
       await expect(tx).to.emit(engine, "Deposited").withArgs(1, alice.address, usd("1000"));
       await expect(tx)
         .to.emit(engine, "PositionModified")
-        .withArgs(1, ETH, wad("1"), wad("1"), fill, fee, 0, 0);
+        .withArgs(1, ETH, wad("1"), wad("1"), fill, fee, mulDown(fee, riskParams.insuranceFeeShareD18), 0, 0);
       await expect(tx).to.changeTokenBalances(ethers, token, [alice, engine], [-usd("1000"), usd("1000")]);
       const info = await engine.getAccount(1);
       expect([info.owner, info.isolated, info.marketId, info.collateralD18]).to.deep.equal([
