@@ -476,8 +476,9 @@ contract MarginEngine is IMarginEngine, EngineBase {
     /// @inheritdoc IMarginEngine
     /// @dev Equity(P) = E0 + size x (P - P0) and MM(P) = MM0 + |size| x (P - P0) x imr x mmScalar, because the
     ///      position's IMR depends on its size only. Solving E(P) = MM(P) for P gives
-    ///      P = P0 + (MM0 - E0) / (size - |size| x k) with k = imr x mmScalar. Rounded down for longs (the
-    ///      price falls to it) and up for shorts, i.e. reported slightly early in both cases.
+    ///      P = P0 + (MM0 - E0) / (size - |size| x k) with k = imr x mmScalar. The move from P0 rounds towards
+    ///      zero, so a healthy position's liquidation price is reported slightly early (up for longs, down for
+    ///      shorts).
     function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256) {
         Account storage a = _account(accountId);
         Market storage m = _market(marketId);
@@ -488,9 +489,8 @@ contract MarginEngine is IMarginEngine, EngineBase {
         uint256 k = MarginMath.imr(size, m.baseImr, m.maxImr, m.imrSizeSlope, m.skewScale).mulUp(m.mmScalar);
         int256 slope = size - int256(MarginMath.abs(size).mulUp(k)); // d(E - MM)/dP x WAD, never 0
         int256 gap = int256(s.maintenanceMarginD18) - s.equityD18; // MM0 - E0
-        int256 move = slope > 0
-            ? MarginMath.divFloor(gap * MarginMath.SWAD, slope)
-            : MarginMath.divCeil(gap * MarginMath.SWAD, slope);
+        // Truncation rounds the move towards zero, i.e. the price is reported on the current price's side.
+        int256 move = (gap * MarginMath.SWAD) / slope;
         int256 liq = int256(price) + move;
         return liq > 0 ? uint256(liq) : 0;
     }
