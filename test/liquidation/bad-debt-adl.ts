@@ -147,9 +147,13 @@ describe("liquidation: auto-deleveraging", () => {
     const e = await adlExpect(engine, 1n, t);
     expect(e.pnl).to.be.gt(e.trigger);
     expect(e.positionPnl).to.be.gt(0n);
-    // f = (P - t C) / (p (1 - t)), rounded up; the close size is |size| x f rounded up.
-    const num = e.pnl - e.target;
-    const den = mulDown(e.positionPnl, WAD - riskParams.adlTargetD18);
+    // Touching the position settles all its funding F; closing f realises f x U (U its gross unrealised PnL):
+    // P + F - f U <= t (C + F - f U)  <=>  f >= (P + F - t (C + F)) / (U (1 - t)), rounded up; the close size
+    // is |size| x f rounded up.
+    const F = e.p.funding;
+    const target = divFloor((e.cash + F) * riskParams.adlTargetD18, WAD);
+    const num = e.pnl + F - target;
+    const den = mulDown(e.p.upnl, WAD - riskParams.adlTargetD18);
     const f = (num * WAD + den - 1n) / den;
     expect(f > 0n && f < WAD).to.equal(true);
     const closeSize = fractionOf(e.p.size, f);
@@ -163,7 +167,7 @@ describe("liquidation: auto-deleveraging", () => {
     await expect(tx)
       .to.emit(engine, "AutoDeleveraged")
       .withArgs(1n, ETH, signers.carol.address, closeSize, e.m.price, realised);
-    await expect(tx).to.not.emit(engine, "FeesDistributed");
+    await expect(tx).to.not.emit(engine, "PositionModified"); // not a trade: no trading fee
     const a = await engine.getAccount(1);
     expect(a.collateralD18).to.equal(e.acct.collateral + realised - e.p.funding); // no fee
     expect(await engine.vaultCash()).to.equal(e.cash - realised + e.p.funding);
@@ -175,8 +179,8 @@ describe("liquidation: auto-deleveraging", () => {
     await expectCustody(engine);
     // Not much more than needed: closing 1% less would leave it above the target (by the NatSpec's algebra).
     const fewer = closeSize - closeSize / 100n;
-    const fewerPnl = divFloor(fewer * e.positionPnl, e.p.size);
-    expect((e.pnl - fewerPnl) * WAD).to.be.gt((e.cash - fewerPnl) * riskParams.adlTargetD18);
+    const fewerFlow = divFloor(fewer * e.p.upnl, e.p.size) - F; // what the vault would pay
+    expect((e.pnl - fewerFlow) * WAD).to.be.gt((e.cash - fewerFlow) * riskParams.adlTargetD18);
 
     // Traders' net PnL is back at or under target x vault cash (same timestamp, after).
     const after = await adlExpect(engine, 1n, t);
