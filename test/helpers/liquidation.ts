@@ -456,8 +456,9 @@ export async function liquidateModelled(
   keeper: HardhatEthersSigner,
   accountId: bigint | number,
   receiver: string = keeper.address,
+  at?: bigint,
 ) {
-  const t = (await latest()) + 10n;
+  const t = at ?? (await latest()) + 10n;
   const before = await model(engine, accountId, t);
   const pl = plan(before);
   const sim = simulate(before, pl, await engine.insuranceFund());

@@ -3,6 +3,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import { ethers, networkHelpers, deployBulkhead, ETH, BTC } from "../helpers/fixture.js";
 import {
   TOKEN_SCALE,
+  WAD,
   abs,
   accountState,
   deployBlacklistBulkhead,
@@ -13,6 +14,7 @@ import {
   latest,
   liquidateModelled,
   model,
+  postModel,
   rng,
   setPrice,
   usd,
@@ -186,7 +188,7 @@ describe("liquidation: liquidate", () => {
       const t = (await latest()) + 20n;
       const a = await healthyBoundary(engine, id, ETH, t, feedAnswer("1000"), feedAnswer("3000"));
       await ethAggregator.setAnswer(a - 1n);
-      const r = await liquidateModelled(engine, keeper, id);
+      const r = await liquidateModelled(engine, keeper, id, keeper.address, t);
       expect(r.t).to.equal(BigInt((await ethers.provider.getBlock(r.receipt.blockNumber))!.timestamp));
       expect(r.plan.liquidatable).to.equal(true);
       expect(r.plan.partial).to.equal(false);
@@ -201,6 +203,45 @@ describe("liquidation: liquidate", () => {
       await expectCustody(engine);
     });
   }
+
+  it("seeded random accounts liquidated one feed unit past their boundary never leave bad debt", async () => {
+    const rand = rng(0xdeb7);
+    for (let i = 0; i < 16; i++) {
+      const { signers, contracts } = await loadFixture(deployBulkhead);
+      const { engine, ethAggregator } = contracts;
+      const { alice, keeper } = signers;
+      const ethSize = (rand() < 0.5 ? -1n : 1n) * BigInt(Math.floor(1 + rand() * 80000)) * 10n ** 15n; // 0.001..80
+      const btcSize = (rand() < 0.5 ? -1n : 1n) * BigInt(Math.floor(rand() * 2000)) * 10n ** 15n;
+      const cross = i % 2 === 1;
+      const notional = (abs(ethSize) * 3000n + (cross ? abs(btcSize) * 60000n : 0n)) / WAD;
+      const margin = (notional * BigInt(Math.floor(300 + rand() * 700))) / 10000n + 45n; // 3%..10% + mins
+      let id: bigint;
+      if (cross) {
+        await engine.connect(alice).createCrossAccount();
+        id = await engine.accountCount();
+        await engine.connect(alice).deposit(id, usd(margin.toString()));
+        await engine.connect(alice).trade(id, ETH, ethSize, bound(ethSize));
+        if (btcSize !== 0n) await engine.connect(alice).trade(id, BTC, btcSize, bound(btcSize));
+      } else {
+        id = await openIso(engine, alice, ETH, margin.toString(), ethSize);
+      }
+      const t = (await latest()) + 20n;
+      const far = ethSize > 0n ? 1n : feedAnswer("1000000");
+      const a = await healthyBoundary(engine, id, ETH, t, far, feedAnswer("3000"));
+      await ethAggregator.setAnswer(ethSize > 0n ? a - 1n : a + 1n);
+      const r = await liquidateModelled(engine, keeper, id, keeper.address, t);
+      expect(r.t).to.equal(t);
+      expect(r.plan.liquidatable, `case ${i}`).to.equal(true);
+      expect(r.before.equity, `case ${i}: equity before`).to.be.gt(0n);
+      expect(r.sim.badDebt, `case ${i}: bad debt`).to.equal(null);
+      await expect(r.tx).to.not.emit(engine, "BadDebt");
+      const after = await model(engine, id, t);
+      expect(after.collateral, `case ${i}: collateral after`).to.be.gte(0n);
+      expect(after.equity, `case ${i}: equity after`).to.be.gte(0n);
+      expect(figures(after)).to.deep.equal(figures(postModel(r.before, r.sim)));
+      await expectCustody(engine);
+    }
+  });
 
   it("liquidating an isolated account leaves the same wallet's cross account untouched to the wei", async () => {
     const { signers, contracts } = await loadFixture(deployBulkhead);
@@ -312,7 +353,7 @@ describe("liquidation: liquidate", () => {
     await snap.restore();
 
     // Path 2: carol (alice's second wallet) liquidates it and collects the reward; alice takes the rest.
-    const r = await liquidateModelled(engine, carol, id);
+    const r = await liquidateModelled(engine, carol, id, carol.address, t);
     expect(r.plan.charge).to.be.gt(r.plan.reward);
     await engine.connect(alice).closeIsolated(id, 0n, 0, alice);
     const liqPath = await total();
