@@ -189,15 +189,18 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         uint256 accountId,
         Account storage a
     ) internal view returns (IMarginEngine.MarginSummary memory) {
-        return _summaryAt(accountId, a, 0, 0);
+        return _summaryAt(accountId, a, 0, 0, new uint256[](0));
     }
 
-    /// @dev `_summary` with the price of one market already read in this transaction.
+    /// @dev `_summary` with the price of one market already read in this transaction (`knownMarketId`, 0 for
+    ///      none), and, if `prices` is not empty, the price of the i-th held market written to `prices[i]` so
+    ///      that the caller never reads an oracle twice.
     function _summaryAt(
         uint256 accountId,
         Account storage a,
         uint32 knownMarketId,
-        uint256 knownPrice
+        uint256 knownPrice,
+        uint256[] memory prices
     ) internal view returns (IMarginEngine.MarginSummary memory s) {
         s.collateralD18 = a.collateral;
         uint256 n = a.positionCount;
@@ -205,6 +208,7 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
             uint32 marketId = _marketAt(a, i);
             Market storage m = _markets[marketId];
             uint256 price = marketId == knownMarketId ? knownPrice : m.feed.latestPrice();
+            if (prices.length != 0) prices[i] = price;
             (, int256 index) = _pendingFunding(m, price);
             Position storage p = _positions[accountId][marketId];
             int256 size = p.size;

@@ -44,6 +44,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         uint256 closedNotional;
         uint256 fee;
         uint256 reward;
+        uint256[] prices;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -124,11 +125,12 @@ contract LiquidationModule is ILiquidation, EngineBase {
         Plan memory plan = _plan(accountId, a);
         if (!plan.liquidatable) revert NotLiquidatable(accountId);
 
-        // Backwards, so that removing a fully closed position never skips one not yet visited.
+        // Backwards, so that removing a fully closed position (which moves the last entry into its place) never
+        // disturbs an entry not yet visited: entry i - 1 is still the plan's i - 1, and so is its price.
         for (uint256 i = a.positionCount; i > 0; --i) {
             uint32 marketId = _marketAt(a, i - 1);
             Market storage m = _markets[marketId];
-            uint256 price = m.feed.latestPrice();
+            uint256 price = plan.prices[i - 1];
             int256 index = _accrueFunding(m, price);
             int256 size = _positions[accountId][marketId].size;
             int256 closeSize = _fractionOf(size, plan.fraction);
@@ -174,21 +176,22 @@ contract LiquidationModule is ILiquidation, EngineBase {
 
     /// @dev Everything a liquidation of the account would do, computed without writing.
     function _plan(uint256 accountId, Account storage a) internal view returns (Plan memory plan) {
-        IMarginEngine.MarginSummary memory s = _summary(accountId, a);
+        uint256 n = a.positionCount;
+        plan.prices = new uint256[](n);
+        IMarginEngine.MarginSummary memory s = _summaryAt(accountId, a, 0, 0, plan.prices);
         plan.summary = s;
         if (s.notionalD18 == 0 || s.equityD18 >= int256(s.maintenanceMarginD18)) return plan;
         plan.liquidatable = true;
         plan.fraction = WAD;
 
-        // Second pass over warm slots: the flat part of MM and the fee of a full close.
+        // Second pass over warm slots and cached prices: the flat part of MM and the fee of a full close.
         uint256 minMargins;
         uint256 fullFee;
-        uint256 n = a.positionCount;
         for (uint256 i; i < n; ++i) {
             uint32 marketId = _marketAt(a, i);
             Market storage m = _markets[marketId];
             minMargins += m.minPositionMargin;
-            fullFee += MarginMath.notional(_positions[accountId][marketId].size, m.feed.latestPrice()).mulUp(
+            fullFee += MarginMath.notional(_positions[accountId][marketId].size, plan.prices[i]).mulUp(
                 m.liquidationFee
             );
         }
@@ -216,7 +219,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             uint32 marketId = _marketAt(a, i);
             Market storage m = _markets[marketId];
             int256 closeSize = _fractionOf(_positions[accountId][marketId].size, plan.fraction);
-            uint256 closed = MarginMath.notional(closeSize, m.feed.latestPrice());
+            uint256 closed = MarginMath.notional(closeSize, plan.prices[i]);
             plan.closedNotional += closed;
             plan.fee += closed.mulUp(m.liquidationFee);
         }

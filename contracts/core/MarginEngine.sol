@@ -318,7 +318,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         Execution memory e = _execute(accountId, a, marketId, m, sizeDelta, acceptablePrice);
         if (increasesRisk) _checkCapacity(marketId, m, e.newSize);
 
-        MarginSummary memory s = _summaryAt(accountId, a, marketId, e.price);
+        MarginSummary memory s = _summaryAt(accountId, a, marketId, e.price, new uint256[](0));
         if (increasesRisk) {
             if (s.equityD18 < int256(s.initialMarginD18))
                 revert InsufficientMargin(s.equityD18, s.initialMarginD18);
