@@ -2,3 +2,5 @@
 export * from "./types.js";
 export * as math from "./math.js";
 export * from "./client.js";
+export * from "./errors.js";
+export * from "./preview.js";
