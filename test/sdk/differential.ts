@@ -218,7 +218,7 @@ function randomTrade(
   if (held !== 0n && kind < 4) return { marketId, size: -(held * BigInt(rng.int(1, 99))) / 100n || -held }; // reduce
   if (held !== 0n && kind < 5) return { marketId, size: -(held * BigInt(rng.int(101, 300))) / 100n }; // flip
   const equity = acct.info.collateralD18 > 10n ** 20n ? acct.info.collateralD18 : 10n ** 21n;
-  const leverage = BigInt(rng.int(1, 300)); // tenths: 0.1x..30x of collateral, per trade
+  const leverage = BigInt(rng.int(1, 150)); // tenths: 0.1x..15x of collateral, per trade
   let size = (equity * leverage * math.WAD) / (10n * market.priceD18);
   size += rng.big(0n, 10n ** 12n); // odd wei
   return { marketId, size: rng.chance(0.5) ? size : -size };
@@ -241,6 +241,7 @@ async function execute(preview: Preview, sent: Promise<unknown>, tally: (k: stri
     expect(error, `preview says ${preview.reason}, chain accepted`).to.not.equal(undefined);
     expect(decodeRevert(error)?.name, "revert name").to.equal(preview.reason);
     tally("reverted");
+    tally(`revert:${preview.reason}`);
   }
 }
 
