@@ -195,6 +195,7 @@ describe("SDK differential (chain vs sdk/math, to the wei)", function () {
         rng.pick(traders).accountId,
       ]);
       await expectViews(d, reader, [...ids], rng);
+      await expectCustody(d, reader, traders);
     }
     console.log("      cases:", JSON.stringify(counts));
     expect((counts.trade ?? 0) + (counts.openIsolated ?? 0)).to.be.greaterThan(150);
@@ -384,5 +385,22 @@ async function liquidateSome(
       "size after liquidation",
     ).to.equal(left);
   }
+  // The module's guarantee for a partial liquidation: equity afterwards >= (1 + buffer) x maintenance margin.
+  if (plan.partial) {
+    const s = await reader.marginSummary(target.accountId);
+    expect(s.equityD18 * math.WAD, "partial liquidation leaves (1 + buffer) x MM").to.be.gte(
+      (math.WAD + snap.risk.liquidationBufferD18) * s.maintenanceMarginD18,
+    );
+    tally("partial");
+  }
+  if (after.positions.length === 0) expect(after.info.collateralD18, "no debt left behind").to.be.gte(0n);
   tally("liquidated");
+}
+
+/** token.balanceOf(engine) x TOKEN_SCALE == sum of collateral + vault cash + insurance fund, exactly. */
+async function expectCustody(d: Deployment, reader: BulkheadClient, traders: Trader[]): Promise<void> {
+  const { engine, token } = d.contracts;
+  let total = (await engine.vaultCash()) + (await engine.insuranceFund());
+  for (const t of traders) total += (await reader.getAccount(t.accountId)).collateralD18;
+  expect((await token.balanceOf(engine)) * (await reader.tokenScale()), "custody identity").to.equal(total);
 }
