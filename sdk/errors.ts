@@ -1,7 +1,7 @@
 /**
  * Decoding of Bulkhead reverts: every custom error of the engine (IMarginEngine, ILiquidation, MarginEngine),
  * the vault (ILiquidityVault, OpenZeppelin ERC-4626/ERC-20), the Chainlink adapter and the OpenZeppelin
- * building blocks (AccessControl, Pausable, ReentrancyGuard, SafeERC20), plus `Error(string)` and `Panic(uint256)`,
+ * building blocks (AccessControl, Pausable, ReentrancyGuard, SafeERC20, SafeCast), plus `Error(string)` and `Panic(uint256)`,
  * into `{ name, args, message }` with a human message.
  */
 import { ErrorFragment, Interface, id, type InterfaceAbi, type Result } from "ethers";
@@ -219,6 +219,13 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
     case "ERC20InvalidSender":
     case "ERC20InvalidSpender":
       return `${name}: invalid address ${a[0]}`;
+    case "SafeCastOverflowedIntDowncast":
+    case "SafeCastOverflowedUintDowncast":
+      return `${name}: ${a[1]} does not fit in ${a[0]} bits (a balance or aggregate left its storage range)`;
+    case "SafeCastOverflowedIntToUint":
+      return `SafeCastOverflowedIntToUint: ${a[0]} is negative (e.g. the insurance fund would go below zero)`;
+    case "SafeCastOverflowedUintToInt":
+      return `SafeCastOverflowedUintToInt: ${a[0]} does not fit in int256`;
     case "ERC4626ExceededMaxDeposit":
       return `ERC4626ExceededMaxDeposit: deposit of ${tok(a[1])} for ${a[0]} exceeds the max ${tok(a[2])}`;
     case "ERC4626ExceededMaxMint":

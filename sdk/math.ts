@@ -311,7 +311,7 @@ export function isLiquidatable(s: MarginSummary): boolean {
 /**
  * MarginEngine.liquidationPrice: the oracle price of the position's market at which equity meets MM, others
  * fixed: P = P0 + (MM0 - E0) x WAD / (size - |size| x k), k = imr x mmScalar (D18; 0 if not positive).
- * Mirrors the contract's directed divisions literally, including for a negative slope (shorts).
+ * The move from P0 truncates towards zero: a healthy position's price is reported slightly early.
  */
 export function liquidationPrice(
   summary: MarginSummary,
@@ -324,7 +324,7 @@ export function liquidationPrice(
   const k = mulUp(imr(size, p.baseImrD18, p.maxImrD18, p.imrSizeSlopeD18, p.skewScaleD18), p.mmScalarD18);
   const slope = size - mulUp(abs(size), k);
   const gap = summary.maintenanceMarginD18 - summary.equityD18;
-  const move = slope > 0n ? divFloor(gap * SWAD, slope) : divCeil(gap * SWAD, slope);
+  const move = (gap * SWAD) / slope;
   const liq = market.priceD18 + move;
   return liq > 0n ? liq : 0n;
 }
@@ -384,10 +384,15 @@ export function tradersNetPnl(
   return unrealised - funding;
 }
 
-/** EngineBase._updateReserve's figure: max(long, short) x price x reserveRatio, each product rounded up. */
+/**
+ * EngineBase._updateReserve's figure: max(long, short) x price x reserveRatio, each product rounded up, then up
+ * to whole USD (the engine stores reserves in whole USD). Returned in D18 (a multiple of WAD), as
+ * `getMarketState().reservedD18` and `totalReserved()` report it.
+ */
 export function marketReserve(market: Pick<MarketSnapshot, "params" | "state" | "priceD18">): bigint {
   const larger = max(market.state.longOiD18, market.state.shortOiD18);
-  return mulUp(mulUp(larger, market.priceD18), market.params.reserveRatioD18);
+  const reservedUsd = (mulUp(mulUp(larger, market.priceD18), market.params.reserveRatioD18) + WAD - 1n) / WAD;
+  return reservedUsd * WAD;
 }
 
 /** MarginEngine._chargeFee's split: the insurance share rounds down. */
@@ -496,4 +501,42 @@ export function liquidationQuote(plan: LiquidationPlan): LiquidationQuote {
     closedNotionalD18: plan.closedNotionalD18,
     keeperRewardD18: plan.rewardD18,
   };
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                              AUTO-DELEVERAGING
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** The outcome of LiquidationModule._adlCloseSize: the size ADL would close, or the error it would revert with. */
+export type AdlCloseSize =
+  | { ok: true; closeSizeD18: bigint }
+  | { ok: false; error: "NoPosition" | "AdlNotTriggered" | "PositionNotProfitable" };
+
+/**
+ * LiquidationModule._adlCloseSize at `now` (funding accrued): with P the market's traders' net PnL, C vault cash,
+ * F the position's accrued funding and U its gross unrealised PnL, closes f >= (P + F - t (C + F)) / (U (1 - t)),
+ * rounded up and capped at all of it. `closeSizeD18 == 0` makes `autoDeleverage` revert with AdlNotTriggered.
+ */
+export function adlCloseSize(
+  position: Pick<PositionInfo, "sizeD18" | "basisD18" | "lastFundingIndexD18">,
+  market: Pick<MarketSnapshot, "params" | "state" | "priceD18">,
+  vaultCashD18: bigint,
+  risk: RiskParams,
+  now: bigint,
+): AdlCloseSize {
+  const size = position.sizeD18;
+  if (size === 0n) return { ok: false, error: "NoPosition" };
+  const { indexD18 } = pendingFunding(market.state, market.params, market.priceD18, now);
+  const marketPnl = tradersNetPnl(market, now);
+  const trigger = divFloor(vaultCashD18 * risk.adlTriggerD18, SWAD);
+  if (marketPnl <= trigger) return { ok: false, error: "AdlNotTriggered" };
+  const gross = unrealisedPnl(size, market.priceD18, position.basisD18);
+  const funding = fundingOwed(size, indexD18, position.lastFundingIndexD18);
+  if (gross <= 0n || gross - funding <= 0n) return { ok: false, error: "PositionNotProfitable" };
+  const target = divFloor((vaultCashD18 + funding) * risk.adlTargetD18, SWAD);
+  const excess = marketPnl + funding - target;
+  if (excess <= 0n) return { ok: true, closeSizeD18: 0n };
+  const den = mulDown(gross, WAD - risk.adlTargetD18);
+  const fraction = den === 0n ? WAD : (excess * WAD + den - 1n) / den;
+  return { ok: true, closeSizeD18: fractionOf(size, fraction) };
 }

@@ -51,6 +51,8 @@ export interface Preview {
   error?: PreviewError;
   fillPriceD18?: bigint;
   feeD18?: bigint;
+  /** The insurance fund's share of the fee. */
+  feeToInsuranceD18?: bigint;
   /** Trades: the realised PnL and the settled funding (D18, > 0 paid by the account). */
   realisedPnlD18?: bigint;
   fundingPaidD18?: bigint;
@@ -120,6 +122,8 @@ export interface TradeExecution {
   realisedPnlD18: bigint;
   fundingPaidD18: bigint;
   fundingIndexD18: bigint;
+  /** The insurance fund's share of the fee (PositionModified.feeToInsuranceD18). */
+  feeToInsuranceD18: bigint;
 }
 
 /**
@@ -138,7 +142,9 @@ export function applyTrade(
   if (!m) throw new PreviewRevert("UnknownMarket", [BigInt(marketId)]);
   if (a.info.isolated && a.info.marketId !== marketId)
     throw new PreviewRevert("WrongAccountMode", [a.accountId]);
-  if (sizeDeltaD18 === 0n) throw new PreviewRevert("InvalidSize", [sizeDeltaD18]);
+  if (sizeDeltaD18 === 0n || sizeDeltaD18 > INT128_MAX || sizeDeltaD18 < INT128_MIN) {
+    throw new PreviewRevert("InvalidSize", [sizeDeltaD18]);
+  }
 
   const idx = a.positions.findIndex((p) => p.marketId === marketId);
   const old: PositionInfo =
@@ -197,14 +203,14 @@ export function applyTrade(
   snap.vaultCashD18 -= toAccount;
 
   // _chargeFee.
+  const { toVaultD18, toInsuranceD18 } = math.feeSplit(fee, snap.risk.insuranceFeeShareD18);
   if (fee !== 0n) {
-    const { toVaultD18, toInsuranceD18 } = math.feeSplit(fee, snap.risk.insuranceFeeShareD18);
     a.info.collateralD18 -= fee;
     snap.vaultCashD18 += toVaultD18;
     snap.insuranceFundD18 += toInsuranceD18;
   }
 
-  // _updateReserve.
+  // _updateReserve (whole USD, reported in D18).
   const reserved = math.marketReserve(m);
   snap.totalReservedD18 = snap.totalReservedD18 + reserved - m.state.reservedD18;
   m.state.reservedD18 = reserved;
@@ -242,6 +248,7 @@ export function applyTrade(
     realisedPnlD18,
     fundingPaidD18: funding,
     fundingIndexD18: indexD18,
+    feeToInsuranceD18: toInsuranceD18,
   };
 }
 
@@ -348,6 +355,7 @@ export function previewTrade(
     return {
       fillPriceD18: e.fillPriceD18,
       feeD18: e.feeD18,
+      feeToInsuranceD18: e.feeToInsuranceD18,
       realisedPnlD18: e.realisedPnlD18,
       fundingPaidD18: e.fundingPaidD18,
     };
@@ -397,6 +405,7 @@ export function previewOpenIsolated(
     return {
       fillPriceD18: e.fillPriceD18,
       feeD18: e.feeD18,
+      feeToInsuranceD18: e.feeToInsuranceD18,
       realisedPnlD18: e.realisedPnlD18,
       fundingPaidD18: e.fundingPaidD18,
       others,

@@ -1,9 +1,8 @@
 /**
- * LiquidationModule.autoDeleverage's NatSpec: closing a fraction f "realises f p out of P and out of C", so with
- * f >= (P - t C) / (p (1 - t)) the market is back at its target afterwards: traders' net PnL <= t x vault cash.
- * But `_applyFill` settles the position's whole accrued funding F, not f F: P falls by f u - F and C by f u - F
- * (u the unrealised PnL), so P' - t C' = (P - t C) - (1 - t)(f u - F), which misses the target by
- * (1 - t)(1 - f) F when the position owes funding (F > 0). Computed here with the SDK's own figures.
+ * LiquidationModule.autoDeleverage brings a market back to its target: traders' net PnL <= t x vault cash
+ * afterwards, also when the position owes funding. `_applyFill` settles the position's whole accrued funding F,
+ * not f F, so the fraction must be (P + F - t (C + F)) / (U (1 - t)); the first version used f p with p = U - F
+ * and missed the target by (1 - t)(1 - f) F. The SDK's `adlCloseSize` must predict the closed size to the wei.
  */
 import { expect } from "chai";
 
@@ -35,21 +34,22 @@ describe("autoDeleverage target (NatSpec: traders' PnL <= target x vault cash af
     expect(pnlBefore).to.equal(math.tradersNetPnl(snap.markets.get(ETH)!, snap.timestamp));
 
     await networkHelpers.time.setNextBlockTimestamp(snap.timestamp + 1n);
+    const planned = math.adlCloseSize(
+      acct.positions[0],
+      snap.markets.get(ETH)!,
+      snap.vaultCashD18,
+      snap.risk,
+      snap.timestamp + 1n,
+    );
     await (await engine.connect(keeper).autoDeleverage(id, ETH)).wait();
+    const [ev] = await engine.queryFilter(engine.filters.AutoDeleveraged(id), "latest");
+    expect(planned).to.deep.equal({ ok: true, closeSizeD18: ev.args.closedSizeD18 });
     const left = (await a.getPositions(id))[0].sizeD18;
     expect(left > 0n && left < wad("3000"), "a partial deleverage").to.equal(true);
 
     const pnlAfter = await engine.tradersNetPnl(ETH);
     const cashAfter = await engine.vaultCash();
     const target = math.divFloor(cashAfter * snap.risk.adlTargetD18, math.SWAD);
-    // The miss predicted by the diagnosis above: (1 - t) x (1 - f) x F, with f the closed fraction.
-    const t = snap.risk.adlTargetD18;
-    const closedFraction = ((wad("3000") - left) * math.WAD) / wad("3000");
-    const predictedMiss =
-      (((summary.accruedFundingD18 * (math.WAD - t)) / math.WAD) * (math.WAD - closedFraction)) / math.WAD;
-    console.log(
-      `      F=${summary.accruedFundingD18} f=${closedFraction} miss=${pnlAfter - target} predicted≈${predictedMiss}`,
-    );
     expect(pnlAfter, "traders' net PnL after ADL <= target x vault cash").to.be.lte(target);
   });
 });

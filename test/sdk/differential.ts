@@ -279,6 +279,7 @@ async function expectTradeResult(
   expect(ev.sizeDeltaD18).to.equal(size);
   expect(ev.fillPriceD18, "fill").to.equal(preview.fillPriceD18);
   expect(ev.feeD18, "fee").to.equal(preview.feeD18);
+  expect(ev.feeToInsuranceD18, "fee to insurance").to.equal(preview.feeToInsuranceD18);
   expect(ev.realisedPnlD18, "realised").to.equal(preview.realisedPnlD18);
   expect(ev.fundingPaidD18, "funding").to.equal(preview.fundingPaidD18);
   await expectAccount(reader, preview.result!.account, "trade");

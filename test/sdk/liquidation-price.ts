@@ -1,8 +1,8 @@
 /**
- * MarginEngine.liquidationPrice's rounding against its NatSpec: "Rounded down for longs (the price falls to it) and
- * up for shorts". For shorts the slope (size - |size| x k) is negative, and MarginMath.divFloor/divCeil are only
- * correct for a positive divisor, so the contract's result is checked here against exact rational rounding.
- * The SDK (sdk/math.liquidationPrice) mirrors the contract literally; these tests state the documented behaviour.
+ * MarginEngine.liquidationPrice's rounding against its NatSpec: "The move from P0 rounds towards zero, so a healthy
+ * position's liquidation price is reported slightly early (up for longs, down for shorts)", checked against exact
+ * rational rounding. (Before the fix, shorts went through MarginMath.divFloor/divCeil with a negative divisor,
+ * which those helpers do not support: healthy shorts and liquidatable shorts were each off by one wei.)
  */
 import { expect } from "chai";
 
@@ -40,22 +40,20 @@ async function isolatedPosition(size: bigint, priceAfter?: string) {
   return { d, accountId, price: market.priceD18, num, slope, summary };
 }
 
-describe("liquidationPrice rounding (NatSpec: down for longs, up for shorts)", () => {
-  it("long, healthy: rounded down", async () => {
+describe("liquidationPrice rounding (NatSpec: the move from the price rounds towards zero)", () => {
+  it("long, healthy: rounded up (early)", async () => {
     const { d, accountId, price, num, slope } = await isolatedPosition(wad("3.3"));
-    expect(await d.contracts.engine.liquidationPrice(accountId, ETH)).to.equal(price + floorDiv(num, slope));
-  });
-
-  it("short, healthy: rounded up", async () => {
-    const { d, accountId, price, num, slope } = await isolatedPosition(-wad("3.3"));
-    // Contract: divCeil(num, slope) with num < 0 and slope < 0 truncates, i.e. rounds the positive quotient down.
     expect(await d.contracts.engine.liquidationPrice(accountId, ETH)).to.equal(price + ceilDiv(num, slope));
   });
 
-  it("short, already liquidatable: rounded up, not one wei past the ceiling", async () => {
+  it("short, healthy: rounded down (early)", async () => {
+    const { d, accountId, price, num, slope } = await isolatedPosition(-wad("3.3"));
+    expect(await d.contracts.engine.liquidationPrice(accountId, ETH)).to.equal(price + floorDiv(num, slope));
+  });
+
+  it("short, already liquidatable: the move rounds towards zero, not one wei past it", async () => {
     const { d, accountId, price, num, slope, summary } = await isolatedPosition(-wad("3.3"), "3290");
     expect(math.isLiquidatable(summary)).to.equal(true);
-    // Contract: num > 0 and slope < 0, so truncation already rounds up and divCeil's +1 adds another wei.
     expect(await d.contracts.engine.liquidationPrice(accountId, ETH)).to.equal(price + ceilDiv(num, slope));
   });
 });
