@@ -63,5 +63,10 @@ interface Vm {
     function assertGe(int256 left, int256 right, string calldata err) external pure;
 
     /// @notice Fails the test unless `|left - right| <= maxDelta`.
-    function assertApproxEqAbs(int256 left, int256 right, uint256 maxDelta, string calldata err) external pure;
+    function assertApproxEqAbs(
+        int256 left,
+        int256 right,
+        uint256 maxDelta,
+        string calldata err
+    ) external pure;
 }
