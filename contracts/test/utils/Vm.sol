@@ -28,4 +28,45 @@ interface Vm {
 
     /// @notice Fails the test unless `condition`.
     function assertTrue(bool condition, string calldata err) external pure;
+
+    /// @notice Sets `msg.sender` for the next call only.
+    function prank(address sender) external;
+
+    /// @notice Sets `msg.sender` for every call until `stopPrank`.
+    function startPrank(address sender) external;
+
+    /// @notice Ends a `startPrank`.
+    function stopPrank() external;
+
+    /// @notice Discards the current fuzz input unless `condition` holds.
+    function assume(bool condition) external pure;
+
+    /// @notice Snapshots the whole EVM state; returns its id.
+    function snapshotState() external returns (uint256 snapshotId);
+
+    /// @notice Restores the state of snapshot `snapshotId`.
+    function revertToState(uint256 snapshotId) external returns (bool success);
+
+    /// @notice Fails the test unless `left == right`.
+    function assertEq(int256 left, int256 right, string calldata err) external pure;
+
+    /// @notice Fails the test unless `left <= right`.
+    function assertLe(uint256 left, uint256 right, string calldata err) external pure;
+
+    /// @notice Fails the test unless `left <= right`.
+    function assertLe(int256 left, int256 right, string calldata err) external pure;
+
+    /// @notice Fails the test unless `left >= right`.
+    function assertGe(uint256 left, uint256 right, string calldata err) external pure;
+
+    /// @notice Fails the test unless `left >= right`.
+    function assertGe(int256 left, int256 right, string calldata err) external pure;
+
+    /// @notice Fails the test unless `|left - right| <= maxDelta`.
+    function assertApproxEqAbs(
+        int256 left,
+        int256 right,
+        uint256 maxDelta,
+        string calldata err
+    ) external pure;
 }
