@@ -140,23 +140,33 @@ export function fillPrice(
   return fill > 0n ? fill : 0n;
 }
 
-/** Maker fee on the skew-reducing part of |delta|, taker fee on the rest; each notional and fee rounded up. */
+/**
+ * Maker fee on the skew-reducing part of the trade, taker fee on the rest, each part priced at its own
+ * segment's fill (skew -> 0, then 0 -> skew + delta); fills, notionals and fees round against the trader.
+ */
 export function tradingFee(
+  oracleD18: bigint,
   skewD18: bigint,
   sizeDeltaD18: bigint,
-  fillPriceD18: bigint,
+  skewScaleD18: bigint,
   makerFeeD18: bigint,
   takerFeeD18: bigint,
 ): bigint {
-  const size = abs(sizeDeltaD18);
-  let makerSize = 0n;
+  let makerDelta = 0n;
   if ((skewD18 > 0n && sizeDeltaD18 < 0n) || (skewD18 < 0n && sizeDeltaD18 > 0n)) {
-    makerSize = min(size, abs(skewD18));
+    makerDelta = abs(sizeDeltaD18) < abs(skewD18) ? sizeDeltaD18 : -skewD18;
   }
-  const takerSize = size - makerSize;
-  return (
-    mulUp(mulUp(makerSize, fillPriceD18), makerFeeD18) + mulUp(mulUp(takerSize, fillPriceD18), takerFeeD18)
-  );
+  const takerDelta = sizeDeltaD18 - makerDelta;
+  let fee = 0n;
+  if (makerDelta !== 0n) {
+    const makerFill = fillPrice(oracleD18, skewD18, makerDelta, skewScaleD18);
+    fee = mulUp(mulUp(abs(makerDelta), makerFill), makerFeeD18);
+  }
+  if (takerDelta !== 0n) {
+    const takerFill = fillPrice(oracleD18, skewD18 + makerDelta, takerDelta, skewScaleD18);
+    fee += mulUp(mulUp(abs(takerDelta), takerFill), takerFeeD18);
+  }
+  return fee;
 }
 
 /* ------------------------------------------------------------------------------------------------------------
@@ -339,7 +349,14 @@ export function quoteTrade(
   return {
     oraclePriceD18: market.priceD18,
     fillPriceD18: fill,
-    feeD18: tradingFee(skew, sizeDeltaD18, fill, market.params.makerFeeD18, market.params.takerFeeD18),
+    feeD18: tradingFee(
+      market.priceD18,
+      skew,
+      sizeDeltaD18,
+      market.params.skewScaleD18,
+      market.params.makerFeeD18,
+      market.params.takerFeeD18,
+    ),
   };
 }
 

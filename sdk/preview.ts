@@ -165,7 +165,14 @@ export function applyTrade(
   if (fill === 0n || (sizeDeltaD18 > 0n ? fill > acceptablePriceD18 : fill < acceptablePriceD18)) {
     throw new PreviewRevert("SlippageExceeded", [fill, acceptablePriceD18]);
   }
-  const fee = math.tradingFee(skew, sizeDeltaD18, fill, m.params.makerFeeD18, m.params.takerFeeD18);
+  const fee = math.tradingFee(
+    price,
+    skew,
+    sizeDeltaD18,
+    m.params.skewScaleD18,
+    m.params.makerFeeD18,
+    m.params.takerFeeD18,
+  );
 
   // _applyFill.
   const newSize = oldSize + sizeDeltaD18;

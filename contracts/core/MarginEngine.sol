@@ -345,7 +345,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (e.fill == 0 || (sizeDelta > 0 ? e.fill > acceptablePrice : e.fill < acceptablePrice)) {
             revert SlippageExceeded(e.fill, acceptablePrice);
         }
-        e.fee = MarginMath.tradingFee(skew, sizeDelta, e.fill, m.makerFee, m.takerFee);
+        e.fee = MarginMath.tradingFee(e.price, skew, sizeDelta, m.skewScale, m.makerFee, m.takerFee);
 
         Fill memory f = _applyFill(accountId, a, marketId, m, index, sizeDelta, e.fill);
         e.newSize = f.newSize;
@@ -501,7 +501,14 @@ contract MarginEngine is IMarginEngine, EngineBase {
         q.oraclePriceD18 = m.feed.latestPrice();
         int256 skew = int256(uint256(m.longOi)) - int256(uint256(m.shortOi));
         q.fillPriceD18 = MarginMath.fillPrice(q.oraclePriceD18, skew, sizeDeltaD18, m.skewScale);
-        q.feeD18 = MarginMath.tradingFee(skew, sizeDeltaD18, q.fillPriceD18, m.makerFee, m.takerFee);
+        q.feeD18 = MarginMath.tradingFee(
+            q.oraclePriceD18,
+            skew,
+            sizeDeltaD18,
+            m.skewScale,
+            m.makerFee,
+            m.takerFee
+        );
     }
 
     /// @inheritdoc IMarginEngine

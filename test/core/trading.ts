@@ -53,11 +53,14 @@ describe("core: trading", () => {
 
       const delta = wad("-25"); // 10 reduce the skew (maker), 15 push it short (taker)
       const fill = fillPrice(ETH_PRICE, wad("10"), delta, p.skewScaleD18);
-      const fee = tradingFee(wad("10"), delta, fill, p.makerFeeD18, p.takerFeeD18);
+      const fee = tradingFee(ETH_PRICE, wad("10"), delta, p.skewScaleD18, p.makerFeeD18, p.takerFeeD18);
       // 3000 x (1 + (20 - 25) / 2e6), rounded down for a sell.
       expect(fill).to.equal(wad("2999.9925"));
-      const makerPart = divCeil(divCeil(wad("10") * fill, WAD) * p.makerFeeD18, WAD);
-      const takerPart = divCeil(divCeil(wad("15") * fill, WAD) * p.takerFeeD18, WAD);
+      // Each part at its own segment's fill: +10 -> 0 at 3000 x (1 + 10/2e6), then 0 -> -15 at 3000 x (1 - 15/2e6).
+      expect(fillPrice(ETH_PRICE, wad("10"), wad("-10"), p.skewScaleD18)).to.equal(wad("3000.015"));
+      expect(fillPrice(ETH_PRICE, 0n, wad("-15"), p.skewScaleD18)).to.equal(wad("2999.9775"));
+      const makerPart = divCeil(divCeil(wad("10") * wad("3000.015"), WAD) * p.makerFeeD18, WAD);
+      const takerPart = divCeil(divCeil(wad("15") * wad("2999.9775"), WAD) * p.takerFeeD18, WAD);
       expect(fee).to.equal(makerPart + takerPart);
       const toInsurance = mulDown(fee, riskParams.insuranceFeeShareD18);
 
@@ -306,7 +309,7 @@ describe("core: trading", () => {
       const { alice } = signers;
       const p = marketParams(ethers.ZeroAddress, "ETH");
       const fill = fillPrice(ETH_PRICE, 0n, wad("1"), p.skewScaleD18);
-      const fee = tradingFee(0n, wad("1"), fill, p.makerFeeD18, p.takerFeeD18);
+      const fee = tradingFee(ETH_PRICE, 0n, wad("1"), p.skewScaleD18, p.makerFeeD18, p.takerFeeD18);
       const tx = engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100"));
       await expect(tx).to.emit(engine, "AccountCreated").withArgs(1, alice.address, true, ETH);
       await expect(tx).to.emit(engine, "Deposited").withArgs(1, alice.address, usd("1000"));
@@ -349,7 +352,7 @@ describe("core: trading", () => {
       const [pos] = await engine.getPositions(1);
       const collateral = (await engine.getAccount(1)).collateralD18;
       const fill = fillPrice(ETH_PRICE, wad("1"), wad("-1"), p.skewScaleD18);
-      const fee = tradingFee(wad("1"), wad("-1"), fill, p.makerFeeD18, p.takerFeeD18);
+      const fee = tradingFee(ETH_PRICE, wad("1"), wad("-1"), p.skewScaleD18, p.makerFeeD18, p.takerFeeD18);
       const realised = divFloor(wad("1") * fill, WAD) - pos.basisD18;
       const left = collateral + realised - fee;
       const returned = (left / TOKEN_SCALE) * TOKEN_SCALE;
@@ -379,7 +382,7 @@ describe("core: trading", () => {
       const isolated = (await engine.getAccount(2)).collateralD18;
       const p = marketParams(ethers.ZeroAddress, "ETH");
       const fill = fillPrice(ETH_PRICE, wad("-1"), wad("1"), p.skewScaleD18);
-      const fee = tradingFee(wad("-1"), wad("1"), fill, p.makerFeeD18, p.takerFeeD18);
+      const fee = tradingFee(ETH_PRICE, wad("-1"), wad("1"), p.skewScaleD18, p.makerFeeD18, p.takerFeeD18);
       const realised = divFloor(-wad("1") * fill, WAD) - pos.basisD18;
       const left = isolated + realised - fee;
       await expect(engine.connect(alice).closeIsolated(2, wad("3100"), 1, ethers.ZeroAddress))

@@ -140,12 +140,24 @@ export function fillPrice(oracle: bigint, skew: bigint, delta: bigint, skewScale
   return fill > 0n ? fill : 0n;
 }
 
-/** Maker fee on the skew-reducing part, taker fee on the rest; each part rounded up. */
-export function tradingFee(skew: bigint, delta: bigint, fill: bigint, maker: bigint, taker: bigint): bigint {
-  const size = abs(delta);
+/**
+ * Maker fee on the skew-reducing part, taker fee on the rest, each priced at its own segment's fill
+ * (skew -> 0, then 0 -> skew + delta); each part rounded up.
+ */
+export function tradingFee(
+  oracle: bigint,
+  skew: bigint,
+  delta: bigint,
+  skewScale: bigint,
+  maker: bigint,
+  taker: bigint,
+): bigint {
   const reduces = (skew > 0n && delta < 0n) || (skew < 0n && delta > 0n);
-  const makerSize = reduces ? (size < abs(skew) ? size : abs(skew)) : 0n;
-  return mulUp(mulUp(makerSize, fill), maker) + mulUp(mulUp(size - makerSize, fill), taker);
+  const makerDelta = reduces ? (abs(delta) < abs(skew) ? delta : -skew) : 0n;
+  const takerDelta = delta - makerDelta;
+  const part = (d: bigint, from: bigint, rate: bigint) =>
+    d === 0n ? 0n : mulUp(mulUp(abs(d), fillPrice(oracle, from, d, skewScale)), rate);
+  return part(makerDelta, skew, maker) + part(takerDelta, skew + makerDelta, taker);
 }
 
 /**
