@@ -205,7 +205,16 @@ export function applyTrade(
       a.positions[idx] = updated;
     }
   }
-  const toAccount = realisedPnlD18 - funding;
+  let toAccount = realisedPnlD18 - funding;
+  if (toAccount > snap.vaultCashD18) {
+    // EngineBase._payShortfall: vault cash first, then the insurance fund, then a haircut.
+    const fromVault = snap.vaultCashD18 > 0n ? snap.vaultCashD18 : 0n;
+    const rest = toAccount - fromVault;
+    const fromInsurance = rest < snap.insuranceFundD18 ? rest : snap.insuranceFundD18;
+    snap.insuranceFundD18 -= fromInsurance;
+    a.info.collateralD18 += fromInsurance;
+    toAccount = fromVault;
+  }
   a.info.collateralD18 += toAccount;
   snap.vaultCashD18 -= toAccount;
 

@@ -283,8 +283,34 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
 
         // Realised PnL and funding settle between the account and the vault, exactly.
         int256 toAccount = f.realisedPnl - f.funding;
+        if (toAccount > _ledger.vaultCash) toAccount = _payShortfall(accountId, marketId, toAccount);
         _credit(a, toAccount);
         _addVaultCash(-toAccount);
+    }
+
+    /// @dev Last resort for a profit the vault's cash cannot pay: the vault pays what cash it has, the insurance
+    ///      fund pays next, and the rest is not paid (a haircut), so a trader's profit is never paid out of other
+    ///      traders' collateral. Returns what the vault owes the account now (the caller debits it from vault
+    ///      cash); the insurance fund's part is credited here.
+    function _payShortfall(
+        uint256 accountId,
+        uint32 marketId,
+        int256 owed
+    ) private returns (int256 fromVault) {
+        int256 cash = _ledger.vaultCash;
+        fromVault = cash > 0 ? cash : int256(0);
+        uint256 rest = uint256(owed - fromVault);
+        uint256 insurance = _ledger.insurance;
+        uint256 fromInsurance = rest < insurance ? rest : insurance;
+        _addInsurance(-int256(fromInsurance));
+        _credit(_accounts[accountId], int256(fromInsurance));
+        emit IMarginEngine.ProfitShortfall(
+            accountId,
+            marketId,
+            uint256(fromVault),
+            fromInsurance,
+            rest - fromInsurance
+        );
     }
 
     /*//////////////////////////////////////////////////////////////

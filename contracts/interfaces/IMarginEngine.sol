@@ -163,6 +163,16 @@ interface IMarginEngine {
         int256 realisedPnlD18,
         int256 fundingPaidD18
     );
+    /// @notice Emitted when a realised profit exceeds the vault's cash: the vault pays what it has, the insurance
+    ///         fund pays next, and the rest is forfeited (a haircut), so profits never come out of other traders'
+    ///         collateral. ADL exists to keep this from happening.
+    event ProfitShortfall(
+        uint256 indexed accountId,
+        uint32 indexed marketId,
+        uint256 paidByVaultD18,
+        uint256 paidByInsuranceD18,
+        uint256 haircutD18
+    );
     /// @notice Emitted whenever a market's funding, open interest or reserve change.
     event MarketUpdated(
         uint32 indexed marketId,

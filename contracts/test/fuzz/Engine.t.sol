@@ -144,6 +144,23 @@ contract EngineFuzzTest is BulkheadFixture {
         vm.assertTrue(!still, "still triggered after ADL");
     }
 
+    /// @dev A trader's realised profit is never paid out of other traders' collateral. Alice long 1,500 ETH at
+    ///      3,000 (reserve 2.25M of 5M cash, within caps), ETH to 7,000: her ~6M profit exceeds the ~5M cash. On the
+    ///      close the vault pays its cash, the insurance fund the next part, and the rest is a haircut: vault cash
+    ///      ends at 0, Bob's collateral is untouched.
+    function test_profitBeyondVaultCash_neverPaidFromOtherTraders() public {
+        uint256 bob = _funded(BOB, 5_000_000e6);
+        uint256 id = _openFunded(ALICE, ETH, 1_500e18);
+        _setPrice(ETH, 7_000e18);
+        vm.prank(ALICE);
+        engine.trade(id, ETH, -1_500e18, 0);
+        // All that is left in the vault and the fund is the closing trade's own fee, credited after the payout.
+        vm.assertGe(engine.vaultCash(), int256(0), "vault cash negative");
+        vm.assertLe(engine.vaultCash(), int256(10_000e18), "vault paid less than its cash");
+        vm.assertLe(engine.insuranceFund(), 10_000e18, "insurance fund did not pay next");
+        vm.assertEq(_collateral(bob), int256(5_000_000e18), "bob's collateral");
+    }
+
     /* ROUNDING */
 
     /// @dev Deposit then withdraw: never more than deposited, exactly the deposit back.
