@@ -156,8 +156,6 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return "TooManyMarkets: the market limit is reached";
     case "ModuleMismatch":
       return "ModuleMismatch: the liquidation module was built for another token";
-    case "UnknownSelector":
-      return `UnknownSelector: the engine has no function ${a[0]}`;
     // ILiquidation
     case "NotLiquidatable":
       return `NotLiquidatable: account ${a[0]} is not liquidatable (equity >= maintenance margin)`;

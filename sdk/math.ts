@@ -385,6 +385,15 @@ export function rebase(
 }
 
 /** EngineBase._fundingBasis: size x index, rounded down. */
+/**
+ * The funding checkpoint a position of `sizeD18` stores when settled at `indexD18` (EngineBase._toCheckpointD9):
+ * the index in 1e-9 USD per unit, rounded down for a long and up for a short, returned in D18.
+ */
+export function fundingCheckpoint(sizeD18: bigint, indexD18: bigint): bigint {
+  const d9 = sizeD18 > 0n ? divFloor(indexD18, 10n ** 9n) : divCeil(indexD18, 10n ** 9n);
+  return d9 * 10n ** 9n;
+}
+
 export function fundingBasis(sizeD18: bigint, indexD18: bigint): bigint {
   return divFloor(sizeD18 * indexD18, SWAD);
 }

@@ -180,8 +180,10 @@ export function applyTrade(
   const funding = math.fundingOwed(oldSize, indexD18, old.lastFundingIndexD18);
   const { newBasisD18, realisedPnlD18 } = math.rebase(oldSize, old.basisD18, sizeDeltaD18, fill);
   m.state.netBasisD18 += newBasisD18 - old.basisD18;
+  // EngineBase._toCheckpointD9: the stored checkpoint is the index in D9, rounded against the position.
+  const checkpointD18 = math.fundingCheckpoint(newSize, indexD18);
   m.state.netFundingBasisD18 +=
-    math.fundingBasis(newSize, indexD18) - math.fundingBasis(oldSize, old.lastFundingIndexD18);
+    math.fundingBasis(newSize, checkpointD18) - math.fundingBasis(oldSize, old.lastFundingIndexD18);
   if (oldSize > 0n) m.state.longOiD18 -= oldSize;
   else m.state.shortOiD18 -= -oldSize;
   if (newSize > 0n) m.state.longOiD18 += newSize;
@@ -194,7 +196,7 @@ export function applyTrade(
     a.positions.pop();
     a.info.positionCount -= 1;
   } else {
-    const updated = { marketId, sizeD18: newSize, basisD18: newBasisD18, lastFundingIndexD18: indexD18 };
+    const updated = { marketId, sizeD18: newSize, basisD18: newBasisD18, lastFundingIndexD18: checkpointD18 };
     if (oldSize === 0n) {
       if (!a.info.isolated && BigInt(a.positions.length) >= snap.risk.maxPositionsPerAccount) {
         throw new PreviewRevert("TooManyPositions", [snap.risk.maxPositionsPerAccount]);

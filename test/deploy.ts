@@ -235,15 +235,17 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       );
     });
 
-    it("a value that does not fit its Solidity type, and more decimals than D18", async function () {
+    it("a value that does not fit its Solidity type, and more decimals than a ratio keeps", async function () {
       const file = await variant("overflow", (f) => {
         f.markets[0].params.maxImr = "18.5"; // uint64 holds at most ~18.44 in D18
-        f.markets[0].params.baseImr = "0.0000000000000000001";
+        f.markets[0].params.baseImr = "0.0000000001"; // ratios are stored with 9 decimals
+        f.markets[0].params.minPositionMargin = "0.0000000000000000001";
       });
       await expectRejectedBeforeSending(
         file,
         "markets[0].params.maxImr: does not fit a uint64",
-        "markets[0].params.baseImr: must be a non-negative decimal string with at most 18 decimals",
+        "markets[0].params.baseImr: must be a non-negative decimal string with at most 9 decimals",
+        "markets[0].params.minPositionMargin: must be a non-negative decimal string with at most 18 decimals",
       );
     });
 
@@ -274,14 +276,18 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
   });
 
   describe("the schema's bounds match the engine's", function () {
-    it("the engine rejects the liquidation fee the schema rejects, and accepts one wei less", async function () {
+    it("the engine rejects the liquidation fee the schema rejects, and accepts one ratio step (1e-9) less", async function () {
       const { book, engine } = await networkHelpers.loadFixture(deployLocal);
       const params = marketParams(book.markets[0].feed, "ETH");
       const boundary = (params.baseImrD18 * params.mmScalarD18) / 10n ** 18n;
       await expect(engine.listMarket({ ...params, liquidationFeeD18: boundary }))
         .to.be.revertedWithCustomError(engine, "ParameterOutOfBounds")
         .withArgs(ethers.encodeBytes32String("liquidationFee"));
-      await engine.listMarket({ ...params, liquidationFeeD18: boundary - 1n });
+      // Ratios are stored with 9 decimals: one wei below is not representable, one step of 1e-9 is.
+      await expect(engine.listMarket({ ...params, liquidationFeeD18: boundary - 1n }))
+        .to.be.revertedWithCustomError(engine, "ParameterOutOfBounds")
+        .withArgs(ethers.encodeBytes32String("ratioPrecision"));
+      await engine.listMarket({ ...params, liquidationFeeD18: boundary - 10n ** 9n });
       expect(await engine.marketCount()).to.equal(3n);
     });
 

@@ -32,6 +32,8 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
     /// @dev Hard bound on the number of markets, which bounds the vault valuation loop.
     uint256 internal constant MAX_MARKETS = 64;
     uint256 internal constant WAD = 1e18;
+    /// @dev D9 x D9_TO_D18 = D18.
+    uint256 internal constant D9_TO_D18 = 1e9;
 
     /// @dev Storage layout of an account in two slots: a read-only header, and everything a trade changes
     ///      (collateral, position count and the list of held markets) in one slot, so a trade dirties one slot.
@@ -47,33 +49,39 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         bytes16 markets;
     }
 
+    /// @dev One slot per position, so that opening one costs one new slot and a health check one read.
+    ///      size: D18 base units (|size| < 7.9e10 units); basis: D18 USD (|basis| < 7.9e10 USD);
+    ///      fundingCheckpointD9: the funding index at the last settlement in 1e-9 USD per unit, rounded against
+    ///      the position (down for longs, up for shorts), so the position never owes less than exact.
     struct Position {
-        int128 size;
-        int128 basis;
-        int128 lastFundingIndex;
+        int96 size;
+        int96 basis;
+        int64 fundingCheckpointD9;
     }
 
-    /// @dev Grouped by access: slots 0-4 are read by every health check, 5-7 by trades only.
+    /// @dev Six slots grouped by access: the first four are everything a health check reads, the last two
+    ///      only trades. Ratios are kept with 9 decimals (`D9`: governance sets D18 values that are multiples
+    ///      of 1e9); base-unit quantities are D18 below 7.9e10 units; the reserve is whole USD.
     struct Market {
         IPriceFeed feed;
-        uint64 baseImr;
-        uint64 maxImr;
-        uint64 imrSizeSlope;
-        uint64 mmScalar;
-        uint64 maxFundingVelocity;
-        uint128 minPositionMargin;
-        uint128 skewScale;
-        uint128 longOi;
-        uint128 shortOi;
-        int128 fundingIndex;
+        uint32 baseImrD9;
+        uint32 maxImrD9;
+        uint32 mmScalarD9;
+        uint80 minPositionMargin;
+        uint96 skewScale;
+        uint32 imrSizeSlopeD9;
+        uint32 maxFundingVelocityD9;
+        uint96 longOi;
+        uint96 shortOi;
         int64 fundingRate;
+        int128 fundingIndex;
         uint48 lastFundingTime;
-        uint64 makerFee;
-        uint64 takerFee;
-        uint64 liquidationFee;
-        uint64 reserveRatio;
-        uint128 maxOiPerSide;
-        uint128 reserved;
+        uint80 reservedUsd;
+        uint32 makerFeeD9;
+        uint32 takerFeeD9;
+        uint32 liquidationFeeD9;
+        uint32 reserveRatioD9;
+        uint96 maxOiPerSide;
         int128 netBasis;
         int128 netFundingBasis;
     }
@@ -165,7 +173,7 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
                 block.timestamp - m.lastFundingTime,
                 int256(uint256(m.longOi)) - int256(uint256(m.shortOi)),
                 m.skewScale,
-                m.maxFundingVelocity,
+                uint256(m.maxFundingVelocityD9) * D9_TO_D18,
                 price
             );
     }
@@ -213,7 +221,7 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
             Position storage p = _positions[accountId][marketId];
             int256 size = p.size;
             s.unrealisedPnlD18 += MarginMath.unrealisedPnl(size, price, p.basis);
-            s.accruedFundingD18 += MarginMath.fundingOwed(size, index, p.lastFundingIndex);
+            s.accruedFundingD18 += MarginMath.fundingOwed(size, index, _checkpoint(p));
             (uint256 notional, uint256 im, uint256 mm) = _positionMargins(m, size, price);
             s.notionalD18 += notional;
             s.initialMarginD18 += im;
@@ -229,10 +237,36 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         uint256 price
     ) internal view returns (uint256 notional, uint256 im, uint256 mm) {
         notional = MarginMath.notional(size, price);
-        uint256 ratio = MarginMath.imr(size, m.baseImr, m.maxImr, m.imrSizeSlope, m.skewScale);
+        uint256 ratio = _imr(m, size);
         uint256 minMargin = m.minPositionMargin;
         im = MarginMath.initialMargin(notional, ratio, minMargin);
-        mm = MarginMath.maintenanceMargin(notional, ratio, m.mmScalar, minMargin);
+        mm = MarginMath.maintenanceMargin(notional, ratio, uint256(m.mmScalarD9) * D9_TO_D18, minMargin);
+    }
+
+    /// @dev The position's size-scaled initial margin ratio (D18).
+    function _imr(Market storage m, int256 size) internal view returns (uint256) {
+        return
+            MarginMath.imr(
+                size,
+                uint256(m.baseImrD9) * D9_TO_D18,
+                uint256(m.maxImrD9) * D9_TO_D18,
+                uint256(m.imrSizeSlopeD9) * D9_TO_D18,
+                m.skewScale
+            );
+    }
+
+    /// @dev The position's funding checkpoint in D18.
+    function _checkpoint(Position storage p) internal view returns (int256) {
+        return int256(p.fundingCheckpointD9) * int256(D9_TO_D18);
+    }
+
+    /// @dev The D9 checkpoint stored for a position of `size` settled at `indexD18`: rounded down for a long and
+    ///      up for a short, i.e. against the position (it may owe up to 1e-9 USD per unit more than exact).
+    function _toCheckpointD9(int256 size, int256 indexD18) internal pure returns (int64) {
+        int256 d9 = size > 0
+            ? MarginMath.divFloor(indexD18, int256(D9_TO_D18))
+            : MarginMath.divCeil(indexD18, int256(D9_TO_D18));
+        return SafeCast.toInt64(d9);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -257,17 +291,21 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         Position storage p = _positions[accountId][marketId];
         int256 oldSize = p.size;
         int256 oldBasis = p.basis;
+        int256 oldCheckpoint = _checkpoint(p);
         f.newSize = oldSize + sizeDelta;
-        if (f.newSize > type(int128).max || f.newSize < type(int128).min)
+        if (f.newSize > type(int96).max || f.newSize < type(int96).min)
             revert IMarginEngine.InvalidSize(sizeDelta);
-        f.funding = MarginMath.fundingOwed(oldSize, index, p.lastFundingIndex);
+        f.funding = MarginMath.fundingOwed(oldSize, index, oldCheckpoint);
+        int64 newCheckpointD9 = _toCheckpointD9(f.newSize, index);
         int256 newBasis;
         (newBasis, f.realisedPnl) = _rebase(oldSize, oldBasis, sizeDelta, execPrice);
 
         // Market aggregates, updated by exactly the positions' own deltas.
         m.netBasis = SafeCast.toInt128(m.netBasis + newBasis - oldBasis);
         m.netFundingBasis = SafeCast.toInt128(
-            m.netFundingBasis + _fundingBasis(f.newSize, index) - _fundingBasis(oldSize, p.lastFundingIndex)
+            m.netFundingBasis +
+                _fundingBasis(f.newSize, int256(newCheckpointD9) * int256(D9_TO_D18)) -
+                _fundingBasis(oldSize, oldCheckpoint)
         );
         _moveOpenInterest(m, oldSize, f.newSize);
 
@@ -276,9 +314,9 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
             _removeMarket(a, marketId);
         } else {
             if (oldSize == 0) _addMarket(a, marketId);
-            p.size = int128(f.newSize);
-            p.basis = SafeCast.toInt128(newBasis);
-            p.lastFundingIndex = int128(index);
+            p.size = int96(f.newSize);
+            p.basis = SafeCast.toInt96(newBasis);
+            p.fundingCheckpointD9 = newCheckpointD9;
         }
 
         // Realised PnL and funding settle between the account and the vault, exactly.
@@ -369,8 +407,8 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         else shortOi -= uint256(-oldSize);
         if (newSize > 0) longOi += uint256(newSize);
         else shortOi += uint256(-newSize);
-        m.longOi = SafeCast.toUint128(longOi);
-        m.shortOi = SafeCast.toUint128(shortOi);
+        m.longOi = SafeCast.toUint96(longOi);
+        m.shortOi = SafeCast.toUint96(shortOi);
     }
 
     /// @dev A position's contribution to `netFundingBasis` (size x index, rounded down).
@@ -415,11 +453,12 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
     ///      risk-increasing trade needs vault cash to cover the total reserve.
     function _updateReserve(Market storage m, uint256 price) internal {
         uint256 larger = m.longOi > m.shortOi ? m.longOi : m.shortOi;
-        uint256 reservedUsd = (larger.mulUp(price).mulUp(m.reserveRatio) + WAD - 1) / WAD;
-        uint256 previous = m.reserved;
+        uint256 reservedUsd = (larger.mulUp(price).mulUp(uint256(m.reserveRatioD9) * D9_TO_D18) + WAD - 1) /
+            WAD;
+        uint256 previous = m.reservedUsd;
         if (reservedUsd == previous) return;
         _ledger.reservedUsd = SafeCast.toUint56(_ledger.reservedUsd + reservedUsd - previous);
-        m.reserved = uint128(reservedUsd);
+        m.reservedUsd = SafeCast.toUint80(reservedUsd);
     }
 
     /// @dev Net PnL of all traders in a market at the current price and funding, from aggregates in O(1):
@@ -440,7 +479,7 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
             m.fundingIndex,
             m.longOi,
             m.shortOi,
-            uint256(m.reserved) * WAD
+            uint256(m.reservedUsd) * WAD
         );
     }
 

@@ -192,7 +192,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             Market storage m = _markets[marketId];
             minMargins += m.minPositionMargin;
             fullFee += MarginMath.notional(_positions[accountId][marketId].size, plan.prices[i]).mulUp(
-                m.liquidationFee
+                uint256(m.liquidationFeeD9) * D9_TO_D18
             );
         }
 
@@ -221,7 +221,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             int256 closeSize = _fractionOf(_positions[accountId][marketId].size, plan.fraction);
             uint256 closed = MarginMath.notional(closeSize, plan.prices[i]);
             plan.closedNotional += closed;
-            plan.fee += closed.mulUp(m.liquidationFee);
+            plan.fee += closed.mulUp(uint256(m.liquidationFeeD9) * D9_TO_D18);
         }
         uint256 reward = plan.fee.mulDown(r.keeperShareD18);
         if (reward < r.minKeeperRewardD18) reward = r.minKeeperRewardD18;
@@ -241,6 +241,34 @@ contract LiquidationModule is ILiquidation, EngineBase {
 
     function _payReward(address receiver, uint256 rewardD18) internal {
         if (rewardD18 != 0) _push(receiver, rewardD18 / TOKEN_SCALE);
+    }
+
+    /// @inheritdoc ILiquidation
+    function isLiquidatable(uint256 accountId) external view returns (bool) {
+        IMarginEngine.MarginSummary memory s = _summary(accountId, _account(accountId));
+        return s.notionalD18 != 0 && s.equityD18 < int256(s.maintenanceMarginD18);
+    }
+
+    /// @inheritdoc ILiquidation
+    /// @dev Equity(P) = E0 + size x (P - P0) and MM(P) = MM0 + |size| x (P - P0) x imr x mmScalar, because the
+    ///      position's IMR depends on its size only. Solving E(P) = MM(P) for P gives
+    ///      P = P0 + (MM0 - E0) / (size - |size| x k) with k = imr x mmScalar. The move from P0 rounds towards
+    ///      zero, so a healthy position's liquidation price is reported slightly early (up for longs, down for
+    ///      shorts).
+    function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256) {
+        Account storage a = _account(accountId);
+        Market storage m = _market(marketId);
+        int256 size = _positions[accountId][marketId].size;
+        if (size == 0) revert IMarginEngine.NoPosition(accountId, marketId);
+        IMarginEngine.MarginSummary memory s = _summary(accountId, a);
+        uint256 price = m.feed.latestPrice();
+        uint256 k = _imr(m, size).mulUp(uint256(m.mmScalarD9) * D9_TO_D18);
+        int256 slope = size - int256(MarginMath.abs(size).mulUp(k)); // d(E - MM)/dP x WAD, never 0
+        int256 gap = int256(s.maintenanceMarginD18) - s.equityD18; // MM0 - E0
+        // Truncation rounds the move towards zero, i.e. the price is reported on the current price's side.
+        int256 move = (gap * MarginMath.SWAD) / slope;
+        int256 liq = int256(price) + move;
+        return liq > 0 ? uint256(liq) : 0;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -284,7 +312,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         if (marketPnl <= trigger) revert AdlNotTriggered(marketId, marketPnl, trigger);
 
         int256 gross = MarginMath.unrealisedPnl(size, price, p.basis);
-        int256 funding = MarginMath.fundingOwed(size, index, p.lastFundingIndex);
+        int256 funding = MarginMath.fundingOwed(size, index, _checkpoint(p));
         if (gross <= 0 || gross - funding <= 0) revert PositionNotProfitable(accountId, marketId);
 
         // Touching the position settles all its funding F (into vault cash, and out of the market's owed

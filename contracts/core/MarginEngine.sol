@@ -7,7 +7,6 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {EngineBase} from "./EngineBase.sol";
-import {ILiquidation} from "../interfaces/ILiquidation.sol";
 import {LiquidationModule} from "./LiquidationModule.sol";
 
 /// @title MarginEngine
@@ -24,25 +23,24 @@ contract MarginEngine is IMarginEngine, EngineBase {
 
     uint256 internal constant MIN_BASE_IMR = 0.005e18; // 200x leverage at most
     uint256 internal constant MAX_IMR = 1e18; // 1x
-    uint256 internal constant MAX_IMR_SLOPE = 10e18;
+    uint256 internal constant MAX_IMR_SLOPE = 4e18;
     uint256 internal constant MIN_MM_SCALAR = 0.1e18;
     uint256 internal constant MAX_MM_SCALAR = 0.9e18;
-    uint256 internal constant MAX_FUNDING_VELOCITY = 10e18;
+    uint256 internal constant MAX_FUNDING_VELOCITY = 4e18;
     uint256 internal constant MAX_MIN_POSITION_MARGIN = 1_000_000e18;
     uint256 internal constant MAX_TRADE_FEE = 0.01e18;
     uint256 internal constant MAX_LIQUIDATION_FEE = 0.05e18;
     uint256 internal constant MAX_KEEPER_REWARD = 10_000e18;
     uint256 internal constant MAX_LIQUIDATION_BUFFER = 0.5e18;
     uint256 internal constant MAX_INSURANCE_FEE_SHARE = 0.5e18;
-    uint256 internal constant MAX_SIZE_PARAM = 1e36;
+    /// @dev 1e10 base units: open interest and positions live in 96-bit storage.
+    uint256 internal constant MAX_SIZE_PARAM = 1e28;
 
     /// @notice The liquidation module this engine delegates the `ILiquidation` selectors to.
     address public immutable liquidationModule;
 
     /// @notice Thrown when the liquidation module was built for another settlement token.
     error ModuleMismatch();
-    /// @notice Thrown for a call to a function this engine does not have.
-    error UnknownSelector(bytes4 selector);
 
     /// @param token The settlement asset (at most 18 decimals).
     /// @param admin Receives the admin role, which can grant the risk and pause roles.
@@ -61,21 +59,11 @@ contract MarginEngine is IMarginEngine, EngineBase {
         _setRiskParams(risk);
     }
 
-    /// @dev Routes the `ILiquidation` selectors to the module by delegatecall, so liquidation runs on this
-    ///      engine's storage; anything else reverts. Views work too: a delegatecall inside a staticcall stays static.
-    // An explicit selector allowlist, then a plain delegatecall.
-    // solhint-disable-next-line no-complex-fallback
+    /// @dev Runs every selector this engine does not have on the liquidation module by delegatecall, so
+    ///      liquidation runs on this engine's storage. The module's own dispatcher is the allowlist: its external
+    ///      functions are the `ILiquidation` ones (plus the self-only batch step), and it reverts on anything else.
+    ///      Views work too: a delegatecall inside a staticcall stays static.
     fallback() external {
-        bytes4 selector = msg.sig;
-        if (
-            selector != ILiquidation.liquidate.selector &&
-            selector != ILiquidation.liquidateBatch.selector &&
-            selector != LiquidationModule.liquidateInBatch.selector &&
-            selector != ILiquidation.autoDeleverage.selector &&
-            selector != ILiquidation.quoteLiquidation.selector &&
-            selector != ILiquidation.liquidationQuotes.selector &&
-            selector != ILiquidation.adlStatus.selector
-        ) revert UnknownSelector(selector);
         address module = liquidationModule;
         assembly ("memory-safe") {
             calldatacopy(0, 0, calldatasize())
@@ -305,7 +293,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         Market storage m = _market(marketId);
         if (a.isolated && a.marketId != marketId) revert WrongAccountMode(accountId);
         // Sizes live in int128 storage; rejecting larger deltas first also keeps the price math overflow-free.
-        if (sizeDelta == 0 || sizeDelta > type(int128).max || sizeDelta < type(int128).min) {
+        if (sizeDelta == 0 || sizeDelta > type(int96).max || sizeDelta < type(int96).min) {
             revert InvalidSize(sizeDelta);
         }
 
@@ -345,7 +333,14 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (e.fill == 0 || (sizeDelta > 0 ? e.fill > acceptablePrice : e.fill < acceptablePrice)) {
             revert SlippageExceeded(e.fill, acceptablePrice);
         }
-        e.fee = MarginMath.tradingFee(e.price, skew, sizeDelta, m.skewScale, m.makerFee, m.takerFee);
+        e.fee = MarginMath.tradingFee(
+            e.price,
+            skew,
+            sizeDelta,
+            m.skewScale,
+            uint256(m.makerFeeD9) * D9_TO_D18,
+            uint256(m.takerFeeD9) * D9_TO_D18
+        );
 
         Fill memory f = _applyFill(accountId, a, marketId, m, index, sizeDelta, e.fill);
         e.newSize = f.newSize;
@@ -433,7 +428,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         for (uint256 i; i < n; ++i) {
             uint32 marketId = _marketAt(a, i);
             Position storage p = _positions[accountId][marketId];
-            positions[i] = PositionInfo(marketId, p.size, p.basis, p.lastFundingIndex);
+            positions[i] = PositionInfo(marketId, p.size, p.basis, _checkpoint(p));
         }
     }
 
@@ -468,34 +463,6 @@ contract MarginEngine is IMarginEngine, EngineBase {
     }
 
     /// @inheritdoc IMarginEngine
-    function isLiquidatable(uint256 accountId) external view returns (bool) {
-        MarginSummary memory s = _summary(accountId, _account(accountId));
-        return s.notionalD18 != 0 && s.equityD18 < int256(s.maintenanceMarginD18);
-    }
-
-    /// @inheritdoc IMarginEngine
-    /// @dev Equity(P) = E0 + size x (P - P0) and MM(P) = MM0 + |size| x (P - P0) x imr x mmScalar, because the
-    ///      position's IMR depends on its size only. Solving E(P) = MM(P) for P gives
-    ///      P = P0 + (MM0 - E0) / (size - |size| x k) with k = imr x mmScalar. The move from P0 rounds towards
-    ///      zero, so a healthy position's liquidation price is reported slightly early (up for longs, down for
-    ///      shorts).
-    function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256) {
-        Account storage a = _account(accountId);
-        Market storage m = _market(marketId);
-        int256 size = _positions[accountId][marketId].size;
-        if (size == 0) revert NoPosition(accountId, marketId);
-        MarginSummary memory s = _summary(accountId, a);
-        uint256 price = m.feed.latestPrice();
-        uint256 k = MarginMath.imr(size, m.baseImr, m.maxImr, m.imrSizeSlope, m.skewScale).mulUp(m.mmScalar);
-        int256 slope = size - int256(MarginMath.abs(size).mulUp(k)); // d(E - MM)/dP x WAD, never 0
-        int256 gap = int256(s.maintenanceMarginD18) - s.equityD18; // MM0 - E0
-        // Truncation rounds the move towards zero, i.e. the price is reported on the current price's side.
-        int256 move = (gap * MarginMath.SWAD) / slope;
-        int256 liq = int256(price) + move;
-        return liq > 0 ? uint256(liq) : 0;
-    }
-
-    /// @inheritdoc IMarginEngine
     function quoteTrade(uint32 marketId, int256 sizeDeltaD18) external view returns (TradeQuote memory q) {
         Market storage m = _market(marketId);
         q.oraclePriceD18 = m.feed.latestPrice();
@@ -506,8 +473,8 @@ contract MarginEngine is IMarginEngine, EngineBase {
             skew,
             sizeDeltaD18,
             m.skewScale,
-            m.makerFee,
-            m.takerFee
+            uint256(m.makerFeeD9) * D9_TO_D18,
+            uint256(m.takerFeeD9) * D9_TO_D18
         );
     }
 
@@ -516,17 +483,17 @@ contract MarginEngine is IMarginEngine, EngineBase {
         Market storage m = _market(marketId);
         p = MarketParams(
             m.feed,
-            m.baseImr,
-            m.maxImr,
-            m.imrSizeSlope,
-            m.mmScalar,
-            m.maxFundingVelocity,
+            uint64(m.baseImrD9 * D9_TO_D18),
+            uint64(m.maxImrD9 * D9_TO_D18),
+            uint64(m.imrSizeSlopeD9 * D9_TO_D18),
+            uint64(m.mmScalarD9 * D9_TO_D18),
+            uint64(m.maxFundingVelocityD9 * D9_TO_D18),
             m.minPositionMargin,
             m.skewScale,
-            m.makerFee,
-            m.takerFee,
-            m.liquidationFee,
-            m.reserveRatio,
+            uint64(m.makerFeeD9 * D9_TO_D18),
+            uint64(m.takerFeeD9 * D9_TO_D18),
+            uint64(m.liquidationFeeD9 * D9_TO_D18),
+            uint64(m.reserveRatioD9 * D9_TO_D18),
             m.maxOiPerSide
         );
     }
@@ -542,7 +509,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             m.lastFundingTime,
             m.netBasis,
             m.netFundingBasis,
-            uint128(uint256(m.reserved) * WAD)
+            uint128(uint256(m.reservedUsd) * WAD)
         );
     }
 
@@ -701,18 +668,24 @@ contract MarginEngine is IMarginEngine, EngineBase {
         _check(p.reserveRatioD18 > 0 && p.reserveRatioD18 <= WAD, "reserveRatio");
         _check(p.maxOiPerSideD18 > 0 && p.maxOiPerSideD18 <= p.skewScaleD18, "maxOiPerSide");
         m.feed = p.feed;
-        m.baseImr = p.baseImrD18;
-        m.maxImr = p.maxImrD18;
-        m.imrSizeSlope = p.imrSizeSlopeD18;
-        m.mmScalar = p.mmScalarD18;
-        m.maxFundingVelocity = p.maxFundingVelocityD18;
-        m.minPositionMargin = p.minPositionMarginD18;
-        m.skewScale = p.skewScaleD18;
-        m.makerFee = p.makerFeeD18;
-        m.takerFee = p.takerFeeD18;
-        m.liquidationFee = p.liquidationFeeD18;
-        m.reserveRatio = p.reserveRatioD18;
-        m.maxOiPerSide = p.maxOiPerSideD18;
+        m.baseImrD9 = _toD9(p.baseImrD18);
+        m.maxImrD9 = _toD9(p.maxImrD18);
+        m.imrSizeSlopeD9 = _toD9(p.imrSizeSlopeD18);
+        m.mmScalarD9 = _toD9(p.mmScalarD18);
+        m.maxFundingVelocityD9 = _toD9(p.maxFundingVelocityD18);
+        m.minPositionMargin = uint80(p.minPositionMarginD18);
+        m.skewScale = uint96(p.skewScaleD18);
+        m.makerFeeD9 = _toD9(p.makerFeeD18);
+        m.takerFeeD9 = _toD9(p.takerFeeD18);
+        m.liquidationFeeD9 = _toD9(p.liquidationFeeD18);
+        m.reserveRatioD9 = _toD9(p.reserveRatioD18);
+        m.maxOiPerSide = uint96(p.maxOiPerSideD18);
+    }
+
+    /// @dev A D18 ratio as stored (D9); the bounds keep every ratio below 4.29, so it fits 32 bits.
+    function _toD9(uint256 ratioD18) internal pure returns (uint32) {
+        _check(ratioD18 % D9_TO_D18 == 0, "ratioPrecision");
+        return uint32(ratioD18 / D9_TO_D18);
     }
 
     function _setRiskParams(RiskParams memory p) internal {

@@ -86,6 +86,13 @@ interface ILiquidation {
     /// @return closedSizeD18 The size closed (same sign as the position).
     function autoDeleverage(uint256 accountId, uint32 marketId) external returns (int256 closedSizeD18);
 
+    /// @notice Whether equity < total maintenance margin.
+    function isLiquidatable(uint256 accountId) external view returns (bool);
+
+    /// @notice The oracle price of `marketId` at which the account becomes liquidatable (others held fixed).
+    /// @dev Exact for isolated accounts. 0 when no positive price would make the account liquidatable.
+    function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256);
+
     /// @notice What liquidating `accountId` would do now. Reverts for an unknown account or a missing price.
     function quoteLiquidation(uint256 accountId) external view returns (LiquidationQuote memory quote);
 

@@ -342,13 +342,6 @@ interface IMarginEngine {
     /// @notice Equity / maintenance margin (D18); type(uint256).max with no positions, 0 when equity <= 0.
     function healthFactor(uint256 accountId) external view returns (uint256);
 
-    /// @notice Whether equity < total maintenance margin.
-    function isLiquidatable(uint256 accountId) external view returns (bool);
-
-    /// @notice The oracle price of `marketId` at which the account becomes liquidatable (others held fixed).
-    /// @dev Exact for isolated accounts. 0 when no positive price would make the account liquidatable.
-    function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256);
-
     /// @notice The quote of a trade at current price and skew.
     function quoteTrade(uint32 marketId, int256 sizeDeltaD18) external view returns (TradeQuote memory);
 

@@ -16,17 +16,17 @@ export const WAD = 10n ** 18n;
 export const ENGINE_BOUNDS = {
   MIN_BASE_IMR: 5n * 10n ** 15n, // 0.005
   MAX_IMR: WAD,
-  MAX_IMR_SLOPE: 10n * WAD,
+  MAX_IMR_SLOPE: 4n * WAD,
   MIN_MM_SCALAR: WAD / 10n,
   MAX_MM_SCALAR: (9n * WAD) / 10n,
-  MAX_FUNDING_VELOCITY: 10n * WAD,
+  MAX_FUNDING_VELOCITY: 4n * WAD,
   MAX_MIN_POSITION_MARGIN: 1_000_000n * WAD,
   MAX_TRADE_FEE: WAD / 100n,
   MAX_LIQUIDATION_FEE: (5n * WAD) / 100n,
   MAX_KEEPER_REWARD: 10_000n * WAD,
   MAX_LIQUIDATION_BUFFER: WAD / 2n,
   MAX_INSURANCE_FEE_SHARE: WAD / 2n,
-  MAX_SIZE_PARAM: 10n ** 36n,
+  MAX_SIZE_PARAM: 10n ** 28n, // 1e10 base units: sizes and open interest live in 96-bit storage
   MAX_POSITIONS: 16,
   MAX_MARKETS: 64,
   MAX_TOKEN_DECIMALS: 18,
@@ -73,6 +73,12 @@ const d18 = (bits: 64 | 128) => {
     .transform((value) => parseDecimal(value, 18))
     .pipe(z.bigint().max(max, `does not fit a uint${bits} in D18 (max ${formatDecimal(max, 18)})`));
 };
+
+/** A market ratio: D18 on chain, but stored with 9 decimals, so at most 9 decimals here. */
+const ratio = () =>
+  decimalString(9)
+    .transform((value) => parseDecimal(value, 18))
+    .pipe(z.bigint().max(UINT64_MAX, `does not fit a uint64 in D18 (max ${formatDecimal(UINT64_MAX, 18)})`));
 
 const address = z
   .string({ invalid_type_error: "must be an address string" })
@@ -163,17 +169,17 @@ const feedSchema = z.union(
 
 const marketParamsSchema = z
   .object({
-    baseImr: d18(64),
-    maxImr: d18(64),
-    imrSizeSlope: d18(64),
-    mmScalar: d18(64),
-    maxFundingVelocity: d18(64),
+    baseImr: ratio(),
+    maxImr: ratio(),
+    imrSizeSlope: ratio(),
+    mmScalar: ratio(),
+    maxFundingVelocity: ratio(),
     minPositionMargin: d18(128),
     skewScale: d18(128),
-    makerFee: d18(64),
-    takerFee: d18(64),
-    liquidationFee: d18(64),
-    reserveRatio: d18(64),
+    makerFee: ratio(),
+    takerFee: ratio(),
+    liquidationFee: ratio(),
+    reserveRatio: ratio(),
     maxOiPerSide: d18(128),
   })
   .strict();

@@ -420,7 +420,10 @@ export function postModel(x: Model, sim: Sim): Model {
   for (const p of x.positions) {
     const c = sim.closed.find((q) => q.marketId === p.marketId)!;
     if (c.newSize === 0n) continue;
-    raw.push({ marketId: p.marketId, size: c.newSize, basis: c.newBasis, lastIndex: c.index, m: p.m });
+    // The engine stores the funding checkpoint in D9, rounded against the position (down long, up short).
+    const checkpoint =
+      (c.newSize > 0n ? divFloor(c.index, 10n ** 9n) : divCeil(c.index, 10n ** 9n)) * 10n ** 9n;
+    raw.push({ marketId: p.marketId, size: c.newSize, basis: c.newBasis, lastIndex: checkpoint, m: p.m });
   }
   return totals(x.accountId, x.t, sim.collateral, raw);
 }

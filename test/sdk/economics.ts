@@ -34,7 +34,7 @@ describe("SDK market economics (reference model vs chain)", function () {
     const eth = { ...marketParams(await ethFeed.getAddress(), "ETH") };
     eth.skewScaleD18 = wad("4000");
     eth.maxOiPerSideD18 = wad("1500");
-    eth.maxFundingVelocityD18 = wad("10");
+    eth.maxFundingVelocityD18 = wad("4");
     await engine.connect(admin).setMarketParams(ETH, eth);
 
     const owners: Signer[] = [alice, bob, carol];
