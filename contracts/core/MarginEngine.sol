@@ -63,6 +63,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
     ///      liquidation runs on this engine's storage. The module's own dispatcher is the allowlist: its external
     ///      functions are the `ILiquidation` ones (plus the self-only batch step), and it reverts on anything else.
     ///      Views work too: a delegatecall inside a staticcall stays static.
+    // solhint-disable-next-line no-complex-fallback
     fallback() external {
         address module = liquidationModule;
         assembly ("memory-safe") {
