@@ -21,7 +21,7 @@ const EXTRA_PRICE = "100";
 const { signers, contracts } = await deployBulkhead();
 const { admin, lp, alice, bob, keeper, carol } = signers;
 const { token, engine, vault, ethAggregator, btcAggregator } = contracts;
-const [dave, erin, frank, grace, heidi, ivan] = (await ethers.getSigners()).slice(6, 12);
+const [dave, erin, frank, grace, heidi, ivan, judy] = (await ethers.getSigners()).slice(6, 13);
 
 const gas: Record<string, bigint> = {};
 
@@ -71,7 +71,7 @@ async function setPrice(marketId: number, price: string) {
   await send(() => aggregators.get(marketId)!.setAnswer(feedAnswer(price)));
 }
 
-for (const user of [dave, erin, frank, grace, heidi, ivan]) {
+for (const user of [dave, erin, frank, grace, heidi, ivan, judy]) {
   await send(() => token.mint(user, usd("10000000")));
   await send(() => token.connect(user).approve(engine, ethers.MaxUint256));
 }
@@ -86,6 +86,7 @@ const M_ISOLATED = 5;
 const M_PARTIAL = 6;
 const M_BATCH = 7;
 const M_ADL = 8;
+const M_PARTIAL16 = 9;
 
 // ---- background open interest on both sides of ETH and BTC, so measured trades hit live markets ----
 await send(() => engine.connect(ivan).createCrossAccount());
@@ -174,6 +175,23 @@ await setPrice(M_CROSS16, "97");
 const cross16Quote = await engine.quoteLiquidation(bobId);
 check(cross16Quote.liquidatable && !cross16Quote.partial_, "16-position account fully liquidatable");
 await measure("liquidateCross16", () => engine.connect(keeper).liquidate(bobId, keeper));
+
+// ---- the worst case: a 16-position account above the partial threshold, closed pro rata in all 16 ----
+await send(() => engine.connect(judy).createCrossAccount());
+const judyId = await lastAccount();
+await send(() => engine.connect(judy).deposit(judyId, usd("4000")));
+await send(() => engine.connect(judy).trade(judyId, M_PARTIAL16, wad("1500"), BUY));
+await send(() => engine.connect(judy).trade(judyId, MARKET_ETH, wad("0.03"), BUY));
+await send(() => engine.connect(judy).trade(judyId, MARKET_BTC, wad("0.002"), BUY));
+for (let id = 3; id <= MARKET_COUNT; ++id) {
+  if (id !== M_PARTIAL16) await send(() => engine.connect(judy).trade(judyId, id, wad("1"), BUY));
+}
+check(Number((await engine.getAccount(judyId)).positionCount) === 16, "judy holds 16 positions");
+await setPrice(M_PARTIAL16, "98.6");
+const partial16Quote = await engine.quoteLiquidation(judyId);
+check(partial16Quote.liquidatable && partial16Quote.partial_, "16-position account liquidated partially");
+await measure("liquidatePartial16", () => engine.connect(keeper).liquidate(judyId, keeper));
+check(Number((await engine.getAccount(judyId)).positionCount) === 16, "partial close keeps all 16 positions");
 check((await engine.getAccount(bobId)).positionCount === 0n, "16 positions closed");
 
 // ---- ADL: a big long whose profit in its market exceeds the trigger share of vault cash ----

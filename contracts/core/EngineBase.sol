@@ -2,7 +2,6 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
@@ -20,7 +19,7 @@ import {MarginMath} from "../libraries/MarginMath.sol";
 /// @dev The liquidation module runs by delegatecall in the engine's storage, so both inherit this contract and
 ///      must never declare storage of their own (immutables live in code and are set alike in both). Custody invariant, exact in D18 and checked by the tests:
 ///      token.balanceOf(engine) x TOKEN_SCALE == sum(collateral) + vaultCash + insuranceFund.
-abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransient {
+abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using MarginMath for uint256;
 
@@ -99,6 +98,7 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         int256 newSize;
         int256 realisedPnl;
         int256 funding;
+        uint256 feeToInsurance;
     }
 
     IERC20 internal immutable _token;
@@ -111,7 +111,22 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
     mapping(address owner => mapping(address operator => bool)) public isOperator;
     mapping(uint256 accountId => mapping(address operator => bool)) public isAccountOperator;
 
-    IMarginEngine.RiskParams internal _risk;
+    /// @dev `IMarginEngine.RiskParams` as stored, with the pause flag in the first slot: a risk-increasing trade
+    ///      reads the flag, the position limit and the fee split in one slot.
+    struct Risk {
+        uint8 maxPositionsPerAccount;
+        uint64 keeperShareD18;
+        uint64 liquidationBufferD18;
+        uint64 insuranceFeeShareD18;
+        bool paused;
+        uint128 minKeeperRewardD18;
+        uint128 maxKeeperRewardD18;
+        uint128 partialLiquidationNotionalD18;
+        uint64 adlTriggerD18;
+        uint64 adlTargetD18;
+    }
+
+    Risk internal _risk;
     uint256 internal _accountCount;
     uint32 internal _marketCount;
     address public vault;
@@ -145,6 +160,23 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         ) {
             revert IMarginEngine.Unauthorized(msg.sender, accountId);
         }
+    }
+
+    /// @dev The stored risk parameters in their interface shape.
+    function _riskParams() internal view returns (IMarginEngine.RiskParams memory) {
+        Risk storage r = _risk;
+        return
+            IMarginEngine.RiskParams(
+                r.maxPositionsPerAccount,
+                r.keeperShareD18,
+                r.liquidationBufferD18,
+                r.insuranceFeeShareD18,
+                r.minKeeperRewardD18,
+                r.maxKeeperRewardD18,
+                r.partialLiquidationNotionalD18,
+                r.adlTriggerD18,
+                r.adlTargetD18
+            );
     }
 
     function _market(uint32 marketId) internal view returns (Market storage m) {
@@ -274,9 +306,10 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
     //////////////////////////////////////////////////////////////*/
 
     /// @dev The one routine that changes a position, for trades, liquidations and ADL alike. The caller has
-    ///      accrued funding (`index`) and chosen the execution price. It settles the position's funding, realises
-    ///      the PnL of any reduced part against the vault, updates the market aggregates and the account's
-    ///      market list. Fees are the caller's business. Does not check margin.
+    ///      accrued funding (`index`) and chosen the execution price and trading fee (0 for liquidation and
+    ///      ADL). It settles the position's funding, realises the PnL of any reduced part against the vault,
+    ///      charges the fee (split between vault and insurance fund), and updates the market aggregates and the
+    ///      account's market list. Does not check margin.
     /// @dev Rounding: the realised PnL rounds down (the proceeds down, the released basis up); a new basis
     ///      rounds up, which lowers the trader's future PnL on both sides.
     function _applyFill(
@@ -286,7 +319,8 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         Market storage m,
         int256 index,
         int256 sizeDelta,
-        uint256 execPrice
+        uint256 execPrice,
+        uint256 fee
     ) internal returns (Fill memory f) {
         Position storage p = _positions[accountId][marketId];
         int256 oldSize = p.size;
@@ -296,16 +330,19 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         if (f.newSize > type(int96).max || f.newSize < type(int96).min)
             revert IMarginEngine.InvalidSize(sizeDelta);
         f.funding = MarginMath.fundingOwed(oldSize, index, oldCheckpoint);
-        int64 newCheckpointD9 = _toCheckpointD9(f.newSize, index);
         int256 newBasis;
         (newBasis, f.realisedPnl) = _rebase(oldSize, oldBasis, sizeDelta, execPrice);
+        int64 newCheckpointD9;
+        int256 newFundingBasis;
+        if (f.newSize != 0) {
+            newCheckpointD9 = _toCheckpointD9(f.newSize, index);
+            newFundingBasis = _fundingBasis(f.newSize, int256(newCheckpointD9) * int256(D9_TO_D18));
+        }
 
         // Market aggregates, updated by exactly the positions' own deltas.
         m.netBasis = SafeCast.toInt128(m.netBasis + newBasis - oldBasis);
         m.netFundingBasis = SafeCast.toInt128(
-            m.netFundingBasis +
-                _fundingBasis(f.newSize, int256(newCheckpointD9) * int256(D9_TO_D18)) -
-                _fundingBasis(oldSize, oldCheckpoint)
+            m.netFundingBasis + newFundingBasis - _fundingBasis(oldSize, oldCheckpoint)
         );
         _moveOpenInterest(m, oldSize, f.newSize);
 
@@ -319,11 +356,16 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
             p.fundingCheckpointD9 = newCheckpointD9;
         }
 
-        // Realised PnL and funding settle between the account and the vault, exactly.
+        // Realised PnL, funding and the fee settle between the account, the vault and the insurance fund,
+        // exactly and in one write each. The insurance fund's share of the fee rounds down.
         int256 toAccount = f.realisedPnl - f.funding;
         if (toAccount > _ledger.vaultCash) toAccount = _payShortfall(accountId, marketId, toAccount);
-        _credit(a, toAccount);
-        _addVaultCash(-toAccount);
+        if (fee != 0) f.feeToInsurance = fee.mulDown(_risk.insuranceFeeShareD18);
+        _credit(a, toAccount - int256(fee));
+        Ledger memory ledger = _ledger;
+        ledger.vaultCash = SafeCast.toInt104(ledger.vaultCash - toAccount + int256(fee - f.feeToInsurance));
+        ledger.insurance = SafeCast.toUint96(ledger.insurance + f.feeToInsurance);
+        _ledger = ledger;
     }
 
     /// @dev Last resort for a profit the vault's cash cannot pay: the vault pays what cash it has, the insurance

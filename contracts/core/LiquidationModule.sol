@@ -134,7 +134,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             int256 index = _accrueFunding(m, price);
             int256 size = _positions[accountId][marketId].size;
             int256 closeSize = _fractionOf(size, plan.fraction);
-            Fill memory f = _applyFill(accountId, a, marketId, m, index, -closeSize, price);
+            Fill memory f = _applyFill(accountId, a, marketId, m, index, -closeSize, price, 0);
             _updateReserve(m, price);
             emit PositionLiquidated(accountId, marketId, closeSize, price, f.realisedPnl, f.funding);
             _emitMarketUpdated(marketId, m);
@@ -196,7 +196,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             );
         }
 
-        IMarginEngine.RiskParams memory r = _risk;
+        IMarginEngine.RiskParams memory r = _riskParams();
         if (s.notionalD18 > r.partialLiquidationNotionalD18 && s.equityD18 > 0) {
             uint256 onePlusBuffer = WAD + r.liquidationBufferD18;
             uint256 variableMm = s.maintenanceMarginD18 - minMargins;
@@ -244,6 +244,31 @@ contract LiquidationModule is ILiquidation, EngineBase {
     }
 
     /// @inheritdoc ILiquidation
+    function freeCollateral(uint256 accountId) external view returns (int256) {
+        IMarginEngine.MarginSummary memory s = _summary(accountId, _account(accountId));
+        return s.equityD18 - int256(s.initialMarginD18);
+    }
+
+    /// @inheritdoc ILiquidation
+    function maxWithdrawable(uint256 accountId) external view returns (uint256) {
+        IMarginEngine.MarginSummary memory s = _summary(accountId, _account(accountId));
+        int256 free = s.collateralD18;
+        if (s.notionalD18 != 0) {
+            int256 overIm = s.equityD18 - int256(s.initialMarginD18);
+            if (overIm < free) free = overIm;
+        }
+        return free > 0 ? uint256(free) / TOKEN_SCALE : 0;
+    }
+
+    /// @inheritdoc ILiquidation
+    function healthFactor(uint256 accountId) external view returns (uint256) {
+        IMarginEngine.MarginSummary memory s = _summary(accountId, _account(accountId));
+        if (s.maintenanceMarginD18 == 0) return type(uint256).max;
+        if (s.equityD18 <= 0) return 0;
+        return (uint256(s.equityD18) * WAD) / s.maintenanceMarginD18;
+    }
+
+    /// @inheritdoc ILiquidation
     function isLiquidatable(uint256 accountId) external view returns (bool) {
         IMarginEngine.MarginSummary memory s = _summary(accountId, _account(accountId));
         return s.notionalD18 != 0 && s.equityD18 < int256(s.maintenanceMarginD18);
@@ -288,7 +313,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         int256 index = _accrueFunding(m, price);
         closedSizeD18 = _adlCloseSize(accountId, marketId, m, price, index);
         if (closedSizeD18 == 0) revert AdlNotTriggered(marketId, _tradersNetPnl(m), 0);
-        Fill memory f = _applyFill(accountId, a, marketId, m, index, -closedSizeD18, price);
+        Fill memory f = _applyFill(accountId, a, marketId, m, index, -closedSizeD18, price, 0);
         _updateReserve(m, price);
         emit AutoDeleveraged(accountId, marketId, msg.sender, closedSizeD18, price, f.realisedPnl);
         _emitMarketUpdated(marketId, m);
@@ -307,7 +332,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         if (size == 0) revert IMarginEngine.NoPosition(accountId, marketId);
         int256 marketPnl = _tradersNetPnl(m);
         int256 cash = _ledger.vaultCash;
-        IMarginEngine.RiskParams memory r = _risk;
+        IMarginEngine.RiskParams memory r = _riskParams();
         int256 trigger = MarginMath.divFloor(cash * int256(uint256(r.adlTriggerD18)), MarginMath.SWAD);
         if (marketPnl <= trigger) revert AdlNotTriggered(marketId, marketPnl, trigger);
 

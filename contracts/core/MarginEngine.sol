@@ -302,7 +302,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         bool increasesRisk = oldSize == 0 ||
             (oldSize > 0) == (sizeDelta > 0) ||
             MarginMath.abs(sizeDelta) > MarginMath.abs(oldSize);
-        if (increasesRisk) _requireNotPaused();
+        if (increasesRisk && _risk.paused) revert EnforcedPause();
 
         Execution memory e = _execute(accountId, a, marketId, m, sizeDelta, acceptablePrice);
         if (increasesRisk) _checkCapacity(marketId, m, e.newSize);
@@ -343,9 +343,8 @@ contract MarginEngine is IMarginEngine, EngineBase {
             uint256(m.takerFeeD9) * D9_TO_D18
         );
 
-        Fill memory f = _applyFill(accountId, a, marketId, m, index, sizeDelta, e.fill);
+        Fill memory f = _applyFill(accountId, a, marketId, m, index, sizeDelta, e.fill, e.fee);
         e.newSize = f.newSize;
-        uint256 toInsurance = _chargeFee(a, e.fee);
         _updateReserve(m, e.price);
         emit PositionModified(
             accountId,
@@ -354,11 +353,12 @@ contract MarginEngine is IMarginEngine, EngineBase {
             f.newSize,
             e.fill,
             e.fee,
-            toInsurance,
+            f.feeToInsurance,
             f.realisedPnl,
-            f.funding
+            f.funding,
+            m.fundingRate,
+            m.fundingIndex
         );
-        _emitMarketUpdated(marketId, m);
     }
 
     /// @dev A risk-reducing trade left the account below maintenance margin. Reconstruct the pre-trade figures:
@@ -381,18 +381,6 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (e.newSize != 0) (, , mmNew) = _positionMargins(m, e.newSize, e.price);
         bool wasHealthy = equityBefore >= int256(s.maintenanceMarginD18 + mmOld - mmNew);
         if (wasHealthy || s.equityD18 < 0) revert WouldBeLiquidatable(s.equityD18, s.maintenanceMarginD18);
-    }
-
-    /// @dev Charges `fee` to the account and splits it between the vault and the insurance fund (insurance's
-    ///      share rounds down). One write: both live in the ledger slot.
-    function _chargeFee(Account storage a, uint256 fee) internal returns (uint256 toInsurance) {
-        if (fee == 0) return 0;
-        toInsurance = fee.mulDown(_risk.insuranceFeeShareD18);
-        _credit(a, -int256(fee));
-        Ledger memory ledger = _ledger;
-        ledger.vaultCash = SafeCast.toInt104(ledger.vaultCash + int256(fee - toInsurance));
-        ledger.insurance = SafeCast.toUint96(ledger.insurance + toInsurance);
-        _ledger = ledger;
     }
 
     /// @dev Open-interest caps for a risk-increasing trade: the side the position is on must stay under its cap,
@@ -436,31 +424,6 @@ contract MarginEngine is IMarginEngine, EngineBase {
     /// @inheritdoc IMarginEngine
     function marginSummary(uint256 accountId) external view returns (MarginSummary memory) {
         return _summary(accountId, _account(accountId));
-    }
-
-    /// @inheritdoc IMarginEngine
-    function freeCollateral(uint256 accountId) external view returns (int256) {
-        MarginSummary memory s = _summary(accountId, _account(accountId));
-        return s.equityD18 - int256(s.initialMarginD18);
-    }
-
-    /// @inheritdoc IMarginEngine
-    function maxWithdrawable(uint256 accountId) external view returns (uint256) {
-        MarginSummary memory s = _summary(accountId, _account(accountId));
-        int256 free = s.collateralD18;
-        if (s.notionalD18 != 0) {
-            int256 overIm = s.equityD18 - int256(s.initialMarginD18);
-            if (overIm < free) free = overIm;
-        }
-        return free > 0 ? uint256(free) / TOKEN_SCALE : 0;
-    }
-
-    /// @inheritdoc IMarginEngine
-    function healthFactor(uint256 accountId) external view returns (uint256) {
-        MarginSummary memory s = _summary(accountId, _account(accountId));
-        if (s.maintenanceMarginD18 == 0) return type(uint256).max;
-        if (s.equityD18 <= 0) return 0;
-        return (uint256(s.equityD18) * WAD) / s.maintenanceMarginD18;
     }
 
     /// @inheritdoc IMarginEngine
@@ -532,7 +495,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
 
     /// @inheritdoc IMarginEngine
     function getRiskParams() external view returns (RiskParams memory) {
-        return _risk;
+        return _riskParams();
     }
 
     /// @inheritdoc IMarginEngine
@@ -636,12 +599,21 @@ contract MarginEngine is IMarginEngine, EngineBase {
 
     /// @inheritdoc IMarginEngine
     function pause() external onlyRole(PAUSER_ROLE) {
-        _pause();
+        if (_risk.paused) revert EnforcedPause();
+        _risk.paused = true;
+        emit Paused(msg.sender);
     }
 
     /// @inheritdoc IMarginEngine
     function unpause() external onlyRole(PAUSER_ROLE) {
-        _unpause();
+        if (!_risk.paused) revert ExpectedPause();
+        _risk.paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function paused() external view returns (bool) {
+        return _risk.paused;
     }
 
     /// @dev Hard bounds. The two cross-parameter rules carry the liquidation guarantees:
@@ -707,7 +679,19 @@ contract MarginEngine is IMarginEngine, EngineBase {
         }
         _check(p.partialLiquidationNotionalD18 > 0, "partialLiquidationNotional");
         _check(p.adlTargetD18 > 0 && p.adlTargetD18 < p.adlTriggerD18 && p.adlTriggerD18 <= WAD, "adl");
-        _risk = p;
+        bool paused_ = _risk.paused;
+        _risk = Risk(
+            p.maxPositionsPerAccount,
+            p.keeperShareD18,
+            p.liquidationBufferD18,
+            p.insuranceFeeShareD18,
+            paused_,
+            p.minKeeperRewardD18,
+            p.maxKeeperRewardD18,
+            p.partialLiquidationNotionalD18,
+            p.adlTriggerD18,
+            p.adlTargetD18
+        );
         emit RiskParamsUpdated(p);
     }
 

@@ -86,6 +86,15 @@ interface ILiquidation {
     /// @return closedSizeD18 The size closed (same sign as the position).
     function autoDeleverage(uint256 accountId, uint32 marketId) external returns (int256 closedSizeD18);
 
+    /// @notice Equity minus initial margin (negative when below IM).
+    function freeCollateral(uint256 accountId) external view returns (int256);
+
+    /// @notice The most tokens `withdraw` would accept now, in token units.
+    function maxWithdrawable(uint256 accountId) external view returns (uint256);
+
+    /// @notice Equity / maintenance margin (D18); type(uint256).max with no positions, 0 when equity <= 0.
+    function healthFactor(uint256 accountId) external view returns (uint256);
+
     /// @notice Whether equity < total maintenance margin.
     function isLiquidatable(uint256 accountId) external view returns (bool);
 

@@ -147,11 +147,15 @@ interface IMarginEngine {
     event Withdrawn(uint256 indexed accountId, address indexed receiver, uint256 amount);
     /// @notice Emitted when collateral moves between two accounts of one owner.
     event MarginTransferred(uint256 indexed fromAccountId, uint256 indexed toAccountId, uint256 amountD18);
-    /// @notice Emitted on every trade.
+    /// @notice Emitted on every trade. It also carries the market's funding rate and index as accrued by the trade
+    ///         (one log per trade instead of a separate `MarketUpdated`); the market's open interest follows from
+    ///         `sizeDeltaD18`, and its reserve is readable with `getMarketState`.
     /// @param feeD18 Trading fee charged to the account.
     /// @param feeToInsuranceD18 The insurance fund's share of the fee; the vault receives the rest.
     /// @param realisedPnlD18 PnL realised by the reduced part (credited to the account, debited from the vault).
     /// @param fundingPaidD18 Funding settled from the account to the vault (negative: paid to the account).
+    /// @param fundingRateD18 The market's funding rate per day after accrual.
+    /// @param fundingIndexD18 The market's funding index after accrual.
     event PositionModified(
         uint256 indexed accountId,
         uint32 indexed marketId,
@@ -161,7 +165,9 @@ interface IMarginEngine {
         uint256 feeD18,
         uint256 feeToInsuranceD18,
         int256 realisedPnlD18,
-        int256 fundingPaidD18
+        int256 fundingPaidD18,
+        int256 fundingRateD18,
+        int256 fundingIndexD18
     );
     /// @notice Emitted when a realised profit exceeds the vault's cash: the vault pays what it has, the insurance
     ///         fund pays next, and the rest is forfeited (a haircut), so profits never come out of other traders'
@@ -173,7 +179,8 @@ interface IMarginEngine {
         uint256 paidByInsuranceD18,
         uint256 haircutD18
     );
-    /// @notice Emitted whenever a market's funding, open interest or reserve change.
+    /// @notice Emitted when a liquidation or ADL changes a market's funding, open interest or reserve (trades
+    ///         report theirs in `PositionModified`).
     event MarketUpdated(
         uint32 indexed marketId,
         int256 fundingRateD18,
@@ -192,6 +199,10 @@ interface IMarginEngine {
     event VaultSet(address indexed vault);
     /// @notice Emitted when the liquidity vault's cash changes through LP flows.
     event VaultCashMoved(int256 deltaD18, int256 vaultCashD18);
+    /// @notice Emitted when the pause guardian stops risk-increasing actions.
+    event Paused(address account);
+    /// @notice Emitted when the pause guardian resumes risk-increasing actions.
+    event Unpaused(address account);
     /// @notice Emitted when anyone adds to the insurance fund.
     event InsuranceFunded(address indexed from, uint256 amount, uint256 insuranceFundD18);
 
@@ -239,6 +250,10 @@ interface IMarginEngine {
     error VaultAlreadySet();
     /// @notice Thrown when there is no position to act on.
     error NoPosition(uint256 accountId, uint32 marketId);
+    /// @notice Thrown when a risk-increasing action is attempted while paused, or pause is called twice.
+    error EnforcedPause();
+    /// @notice Thrown when unpause is called while not paused.
+    error ExpectedPause();
     /// @notice Thrown when the market limit is reached.
     error TooManyMarkets();
 
@@ -333,15 +348,6 @@ interface IMarginEngine {
     /// @notice Every margin figure of the account at current prices and accrued funding.
     function marginSummary(uint256 accountId) external view returns (MarginSummary memory);
 
-    /// @notice Equity minus initial margin (negative when below IM).
-    function freeCollateral(uint256 accountId) external view returns (int256);
-
-    /// @notice The most tokens `withdraw` would accept now, in token units.
-    function maxWithdrawable(uint256 accountId) external view returns (uint256);
-
-    /// @notice Equity / maintenance margin (D18); type(uint256).max with no positions, 0 when equity <= 0.
-    function healthFactor(uint256 accountId) external view returns (uint256);
-
     /// @notice The quote of a trade at current price and skew.
     function quoteTrade(uint32 marketId, int256 sizeDeltaD18) external view returns (TradeQuote memory);
 
@@ -410,4 +416,7 @@ interface IMarginEngine {
 
     /// @notice Resumes risk-increasing actions. Pause guardian only.
     function unpause() external;
+
+    /// @notice Whether risk-increasing actions (opening, increasing, vault deposits) are stopped.
+    function paused() external view returns (bool);
 }

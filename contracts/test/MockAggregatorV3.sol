@@ -20,12 +20,10 @@ contract MockAggregatorV3 is AggregatorV3Interface {
     /// @inheritdoc AggregatorV3Interface
     uint8 public decimals;
 
-    /// @notice The id of the latest round.
-    uint80 public latestRoundId;
-
-    /// @dev The latest round in two packed slots, as Chainlink's OCR aggregators keep their latest transmission
-    ///      hot, so that reading a price costs what it costs on a real network (2 cold slots, not 5).
+    /// @dev The latest round in two slots (the answer, then the round id and timestamps packed), as an OCR
+    ///      aggregator reads its hot variables and latest transmission: a price costs 2 cold reads, not 5.
     int256 private _latestAnswer;
+    uint64 private _latestRoundId;
     uint64 private _latestStartedAt;
     uint64 private _latestUpdatedAt;
     uint64 private _latestAnsweredInRound;
@@ -36,12 +34,17 @@ contract MockAggregatorV3 is AggregatorV3Interface {
         decimals = decimals_;
     }
 
+    /// @notice The id of the latest round.
+    function latestRoundId() external view returns (uint80) {
+        return _latestRoundId;
+    }
+
     function setDecimals(uint8 decimals_) external {
         decimals = decimals_;
     }
 
     function setAnswer(int256 answer) external {
-        uint80 roundId = latestRoundId + 1;
+        uint80 roundId = _latestRoundId + 1;
         _write(roundId, answer, block.timestamp, block.timestamp, roundId);
     }
 
@@ -63,7 +66,7 @@ contract MockAggregatorV3 is AggregatorV3Interface {
         uint80 answeredInRound
     ) private {
         _rounds[roundId] = Round(answer, startedAt, updatedAt, answeredInRound);
-        latestRoundId = roundId;
+        _latestRoundId = uint64(roundId);
         _latestAnswer = answer;
         _latestStartedAt = uint64(startedAt);
         _latestUpdatedAt = uint64(updatedAt);
@@ -98,6 +101,6 @@ contract MockAggregatorV3 is AggregatorV3Interface {
         view
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        return (latestRoundId, _latestAnswer, _latestStartedAt, _latestUpdatedAt, _latestAnsweredInRound);
+        return (_latestRoundId, _latestAnswer, _latestStartedAt, _latestUpdatedAt, _latestAnsweredInRound);
     }
 }

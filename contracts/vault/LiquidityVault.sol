@@ -7,7 +7,6 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
@@ -118,7 +117,7 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
     }
 
     function _canFlow() private view returns (bool) {
-        return !Pausable(address(engine)).paused() && _isPriced();
+        return !engine.paused() && _isPriced();
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -194,7 +193,7 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
     /// @dev Checks, then the cooldown starts, then the tokens move (in to this vault, then into the engine's
     ///      ledger), then the shares are minted.
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
-        if (Pausable(address(engine)).paused()) revert DepositsPaused();
+        if (engine.paused()) revert DepositsPaused();
         if (receiver != caller) revert ReceiverMustBeCaller(caller, receiver);
         if (assets == 0 || shares == 0) revert ZeroAmount();
         unlocksAt[receiver] = block.timestamp + cooldown;

@@ -1,3 +1,4 @@
+import type { ContractTransactionResponse } from "ethers";
 import { expect } from "chai";
 import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import {
@@ -42,6 +43,23 @@ async function noEthFunding() {
   return f;
 }
 
+/** The funding rate and index a trade's PositionModified reports are the market's state after the trade. */
+async function expectFundingInEvent(
+  engine: Awaited<ReturnType<typeof deployBulkhead>>["contracts"]["engine"],
+  tx: ContractTransactionResponse,
+  marketId: number,
+) {
+  const receipt = await tx.wait();
+  const event = receipt!.logs
+    .map((log) => engine.interface.parseLog(log))
+    .find((parsed) => parsed?.name === "PositionModified");
+  const state = await engine.getMarketState(marketId);
+  expect([event!.args.fundingRateD18, event!.args.fundingIndexD18]).to.deep.equal([
+    state.fundingRateD18,
+    state.fundingIndexD18,
+  ]);
+}
+
 describe("core: trading", () => {
   describe("market economics", () => {
     it("a trade crossing skew zero fills at the exact skew-impact price and splits maker and taker fees", async () => {
@@ -66,9 +84,11 @@ describe("core: trading", () => {
 
       const insuranceBefore = await engine.insuranceFund();
       const cashBefore = await engine.vaultCash();
-      await expect(engine.connect(alice).trade(1, ETH, delta, wad("2999")))
+      const tradeTx = engine.connect(alice).trade(1, ETH, delta, wad("2999"));
+      await expect(tradeTx)
         .to.emit(engine, "PositionModified")
-        .withArgs(1, ETH, delta, delta, fill, fee, toInsurance, 0, 0);
+        .withArgs(1, ETH, delta, delta, fill, fee, toInsurance, 0, 0, anyValue, anyValue);
+      await expectFundingInEvent(engine, await tradeTx, ETH);
       expect((await engine.getAccount(1)).collateralD18).to.equal(wad("100000") - fee);
       expect(await engine.insuranceFund()).to.equal(insuranceBefore + toInsurance);
       expect(await engine.vaultCash()).to.equal(cashBefore + fee - toInsurance);
@@ -315,7 +335,20 @@ describe("core: trading", () => {
       await expect(tx).to.emit(engine, "Deposited").withArgs(1, alice.address, usd("1000"));
       await expect(tx)
         .to.emit(engine, "PositionModified")
-        .withArgs(1, ETH, wad("1"), wad("1"), fill, fee, mulDown(fee, riskParams.insuranceFeeShareD18), 0, 0);
+        .withArgs(
+          1,
+          ETH,
+          wad("1"),
+          wad("1"),
+          fill,
+          fee,
+          mulDown(fee, riskParams.insuranceFeeShareD18),
+          0,
+          0,
+          anyValue,
+          anyValue,
+        );
+      await expectFundingInEvent(engine, await tx, ETH);
       await expect(tx).to.changeTokenBalances(ethers, token, [alice, engine], [-usd("1000"), usd("1000")]);
       const info = await engine.getAccount(1);
       expect([info.owner, info.isolated, info.marketId, info.collateralD18]).to.deep.equal([
