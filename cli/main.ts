@@ -43,23 +43,36 @@ function print(opts: GlobalOptions, out: Output): void {
 
 /** Reports a failure: decoded revert > CLI error > anything else, as one message (and a JSON error object). */
 function fail(opts: GlobalOptions | undefined, error: unknown, tokenDecimals = 6): void {
-  let report: { name: string; message: string; args?: unknown; selector?: string; signature?: string };
+  // source: "chain" (a revert from the node), "preview" (the SDK predicted it; --dry-run), "cli" (usage, setup).
+  let report: {
+    name: string;
+    message: string;
+    source: string;
+    args?: unknown;
+    selector?: string;
+    signature?: string;
+  };
   const decoded = decodeRevert(error, tokenDecimals);
   if (decoded !== undefined) {
     report = {
       name: decoded.name,
       message: decoded.message,
+      source: "chain",
       args: decoded.args,
       selector: decoded.selector,
       signature: decoded.signature,
     };
   } else if (error instanceof write.PreviewRejected) {
-    report = { name: error.errorName, message: error.message, args: error.args, signature: "preview" };
+    report = { name: error.errorName, message: error.message, source: "preview", args: error.args };
   } else if (error instanceof CliError) {
-    report = { name: error.errorName, message: error.message };
+    report = { name: error.errorName, message: error.message, source: "cli" };
   } else {
     const e = error as { shortMessage?: string; message?: string; code?: string };
-    report = { name: e.code ?? "Error", message: e.shortMessage ?? e.message ?? String(error) };
+    report = {
+      name: e.code ?? "Error",
+      message: e.shortMessage ?? e.message ?? String(error),
+      source: "cli",
+    };
   }
   process.stderr.write(`Error: ${report.message}\n`);
   if (opts?.json) process.stdout.write(`${toJson({ error: report })}\n`);

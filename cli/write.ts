@@ -127,15 +127,25 @@ function previewJson(p: Preview) {
   };
 }
 
-/** The SDK's message for the error a preview predicts (same text as for the chain's revert). */
-function previewMessage(p: Preview): string {
-  if (p.error === undefined) return p.reason ?? "rejected";
+/** The SDK's decoding of the error a preview predicts (same name, named args and message as a chain revert). */
+function previewDecoded(p: Preview): { name: string; args: Record<string, unknown>; message: string } {
+  const name = p.error?.name ?? p.reason ?? "Rejected";
+  const values = p.error?.args ?? [];
   try {
-    const data = errorInterface.encodeErrorResult(p.error.name, p.error.args);
-    return decodeError(data)?.message ?? p.error.name;
+    const decoded = decodeError(errorInterface.encodeErrorResult(name, values));
+    if (decoded !== undefined) return { name, args: decoded.args, message: decoded.message };
   } catch {
-    return `${p.error.name}(${p.error.args.join(", ")})`;
+    // Not in the protocol's error ABI: fall through to the raw form.
   }
+  return {
+    name,
+    args: Object.fromEntries(values.map((v, i) => [String(i), v])),
+    message: `${name}(${values.join(", ")})`,
+  };
+}
+
+function previewMessage(p: Preview): string {
+  return previewDecoded(p).message;
 }
 
 function previewHuman(ctx: Context, title: string, p: Preview): string {
@@ -263,18 +273,23 @@ async function previewThenSend(
   return { json, human };
 }
 
+/** A rejection predicted off-chain for a protocol error, with the SDK's message. */
+function decodedRejection(name: string, values: unknown[], tokenDecimals: number): PreviewRejected {
+  const d = decodeError(errorInterface.encodeErrorResult(name, values), tokenDecimals);
+  return new PreviewRejected(name, d?.args ?? {}, d?.message ?? name);
+}
+
+function rejection(p: Preview): PreviewRejected {
+  const d = previewDecoded(p);
+  return new PreviewRejected(d.name, d.args, d.message);
+}
+
 function fromPreview(ctx: Context, title: string, p: Preview) {
   return {
     json: previewJson(p),
     human: previewHuman(ctx, title, p),
     allowed: p.allowed,
-    rejection: p.allowed
-      ? undefined
-      : new PreviewRejected(
-          p.error?.name ?? p.reason ?? "Rejected",
-          Object.fromEntries((p.error?.args ?? []).map((v, i) => [String(i), v])),
-          previewMessage(p),
-        ),
+    rejection: p.allowed ? undefined : rejection(p),
   };
 }
 
@@ -526,12 +541,19 @@ export async function vaultWithdraw(opts: GlobalOptions, w: WriteOptions, log: L
   const shares = await ctx.client.vault.previewWithdraw(assets);
   const d = ctx.tokenDecimals;
   const max = ctx.from === undefined ? undefined : await ctx.client.vault.maxWithdraw(ctx.from);
+  const unlocksAt = ctx.from === undefined ? 0n : await ctx.client.vault.unlocksAt(ctx.from);
+  const locked = unlocksAt > (await ctx.client.viewTimestamp());
   const preview = {
-    json: { assets, shares, maxWithdraw: max },
+    json: { assets, shares, maxWithdraw: max, unlocksAt },
     human:
       `Preview: withdraw ${fmt.tokenUsd(assets, d)} from the vault, burning ${shares} shares (exit fee included)` +
-      (max === undefined ? "" : `; you can withdraw at most ${fmt.tokenUsd(max, d)} now`),
-    allowed: true,
+      (max === undefined ? "" : `; you can withdraw at most ${fmt.tokenUsd(max, d)} now`) +
+      (locked ? ` (shares locked until ${new Date(Number(unlocksAt) * 1000).toISOString()})` : ""),
+    allowed: max === undefined || assets <= max,
+    rejection:
+      max === undefined || assets <= max
+        ? undefined
+        : decodedRejection("ERC4626ExceededMaxWithdraw", [ctx.from, assets, max], ctx.tokenDecimals),
   };
   return previewThenSend(ctx, w, log, "vault withdraw", preview, async () => {
     const me = (ctx as { from: string }).from;

@@ -269,12 +269,10 @@ describe("bulkhead CLI against a local node", function () {
     expect(r.code).to.equal(1);
     const out = JSON.parse(r.stdout);
     expect(Object.keys(out)).to.deep.equal(["error"]);
-    expect(out.error.name).to.equal("InsufficientMargin");
+    expect(out.error).to.include({ name: "InsufficientMargin", source: "chain" });
     expect(out.error.message).to.match(/^InsufficientMargin: equity/);
     // The error's arguments are the engine's figures after the rejected trade: equity below IM.
-    expect(BigInt(out.error.args.equityD18 ?? out.error.args["0"])).to.be.lessThan(
-      BigInt(out.error.args.initialMarginD18 ?? out.error.args["1"]),
-    );
+    expect(BigInt(out.error.args.equityD18)).to.be.lessThan(BigInt(out.error.args.initialMarginD18));
     expect((await engine().getPositions(1n))[0].sizeD18).to.equal(wad("30"));
   });
 
