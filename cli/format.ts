@@ -1,0 +1,103 @@
+/**
+ * Output of the CLI: human tables with formatted USD and prices, or one JSON object (bigints as decimal strings).
+ * Values stay bigints in base units until they reach this file.
+ */
+import { formatD18, formatFixed, formatPercentD18 } from "../sdk/errors.js";
+import { math } from "../sdk/index.js";
+
+/** A D18 USD amount: "$1,234.56", "-$12.00". */
+export function usd(d18: bigint, digits = 2): string {
+  return d18 < 0n ? `-$${formatD18(-d18, digits)}` : `$${formatD18(d18, digits)}`;
+}
+
+/** A signed D18 USD amount with an explicit "+" for gains. */
+export function signedUsd(d18: bigint): string {
+  return d18 > 0n ? `+${usd(d18)}` : usd(d18);
+}
+
+/** A token amount in token units as USD. */
+export function tokenUsd(amount: bigint, decimals: number): string {
+  return amount < 0n ? `-$${formatFixed(-amount, decimals)}` : `$${formatFixed(amount, decimals)}`;
+}
+
+/** A D18 price: 2 decimals above $1, more below so small prices stay readable. */
+export function price(d18: bigint): string {
+  return formatD18(d18, d18 !== 0n && d18 < math.WAD ? 6 : 2);
+}
+
+/** A signed D18 size in base units, "+1.2500" / "-0.5000". */
+export function size(d18: bigint, digits = 4): string {
+  const s = formatD18(d18, digits);
+  return d18 > 0n ? `+${s}` : s;
+}
+
+/** A D18 ratio as a percentage. */
+export const percent = formatPercentD18;
+
+/** A health factor (D18): "∞" when the account has no maintenance margin. */
+export function health(d18: bigint): string {
+  return d18 === math.MAX_UINT256 ? "∞" : formatD18(d18, 2);
+}
+
+/** Basis points as a percentage. */
+export function bps(value: bigint): string {
+  return formatFixed(value, 2, 2) + "%";
+}
+
+/** A D18 ratio as leverage, "50.0x". */
+export function leverage(ratioD18: bigint): string {
+  return ratioD18 === 0n ? "∞" : formatFixed((math.WAD * 10n) / ratioD18, 1, 1) + "x";
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                                   TABLES
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** Columns are right-aligned unless listed in `left` (by index; default: the first column). */
+export function table(headers: string[], rows: string[][], left: number[] = [0]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ")
+      .trimEnd();
+  return [line(headers), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** "label  value" pairs with the labels padded to one width. */
+export function keyValues(pairs: [string, string][]): string {
+  const width = Math.max(...pairs.map(([k]) => k.length));
+  return pairs.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n");
+}
+
+/** Side-by-side before/after rows, with an arrow where the value changes. */
+export function beforeAfter(rows: [string, string, string][]): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const w1 = Math.max(...rows.map(([, b]) => b.length));
+  return rows
+    .map(([k, b, a]) => `${k.padEnd(width)}  ${b.padStart(w1)}${a === b ? "" : `  ->  ${a}`}`)
+    .join("\n");
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                                    JSON
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** A JSON-safe copy: bigints as decimal strings, Maps as objects, ethers Results as plain values. */
+export function plain(value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Map) return Object.fromEntries([...value].map(([k, v]) => [String(k), plain(v)]));
+  if (Array.isArray(value)) return value.map(plain);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, plain(v)]),
+    );
+  }
+  return value;
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(plain(value), null, 2);
+}

@@ -1,0 +1,324 @@
+/**
+ * The `bulkhead` bin end to end: a real `hardhat node` started here, Bulkhead deployed to it from
+ * deploy/parameters/local.json, and `node bin/bulkhead.js ...` run as a child process against it. Checks human
+ * and --json output, the figures against the engine's own views, and a reverted action's decoded error.
+ */
+import { expect } from "chai";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, rm, rmdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { JsonRpcProvider, Wallet, parseEther } from "ethers";
+import { network } from "hardhat";
+
+import type { AddressBook } from "../deploy/address-book.js";
+import { deployFromFile } from "../deploy/deploy.js";
+import { IBulkhead__factory, LiquidityVault__factory } from "../types/ethers-contracts/index.js";
+import { FEED_DECIMALS, TOKEN_SCALE, WAD, usd, wad } from "./helpers/constants.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = path.join(ROOT, "bin", "bulkhead.js");
+const HARDHAT = path.join(ROOT, "node_modules", ".bin", "hardhat");
+const ETH = 1;
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForNode(url: string, node: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (node.exitCode !== null) throw new Error(`hardhat node exited with code ${node.exitCode}`);
+    try {
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      });
+      if (res.ok) return;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`hardhat node did not answer at ${url} within ${timeoutMs} ms`);
+}
+
+describe("bulkhead CLI against a local node", function () {
+  this.timeout(120_000);
+
+  let node: ChildProcess | undefined;
+  let rpc: string;
+  let bookDir: string;
+  let deploymentId: string;
+  let book: AddressBook;
+  let provider: JsonRpcProvider;
+  const trader = Wallet.createRandom();
+  const lp = Wallet.createRandom();
+  let aggregatorEth: { setAnswer(answer: bigint): Promise<{ wait(): Promise<unknown> }> };
+
+  /** Runs the real bin with the project's Node; `key` is the trader's unless given (null: no key). */
+  function cli(
+    args: string[],
+    opts: { key?: string | null; env?: Record<string, string> } = {},
+  ): Promise<Run> {
+    const env: NodeJS.ProcessEnv = { ...process.env, BULKHEAD_DEPLOYMENTS_DIR: bookDir, ...opts.env };
+    delete env.BULKHEAD_PRIVATE_KEY;
+    const key = opts.key === undefined ? trader.privateKey : opts.key;
+    if (key !== null) env.BULKHEAD_PRIVATE_KEY = key;
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, "--rpc", rpc, ...args], { cwd: ROOT, env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.once("error", reject);
+      child.once("close", (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  /** Runs with --json, expects success, and parses the single JSON object on stdout. */
+  async function cliJson(args: string[], opts: Parameters<typeof cli>[1] = {}) {
+    const r = await cli([...args, "--json"], opts);
+    expect(r.code, `bulkhead ${args.join(" ")}: ${r.stderr}`).to.equal(0);
+    return JSON.parse(r.stdout);
+  }
+
+  before(async function () {
+    const port = await freePort();
+    rpc = `http://127.0.0.1:${port}`;
+    node = spawn(process.execPath, [HARDHAT, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
+      cwd: ROOT,
+      stdio: "ignore",
+    });
+    await waitForNode(rpc, node);
+
+    bookDir = await mkdtemp(path.join(tmpdir(), "bulkhead-cli-"));
+    deploymentId = `cli-test-${port}-${Date.now()}`;
+    const connection = await network.create({ network: "localhost", override: { url: rpc } });
+    ({ addressBook: book } = await deployFromFile(connection, "deploy/parameters/local.json", {
+      addressBookDir: bookDir,
+      deploymentId,
+    }));
+
+    // Fund a fresh trader and LP: gas from the node's first account, tokens from the mock's public mint.
+    const { ethers } = connection;
+    const [deployer] = await ethers.getSigners();
+    const token = await ethers.getContractAt("MockERC20", book.token, deployer);
+    for (const who of [trader, lp]) {
+      await (await deployer.sendTransaction({ to: who.address, value: parseEther("10") })).wait();
+      await (await token.mint(who.address, usd("10000000"))).wait();
+    }
+    const eth = book.markets.find((m) => m.id === ETH)!;
+    aggregatorEth = await ethers.getContractAt("MockAggregatorV3", eth.aggregator, deployer);
+    provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
+  });
+
+  after(async function () {
+    provider?.destroy();
+    if (node !== undefined && node.exitCode === null) {
+      const exited = new Promise((r) => node!.once("exit", r));
+      node.kill("SIGTERM");
+      await exited;
+    }
+    if (bookDir !== undefined) await rm(bookDir, { recursive: true, force: true });
+    // A live network leaves an Ignition journal in the repo: remove ours (and the folders if now empty).
+    if (deploymentId !== undefined) {
+      await rm(path.join(ROOT, "ignition", "deployments", deploymentId), { recursive: true, force: true });
+      await rmdir(path.join(ROOT, "ignition", "deployments")).catch(() => undefined);
+      await rmdir(path.join(ROOT, "ignition")).catch(() => undefined);
+    }
+  });
+
+  const engine = () => IBulkhead__factory.connect(book.engine, provider);
+  const vault = () => LiquidityVault__factory.connect(book.vault, provider);
+
+  it("markets --json lists ETH and BTC with the engine's parameters and prices", async function () {
+    const out = await cliJson(["markets"]);
+    expect(out.chainId).to.equal("31337");
+    expect(out.markets.map((m: { id: number; symbol: string }) => [m.id, m.symbol])).to.deep.equal([
+      [1, "ETH-USD"],
+      [2, "BTC-USD"],
+    ]);
+    expect(out.markets.map((m: { priceD18: string }) => m.priceD18)).to.deep.equal([
+      wad("3000").toString(),
+      wad("60000").toString(),
+    ]);
+    for (const m of out.markets) {
+      const p = await engine().getMarketParams(m.id);
+      expect(m.params.feed).to.equal(p.feed);
+      expect(m.params.baseImrD18).to.equal(p.baseImrD18.toString());
+      expect(m.params.takerFeeD18).to.equal(p.takerFeeD18.toString());
+      expect(m.params.skewScaleD18).to.equal(p.skewScaleD18.toString());
+      expect(m.params.maxOiPerSideD18).to.equal(p.maxOiPerSideD18.toString());
+    }
+  });
+
+  it("markets prints an aligned table without a key", async function () {
+    const r = await cli(["markets"], { key: null });
+    expect(r.code).to.equal(0);
+    const lines = r.stdout.split("\n");
+    expect(lines[0]).to.match(/^ID\s+MARKET\s+PRICE\s+LONG OI\s+SHORT OI\s+FUNDING\/DAY\s+MAX LEV/);
+    expect(lines[1]).to.match(/^-+(\s+-+)+$/);
+    expect(lines[2]).to.match(
+      /^ 1\s+ETH-USD\s+3,000\.00\s+0\.0000\s+0\.0000\s+0\.00%\s+50\.0x\s+0\.02%\s+0\.06%\s+100,000$/,
+    );
+    expect(lines[3]).to.match(/^ 2\s+BTC-USD\s+60,000\.00\s.*\s5,000$/);
+    // Right-aligned last column: every table line has the header's width.
+    expect(new Set(lines.slice(0, 4).map((l) => l.length)).size).to.equal(1);
+  });
+
+  it("a write without a key says which variable to set", async function () {
+    const r = await cli(["deposit", "1", "100"], { key: null });
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.contain("set BULKHEAD_PRIVATE_KEY");
+  });
+
+  it("vault deposit (key from --private-key-env) and vault status --json match the vault", async function () {
+    const deposit = await cliJson(["vault", "deposit", "5,000,000", "--private-key-env", "LP_KEY"], {
+      key: null,
+      env: { LP_KEY: lp.privateKey },
+    });
+    expect(deposit.transaction.status).to.equal(1);
+    const event = deposit.events.find((e: { name: string }) => e.name === "Deposit");
+    expect(event.args.assets).to.equal(usd("5000000").toString());
+    expect(event.args.shares).to.equal(deposit.preview.shares);
+
+    const status = await cliJson(["vault", "status", "--owner", lp.address]);
+    const at = { blockTag: status.blockNumber };
+    expect(status.totalAssets).to.equal((await vault().totalAssets(at)).toString());
+    expect(status.position.shares).to.equal((await vault().balanceOf(lp.address, at)).toString());
+    expect(status.vaultCashD18).to.equal((await engine().vaultCash(at)).toString());
+    expect(BigInt(status.position.unlocksAt)).to.be.greaterThan(0n);
+  });
+
+  it("creates an account, deposits and trades, with the preview's fill equal to the chain's", async function () {
+    const created = await cliJson(["create-account"]);
+    expect(created.accountId).to.equal("1");
+    const deposit = await cliJson(["deposit", "1", "10000"]);
+    const deposited = deposit.events.find((e: { name: string }) => e.name === "Deposited");
+    expect(deposited.args).to.include({ accountId: "1", amount: usd("10000").toString() });
+    expect(deposit.preview.after.collateralD18).to.equal(wad("10000").toString());
+
+    const trade = await cliJson(["trade", "1", "ETH", "30"]);
+    const fill = trade.events.find((e: { name: string }) => e.name === "PositionModified");
+    expect(fill.args.sizeDeltaD18).to.equal(wad("30").toString());
+    expect(fill.args.newSizeD18).to.equal(wad("30").toString());
+    expect(trade.preview.allowed).to.equal(true);
+    expect(trade.preview.fillPriceD18).to.equal(fill.args.fillPriceD18);
+    expect(trade.preview.feeD18).to.equal(fill.args.feeD18);
+    expect((await engine().getPositions(1n))[0].sizeD18).to.equal(wad("30"));
+  });
+
+  it("status --json equals the engine's views at the same block; status prints the position", async function () {
+    const s = await cliJson(["status", "1"]);
+    const at = { blockTag: s.blockNumber };
+    const e = engine();
+    const summary = await e.marginSummary(1n, at);
+    for (const k of [
+      "collateralD18",
+      "unrealisedPnlD18",
+      "accruedFundingD18",
+      "equityD18",
+      "initialMarginD18",
+      "maintenanceMarginD18",
+      "notionalD18",
+    ] as const) {
+      expect(s.summary[k], k).to.equal(summary[k].toString());
+    }
+    expect(s.healthFactorD18).to.equal((await e.healthFactor(1n, at)).toString());
+    expect(s.maxWithdrawable).to.equal((await e.maxWithdrawable(1n, at)).toString());
+    expect(s.positions).to.have.length(1);
+    expect(s.positions[0].symbol).to.equal("ETH-USD");
+    expect(s.positions[0].sizeD18).to.equal(wad("30").toString());
+    expect(s.positions[0].liquidationPriceD18).to.equal((await e.liquidationPrice(1n, ETH, at)).toString());
+    expect(s.liquidatable).to.equal(false);
+
+    const human = await cli(["status", "1"]);
+    expect(human.code).to.equal(0);
+    expect(human.stdout).to.match(/^Account 1 \(cross, owner 0x[0-9a-fA-F]{40}\) at block \d+/);
+    expect(human.stdout).to.match(/\nhealth factor\s+\d+\.\d\d\n/);
+    expect(human.stdout).to.match(/\nETH-USD\s+\+30\.0000\s+3,0\d\d\.\d\d\s+3,000\.00\s/);
+  });
+
+  it("a trade that breaks initial margin exits 1 with the decoded InsufficientMargin, human and --json", async function () {
+    const human = await cli(["trade", "1", "ETH", "1000"]);
+    expect(human.code).to.equal(1);
+    expect(human.stderr).to.match(
+      /^Error: InsufficientMargin: equity [\d,]+\.\d\d < initial margin [\d,]+\.\d\d\n$/,
+    );
+    expect(human.stdout).to.contain("Preview: buy 1,000.0000 ETH-USD in account 1");
+    expect(human.stdout).to.contain("The engine would reject this: InsufficientMargin");
+
+    const r = await cli(["trade", "1", "ETH", "1000", "--json"]);
+    expect(r.code).to.equal(1);
+    const out = JSON.parse(r.stdout);
+    expect(Object.keys(out)).to.deep.equal(["error"]);
+    expect(out.error).to.include({ name: "InsufficientMargin", source: "chain" });
+    expect(out.error.message).to.match(/^InsufficientMargin: equity/);
+    // The error's arguments are the engine's figures after the rejected trade: equity below IM.
+    expect(BigInt(out.error.args.equityD18)).to.be.lessThan(BigInt(out.error.args.initialMarginD18));
+    expect((await engine().getPositions(1n))[0].sizeD18).to.equal(wad("30"));
+  });
+
+  it("open-isolated, close, and accounts --json listing both", async function () {
+    const opened = await cliJson(["open-isolated", "BTC", "1000", "-0.1"]);
+    expect(opened.accountId).to.equal("2");
+    expect(opened.preview.after.positions[0].sizeD18).to.equal(wad("-0.1").toString());
+    const info = await engine().getAccount(2n);
+    expect(info.isolated).to.equal(true);
+
+    const closed = await cliJson(["close", "2"]);
+    const fill = closed.events.find((e: { name: string }) => e.name === "PositionModified");
+    expect(fill.args.newSizeD18).to.equal("0");
+    // Paid out to the wallet in whole token units: only sub-unit dust stays behind.
+    expect((await engine().getAccount(2n)).collateralD18).to.be.lessThan(TOKEN_SCALE);
+    const withdrawn = closed.events.find((e: { name: string }) => e.name === "Withdrawn");
+    expect(withdrawn.args.receiver).to.equal(trader.address);
+
+    const list = await cliJson(["accounts"]);
+    expect(list.owner).to.equal(trader.address);
+    expect(
+      list.accounts.map((a: { accountId: string; mode: string }) => [a.accountId, a.mode]),
+    ).to.deep.equal([
+      ["1", "cross"],
+      ["2", "isolated"],
+    ]);
+  });
+
+  it("liquidatable --json lists the account after the price falls below its liquidation price", async function () {
+    const before = await cliJson(["liquidatable"]);
+    expect(before.liquidatable).to.deep.equal([]);
+    expect(before.scanned).to.equal(2);
+
+    const liqPrice = await engine().liquidationPrice(1n, ETH);
+    const below = (liqPrice * 99n) / 100n / 10n ** BigInt(18 - FEED_DECIMALS);
+    await (await aggregatorEth.setAnswer(below)).wait();
+
+    const after = await cliJson(["liquidatable"]);
+    expect(after.liquidatable.map((a: { accountId: string }) => a.accountId)).to.deep.equal(["1"]);
+    const quote = (await engine().liquidationQuotes([1n], { blockTag: after.blockNumber }))[0];
+    expect(after.liquidatable[0].keeperRewardD18).to.equal(quote.keeperRewardD18.toString());
+    expect(BigInt(after.liquidatable[0].healthFactorD18)).to.be.lessThan(WAD);
+
+    const human = await cli(["liquidatable"]);
+    expect(human.code).to.equal(0);
+    expect(human.stdout).to.match(/^1 of 2 accounts liquidatable at block \d+\n/);
+    expect(human.stdout).to.contain(trader.address);
+  });
+});
