@@ -442,6 +442,25 @@ describe("LiquidityVault", () => {
       await expectCustody(d.contracts);
     });
 
+    it("traders' open profit and the funding owed to them are not withdrawable", async () => {
+      const d = await loadFixture(reservedFixture);
+      const { vault, engine, ethAggregator } = d.contracts;
+      const { lp } = d.signers;
+      await ethAggregator.setAnswer(feedAnswer("3100")); // alice's 2,500 ETH long gains ~250k
+      const cash = await engine.vaultCash();
+      const value = await engine.vaultValue();
+      expect(value).to.be.lt(cash);
+      const reserved = await engine.totalReserved();
+      const free = (value - reserved) / TOKEN_SCALE;
+      expect(await vault.withdrawableAssets()).to.equal(free);
+      expect(await vault.maxWithdraw(lp)).to.equal(free);
+      expect(free).to.be.lt((cash - reserved) / TOKEN_SCALE);
+      await expect(vault.connect(lp).withdraw(free + 1n, lp, lp)).to.be.revertedWithCustomError(
+        vault,
+        "ERC4626ExceededMaxWithdraw",
+      );
+    });
+
     it("redeeming exactly maxRedeem succeeds and stays within the unreserved cash", async () => {
       const d = await loadFixture(reservedFixture);
       const { vault, engine } = d.contracts;

@@ -38,7 +38,8 @@ interface ILiquidityVault is IERC4626 {
     /// @notice When `owner`'s shares unlock.
     function unlocksAt(address owner) external view returns (uint256);
 
-    /// @notice Assets LPs may withdraw now in total: vault cash not reserved against open interest.
+    /// @notice Assets LPs may withdraw now in total: the smaller of vault cash and vault value (which counts
+    ///         traders' open PnL and pending funding), less the reserve against open interest.
     function withdrawableAssets() external view returns (uint256);
 
     /// @notice Sets the fees (each <= 100 bps) and the cooldown (<= 7 days). Admin only.

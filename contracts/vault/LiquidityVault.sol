@@ -68,8 +68,13 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
     }
 
     /// @inheritdoc ILiquidityVault
+    /// @dev The smaller of cash and value: traders' open profit and the funding the vault owes them (both in
+    ///      `vaultValue`) are not the LPs' to take, while traders' open losses are not cash yet. The engine itself
+    ///      only enforces cash >= reserve; this is the stricter LP limit.
     function withdrawableAssets() public view returns (uint256) {
-        int256 free = engine.vaultCash() - int256(engine.totalReserved());
+        int256 cash = engine.vaultCash();
+        int256 value = engine.vaultValue();
+        int256 free = (value < cash ? value : cash) - int256(engine.totalReserved());
         return free > 0 ? uint256(free) / TOKEN_SCALE : 0;
     }
 
