@@ -21,8 +21,9 @@ const OUT_DIR = "out/demo";
 const STEP_SECONDS = 3600;
 const started = Date.now();
 
-const { ethers } = await network.getOrCreate();
-const { signers, contracts } = await deployProtocol(ethers);
+const connection = await network.getOrCreate();
+const { ethers } = connection;
+const { signers, contracts } = await deployProtocol(connection);
 const { token, engine, vault, ethAggregator, btcAggregator } = contracts;
 const { lp, alice, bob, keeper: keeperSigner } = signers;
 

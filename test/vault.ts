@@ -4,6 +4,7 @@ import {
   ethers,
   networkHelpers,
   deployBulkhead,
+  deployProtocol,
   marketParams,
   riskParams,
   ETH,
@@ -44,31 +45,7 @@ const positionPnl = (size: bigint, basis: bigint, price: bigint) => floorDiv(siz
 //////////////////////////////////////////////////////////////*/
 
 /** Same protocol as `deployBulkhead`, but the vault is empty (nobody has deposited yet). */
-async function deployEmptyVault() {
-  const [admin, lp, alice, bob, keeper, carol] = await ethers.getSigners();
-  const token = await ethers.deployContract("MockERC20", ["USD Coin", "USDC", 6]);
-  const ethAggregator = await ethers.deployContract("MockAggregatorV3", [8]);
-  await ethAggregator.setAnswer(feedAnswer("3000"));
-  const ethFeed = await ethers.deployContract("ChainlinkPriceFeed", [
-    ethAggregator,
-    HEARTBEAT,
-    ethers.ZeroAddress,
-    0,
-  ]);
-  const module = await ethers.deployContract("LiquidationModule", [token]);
-  const engineImpl = await ethers.deployContract("MarginEngine", [token, admin, riskParams, module]);
-  const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
-  const vault = await ethers.deployContract("LiquidityVault", [token, engine, admin, 10, 10, 3600]);
-  await engineImpl.setVault(vault);
-  await engineImpl.grantRole(await engineImpl.RISK_ROLE(), admin);
-  await engine.listMarket(marketParams(await ethFeed.getAddress(), "ETH"));
-  for (const user of [lp, alice, bob, keeper, carol]) {
-    await token.mint(user, usd("10000000"));
-    await token.connect(user).approve(engine, ethers.MaxUint256);
-    await token.connect(user).approve(vault, ethers.MaxUint256);
-  }
-  return { signers: { admin, lp, alice, bob, carol }, contracts: { token, engine, vault, ethAggregator } };
-}
+const deployEmptyVault = () => deployProtocol({ lpDeposit: "0" });
 
 /** The fixture with ETH funding switched off, so that every value below is independent of elapsed time. */
 async function deployWithoutFunding() {

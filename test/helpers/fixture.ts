@@ -40,27 +40,39 @@ export const ETH = 1;
 export const BTC = 2;
 export const HEARTBEAT = DAY;
 
-/** Deploys the whole protocol with a 6-decimal stablecoin, ETH at 3000 and BTC at 60000, and funds the vault. */
-export async function deployBulkhead() {
+/** Deployment variants: the token contract, the LP's initial vault deposit, and extra ETH-like markets. */
+export interface ProtocolOptions {
+  tokenKind?: "MockERC20" | "BlacklistToken";
+  /** Whole USDC the LP deposits into the vault ("0" for an empty vault); 5,000,000 by default. */
+  lpDeposit?: string;
+  /** Extra markets after ETH and BTC, priced 100, 101, …, each with its own aggregator and feed. */
+  extraMarkets?: number;
+}
+
+/**
+ * Deploys the whole protocol: a 6-decimal stablecoin, ETH at 3000 and BTC at 60000 (plus any extra markets),
+ * the engine with its liquidation module, and the vault; funds and approves the users and seeds the vault.
+ */
+export async function deployProtocol(opts: ProtocolOptions = {}) {
   const [admin, lp, alice, bob, keeper, carol] = await ethers.getSigners();
-  const token = await ethers.deployContract("MockERC20", ["USD Coin", "USDC", 6]);
-  const ethAggregator = await ethers.deployContract("MockAggregatorV3", [8]);
-  const btcAggregator = await ethers.deployContract("MockAggregatorV3", [8]);
-  await ethAggregator.setAnswer(feedAnswer("3000"));
-  await btcAggregator.setAnswer(feedAnswer("60000"));
-  const noSequencer = ethers.ZeroAddress;
-  const ethFeed = await ethers.deployContract("ChainlinkPriceFeed", [
-    ethAggregator,
-    HEARTBEAT,
-    noSequencer,
-    0,
-  ]);
-  const btcFeed = await ethers.deployContract("ChainlinkPriceFeed", [
-    btcAggregator,
-    HEARTBEAT,
-    noSequencer,
-    0,
-  ]);
+  const token =
+    opts.tokenKind === "BlacklistToken"
+      ? await ethers.deployContract("BlacklistToken", ["USD Coin", "USDC", 6])
+      : await ethers.deployContract("MockERC20", ["USD Coin", "USDC", 6]);
+  const prices = ["3000", "60000"];
+  for (let i = 0; i < (opts.extraMarkets ?? 0); i++) prices.push(String(100 + i));
+  const aggregators = [];
+  for (const price of prices) {
+    const aggregator = await ethers.deployContract("MockAggregatorV3", [8]);
+    await aggregator.setAnswer(feedAnswer(price));
+    aggregators.push(aggregator);
+  }
+  const feeds = [];
+  for (const aggregator of aggregators) {
+    feeds.push(
+      await ethers.deployContract("ChainlinkPriceFeed", [aggregator, HEARTBEAT, ethers.ZeroAddress, 0]),
+    );
+  }
 
   const module = await ethers.deployContract("LiquidationModule", [token]);
   const engineImpl = await ethers.deployContract("MarginEngine", [token, admin, riskParams, module]);
@@ -69,18 +81,34 @@ export async function deployBulkhead() {
   await engineImpl.setVault(vault);
   await engineImpl.grantRole(await engineImpl.RISK_ROLE(), admin);
   await engineImpl.grantRole(await engineImpl.PAUSER_ROLE(), admin);
-  await engine.listMarket(marketParams(await ethFeed.getAddress(), "ETH"));
-  await engine.listMarket(marketParams(await btcFeed.getAddress(), "BTC"));
+  for (const [i, feed] of feeds.entries()) {
+    await engine.listMarket(marketParams(await feed.getAddress(), i === 1 ? "BTC" : "ETH"));
+  }
 
   for (const user of [lp, alice, bob, keeper, carol]) {
     await token.mint(user, usd("10000000"));
     await token.connect(user).approve(engine, ethers.MaxUint256);
     await token.connect(user).approve(vault, ethers.MaxUint256);
   }
-  await vault.connect(lp).deposit(usd("5000000"), lp);
+  const lpDeposit = usd(opts.lpDeposit ?? "5000000");
+  if (lpDeposit > 0n) await vault.connect(lp).deposit(lpDeposit, lp);
 
   return {
     signers: { admin, lp, alice, bob, keeper, carol },
-    contracts: { token, engine, engineImpl, module, vault, ethAggregator, btcAggregator, ethFeed, btcFeed },
+    contracts: {
+      token,
+      engine,
+      engineImpl,
+      module,
+      vault,
+      aggregators,
+      ethAggregator: aggregators[0],
+      btcAggregator: aggregators[1],
+      ethFeed: feeds[0],
+      btcFeed: feeds[1],
+    },
   };
 }
+
+/** The standard deployment every suite starts from. */
+export const deployBulkhead = () => deployProtocol();

@@ -6,7 +6,7 @@
 import type { ContractTransactionReceipt } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { expect } from "chai";
-import { ethers, networkHelpers, marketParams, riskParams, HEARTBEAT } from "./fixture.js";
+import { deployProtocol, ethers, networkHelpers, marketParams, riskParams, HEARTBEAT } from "./fixture.js";
 import { DAY, TOKEN_SCALE, WAD, feedAnswer, usd, wad } from "./constants.js";
 import type { IBulkhead, MockAggregatorV3 } from "../../types/ethers-contracts/index.js";
 
@@ -513,61 +513,8 @@ export function rng(seed: number) {
 
 /* -------------------------------------------------------------- variants */
 
-/** The fixture's deployment with another token contract, LP deposit, or extra markets (same parameters). */
-export async function deployVariant(opts: {
-  tokenKind?: "MockERC20" | "BlacklistToken";
-  lpDeposit?: string;
-  extraMarkets?: number;
-}) {
-  const [admin, lp, alice, bob, keeper, carol] = await ethers.getSigners();
-  const token =
-    opts.tokenKind === "BlacklistToken"
-      ? await ethers.deployContract("BlacklistToken", ["USD Coin", "USDC", 6])
-      : await ethers.deployContract("MockERC20", ["USD Coin", "USDC", 6]);
-  const module = await ethers.deployContract("LiquidationModule", [token]);
-  const engineImpl = await ethers.deployContract("MarginEngine", [token, admin, riskParams, module]);
-  const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
-  const vault = await ethers.deployContract("LiquidityVault", [token, engine, admin, 10, 10, 3600]);
-  await engineImpl.setVault(vault);
-  await engineImpl.grantRole(await engineImpl.RISK_ROLE(), admin);
-  await engineImpl.grantRole(await engineImpl.PAUSER_ROLE(), admin);
-
-  const aggregators: MockAggregatorV3[] = [];
-  const specs: { kind: "ETH" | "BTC"; price: string }[] = [
-    { kind: "ETH", price: "3000" },
-    { kind: "BTC", price: "60000" },
-  ];
-  for (let i = 0; i < (opts.extraMarkets ?? 0); i++) specs.push({ kind: "ETH", price: String(100 + i) });
-  for (const spec of specs) {
-    const agg = await ethers.deployContract("MockAggregatorV3", [8]);
-    await agg.setAnswer(feedAnswer(spec.price));
-    const feed = await ethers.deployContract("ChainlinkPriceFeed", [agg, HEARTBEAT, ethers.ZeroAddress, 0]);
-    await engine.listMarket(marketParams(await feed.getAddress(), spec.kind));
-    aggregators.push(agg);
-  }
-  for (const user of [lp, alice, bob, keeper, carol]) {
-    await token.mint(user, usd("10000000"));
-    await token.connect(user).approve(engine, ethers.MaxUint256);
-    await token.connect(user).approve(vault, ethers.MaxUint256);
-  }
-  await vault.connect(lp).deposit(usd(opts.lpDeposit ?? "5000000"), lp);
-  return {
-    signers: { admin, lp, alice, bob, keeper, carol },
-    contracts: {
-      token,
-      engine,
-      engineImpl,
-      module,
-      vault,
-      aggregators,
-      ethAggregator: aggregators[0],
-      btcAggregator: aggregators[1],
-    },
-  };
-}
-
-export const deployBlacklistBulkhead = () => deployVariant({ tokenKind: "BlacklistToken" });
-export const deploySmallVaultBulkhead = () => deployVariant({ lpDeposit: "100000" });
-export const deploySixteenMarketBulkhead = () => deployVariant({ extraMarkets: 14 });
+export const deployBlacklistBulkhead = () => deployProtocol({ tokenKind: "BlacklistToken" });
+export const deploySmallVaultBulkhead = () => deployProtocol({ lpDeposit: "100000" });
+export const deploySixteenMarketBulkhead = () => deployProtocol({ extraMarkets: 14 });
 
 export { WAD, TOKEN_SCALE, usd, wad, feedAnswer };
