@@ -329,19 +329,10 @@ contract MarginEngine is IMarginEngine, EngineBase {
     ) internal returns (Execution memory e) {
         e.price = m.feed.latestPrice();
         int256 index = _accrueFunding(m, e.price);
-        int256 skew = int256(uint256(m.longOi)) - int256(uint256(m.shortOi));
-        e.fill = MarginMath.fillPrice(e.price, skew, sizeDelta, m.skewScale);
+        (e.fill, e.fee) = _quote(m, e.price, sizeDelta);
         if (e.fill == 0 || (sizeDelta > 0 ? e.fill > acceptablePrice : e.fill < acceptablePrice)) {
             revert SlippageExceeded(e.fill, acceptablePrice);
         }
-        e.fee = MarginMath.tradingFee(
-            e.price,
-            skew,
-            sizeDelta,
-            m.skewScale,
-            uint256(m.makerFeeD9) * D9_TO_D18,
-            uint256(m.takerFeeD9) * D9_TO_D18
-        );
 
         Fill memory f = _applyFill(accountId, a, marketId, m, index, sizeDelta, e.fill, e.fee);
         e.newSize = f.newSize;
@@ -430,12 +421,21 @@ contract MarginEngine is IMarginEngine, EngineBase {
     function quoteTrade(uint32 marketId, int256 sizeDeltaD18) external view returns (TradeQuote memory q) {
         Market storage m = _market(marketId);
         q.oraclePriceD18 = m.feed.latestPrice();
+        (q.fillPriceD18, q.feeD18) = _quote(m, q.oraclePriceD18, sizeDeltaD18);
+    }
+
+    /// @dev Fill price with skew impact and maker/taker fee of a trade at the market's current skew.
+    function _quote(
+        Market storage m,
+        uint256 price,
+        int256 sizeDelta
+    ) internal view returns (uint256 fill, uint256 fee) {
         int256 skew = int256(uint256(m.longOi)) - int256(uint256(m.shortOi));
-        q.fillPriceD18 = MarginMath.fillPrice(q.oraclePriceD18, skew, sizeDeltaD18, m.skewScale);
-        q.feeD18 = MarginMath.tradingFee(
-            q.oraclePriceD18,
+        fill = MarginMath.fillPrice(price, skew, sizeDelta, m.skewScale);
+        fee = MarginMath.tradingFee(
+            price,
             skew,
-            sizeDeltaD18,
+            sizeDelta,
             m.skewScale,
             uint256(m.makerFeeD9) * D9_TO_D18,
             uint256(m.takerFeeD9) * D9_TO_D18
