@@ -378,6 +378,25 @@ contract EngineFuzzTest is BulkheadFixture {
         vm.assertLe(splitEquity, wholeEquity + tolerance, "split trade cheaper through the engine");
     }
 
+    /// @dev FAILS (contract bug, see MarginMath.t.sol test_splitTradeNeverCheaper_sellerCrossingZeroSkew): through
+    ///      the engine, with skew +1,000 ETH, selling 2,000 ETH as 1,000 + 1,000 leaves ~$0.60 more equity than
+    ///      selling 2,000 at once (o x a1 / 2S x (a - s) x (taker - maker) = 3000 x 1000 / 2e6 x 1000 x 0.0004).
+    function test_splitTradeNeverCheaper_sellerCrossingZeroSkewThroughEngine() public {
+        _openFunded(BOB, ETH, 1_000e18);
+        uint256 id = _funded(ALICE, 5_000_000e6);
+        uint256 snapshot = vm.snapshotState();
+        vm.prank(ALICE);
+        engine.trade(id, ETH, -2_000e18, 0);
+        int256 wholeEquity = engine.marginSummary(id).equityD18;
+        vm.revertToState(snapshot);
+        vm.startPrank(ALICE);
+        engine.trade(id, ETH, -1_000e18, 0);
+        engine.trade(id, ETH, -1_000e18, 0);
+        vm.stopPrank();
+        int256 splitEquity = engine.marginSummary(id).equityD18;
+        vm.assertLe(splitEquity, wholeEquity + 4, "split sell cheaper through the engine");
+    }
+
     /// @dev Open then close at a fixed oracle price, from any skew: the account's collateral ends below where it
     ///      started (strictly: fees are never zero for these sizes).
     function testFuzz_openCloseNeverProfits(int256 skewSeed, int256 deltaSeed, bool onBtc) public {
@@ -430,6 +449,11 @@ contract EngineFuzzTest is BulkheadFixture {
         int256 skewFunding = ((longSize + shortSize) * (indexNow - indexStart)) / SWAD;
         vm.assertApproxEqAbs(fundingA + fundingB, skewFunding, 2, "funding not zero-sum with the vault");
         if (indexNow != indexStart) vm.assertTrue(fundingA != 0 && fundingB != 0, "no funding accrued");
+        // The rate drifts with the skew from zero: the heavier side pays, the other receives.
+        if (longSize + shortSize > 0)
+            vm.assertTrue(fundingA >= 0 && fundingB <= 0, "long skew: longs must pay");
+        if (longSize + shortSize < 0)
+            vm.assertTrue(fundingA <= 0 && fundingB >= 0, "short skew: shorts must pay");
         _settleBoth(marketId, a, b, fundingA, fundingB);
     }
 
