@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { network } from "hardhat";
 import type { MockAggregatorV3 } from "../types/ethers-contracts/index.js";
 
-const { ethers, networkHelpers } = await network.connect();
+const { ethers, networkHelpers } = await network.getOrCreate();
 const { time, loadFixture } = networkHelpers;
 
 const AGGREGATOR_DECIMALS = 8;

@@ -7,6 +7,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
@@ -32,17 +33,18 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
     uint256 internal constant MAX_MARKETS = 64;
     uint256 internal constant WAD = 1e18;
 
-    /// @dev Storage layout of an account. `markets` lists the markets with an open position in its first
-    ///      `positionCount` slots (isolated accounts hold at most `marketId`).
-    // The header slot is packed; collateral and the market list need slots of their own.
-    // solhint-disable-next-line gas-struct-packing
+    /// @dev Storage layout of an account in two slots: a read-only header, and everything a trade changes
+    ///      (collateral, position count and the list of held markets) in one slot, so a trade dirties one slot.
+    ///      `markets` holds one byte per held market id (ids stay below MAX_MARKETS = 64), the first
+    ///      `positionCount` bytes in use; isolated accounts leave it empty and hold at most `marketId`.
+    ///      Collateral range: +-6.6e17 USD (D18).
     struct Account {
         address owner;
         bool isolated;
         uint32 marketId;
+        int120 collateral;
         uint8 positionCount;
-        int256 collateral;
-        uint32[MAX_POSITIONS] markets;
+        bytes16 markets;
     }
 
     struct Position {
@@ -76,6 +78,14 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         int128 netFundingBasis;
     }
 
+    /// @dev Vault cash, insurance fund and total reserve share one slot because every trade touches all three.
+    ///      Ranges: vault cash +-1e13 USD, insurance 7.9e10 USD (D18); the reserve is kept in whole USD, rounded up.
+    struct Ledger {
+        int104 vaultCash;
+        uint96 insurance;
+        uint56 reservedUsd;
+    }
+
     /// @dev The result of one position change, in D18.
     struct Fill {
         int256 newSize;
@@ -98,10 +108,7 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
     uint32 internal _marketCount;
     address public vault;
 
-    /// @dev Vault cash and insurance fund share a slot: fees update both in one write.
-    int128 internal _vaultCash;
-    uint128 internal _insurance;
-    uint256 internal _totalReserved;
+    Ledger internal _ledger;
 
     /// @param token The settlement asset, at most 18 decimals.
     constructor(IERC20Metadata token) {
@@ -139,7 +146,7 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
 
     /// @dev The i-th market an account holds a position in.
     function _marketAt(Account storage a, uint256 i) internal view returns (uint32) {
-        return a.isolated ? a.marketId : a.markets[i];
+        return a.isolated ? a.marketId : uint8(a.markets[i]);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -181,13 +188,27 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
     function _summary(
         uint256 accountId,
         Account storage a
+    ) internal view returns (IMarginEngine.MarginSummary memory) {
+        return _summaryAt(accountId, a, 0, 0, new uint256[](0));
+    }
+
+    /// @dev `_summary` with the price of one market already read in this transaction (`knownMarketId`, 0 for
+    ///      none), and, if `prices` is not empty, the price of the i-th held market written to `prices[i]` so
+    ///      that the caller never reads an oracle twice.
+    function _summaryAt(
+        uint256 accountId,
+        Account storage a,
+        uint32 knownMarketId,
+        uint256 knownPrice,
+        uint256[] memory prices
     ) internal view returns (IMarginEngine.MarginSummary memory s) {
         s.collateralD18 = a.collateral;
         uint256 n = a.positionCount;
         for (uint256 i; i < n; ++i) {
             uint32 marketId = _marketAt(a, i);
             Market storage m = _markets[marketId];
-            uint256 price = m.feed.latestPrice();
+            uint256 price = marketId == knownMarketId ? knownPrice : m.feed.latestPrice();
+            if (prices.length != 0) prices[i] = price;
             (, int256 index) = _pendingFunding(m, price);
             Position storage p = _positions[accountId][marketId];
             int256 size = p.size;
@@ -244,8 +265,8 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         (newBasis, f.realisedPnl) = _rebase(oldSize, oldBasis, sizeDelta, execPrice);
 
         // Market aggregates, updated by exactly the positions' own deltas.
-        m.netBasis = int128(m.netBasis + newBasis - oldBasis);
-        m.netFundingBasis = int128(
+        m.netBasis = SafeCast.toInt128(m.netBasis + newBasis - oldBasis);
+        m.netFundingBasis = SafeCast.toInt128(
             m.netFundingBasis + _fundingBasis(f.newSize, index) - _fundingBasis(oldSize, p.lastFundingIndex)
         );
         _moveOpenInterest(m, oldSize, f.newSize);
@@ -256,14 +277,35 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         } else {
             if (oldSize == 0) _addMarket(a, marketId);
             p.size = int128(f.newSize);
-            p.basis = int128(newBasis);
+            p.basis = SafeCast.toInt128(newBasis);
             p.lastFundingIndex = int128(index);
         }
 
         // Realised PnL and funding settle between the account and the vault, exactly.
         int256 toAccount = f.realisedPnl - f.funding;
-        a.collateral += toAccount;
-        _vaultCash = int128(_vaultCash - toAccount);
+        _credit(a, toAccount);
+        _addVaultCash(-toAccount);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                                 LEDGER
+    //////////////////////////////////////////////////////////////*/
+
+    /// @dev Adds `delta` (may be negative) to an account's collateral.
+    function _credit(Account storage a, int256 delta) internal {
+        a.collateral = SafeCast.toInt120(a.collateral + delta);
+    }
+
+    function _addVaultCash(int256 delta) internal {
+        _ledger.vaultCash = SafeCast.toInt104(_ledger.vaultCash + delta);
+    }
+
+    function _addInsurance(int256 delta) internal {
+        _ledger.insurance = SafeCast.toUint96(SafeCast.toUint256(int256(uint256(_ledger.insurance)) + delta));
+    }
+
+    function _totalReservedD18() internal view returns (uint256) {
+        return uint256(_ledger.reservedUsd) * WAD;
     }
 
     /// @dev New cost basis and realised PnL of a position of `oldSize` changed by `sizeDelta` at `price`.
@@ -301,8 +343,8 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         else shortOi -= uint256(-oldSize);
         if (newSize > 0) longOi += uint256(newSize);
         else shortOi += uint256(-newSize);
-        m.longOi = uint128(longOi);
-        m.shortOi = uint128(shortOi);
+        m.longOi = SafeCast.toUint128(longOi);
+        m.shortOi = SafeCast.toUint128(shortOi);
     }
 
     /// @dev A position's contribution to `netFundingBasis` (size x index, rounded down).
@@ -315,7 +357,7 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         if (!a.isolated) {
             uint256 max = _risk.maxPositionsPerAccount;
             if (n >= max) revert IMarginEngine.TooManyPositions(max);
-            a.markets[n] = marketId;
+            a.markets = _withByte(a.markets, n, marketId);
         }
         a.positionCount = uint8(n + 1);
     }
@@ -323,10 +365,11 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
     function _removeMarket(Account storage a, uint32 marketId) private {
         uint256 n = a.positionCount;
         if (!a.isolated) {
+            bytes16 list = a.markets;
             for (uint256 i; i < n; ++i) {
-                if (a.markets[i] == marketId) {
-                    a.markets[i] = a.markets[n - 1];
-                    a.markets[n - 1] = 0;
+                if (uint8(list[i]) == marketId) {
+                    list = _withByte(list, i, uint8(list[n - 1]));
+                    a.markets = _withByte(list, n - 1, 0);
                     break;
                 }
             }
@@ -334,13 +377,23 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
         a.positionCount = uint8(n - 1);
     }
 
+    /// @dev `list` with byte `i` (0 = most significant) set to `value`.
+    function _withByte(bytes16 list, uint256 i, uint32 value) private pure returns (bytes16) {
+        uint256 shift = (15 - i) * 8;
+        uint128 x = uint128(list);
+        return bytes16((x & ~(uint128(0xff) << shift)) | (uint128(uint8(value)) << shift));
+    }
+
     /// @dev Refreshes the market's reserve against open interest at `price`: max(long, short) x price x
-    ///      reserveRatio, rounded up. The vault cannot release reserved cash to LPs.
-    function _updateReserve(Market storage m, uint256 price) internal returns (uint256 reserved) {
+    ///      reserveRatio, in whole USD rounded up. The vault cannot release reserved cash to LPs, and a
+    ///      risk-increasing trade needs vault cash to cover the total reserve.
+    function _updateReserve(Market storage m, uint256 price) internal {
         uint256 larger = m.longOi > m.shortOi ? m.longOi : m.shortOi;
-        reserved = larger.mulUp(price).mulUp(m.reserveRatio);
-        _totalReserved = _totalReserved + reserved - m.reserved;
-        m.reserved = uint128(reserved);
+        uint256 reservedUsd = (larger.mulUp(price).mulUp(m.reserveRatio) + WAD - 1) / WAD;
+        uint256 previous = m.reserved;
+        if (reservedUsd == previous) return;
+        _ledger.reservedUsd = SafeCast.toUint56(_ledger.reservedUsd + reservedUsd - previous);
+        m.reserved = uint128(reservedUsd);
     }
 
     /// @dev Net PnL of all traders in a market at the current price and funding, from aggregates in O(1):
@@ -361,7 +414,7 @@ abstract contract EngineBase is AccessControl, Pausable, ReentrancyGuardTransien
             m.fundingIndex,
             m.longOi,
             m.shortOi,
-            m.reserved
+            uint256(m.reserved) * WAD
         );
     }
 

@@ -44,6 +44,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         uint256 closedNotional;
         uint256 fee;
         uint256 reward;
+        uint256[] prices;
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -124,11 +125,12 @@ contract LiquidationModule is ILiquidation, EngineBase {
         Plan memory plan = _plan(accountId, a);
         if (!plan.liquidatable) revert NotLiquidatable(accountId);
 
-        // Backwards, so that removing a fully closed position never skips one not yet visited.
+        // Backwards, so that removing a fully closed position (which moves the last entry into its place) never
+        // disturbs an entry not yet visited: entry i - 1 is still the plan's i - 1, and so is its price.
         for (uint256 i = a.positionCount; i > 0; --i) {
             uint32 marketId = _marketAt(a, i - 1);
             Market storage m = _markets[marketId];
-            uint256 price = m.feed.latestPrice();
+            uint256 price = plan.prices[i - 1];
             int256 index = _accrueFunding(m, price);
             int256 size = _positions[accountId][marketId].size;
             int256 closeSize = _fractionOf(size, plan.fraction);
@@ -142,8 +144,8 @@ contract LiquidationModule is ILiquidation, EngineBase {
         // margin must cover the largest reward. The rest of the fee funds the insurance fund.
         uint256 charge = plan.fee > plan.reward ? plan.fee : plan.reward;
         uint256 toInsurance = charge - plan.reward;
-        a.collateral -= int256(charge);
-        _insurance = uint128(_insurance + toInsurance);
+        _credit(a, -int256(charge));
+        _addInsurance(int256(toInsurance));
         emit Liquidated(
             accountId,
             keeper,
@@ -162,33 +164,34 @@ contract LiquidationModule is ILiquidation, EngineBase {
     /// @dev An account closed out with negative collateral: the insurance fund pays first, the vault absorbs
     ///      the rest. Either way the account ends at zero and the ledger stays exact.
     function _settleBadDebt(uint256 accountId, Account storage a) internal {
-        uint256 deficit = uint256(-a.collateral);
-        uint256 insurance = _insurance;
+        uint256 deficit = uint256(-int256(a.collateral));
+        uint256 insurance = _ledger.insurance;
         uint256 covered = deficit < insurance ? deficit : insurance;
         uint256 socialised = deficit - covered;
-        _insurance = uint128(insurance - covered);
-        _vaultCash = int128(_vaultCash - int256(socialised));
+        _addInsurance(-int256(covered));
+        _addVaultCash(-int256(socialised));
         a.collateral = 0;
         emit BadDebt(accountId, covered, socialised);
     }
 
     /// @dev Everything a liquidation of the account would do, computed without writing.
     function _plan(uint256 accountId, Account storage a) internal view returns (Plan memory plan) {
-        IMarginEngine.MarginSummary memory s = _summary(accountId, a);
+        uint256 n = a.positionCount;
+        plan.prices = new uint256[](n);
+        IMarginEngine.MarginSummary memory s = _summaryAt(accountId, a, 0, 0, plan.prices);
         plan.summary = s;
         if (s.notionalD18 == 0 || s.equityD18 >= int256(s.maintenanceMarginD18)) return plan;
         plan.liquidatable = true;
         plan.fraction = WAD;
 
-        // Second pass over warm slots: the flat part of MM and the fee of a full close.
+        // Second pass over warm slots and cached prices: the flat part of MM and the fee of a full close.
         uint256 minMargins;
         uint256 fullFee;
-        uint256 n = a.positionCount;
         for (uint256 i; i < n; ++i) {
             uint32 marketId = _marketAt(a, i);
             Market storage m = _markets[marketId];
             minMargins += m.minPositionMargin;
-            fullFee += MarginMath.notional(_positions[accountId][marketId].size, m.feed.latestPrice()).mulUp(
+            fullFee += MarginMath.notional(_positions[accountId][marketId].size, plan.prices[i]).mulUp(
                 m.liquidationFee
             );
         }
@@ -216,7 +219,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             uint32 marketId = _marketAt(a, i);
             Market storage m = _markets[marketId];
             int256 closeSize = _fractionOf(_positions[accountId][marketId].size, plan.fraction);
-            uint256 closed = MarginMath.notional(closeSize, m.feed.latestPrice());
+            uint256 closed = MarginMath.notional(closeSize, plan.prices[i]);
             plan.closedNotional += closed;
             plan.fee += closed.mulUp(m.liquidationFee);
         }
@@ -245,9 +248,8 @@ contract LiquidationModule is ILiquidation, EngineBase {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc ILiquidation
-    /// @dev With P the market's traders' net PnL, C the vault's cash, t the target share and p the position's
-    ///      PnL, closing a fraction f realises f p out of P and out of C, so the target holds when
-    ///      P - f p <= t (C - f p), i.e. f >= (P - t C) / (p (1 - t)); f is rounded up and capped at 1.
+    /// @dev With P the market's traders' net PnL and C the vault's cash, closes the fraction of the position
+    ///      derived in `_adlCloseSize`, rounded up and capped at 1.
     function autoDeleverage(
         uint256 accountId,
         uint32 marketId
@@ -257,6 +259,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         uint256 price = m.feed.latestPrice();
         int256 index = _accrueFunding(m, price);
         closedSizeD18 = _adlCloseSize(accountId, marketId, m, price, index);
+        if (closedSizeD18 == 0) revert AdlNotTriggered(marketId, _tradersNetPnl(m), 0);
         Fill memory f = _applyFill(accountId, a, marketId, m, index, -closedSizeD18, price);
         _updateReserve(m, price);
         emit AutoDeleveraged(accountId, marketId, msg.sender, closedSizeD18, price, f.realisedPnl);
@@ -275,20 +278,27 @@ contract LiquidationModule is ILiquidation, EngineBase {
         int256 size = p.size;
         if (size == 0) revert IMarginEngine.NoPosition(accountId, marketId);
         int256 marketPnl = _tradersNetPnl(m);
-        int256 cash = _vaultCash;
+        int256 cash = _ledger.vaultCash;
         IMarginEngine.RiskParams memory r = _risk;
         int256 trigger = MarginMath.divFloor(cash * int256(uint256(r.adlTriggerD18)), MarginMath.SWAD);
         if (marketPnl <= trigger) revert AdlNotTriggered(marketId, marketPnl, trigger);
 
-        int256 positionPnl = MarginMath.unrealisedPnl(size, price, p.basis) -
-            MarginMath.fundingOwed(size, index, p.lastFundingIndex);
-        if (positionPnl <= 0) revert PositionNotProfitable(accountId, marketId);
+        int256 gross = MarginMath.unrealisedPnl(size, price, p.basis);
+        int256 funding = MarginMath.fundingOwed(size, index, p.lastFundingIndex);
+        if (gross <= 0 || gross - funding <= 0) revert PositionNotProfitable(accountId, marketId);
 
-        // The target rounds down and the denominator down, so the fraction rounds up.
-        int256 target = MarginMath.divFloor(cash * int256(uint256(r.adlTargetD18)), MarginMath.SWAD);
-        uint256 num = uint256(marketPnl - target);
-        uint256 den = uint256(positionPnl).mulDown(WAD - r.adlTargetD18);
-        uint256 fraction = den == 0 ? WAD : (num * WAD + den - 1) / den;
+        // Touching the position settles all its funding F (into vault cash, and out of the market's owed
+        // funding), then closing f realises f x gross from both: the target holds once
+        // P + F - f U <= t (C + F - f U), i.e. f >= (P + F - t (C + F)) / (U (1 - t)). The target and the
+        // denominator round down, so the fraction rounds up.
+        int256 target = MarginMath.divFloor(
+            (cash + funding) * int256(uint256(r.adlTargetD18)),
+            MarginMath.SWAD
+        );
+        int256 excess = marketPnl + funding - target;
+        if (excess <= 0) return 0;
+        uint256 den = uint256(gross).mulDown(WAD - r.adlTargetD18);
+        uint256 fraction = den == 0 ? WAD : (uint256(excess) * WAD + den - 1) / den;
         return _fractionOf(size, fraction);
     }
 
@@ -297,7 +307,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         Market storage m = _market(marketId);
         int256 pnl = _tradersNetPnl(m);
         int256 trigger = MarginMath.divFloor(
-            int256(_vaultCash) * int256(uint256(_risk.adlTriggerD18)),
+            int256(_ledger.vaultCash) * int256(uint256(_risk.adlTriggerD18)),
             MarginMath.SWAD
         );
         return (pnl > trigger, pnl, trigger);

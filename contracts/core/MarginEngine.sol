@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
@@ -147,7 +148,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         Account storage a = _account(accountId);
         if (amount == 0) revert ZeroAmount();
         _pullExact(msg.sender, amount);
-        a.collateral += int256(amount * TOKEN_SCALE);
+        _credit(a, SafeCast.toInt256(amount * TOKEN_SCALE));
         emit Deposited(accountId, msg.sender, amount);
     }
 
@@ -175,7 +176,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         }
         if (amountD18 == 0) revert ZeroAmount();
         _debit(from, amountD18);
-        to.collateral += int256(amountD18);
+        _credit(to, int256(amountD18));
         _requireInitialMargin(fromAccountId, from);
         emit MarginTransferred(fromAccountId, toAccountId, amountD18);
     }
@@ -184,16 +185,16 @@ contract MarginEngine is IMarginEngine, EngineBase {
     function fundInsurance(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         _pullExact(msg.sender, amount);
-        uint256 balance = _insurance + amount * TOKEN_SCALE;
-        _insurance = uint128(balance);
-        emit InsuranceFunded(msg.sender, amount, balance);
+        _addInsurance(SafeCast.toInt256(amount * TOKEN_SCALE));
+        emit InsuranceFunded(msg.sender, amount, _ledger.insurance);
     }
 
     /// @dev Takes `amountD18` of realised collateral; only what is there can leave.
     function _debit(Account storage a, uint256 amountD18) internal {
         int256 collateral = a.collateral;
-        if (collateral < int256(amountD18)) revert InsufficientCollateral(collateral, amountD18);
-        a.collateral = collateral - int256(amountD18);
+        if (collateral < 0 || uint256(collateral) < amountD18)
+            revert InsufficientCollateral(collateral, amountD18);
+        a.collateral = SafeCast.toInt120(collateral - int256(amountD18));
     }
 
     /// @dev Risk-adding check: equity >= total initial margin (trivially true without positions).
@@ -242,7 +243,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             emit MarginTransferred(sourceAccountId, accountId, marginD18);
         }
         Account storage a = _accounts[accountId];
-        a.collateral = int256(marginD18);
+        a.collateral = SafeCast.toInt120(SafeCast.toInt256(marginD18));
         _trade(accountId, a, marketId, sizeDeltaD18, acceptablePriceD18);
     }
 
@@ -255,29 +256,30 @@ contract MarginEngine is IMarginEngine, EngineBase {
     ) external nonReentrant returns (uint256 returnedD18) {
         Account storage a = _authorizedAccount(accountId);
         if (!a.isolated) revert WrongAccountMode(accountId);
+        if (destinationAccountId == 0) {
+            if (receiver == address(0)) revert ZeroAddress();
+        } else {
+            Account storage d = _account(destinationAccountId);
+            if (d.owner != a.owner || d.isolated) revert InvalidTransfer(accountId, destinationAccountId);
+        }
         uint32 marketId = a.marketId;
         int256 size = _positions[accountId][marketId].size;
         if (size != 0) _trade(accountId, a, marketId, -size, acceptablePriceD18);
 
         int256 collateral = a.collateral;
         if (destinationAccountId == 0) {
-            if (receiver == address(0)) revert ZeroAddress();
             // Sub-unit dust stays in the account: payouts round down.
             uint256 amount = collateral > 0 ? uint256(collateral) / TOKEN_SCALE : 0;
             if (amount == 0) return 0;
             returnedD18 = amount * TOKEN_SCALE;
-            a.collateral = collateral - int256(returnedD18);
+            _credit(a, -int256(returnedD18));
             emit Withdrawn(accountId, receiver, amount);
             _push(receiver, amount);
         } else {
-            Account storage destination = _account(destinationAccountId);
-            if (destination.owner != a.owner || destination.isolated) {
-                revert InvalidTransfer(accountId, destinationAccountId);
-            }
             if (collateral <= 0) return 0;
             returnedD18 = uint256(collateral);
             a.collateral = 0;
-            destination.collateral += collateral;
+            _credit(_accounts[destinationAccountId], collateral);
             emit MarginTransferred(accountId, destinationAccountId, returnedD18);
         }
     }
@@ -302,7 +304,10 @@ contract MarginEngine is IMarginEngine, EngineBase {
     ) internal returns (uint256, uint256) {
         Market storage m = _market(marketId);
         if (a.isolated && a.marketId != marketId) revert WrongAccountMode(accountId);
-        if (sizeDelta == 0) revert InvalidSize(sizeDelta);
+        // Sizes live in int128 storage; rejecting larger deltas first also keeps the price math overflow-free.
+        if (sizeDelta == 0 || sizeDelta > type(int128).max || sizeDelta < type(int128).min) {
+            revert InvalidSize(sizeDelta);
+        }
 
         int256 oldSize = _positions[accountId][marketId].size;
         bool increasesRisk = oldSize == 0 ||
@@ -313,7 +318,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
         Execution memory e = _execute(accountId, a, marketId, m, sizeDelta, acceptablePrice);
         if (increasesRisk) _checkCapacity(marketId, m, e.newSize);
 
-        MarginSummary memory s = _summary(accountId, a);
+        MarginSummary memory s = _summaryAt(accountId, a, marketId, e.price, new uint256[](0));
         if (increasesRisk) {
             if (s.equityD18 < int256(s.initialMarginD18))
                 revert InsufficientMargin(s.equityD18, s.initialMarginD18);
@@ -340,11 +345,11 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (e.fill == 0 || (sizeDelta > 0 ? e.fill > acceptablePrice : e.fill < acceptablePrice)) {
             revert SlippageExceeded(e.fill, acceptablePrice);
         }
-        e.fee = MarginMath.tradingFee(skew, sizeDelta, e.fill, m.makerFee, m.takerFee);
+        e.fee = MarginMath.tradingFee(e.price, skew, sizeDelta, m.skewScale, m.makerFee, m.takerFee);
 
         Fill memory f = _applyFill(accountId, a, marketId, m, index, sizeDelta, e.fill);
         e.newSize = f.newSize;
-        _chargeFee(a, marketId, e.fee);
+        uint256 toInsurance = _chargeFee(a, e.fee);
         _updateReserve(m, e.price);
         emit PositionModified(
             accountId,
@@ -353,6 +358,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             f.newSize,
             e.fill,
             e.fee,
+            toInsurance,
             f.realisedPnl,
             f.funding
         );
@@ -382,15 +388,15 @@ contract MarginEngine is IMarginEngine, EngineBase {
     }
 
     /// @dev Charges `fee` to the account and splits it between the vault and the insurance fund (insurance's
-    ///      share rounds down).
-    function _chargeFee(Account storage a, uint32 marketId, uint256 fee) internal {
-        if (fee == 0) return;
-        uint256 toInsurance = fee.mulDown(_risk.insuranceFeeShareD18);
-        uint256 toVault = fee - toInsurance;
-        a.collateral -= int256(fee);
-        _vaultCash = int128(_vaultCash + int256(toVault));
-        _insurance = uint128(_insurance + toInsurance);
-        emit FeesDistributed(marketId, toVault, toInsurance);
+    ///      share rounds down). One write: both live in the ledger slot.
+    function _chargeFee(Account storage a, uint256 fee) internal returns (uint256 toInsurance) {
+        if (fee == 0) return 0;
+        toInsurance = fee.mulDown(_risk.insuranceFeeShareD18);
+        _credit(a, -int256(fee));
+        Ledger memory ledger = _ledger;
+        ledger.vaultCash = SafeCast.toInt104(ledger.vaultCash + int256(fee - toInsurance));
+        ledger.insurance = SafeCast.toUint96(ledger.insurance + toInsurance);
+        _ledger = ledger;
     }
 
     /// @dev Open-interest caps for a risk-increasing trade: the side the position is on must stay under its cap,
@@ -399,8 +405,9 @@ contract MarginEngine is IMarginEngine, EngineBase {
         uint256 cap = m.maxOiPerSide;
         uint256 oi = newSize > 0 ? m.longOi : m.shortOi;
         if (oi > cap) revert OpenInterestCapExceeded(marketId, oi, cap);
-        int256 cash = _vaultCash;
-        if (int256(_totalReserved) > cash) revert VaultCapacityExceeded(_totalReserved, cash);
+        int256 cash = _ledger.vaultCash;
+        uint256 reserved = _totalReservedD18();
+        if (int256(reserved) > cash) revert VaultCapacityExceeded(reserved, cash);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -469,8 +476,9 @@ contract MarginEngine is IMarginEngine, EngineBase {
     /// @inheritdoc IMarginEngine
     /// @dev Equity(P) = E0 + size x (P - P0) and MM(P) = MM0 + |size| x (P - P0) x imr x mmScalar, because the
     ///      position's IMR depends on its size only. Solving E(P) = MM(P) for P gives
-    ///      P = P0 + (MM0 - E0) / (size - |size| x k) with k = imr x mmScalar. Rounded down for longs (the
-    ///      price falls to it) and up for shorts, i.e. reported slightly early in both cases.
+    ///      P = P0 + (MM0 - E0) / (size - |size| x k) with k = imr x mmScalar. The move from P0 rounds towards
+    ///      zero, so a healthy position's liquidation price is reported slightly early (up for longs, down for
+    ///      shorts).
     function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256) {
         Account storage a = _account(accountId);
         Market storage m = _market(marketId);
@@ -481,9 +489,8 @@ contract MarginEngine is IMarginEngine, EngineBase {
         uint256 k = MarginMath.imr(size, m.baseImr, m.maxImr, m.imrSizeSlope, m.skewScale).mulUp(m.mmScalar);
         int256 slope = size - int256(MarginMath.abs(size).mulUp(k)); // d(E - MM)/dP x WAD, never 0
         int256 gap = int256(s.maintenanceMarginD18) - s.equityD18; // MM0 - E0
-        int256 move = slope > 0
-            ? MarginMath.divFloor(gap * MarginMath.SWAD, slope)
-            : MarginMath.divCeil(gap * MarginMath.SWAD, slope);
+        // Truncation rounds the move towards zero, i.e. the price is reported on the current price's side.
+        int256 move = (gap * MarginMath.SWAD) / slope;
         int256 liq = int256(price) + move;
         return liq > 0 ? uint256(liq) : 0;
     }
@@ -494,7 +501,14 @@ contract MarginEngine is IMarginEngine, EngineBase {
         q.oraclePriceD18 = m.feed.latestPrice();
         int256 skew = int256(uint256(m.longOi)) - int256(uint256(m.shortOi));
         q.fillPriceD18 = MarginMath.fillPrice(q.oraclePriceD18, skew, sizeDeltaD18, m.skewScale);
-        q.feeD18 = MarginMath.tradingFee(skew, sizeDeltaD18, q.fillPriceD18, m.makerFee, m.takerFee);
+        q.feeD18 = MarginMath.tradingFee(
+            q.oraclePriceD18,
+            skew,
+            sizeDeltaD18,
+            m.skewScale,
+            m.makerFee,
+            m.takerFee
+        );
     }
 
     /// @inheritdoc IMarginEngine
@@ -528,7 +542,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             m.lastFundingTime,
             m.netBasis,
             m.netFundingBasis,
-            m.reserved
+            uint128(uint256(m.reserved) * WAD)
         );
     }
 
@@ -555,17 +569,17 @@ contract MarginEngine is IMarginEngine, EngineBase {
 
     /// @inheritdoc IMarginEngine
     function vaultCash() external view returns (int256) {
-        return _vaultCash;
+        return _ledger.vaultCash;
     }
 
     /// @inheritdoc IMarginEngine
     function insuranceFund() external view returns (uint256) {
-        return _insurance;
+        return _ledger.insurance;
     }
 
     /// @inheritdoc IMarginEngine
     function totalReserved() external view returns (uint256) {
-        return _totalReserved;
+        return _totalReservedD18();
     }
 
     /// @inheritdoc IMarginEngine
@@ -577,7 +591,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
     /// @dev Loops over markets (at most MAX_MARKETS), never over positions; reverts while any market with open
     ///      interest has no valid price, so LP shares are never priced on a guess.
     function vaultValue() public view returns (int256 value) {
-        value = _vaultCash;
+        value = _ledger.vaultCash;
         uint32 n = _marketCount;
         for (uint32 id = 1; id <= n; ++id) {
             Market storage m = _markets[id];
@@ -603,9 +617,9 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (msg.sender != vault) revert NotVault(msg.sender);
         if (amount == 0) revert ZeroAmount();
         _pullExact(msg.sender, amount);
-        int256 delta = int256(amount * TOKEN_SCALE);
-        _vaultCash = int128(_vaultCash + delta);
-        emit VaultCashMoved(delta, _vaultCash);
+        int256 delta = SafeCast.toInt256(amount * TOKEN_SCALE);
+        _addVaultCash(delta);
+        emit VaultCashMoved(delta, _ledger.vaultCash);
     }
 
     /// @inheritdoc IMarginEngine
@@ -613,10 +627,11 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (msg.sender != vault) revert NotVault(msg.sender);
         if (amount == 0) revert ZeroAmount();
         if (receiver == address(0)) revert ZeroAddress();
-        int256 delta = int256(amount * TOKEN_SCALE);
-        int256 cash = _vaultCash - delta;
-        if (cash < int256(_totalReserved)) revert VaultCapacityExceeded(_totalReserved, cash);
-        _vaultCash = int128(cash);
+        int256 delta = SafeCast.toInt256(amount * TOKEN_SCALE);
+        int256 cash = _ledger.vaultCash - delta;
+        uint256 reserved = _totalReservedD18();
+        if (cash < int256(reserved)) revert VaultCapacityExceeded(reserved, cash);
+        _addVaultCash(-delta);
         emit VaultCashMoved(-delta, cash);
         _push(receiver, amount);
     }

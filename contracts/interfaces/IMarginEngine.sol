@@ -55,7 +55,7 @@ interface IMarginEngine {
     /// @param lastFundingTime When funding was last accrued.
     /// @param netBasisD18 Sum over positions of their cost basis (size x entry price).
     /// @param netFundingBasisD18 Sum over positions of size x funding index at their last settlement.
-    /// @param reservedD18 Part of the vault's cash reserved against this market's open interest.
+    /// @param reservedD18 Part of the vault's cash reserved against this market's open interest (whole USD).
     struct MarketState {
         uint128 longOiD18;
         uint128 shortOiD18;
@@ -148,6 +148,8 @@ interface IMarginEngine {
     /// @notice Emitted when collateral moves between two accounts of one owner.
     event MarginTransferred(uint256 indexed fromAccountId, uint256 indexed toAccountId, uint256 amountD18);
     /// @notice Emitted on every trade.
+    /// @param feeD18 Trading fee charged to the account.
+    /// @param feeToInsuranceD18 The insurance fund's share of the fee; the vault receives the rest.
     /// @param realisedPnlD18 PnL realised by the reduced part (credited to the account, debited from the vault).
     /// @param fundingPaidD18 Funding settled from the account to the vault (negative: paid to the account).
     event PositionModified(
@@ -157,6 +159,7 @@ interface IMarginEngine {
         int256 newSizeD18,
         uint256 fillPriceD18,
         uint256 feeD18,
+        uint256 feeToInsuranceD18,
         int256 realisedPnlD18,
         int256 fundingPaidD18
     );
@@ -169,8 +172,6 @@ interface IMarginEngine {
         uint256 shortOiD18,
         uint256 reservedD18
     );
-    /// @notice Emitted when a trading fee is split between the vault and the insurance fund.
-    event FeesDistributed(uint32 indexed marketId, uint256 toVaultD18, uint256 toInsuranceD18);
     /// @notice Emitted when a market is listed.
     event MarketListed(uint32 indexed marketId, MarketParams params);
     /// @notice Emitted when a market's parameters change.

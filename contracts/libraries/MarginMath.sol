@@ -129,24 +129,33 @@ library MarginMath {
         return fill > 0 ? uint256(fill) : 0;
     }
 
-    /// @notice Trading fee: maker rate on the part of |delta| that moves skew towards zero, taker rate on the rest.
-    /// @dev Each part's notional and fee round up.
+    /// @notice Trading fee: maker rate on the part of the trade that moves skew towards zero, taker rate on the
+    ///         rest, each part priced at its own segment's fill (skew -> 0, then 0 -> skew + delta).
+    /// @dev Pricing each segment at its own average fill makes the fee independent of how a trade is split: along
+    ///      one segment, sum(|d_i| x fill_i) telescopes exactly like the impact does. (Pricing both parts at the
+    ///      whole trade's fill would let a trade that crosses zero skew save fees by splitting at zero.) Each
+    ///      part's fill, notional and fee round against the trader.
     function tradingFee(
+        uint256 oracleD18,
         int256 skewD18,
         int256 sizeDeltaD18,
-        uint256 fillPriceD18,
+        uint256 skewScaleD18,
         uint256 makerFeeD18,
         uint256 takerFeeD18
-    ) internal pure returns (uint256) {
-        uint256 size = abs(sizeDeltaD18);
-        uint256 makerSize;
+    ) internal pure returns (uint256 fee) {
+        int256 makerDelta;
         if ((skewD18 > 0 && sizeDeltaD18 < 0) || (skewD18 < 0 && sizeDeltaD18 > 0)) {
-            makerSize = min(size, abs(skewD18));
+            makerDelta = abs(sizeDeltaD18) < abs(skewD18) ? sizeDeltaD18 : -skewD18;
         }
-        uint256 takerSize = size - makerSize;
-        return
-            mulUp(mulUp(makerSize, fillPriceD18), makerFeeD18) +
-            mulUp(mulUp(takerSize, fillPriceD18), takerFeeD18);
+        int256 takerDelta = sizeDeltaD18 - makerDelta;
+        if (makerDelta != 0) {
+            uint256 makerFill = fillPrice(oracleD18, skewD18, makerDelta, skewScaleD18);
+            fee = mulUp(mulUp(abs(makerDelta), makerFill), makerFeeD18);
+        }
+        if (takerDelta != 0) {
+            uint256 takerFill = fillPrice(oracleD18, skewD18 + makerDelta, takerDelta, skewScaleD18);
+            fee += mulUp(mulUp(abs(takerDelta), takerFill), takerFeeD18);
+        }
     }
 
     /*//////////////////////////////////////////////////////////////

@@ -20,8 +20,15 @@ contract MockAggregatorV3 is AggregatorV3Interface {
     /// @inheritdoc AggregatorV3Interface
     uint8 public decimals;
 
-    /// @notice The id of the round `latestRoundData` returns.
+    /// @notice The id of the latest round.
     uint80 public latestRoundId;
+
+    /// @dev The latest round in two packed slots, as Chainlink's OCR aggregators keep their latest transmission
+    ///      hot, so that reading a price costs what it costs on a real network (2 cold slots, not 5).
+    int256 private _latestAnswer;
+    uint64 private _latestStartedAt;
+    uint64 private _latestUpdatedAt;
+    uint64 private _latestAnsweredInRound;
 
     mapping(uint80 roundId => Round) private _rounds;
 
@@ -29,20 +36,15 @@ contract MockAggregatorV3 is AggregatorV3Interface {
         decimals = decimals_;
     }
 
-    /// @notice Changes the reported decimals (a deployed adapter keeps the ones it read at construction).
     function setDecimals(uint8 decimals_) external {
         decimals = decimals_;
     }
 
-    /// @notice Writes a new, complete round: `startedAt = updatedAt = block.timestamp`,
-    ///         `answeredInRound = roundId = latestRoundId + 1`.
     function setAnswer(int256 answer) external {
         uint80 roundId = latestRoundId + 1;
-        _rounds[roundId] = Round(answer, block.timestamp, block.timestamp, roundId);
-        latestRoundId = roundId;
+        _write(roundId, answer, block.timestamp, block.timestamp, roundId);
     }
 
-    /// @notice Writes an arbitrary (possibly invalid) round and makes it the latest.
     function setRoundData(
         uint80 roundId,
         int256 answer,
@@ -50,11 +52,24 @@ contract MockAggregatorV3 is AggregatorV3Interface {
         uint256 updatedAt,
         uint80 answeredInRound
     ) external {
-        _rounds[roundId] = Round(answer, startedAt, updatedAt, answeredInRound);
-        latestRoundId = roundId;
+        _write(roundId, answer, startedAt, updatedAt, answeredInRound);
     }
 
-    /// @inheritdoc AggregatorV3Interface
+    function _write(
+        uint80 roundId,
+        int256 answer,
+        uint256 startedAt,
+        uint256 updatedAt,
+        uint80 answeredInRound
+    ) private {
+        _rounds[roundId] = Round(answer, startedAt, updatedAt, answeredInRound);
+        latestRoundId = roundId;
+        _latestAnswer = answer;
+        _latestStartedAt = uint64(startedAt);
+        _latestUpdatedAt = uint64(updatedAt);
+        _latestAnsweredInRound = uint64(answeredInRound);
+    }
+
     function description() external pure returns (string memory) {
         return "MockAggregatorV3";
     }
@@ -83,7 +98,6 @@ contract MockAggregatorV3 is AggregatorV3Interface {
         view
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        Round memory round = _rounds[latestRoundId];
-        return (latestRoundId, round.answer, round.startedAt, round.updatedAt, round.answeredInRound);
+        return (latestRoundId, _latestAnswer, _latestStartedAt, _latestUpdatedAt, _latestAnsweredInRound);
     }
 }

@@ -82,27 +82,43 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
                                LIMITS
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev 0 while the engine is paused: deposits add risk capacity, so the guardian stops them.
+    /// @dev 0 while the engine is paused (deposits add risk capacity, so the guardian stops them) and while
+    ///      the vault cannot be priced. ERC-4626 limits never revert.
     function maxDeposit(address) public view override(ERC4626, IERC4626) returns (uint256) {
-        return Pausable(address(engine)).paused() ? 0 : type(uint256).max;
+        return _canFlow() ? type(uint256).max : 0;
     }
 
     function maxMint(address) public view override(ERC4626, IERC4626) returns (uint256) {
-        return Pausable(address(engine)).paused() ? 0 : type(uint256).max;
+        return _canFlow() ? type(uint256).max : 0;
     }
 
-    /// @dev The owner's assets, capped by the unreserved cash; 0 during the owner's cooldown.
+    /// @dev The owner's assets, capped by the unreserved cash; 0 during the owner's cooldown or while the vault
+    ///      cannot be priced.
     function maxWithdraw(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
-        if (block.timestamp < unlocksAt[owner]) return 0;
+        if (block.timestamp < unlocksAt[owner] || !_isPriced()) return 0;
         return Math.min(previewRedeem(balanceOf(owner)), withdrawableAssets());
     }
 
-    /// @dev The owner's shares, capped by the shares the unreserved cash pays for; 0 during the cooldown.
+    /// @dev The owner's shares, capped by the shares the unreserved cash pays for; 0 during the cooldown or
+    ///      while the vault cannot be priced.
     function maxRedeem(address owner) public view override(ERC4626, IERC4626) returns (uint256) {
-        if (block.timestamp < unlocksAt[owner]) return 0;
+        if (block.timestamp < unlocksAt[owner] || !_isPriced()) return 0;
         uint256 free = withdrawableAssets();
         uint256 freeShares = _convertToShares(free + _feeOnRaw(free, exitFeeBps), Math.Rounding.Floor);
         return Math.min(balanceOf(owner), freeShares);
+    }
+
+    /// @dev Whether every market with open interest has a valid price, i.e. `totalAssets` does not revert.
+    function _isPriced() private view returns (bool) {
+        try engine.vaultValue() returns (int256) {
+            return true;
+        } catch {
+            return false;
+        }
+    }
+
+    function _canFlow() private view returns (bool) {
+        return !Pausable(address(engine)).paused() && _isPriced();
     }
 
     /*//////////////////////////////////////////////////////////////

@@ -1,7 +1,7 @@
 import { network } from "hardhat";
 import { DAY, feedAnswer, usd, wad } from "./constants.js";
 
-export const connection = await network.connect();
+export const connection = await network.getOrCreate();
 export const { ethers, networkHelpers } = connection;
 
 /** Local market parameters: ETH and BTC, 50x max leverage, 6 bps taker fee. */

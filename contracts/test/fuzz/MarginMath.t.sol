@@ -155,25 +155,31 @@ contract MarginMathFuzzTest {
         }
     }
 
+    /// @dev Given each segment's fill (skew -> 0 at the maker rate, then onwards at the taker rate), the fee is
+    ///      never below the exact product and at most a few wei above it.
     function testFuzz_tradingFeeRoundsUp(
         int256 skew,
         int256 delta,
-        uint256 fill,
+        uint256 oracle,
         uint256 makerFee,
         uint256 takerFee
     ) public pure {
-        skew = _boundSigned(skew, 1e27);
-        delta = _boundSigned(delta, 1e27);
-        fill = _bound(fill, 1, 1e27);
+        uint256 skewScale = 1_000_000e18;
+        skew = _boundSigned(skew, 1e23);
+        delta = _boundSigned(delta, 1e23);
+        oracle = _bound(oracle, 1e14, 1e24);
         makerFee = _bound(makerFee, 0, 0.01e18);
         takerFee = _bound(takerFee, 0, 0.01e18);
-        uint256 fee = MarginMath.tradingFee(skew, delta, fill, makerFee, takerFee);
-        uint256 size = MarginMath.abs(delta);
-        uint256 makerSize;
+        uint256 fee = MarginMath.tradingFee(oracle, skew, delta, skewScale, makerFee, takerFee);
+        int256 makerDelta;
         if ((skew > 0 && delta < 0) || (skew < 0 && delta > 0)) {
-            makerSize = MarginMath.min(size, MarginMath.abs(skew));
+            makerDelta = MarginMath.abs(delta) < MarginMath.abs(skew) ? delta : -skew;
         }
-        uint256 exact = makerSize * fill * makerFee + (size - makerSize) * fill * takerFee; // scale WAD^2
+        int256 takerDelta = delta - makerDelta;
+        uint256 makerFill = MarginMath.fillPrice(oracle, skew, makerDelta, skewScale);
+        uint256 takerFill = MarginMath.fillPrice(oracle, skew + makerDelta, takerDelta, skewScale);
+        uint256 exact = MarginMath.abs(makerDelta) * makerFill * makerFee +
+            MarginMath.abs(takerDelta) * takerFill * takerFee; // scale WAD^2
         vm.assertGe(fee * WAD * WAD, exact, "fee below exact");
         // Four round-ups: each part is < 1.01 wei above exact (rates <= 1%, so the inner one adds < 0.01 wei).
         vm.assertTrue(fee < 3 || (fee - 3) * WAD * WAD < exact, "fee more than 3 wei above exact");
@@ -193,7 +199,7 @@ contract MarginMathFuzzTest {
         uint256 takerFee
     ) private pure returns (int256 cost, uint256 fill) {
         fill = MarginMath.fillPrice(oracle, skew, delta, skewScale);
-        uint256 fee = MarginMath.tradingFee(skew, delta, fill, makerFee, takerFee);
+        uint256 fee = MarginMath.tradingFee(oracle, skew, delta, skewScale, makerFee, takerFee);
         cost =
             MarginMath.divCeil(delta * int256(fill), SWAD) -
             MarginMath.divFloor(delta * int256(oracle), SWAD) +
@@ -270,11 +276,11 @@ contract MarginMathFuzzTest {
         makerFee = _bound(makerFee, 0, 0.01e18);
 
         uint256 openFill = MarginMath.fillPrice(oracle, skew, delta, skewScale);
-        uint256 openFee = MarginMath.tradingFee(skew, delta, openFill, makerFee, takerFee);
+        uint256 openFee = MarginMath.tradingFee(oracle, skew, delta, skewScale, makerFee, takerFee);
         int256 basis = MarginMath.divCeil(delta * int256(openFill), SWAD);
 
         uint256 closeFill = MarginMath.fillPrice(oracle, skew + delta, -delta, skewScale);
-        uint256 closeFee = MarginMath.tradingFee(skew + delta, -delta, closeFill, makerFee, takerFee);
+        uint256 closeFee = MarginMath.tradingFee(oracle, skew + delta, -delta, skewScale, makerFee, takerFee);
         int256 realised = MarginMath.divFloor(delta * int256(closeFill), SWAD) - basis;
 
         vm.assertLe(realised, int256(0), "round trip realised a profit");

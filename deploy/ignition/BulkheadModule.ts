@@ -1,0 +1,232 @@
+/**
+ * Hardhat Ignition modules for a whole Bulkhead deployment, built from a validated parameter file.
+ *
+ * Ignition modules are static graphs, but the market list is data: so the graph is built by a function of the
+ * parsed file. Every future has a stable id derived from the file (e.g. `Markets#listMarket_ETH_USD`), which is
+ * what lets Ignition resume an interrupted deployment from its journal on a live network.
+ *
+ * Order of operations (each step waits for the ones it names):
+ *   Token -> Feeds -> Timelock? -> Engine (LiquidationModule, then MarginEngine with the deployer as admin)
+ *   -> Vault (LiquidityVault, engine.setVault) -> Markets (deployer gets RISK_ROLE, listMarket in file order)
+ *   -> Roles (grant RISK/PAUSER/ADMIN to the configured holders, then the deployer renounces what it should
+ *   not keep). The deployer is the engine's first admin because setVault, grantRole and listMarket need it.
+ */
+import { createRequire } from "node:module";
+import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
+import type { Artifact, ContractFuture, Future } from "@nomicfoundation/ignition-core";
+import { ZeroAddress, ZeroHash, id } from "ethers";
+import {
+  parseDecimal,
+  type DeployParameters,
+  type MarketParameters,
+  type RoleHolder,
+} from "../parameters/schema.js";
+
+const require = createRequire(import.meta.url);
+/** OpenZeppelin's published builds, for contracts the repo does not compile itself. */
+const openZeppelinArtifact = (name: string) =>
+  require(`@openzeppelin/contracts/build/contracts/${name}.json`) as Artifact;
+
+export const ROLES = {
+  DEFAULT_ADMIN_ROLE: ZeroHash,
+  RISK_ROLE: id("RISK_ROLE"),
+  PAUSER_ROLE: id("PAUSER_ROLE"),
+} as const;
+
+/** An Ignition-safe key for a market symbol: "ETH-USD" -> "ETH_USD". */
+export const marketKey = (symbol: string) => symbol.replace(/[^A-Za-z0-9]/g, "_");
+
+/** The engine's `MarketParams` tuple for a market whose feed is `feed`. */
+export function marketParamsArg(market: MarketParameters, feed: ContractFuture<string> | string) {
+  const p = market.params;
+  return {
+    feed,
+    baseImrD18: p.baseImr,
+    maxImrD18: p.maxImr,
+    imrSizeSlopeD18: p.imrSizeSlope,
+    mmScalarD18: p.mmScalar,
+    maxFundingVelocityD18: p.maxFundingVelocity,
+    minPositionMarginD18: p.minPositionMargin,
+    skewScaleD18: p.skewScale,
+    makerFeeD18: p.makerFee,
+    takerFeeD18: p.takerFee,
+    liquidationFeeD18: p.liquidationFee,
+    reserveRatioD18: p.reserveRatio,
+    maxOiPerSideD18: p.maxOiPerSide,
+  };
+}
+
+/** The engine's `RiskParams` tuple. */
+export function riskParamsArg(params: DeployParameters) {
+  const r = params.riskParams;
+  return {
+    maxPositionsPerAccount: r.maxPositionsPerAccount,
+    keeperShareD18: r.keeperShare,
+    liquidationBufferD18: r.liquidationBuffer,
+    insuranceFeeShareD18: r.insuranceFeeShare,
+    minKeeperRewardD18: r.minKeeperReward,
+    maxKeeperRewardD18: r.maxKeeperReward,
+    partialLiquidationNotionalD18: r.partialLiquidationNotional,
+    adlTriggerD18: r.adlTrigger,
+    adlTargetD18: r.adlTarget,
+  };
+}
+
+/**
+ * Builds the module graph. `deployer` is the address that sends every transaction (Ignition's default sender);
+ * it stands for "deployer" in the file.
+ */
+export function buildBulkheadModule(params: DeployParameters, deployer: string) {
+  const resolveAddress = (holder: "deployer" | string) => (holder === "deployer" ? deployer : holder);
+  const isDeployer = (holder: RoleHolder) => resolveAddress(holder).toLowerCase() === deployer.toLowerCase();
+
+  const TokenModule = buildModule("Token", (m) => {
+    const token =
+      "mock" in params.token
+        ? m.contract("MockERC20", [
+            params.token.mock.name,
+            params.token.mock.symbol,
+            params.token.mock.decimals,
+          ])
+        : m.contractAt("IERC20Metadata", openZeppelinArtifact("IERC20Metadata"), params.token.address);
+    return { token };
+  });
+
+  const FeedsModule = buildModule("Feeds", (m) => {
+    const results: Record<string, ContractFuture<string>> = {};
+    for (const market of params.markets) {
+      const key = marketKey(market.symbol);
+      let aggregator: ContractFuture<string> | string;
+      if ("mock" in market.feed) {
+        const { decimals, initialAnswer } = market.feed.mock;
+        const mock = m.contract("MockAggregatorV3", [decimals], { id: `aggregator_${key}` });
+        m.call(mock, "setAnswer", [parseDecimal(initialAnswer, decimals)], { id: `setAnswer_${key}` });
+        results[`aggregator_${key}`] = mock;
+        aggregator = mock;
+      } else {
+        aggregator = market.feed.aggregator;
+      }
+      results[`feed_${key}`] = m.contract(
+        "ChainlinkPriceFeed",
+        [
+          aggregator,
+          market.heartbeatSeconds,
+          market.sequencerUptimeFeed ?? ZeroAddress,
+          market.gracePeriodSeconds ?? 0,
+        ],
+        { id: `feed_${key}` },
+      );
+    }
+    return results;
+  });
+
+  const timelockConfig = params.timelock;
+  const TimelockModule =
+    timelockConfig === undefined
+      ? undefined
+      : buildModule("Timelock", (m) => {
+          // Admin argument zero: the timelock administers itself, so no EOA can bypass the delay.
+          const timelock = m.contract("TimelockController", openZeppelinArtifact("TimelockController"), [
+            timelockConfig.minDelay,
+            timelockConfig.proposers.map(resolveAddress),
+            timelockConfig.executors.map(resolveAddress),
+            ZeroAddress,
+          ]);
+          return { timelock };
+        });
+
+  const EngineModule = buildModule("Engine", (m) => {
+    const { token } = m.useModule(TokenModule);
+    const liquidationModule = m.contract("LiquidationModule", [token]);
+    const engine = m.contract("MarginEngine", [token, deployer, riskParamsArg(params), liquidationModule]);
+    return { engine, liquidationModule };
+  });
+
+  /** A role holder as a call argument: an address, or the timelock deployed by this graph. */
+  const holderArg = (m: Parameters<Parameters<typeof buildModule>[1]>[0], holder: RoleHolder) => {
+    if (holder !== "timelock") return resolveAddress(holder);
+    return m.useModule(TimelockModule as NonNullable<typeof TimelockModule>).timelock;
+  };
+
+  const VaultModule = buildModule("Vault", (m) => {
+    const { token } = m.useModule(TokenModule);
+    const { engine } = m.useModule(EngineModule);
+    const vault = m.contract("LiquidityVault", [
+      token,
+      engine,
+      holderArg(m, params.admin),
+      params.vault.entryFeeBps,
+      params.vault.exitFeeBps,
+      params.vault.cooldownSeconds,
+    ]);
+    m.call(engine, "setVault", [vault]);
+    return { vault };
+  });
+
+  const MarketsModule = buildModule("Markets", (m) => {
+    const { engine } = m.useModule(EngineModule);
+    const feeds = m.useModule(FeedsModule);
+    // listMarket needs RISK_ROLE; the deployer holds it for the listing and gives it up in Roles if it must.
+    let previous: Future = m.call(engine, "grantRole", [ROLES.RISK_ROLE, deployer], {
+      id: "grantRiskRoleToDeployer",
+    });
+    for (const market of params.markets) {
+      const key = marketKey(market.symbol);
+      // Chained so market ids follow the file order (1, 2, ...).
+      previous = m.call(engine, "listMarket", [marketParamsArg(market, feeds[`feed_${key}`])], {
+        id: `listMarket_${key}`,
+        after: [previous],
+      });
+    }
+    return {};
+  });
+
+  const RolesModule = buildModule("Roles", (m) => {
+    const { engine } = m.useModule(EngineModule);
+    // Grants wait for the vault wiring and the listings, which need the deployer's admin and risk roles.
+    const grant = (role: keyof typeof ROLES, holder: RoleHolder) =>
+      m.call(engine, "grantRole", [ROLES[role], holderArg(m, holder)], {
+        id: `grant_${role}`,
+        after: [VaultModule, MarketsModule],
+      });
+    const grants: Future[] = [];
+    if (!isDeployer(params.riskAdmin)) grants.push(grant("RISK_ROLE", params.riskAdmin));
+    grants.push(grant("PAUSER_ROLE", params.pauser));
+    if (!isDeployer(params.admin)) grants.push(grant("DEFAULT_ADMIN_ROLE", params.admin));
+    // Renounce only once every grant is through: the admin role is what makes grants possible.
+    if (!isDeployer(params.riskAdmin)) {
+      m.call(engine, "renounceRole", [ROLES.RISK_ROLE, deployer], {
+        id: "renounce_RISK_ROLE",
+        after: grants,
+      });
+    }
+    if (!isDeployer(params.admin)) {
+      m.call(engine, "renounceRole", [ROLES.DEFAULT_ADMIN_ROLE, deployer], {
+        id: "renounce_DEFAULT_ADMIN_ROLE",
+        after: grants,
+      });
+    }
+    return {};
+  });
+
+  return buildModule("Bulkhead", (m) => {
+    const { token } = m.useModule(TokenModule);
+    const feeds = m.useModule(FeedsModule);
+    const { engine, liquidationModule } = m.useModule(EngineModule);
+    const { vault } = m.useModule(VaultModule);
+    m.useModule(MarketsModule);
+    m.useModule(RolesModule);
+    const timelock = TimelockModule === undefined ? {} : m.useModule(TimelockModule);
+    // Keyed by name for the deploy script: token, engine, liquidationModule, vault, feed_<KEY>,
+    // aggregator_<KEY> (mock feeds) and timelock (when configured).
+    const results: Record<string, ContractFuture<string>> = {
+      token,
+      engine,
+      liquidationModule,
+      vault,
+      ...feeds,
+      ...timelock,
+    };
+    return results;
+  });
+}

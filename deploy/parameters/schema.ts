@@ -1,0 +1,406 @@
+/**
+ * The deployment parameter file: its shape (zod) and every bound the contracts enforce, checked off-chain so a
+ * bad file fails with a message naming the field BEFORE a transaction is sent.
+ *
+ * Bounds mirror contracts/core/MarginEngine.sol (`_writeMarketParams`, `_setRiskParams`),
+ * contracts/vault/LiquidityVault.sol (`_setVaultParams`) and contracts/oracle/ChainlinkPriceFeed.sol (constructor).
+ * Keep them in lock-step: the on-chain checks stay authoritative, these only fail earlier and say why.
+ */
+import { readFile } from "node:fs/promises";
+import { getAddress, isAddress } from "ethers";
+import { z } from "zod";
+
+export const WAD = 10n ** 18n;
+
+/** MarginEngine / EngineBase hard bounds (D18 unless noted). */
+export const ENGINE_BOUNDS = {
+  MIN_BASE_IMR: 5n * 10n ** 15n, // 0.005
+  MAX_IMR: WAD,
+  MAX_IMR_SLOPE: 10n * WAD,
+  MIN_MM_SCALAR: WAD / 10n,
+  MAX_MM_SCALAR: (9n * WAD) / 10n,
+  MAX_FUNDING_VELOCITY: 10n * WAD,
+  MAX_MIN_POSITION_MARGIN: 1_000_000n * WAD,
+  MAX_TRADE_FEE: WAD / 100n,
+  MAX_LIQUIDATION_FEE: (5n * WAD) / 100n,
+  MAX_KEEPER_REWARD: 10_000n * WAD,
+  MAX_LIQUIDATION_BUFFER: WAD / 2n,
+  MAX_INSURANCE_FEE_SHARE: WAD / 2n,
+  MAX_SIZE_PARAM: 10n ** 36n,
+  MAX_POSITIONS: 16,
+  MAX_MARKETS: 64,
+  MAX_TOKEN_DECIMALS: 18,
+} as const;
+
+/** LiquidityVault bounds. */
+export const VAULT_BOUNDS = { MAX_FEE_BPS: 100, MAX_COOLDOWN: 7 * 24 * 3600 } as const;
+
+/** ChainlinkPriceFeed bounds. */
+export const FEED_BOUNDS = {
+  MAX_HEARTBEAT: 7 * 24 * 3600,
+  MAX_GRACE_PERIOD: 24 * 3600,
+  MAX_DECIMALS: 36,
+} as const;
+
+const UINT64_MAX = 2n ** 64n - 1n;
+const UINT128_MAX = 2n ** 128n - 1n;
+
+/** A decimal string ("0.02", "100000") parsed to a bigint with `decimals` digits of precision. */
+export function parseDecimal(value: string, decimals: number): bigint {
+  const [whole, fraction = ""] = value.split(".");
+  return BigInt(whole) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0");
+}
+
+/** The inverse of `parseDecimal`, for messages: 20000000000000000n, 18 -> "0.02". */
+export function formatDecimal(value: bigint, decimals: number): string {
+  const scale = 10n ** BigInt(decimals);
+  const fraction = (value % scale).toString().padStart(decimals, "0").replace(/0+$/, "");
+  return fraction === "" ? `${value / scale}` : `${value / scale}.${fraction}`;
+}
+
+const decimalString = (decimals: number) =>
+  z
+    .string({ invalid_type_error: 'must be a decimal string such as "0.02"' })
+    .regex(
+      new RegExp(`^\\d+(\\.\\d{1,${decimals}})?$`),
+      `must be a non-negative decimal string with at most ${decimals} decimals, such as "0.02"`,
+    );
+
+/** A D18 fixed-point value written as a decimal string, checked to fit its Solidity type. */
+const d18 = (bits: 64 | 128) => {
+  const max = bits === 64 ? UINT64_MAX : UINT128_MAX;
+  return decimalString(18)
+    .transform((value) => parseDecimal(value, 18))
+    .pipe(z.bigint().max(max, `does not fit a uint${bits} in D18 (max ${formatDecimal(max, 18)})`));
+};
+
+const address = z
+  .string({ invalid_type_error: "must be an address string" })
+  .refine((value) => isAddress(value), {
+    message: "is not a valid address (40 hex digits after 0x, with a correct EIP-55 checksum if mixed-case)",
+  })
+  .transform((value) => getAddress(value));
+
+const nonZeroAddress = address.refine((value) => value !== "0x0000000000000000000000000000000000000000", {
+  message: "must not be the zero address",
+});
+
+/** A role holder: an address, the deploying account, or the timelock this file deploys. */
+const roleHolder = z.union([z.literal("deployer"), z.literal("timelock"), nonZeroAddress], {
+  errorMap: () => ({ message: 'must be an address, "deployer" or "timelock"' }),
+});
+
+const seconds = (max: number) => z.number().int("must be a whole number of seconds").min(0).max(max);
+
+const tokenSchema = z.union(
+  [
+    z
+      .object({
+        mock: z
+          .object({
+            name: z.string().min(1),
+            symbol: z.string().min(1),
+            decimals: z.number().int().min(0).max(ENGINE_BOUNDS.MAX_TOKEN_DECIMALS),
+          })
+          .strict(),
+      })
+      .strict(),
+    z.object({ address: nonZeroAddress }).strict(),
+  ],
+  { errorMap: () => ({ message: "must be {mock: {name, symbol, decimals}} or {address}" }) },
+);
+
+const timelockSchema = z
+  .object({
+    minDelay: seconds(365 * 24 * 3600),
+    proposers: z
+      .array(z.union([z.literal("deployer"), nonZeroAddress]))
+      .min(1, "needs at least one proposer"),
+    /** The zero address as an executor lets anyone execute a ready operation (OpenZeppelin's convention). */
+    executors: z.array(z.union([z.literal("deployer"), address])).min(1, "needs at least one executor"),
+  })
+  .strict();
+
+const riskParamsSchema = z
+  .object({
+    maxPositionsPerAccount: z.number().int().min(1).max(ENGINE_BOUNDS.MAX_POSITIONS),
+    keeperShare: d18(64),
+    liquidationBuffer: d18(64),
+    insuranceFeeShare: d18(64),
+    minKeeperReward: d18(128),
+    maxKeeperReward: d18(128),
+    partialLiquidationNotional: d18(128),
+    adlTrigger: d18(64),
+    adlTarget: d18(64),
+  })
+  .strict();
+
+const vaultSchema = z
+  .object({
+    entryFeeBps: z.number().int().min(0).max(VAULT_BOUNDS.MAX_FEE_BPS),
+    exitFeeBps: z.number().int().min(0).max(VAULT_BOUNDS.MAX_FEE_BPS),
+    cooldownSeconds: seconds(VAULT_BOUNDS.MAX_COOLDOWN),
+  })
+  .strict();
+
+const feedSchema = z.union(
+  [
+    z
+      .object({
+        mock: z
+          .object({
+            decimals: z.number().int().min(0).max(FEED_BOUNDS.MAX_DECIMALS),
+            /** The price as a decimal string ("3000"), scaled by `decimals` for the aggregator's answer. */
+            initialAnswer: z.string().regex(/^\d+(\.\d+)?$/, 'must be a decimal string such as "3000"'),
+          })
+          .strict(),
+      })
+      .strict(),
+    z.object({ aggregator: nonZeroAddress }).strict(),
+  ],
+  { errorMap: () => ({ message: "must be {mock: {decimals, initialAnswer}} or {aggregator}" }) },
+);
+
+const marketParamsSchema = z
+  .object({
+    baseImr: d18(64),
+    maxImr: d18(64),
+    imrSizeSlope: d18(64),
+    mmScalar: d18(64),
+    maxFundingVelocity: d18(64),
+    minPositionMargin: d18(128),
+    skewScale: d18(128),
+    makerFee: d18(64),
+    takerFee: d18(64),
+    liquidationFee: d18(64),
+    reserveRatio: d18(64),
+    maxOiPerSide: d18(128),
+  })
+  .strict();
+
+const marketSchema = z
+  .object({
+    symbol: z.string().regex(/^[A-Z0-9]+-[A-Z0-9]+$/, 'must look like "ETH-USD"'),
+    feed: feedSchema,
+    heartbeatSeconds: z.number().int().min(1).max(FEED_BOUNDS.MAX_HEARTBEAT),
+    sequencerUptimeFeed: nonZeroAddress.optional(),
+    gracePeriodSeconds: seconds(FEED_BOUNDS.MAX_GRACE_PERIOD).optional(),
+    params: marketParamsSchema,
+  })
+  .strict();
+
+/** Error text for a bound, with the contract's own error so an on-chain revert can be matched to it. */
+const bound = (rule: string, contractName: string) =>
+  `${rule} (on chain: ParameterOutOfBounds("${contractName}"))`;
+const show = (value: bigint) => formatDecimal(value, 18);
+
+export const parameterFileSchema = z
+  .object({
+    $schema: z.string().optional(),
+    description: z.string().optional(),
+    token: tokenSchema,
+    admin: roleHolder,
+    riskAdmin: roleHolder,
+    pauser: roleHolder,
+    timelock: timelockSchema.optional(),
+    riskParams: riskParamsSchema,
+    vault: vaultSchema,
+    markets: z.array(marketSchema).min(1, "list at least one market").max(ENGINE_BOUNDS.MAX_MARKETS),
+  })
+  .strict();
+
+export type ParameterFileInput = z.input<typeof parameterFileSchema>;
+export type DeployParameters = z.output<typeof parameterFileSchema>;
+export type MarketParameters = DeployParameters["markets"][number];
+export type RoleHolder = DeployParameters["admin"];
+
+type Issue = { path: (string | number)[]; message: string };
+
+/**
+ * The cross-field rules and contract bounds, run once the file has the right shape (zod refinements would also
+ * run on half-parsed values).
+ */
+export function checkBounds(file: DeployParameters): Issue[] {
+  const issues: Issue[] = [];
+  const issue = (path: (string | number)[], message: string) => issues.push({ path, message });
+  const B = ENGINE_BOUNDS;
+
+  // Roles and the timelock.
+  const holders = { admin: file.admin, riskAdmin: file.riskAdmin, pauser: file.pauser };
+  for (const [role, holder] of Object.entries(holders)) {
+    if (holder === "timelock" && file.timelock === undefined) {
+      issue([role], '"timelock" needs a `timelock` section to deploy one');
+    }
+  }
+  if (file.timelock !== undefined && !Object.values(holders).includes("timelock")) {
+    issue(["timelock"], 'a timelock is configured but no role is given to it (set admin to "timelock")');
+  }
+
+  // Risk parameters (MarginEngine._setRiskParams).
+  const r = file.riskParams;
+  if (r.keeperShare > WAD) issue(["riskParams", "keeperShare"], bound("must be <= 1", "keeperShare"));
+  if (r.liquidationBuffer > B.MAX_LIQUIDATION_BUFFER) {
+    issue(
+      ["riskParams", "liquidationBuffer"],
+      bound(`must be <= ${show(B.MAX_LIQUIDATION_BUFFER)}`, "liquidationBuffer"),
+    );
+  }
+  if (r.insuranceFeeShare > B.MAX_INSURANCE_FEE_SHARE) {
+    issue(
+      ["riskParams", "insuranceFeeShare"],
+      bound(`must be <= ${show(B.MAX_INSURANCE_FEE_SHARE)}`, "insuranceFeeShare"),
+    );
+  }
+  if (r.minKeeperReward > r.maxKeeperReward) {
+    issue(
+      ["riskParams", "minKeeperReward"],
+      bound(`must be <= maxKeeperReward (${show(r.maxKeeperReward)})`, "keeperReward"),
+    );
+  }
+  if (r.maxKeeperReward > B.MAX_KEEPER_REWARD) {
+    issue(
+      ["riskParams", "maxKeeperReward"],
+      bound(`must be <= ${show(B.MAX_KEEPER_REWARD)}`, "keeperReward"),
+    );
+  }
+  if (r.partialLiquidationNotional === 0n) {
+    issue(["riskParams", "partialLiquidationNotional"], bound("must be > 0", "partialLiquidationNotional"));
+  }
+  if (r.adlTarget === 0n) issue(["riskParams", "adlTarget"], bound("must be > 0", "adl"));
+  if (r.adlTarget >= r.adlTrigger) {
+    issue(["riskParams", "adlTarget"], bound(`must be < adlTrigger (${show(r.adlTrigger)})`, "adl"));
+  }
+  if (r.adlTrigger > WAD) issue(["riskParams", "adlTrigger"], bound("must be <= 1", "adl"));
+
+  // Markets (MarginEngine._writeMarketParams, ChainlinkPriceFeed constructor).
+  const symbols = new Set<string>();
+  file.markets.forEach((market, i) => {
+    const at = (field: string) => ["markets", i, "params", field];
+    if (symbols.has(market.symbol))
+      issue(["markets", i, "symbol"], `duplicate market symbol ${market.symbol}`);
+    symbols.add(market.symbol);
+
+    if (market.gracePeriodSeconds !== undefined && market.sequencerUptimeFeed === undefined) {
+      issue(["markets", i, "gracePeriodSeconds"], "only applies with a sequencerUptimeFeed");
+    }
+
+    const p = market.params;
+    if (p.baseImr < B.MIN_BASE_IMR)
+      issue(at("baseImr"), bound(`must be >= ${show(B.MIN_BASE_IMR)}`, "baseImr"));
+    if (p.baseImr > p.maxImr) issue(at("baseImr"), bound(`must be <= maxImr (${show(p.maxImr)})`, "baseImr"));
+    if (p.maxImr > B.MAX_IMR) issue(at("maxImr"), bound(`must be <= ${show(B.MAX_IMR)}`, "maxImr"));
+    if (p.imrSizeSlope > B.MAX_IMR_SLOPE) {
+      issue(at("imrSizeSlope"), bound(`must be <= ${show(B.MAX_IMR_SLOPE)}`, "imrSizeSlope"));
+    }
+    if (p.mmScalar < B.MIN_MM_SCALAR || p.mmScalar > B.MAX_MM_SCALAR) {
+      issue(
+        at("mmScalar"),
+        bound(`must be in [${show(B.MIN_MM_SCALAR)}, ${show(B.MAX_MM_SCALAR)}]`, "mmScalar"),
+      );
+    }
+    if (p.maxFundingVelocity > B.MAX_FUNDING_VELOCITY) {
+      issue(
+        at("maxFundingVelocity"),
+        bound(`must be <= ${show(B.MAX_FUNDING_VELOCITY)}`, "maxFundingVelocity"),
+      );
+    }
+    if (p.minPositionMargin < r.maxKeeperReward) {
+      issue(
+        at("minPositionMargin"),
+        bound(
+          `must be >= riskParams.maxKeeperReward (${show(r.maxKeeperReward)}) so a dust position pays its liquidator`,
+          "minPositionMargin",
+        ),
+      );
+    }
+    if (p.minPositionMargin > B.MAX_MIN_POSITION_MARGIN) {
+      issue(
+        at("minPositionMargin"),
+        bound(`must be <= ${show(B.MAX_MIN_POSITION_MARGIN)}`, "minPositionMargin"),
+      );
+    }
+    if (p.skewScale === 0n || p.skewScale > B.MAX_SIZE_PARAM) {
+      issue(at("skewScale"), bound(`must be in (0, ${show(B.MAX_SIZE_PARAM)}]`, "skewScale"));
+    }
+    for (const fee of ["makerFee", "takerFee"] as const) {
+      if (p[fee] > B.MAX_TRADE_FEE) issue(at(fee), bound(`must be <= ${show(B.MAX_TRADE_FEE)}`, "tradeFee"));
+    }
+    if (p.liquidationFee > B.MAX_LIQUIDATION_FEE) {
+      issue(at("liquidationFee"), bound(`must be <= ${show(B.MAX_LIQUIDATION_FEE)}`, "liquidationFee"));
+    }
+    // The engine rounds the product down (mulDown), so compare against the floor.
+    const maintenanceRatio = (p.baseImr * p.mmScalar) / WAD;
+    if (p.liquidationFee >= maintenanceRatio) {
+      issue(
+        at("liquidationFee"),
+        bound(
+          `must be < baseImr x mmScalar (${show(maintenanceRatio)}), or liquidating at the maintenance boundary leaves negative equity`,
+          "liquidationFee",
+        ),
+      );
+    }
+    if (p.reserveRatio === 0n || p.reserveRatio > WAD) {
+      issue(at("reserveRatio"), bound("must be in (0, 1]", "reserveRatio"));
+    }
+    if (p.maxOiPerSide === 0n || p.maxOiPerSide > p.skewScale) {
+      issue(at("maxOiPerSide"), bound(`must be in (0, skewScale (${show(p.skewScale)})]`, "maxOiPerSide"));
+    }
+  });
+  return issues;
+}
+
+/** Thrown for a parameter file that does not parse or breaks a contract bound; lists every problem. */
+export class ParameterFileError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`Invalid deployment parameters in ${source}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ParameterFileError";
+  }
+}
+
+/**
+ * zod reports a failed union as one `invalid_union` issue. When exactly one branch has the right shape (its own
+ * keys, literal or type), that branch's issues say what is actually wrong (`token.address: is not a valid
+ * address`), so report them instead.
+ */
+function explainUnions(issues: z.ZodIssue[]): Issue[] {
+  return issues.flatMap((issue): Issue[] => {
+    if (issue.code !== z.ZodIssueCode.invalid_union) return [issue];
+    const depth = issue.path.length;
+    const fits = issue.unionErrors.filter(
+      (branch) =>
+        !branch.issues.some(
+          (i) =>
+            (i.code === z.ZodIssueCode.unrecognized_keys && i.path.length === depth) ||
+            ((i.code === z.ZodIssueCode.invalid_type || i.code === z.ZodIssueCode.invalid_literal) &&
+              i.path.length <= depth + 1),
+        ),
+    );
+    return fits.length === 1 ? explainUnions(fits[0].issues) : [issue];
+  });
+}
+
+/** Validates already-parsed JSON; `source` names it in error messages. */
+export function parseParameters(json: unknown, source = "parameters"): DeployParameters {
+  const result = parameterFileSchema.safeParse(json);
+  const issues: Issue[] = result.success ? checkBounds(result.data) : explainUnions(result.error.issues);
+  if (result.success && issues.length === 0) return result.data;
+  const problems = issues.map(({ path, message }) => {
+    const where = path.map((key) => (typeof key === "number" ? `[${key}]` : `.${key}`)).join("");
+    return `${where.replace(/^\./, "") || "(file)"}: ${message}`;
+  });
+  throw new ParameterFileError(source, problems);
+}
+
+/** Reads and validates a parameter file. */
+export async function readParameterFile(file: string): Promise<DeployParameters> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, "utf8"));
+  } catch (error) {
+    throw new ParameterFileError(file, [`cannot read JSON: ${(error as Error).message}`]);
+  }
+  return parseParameters(json, file);
+}

@@ -1,0 +1,218 @@
+/**
+ * Gas benchmark: deploys Bulkhead with 16 markets, runs every measured operation in a warm, realistic state
+ * (accounts and markets exist, users hold tokens, time moves between operations so funding accrues) and
+ * records each transaction's `gasUsed`. Writes bench/gas-report.json and fails if a budget in
+ * bench/budgets.json is exceeded.
+ *
+ * Determinism: after the deploy every transaction is mined at a timestamp set explicitly (a fixed step
+ * after the previous one), so funding, prices and therefore gas are identical from run to run.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import type { ContractTransactionResponse } from "ethers";
+import { ethers, networkHelpers, deployBulkhead, marketParams, ETH, BTC } from "../test/helpers/fixture.js";
+import { feedAnswer, usd, wad } from "../test/helpers/constants.js";
+
+const REPORT = "bench/gas-report.json";
+const BUDGETS = "bench/budgets.json";
+const STEP = 60n;
+const MARKET_COUNT = 16;
+const EXTRA_PRICE = "100";
+
+const { signers, contracts } = await deployBulkhead();
+const { admin, lp, alice, bob, keeper, carol } = signers;
+const { token, engine, vault, ethAggregator, btcAggregator } = contracts;
+const [dave, erin, frank, grace, heidi, ivan] = (await ethers.getSigners()).slice(6, 12);
+
+const gas: Record<string, bigint> = {};
+
+/** Sends one transaction at the next fixed timestamp and returns its receipt's gas. */
+async function send(tx: () => Promise<ContractTransactionResponse>, step: bigint = STEP): Promise<bigint> {
+  now += step;
+  await networkHelpers.time.setNextBlockTimestamp(now);
+  const receipt = await (await tx()).wait();
+  if (receipt === null) throw new Error("no receipt");
+  return receipt.gasUsed;
+}
+
+async function measure(name: string, tx: () => Promise<ContractTransactionResponse>, step?: bigint) {
+  gas[name] = await send(tx, step);
+}
+
+function check(condition: boolean, what: string) {
+  if (!condition) throw new Error(`benchmark scenario broken: ${what}`);
+}
+
+/** The id of the account the last transaction created. */
+async function lastAccount(): Promise<bigint> {
+  return engine.accountCount();
+}
+
+// ---- 14 extra markets (ids 3..16), each with its own aggregator and feed, priced at 100 ----
+const aggregators = new Map([
+  [ETH, ethAggregator],
+  [BTC, btcAggregator],
+]);
+const extraFeeds: string[] = [];
+for (let id = 3; id <= MARKET_COUNT; ++id) {
+  const aggregator = await ethers.deployContract("MockAggregatorV3", [8]);
+  const feed = await ethers.deployContract("ChainlinkPriceFeed", [aggregator, 86_400, ethers.ZeroAddress, 0]);
+  aggregators.set(id, aggregator);
+  extraFeeds.push(await feed.getAddress());
+}
+
+let now = BigInt(await networkHelpers.time.latest());
+for (const [index, feed] of extraFeeds.entries()) {
+  await send(() => aggregators.get(index + 3)!.setAnswer(feedAnswer(EXTRA_PRICE)));
+  await send(() => engine.connect(admin).listMarket(marketParams(feed, "ETH")));
+}
+check(Number(await engine.marketCount()) === MARKET_COUNT, "16 markets");
+
+async function setPrice(marketId: number, price: string) {
+  await send(() => aggregators.get(marketId)!.setAnswer(feedAnswer(price)));
+}
+
+for (const user of [dave, erin, frank, grace, heidi, ivan]) {
+  await send(() => token.mint(user, usd("10000000")));
+  await send(() => token.connect(user).approve(engine, ethers.MaxUint256));
+}
+
+const BUY = wad("1000000");
+const SELL = 1n;
+const MARKET_ETH = ETH;
+const MARKET_BTC = BTC;
+const M_CROSS16 = 3;
+const M_CROSS1 = 4;
+const M_ISOLATED = 5;
+const M_PARTIAL = 6;
+const M_BATCH = 7;
+const M_ADL = 8;
+
+// ---- background open interest on both sides of ETH and BTC, so measured trades hit live markets ----
+await send(() => engine.connect(ivan).createCrossAccount());
+const ivanId = await lastAccount();
+await send(() => engine.connect(ivan).deposit(ivanId, usd("100000")));
+await send(() => engine.connect(ivan).trade(ivanId, MARKET_ETH, wad("-10"), SELL));
+await send(() => engine.connect(ivan).trade(ivanId, MARKET_BTC, wad("0.5"), BUY));
+
+// ---- cross margin: alice's account exists, is funded and holds an ETH position ----
+await send(() => engine.connect(alice).createCrossAccount());
+const aliceId = await lastAccount();
+await send(() => engine.connect(alice).deposit(aliceId, usd("100000")));
+await send(() => engine.connect(alice).trade(aliceId, MARKET_ETH, wad("5"), BUY));
+await measure("deposit", () => engine.connect(alice).deposit(aliceId, usd("1000")));
+await measure("withdraw", () => engine.connect(alice).withdraw(aliceId, usd("1000"), alice));
+await measure("openCross", () => engine.connect(alice).trade(aliceId, MARKET_BTC, wad("-0.2"), SELL));
+await measure("increaseCross", () => engine.connect(alice).trade(aliceId, MARKET_ETH, wad("2"), BUY));
+await measure("closeCross", () => engine.connect(alice).trade(aliceId, MARKET_BTC, wad("0.2"), BUY));
+
+// ---- isolated from and to the wallet: carol has traded this market and holds tokens ----
+await measure("openIsolatedFromWallet", () =>
+  engine.connect(carol).openIsolated(MARKET_ETH, 0, usd("2000"), wad("-3"), SELL),
+);
+const carolIsolated = await lastAccount();
+await measure("closeIsolatedToWallet", () =>
+  engine.connect(carol).closeIsolated(carolIsolated, BUY, 0, carol),
+);
+
+// ---- a cross account with 15 positions opens its 16th; bob's big long in market 3 makes it liquidatable later ----
+await send(() => engine.connect(bob).createCrossAccount());
+const bobId = await lastAccount();
+await send(() => engine.connect(bob).deposit(bobId, usd("2000")));
+await send(() => engine.connect(bob).trade(bobId, M_CROSS16, wad("500"), BUY));
+await send(() => engine.connect(bob).trade(bobId, MARKET_ETH, wad("0.03"), BUY));
+for (let id = 4; id <= MARKET_COUNT; ++id) {
+  await send(() => engine.connect(bob).trade(bobId, id, wad("1"), BUY));
+}
+await measure("openCross16", () => engine.connect(bob).trade(bobId, MARKET_BTC, wad("0.002"), BUY));
+check(Number((await engine.getAccount(bobId)).positionCount) === 16, "bob holds 16 positions");
+
+// ---- the liquidity vault: the LP adds to its position, then withdraws after the cooldown ----
+await measure("vaultDeposit", () => vault.connect(lp).deposit(usd("100000"), lp));
+await measure("vaultWithdraw", () => vault.connect(lp).withdraw(usd("50000"), lp, lp), 3_600n + STEP);
+
+// ---- liquidations: each scenario's price move is in a market only its victims (and bob's 1-unit long) hold ----
+// Isolated, 25x long.
+await send(() => engine.connect(erin).openIsolated(M_ISOLATED, 0, usd("150"), wad("40"), BUY));
+const erinId = await lastAccount();
+// One position in a cross account.
+await send(() => engine.connect(dave).createCrossAccount());
+const daveId = await lastAccount();
+await send(() => engine.connect(dave).deposit(daveId, usd("150")));
+await send(() => engine.connect(dave).trade(daveId, M_CROSS1, wad("40"), BUY));
+// A cross account above the partial-liquidation notional (150,000 USD).
+await send(() => engine.connect(frank).createCrossAccount());
+const frankId = await lastAccount();
+await send(() => engine.connect(frank).deposit(frankId, usd("4000")));
+await send(() => engine.connect(frank).trade(frankId, M_PARTIAL, wad("1500"), BUY));
+// Ten isolated accounts in one market.
+const batchIds: bigint[] = [];
+for (let i = 0; i < 10; ++i) {
+  await send(() => engine.connect(grace).openIsolated(M_BATCH, 0, usd("150"), wad("40"), BUY));
+  batchIds.push(await lastAccount());
+}
+
+await setPrice(M_ISOLATED, "97");
+check(await engine.isLiquidatable(erinId), "isolated account liquidatable");
+await measure("liquidateIsolated", () => engine.connect(keeper).liquidate(erinId, keeper));
+
+await setPrice(M_CROSS1, "97");
+check(await engine.isLiquidatable(daveId), "cross account with one position liquidatable");
+await measure("liquidateCross1", () => engine.connect(keeper).liquidate(daveId, keeper));
+
+await setPrice(M_PARTIAL, "98.4");
+const partialQuote = await engine.quoteLiquidation(frankId);
+check(partialQuote.liquidatable && partialQuote.partial_, "account above the threshold liquidated partially");
+await measure("liquidatePartial", () => engine.connect(keeper).liquidate(frankId, keeper));
+
+await setPrice(M_BATCH, "97");
+for (const id of batchIds) check(await engine.isLiquidatable(id), `batch account ${id} liquidatable`);
+await measure("liquidateBatch10", () => engine.connect(keeper).liquidateBatch(batchIds, keeper));
+for (const id of batchIds)
+  check((await engine.getAccount(id)).positionCount === 0n, `batch account ${id} closed`);
+
+await setPrice(M_CROSS16, "97");
+const cross16Quote = await engine.quoteLiquidation(bobId);
+check(cross16Quote.liquidatable && !cross16Quote.partial_, "16-position account fully liquidatable");
+await measure("liquidateCross16", () => engine.connect(keeper).liquidate(bobId, keeper));
+check((await engine.getAccount(bobId)).positionCount === 0n, "16 positions closed");
+
+// ---- ADL: a big long whose profit in its market exceeds the trigger share of vault cash ----
+await send(() => engine.connect(heidi).createCrossAccount());
+const heidiId = await lastAccount();
+await send(() => engine.connect(heidi).deposit(heidiId, usd("200000")));
+await send(() => engine.connect(heidi).trade(heidiId, M_ADL, wad("20000"), BUY));
+await setPrice(M_ADL, "250");
+const [triggered] = await engine.adlStatus(M_ADL);
+check(triggered, "ADL triggered");
+await measure("autoDeleverage", () => engine.connect(keeper).autoDeleverage(heidiId, M_ADL));
+
+// ---- report ----
+const names = Object.keys(gas).sort();
+const report: Record<string, number> = {};
+for (const name of names) report[name] = Number(gas[name]);
+writeFileSync(REPORT, JSON.stringify(report, null, 2) + "\n");
+
+const budgets = JSON.parse(readFileSync(BUDGETS, "utf8")) as Record<string, number>;
+const rows = names.map((name) => {
+  const budget = budgets[name];
+  const over = budget !== undefined && report[name] > budget;
+  return {
+    operation: name,
+    gas: report[name],
+    budget: budget ?? "-",
+    status: budget === undefined ? "" : over ? "OVER" : "ok",
+  };
+});
+console.table(rows);
+for (const name of Object.keys(budgets)) {
+  if (!(name in report)) {
+    console.error(`budget for unknown operation: ${name}`);
+    process.exitCode = 1;
+  }
+}
+const over = rows.filter((row) => row.status === "OVER");
+if (over.length > 0) {
+  console.error(`gas budget exceeded: ${over.map((row) => row.operation).join(", ")}`);
+  process.exitCode = 1;
+}
+console.log(`wrote ${REPORT}`);

@@ -1,0 +1,263 @@
+/**
+ * `npm run demo`: the whole Bulkhead story on the embedded Hardhat network, in numbered steps.
+ *
+ * A correlated crash (ETH and BTC both -15%, then a partial rebound) hits three accounts:
+ *   Alice's cross account, long ETH and short BTC (hedged), and her isolated account with the same ETH leg alone;
+ *   Bob's cross account, short ETH at low leverage.
+ * The keeper bot (keeper/) ticks after every price update and liquidates what becomes liquidatable.
+ * Equity and maintenance margin along the path are charted to out/demo/equity-vs-margin.svg.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { network } from "hardhat";
+import { EngineAdapter } from "../keeper/chain.js";
+import { Keeper } from "../keeper/bot.js";
+import { jsonLogger } from "../keeper/log.js";
+import { Metrics } from "../keeper/metrics.js";
+import { BTC, ETH, deployProtocol, feedAnswer, usd, wad, TOKEN_DECIMALS } from "./lib/protocol.js";
+import { pad, price18, ratio18, signedUsd, toNumber, usd18, usdToken } from "./lib/format.js";
+import { lineChart } from "./lib/svg-chart.js";
+
+const OUT_DIR = "out/demo";
+const STEP_SECONDS = 3600;
+const started = Date.now();
+
+const { ethers } = await network.getOrCreate();
+const { signers, contracts } = await deployProtocol(ethers);
+const { token, engine, vault, ethAggregator, btcAggregator } = contracts;
+const { lp, alice, bob, keeper: keeperSigner } = signers;
+
+let stepNo = 0;
+const step = (title: string) => console.log(`\n${++stepNo}. ${title}`);
+const line = (text = "") => console.log(`   ${text}`);
+const TOKEN_TO_D18 = 10n ** BigInt(18 - TOKEN_DECIMALS);
+const SHARE_UNIT = 10n ** BigInt(TOKEN_DECIMALS + 6); // vault shares carry a decimals offset of 6
+
+async function vaultView() {
+  const [assets, unit, supply] = await Promise.all([
+    vault.totalAssets(),
+    vault.convertToAssets(SHARE_UNIT),
+    vault.totalSupply(),
+  ]);
+  return { assets, sharePrice: unit, supply };
+}
+
+async function accountView(id: bigint) {
+  const [s, health, positions] = await Promise.all([
+    engine.marginSummary(id),
+    engine.healthFactor(id),
+    engine.getPositions(id),
+  ]);
+  const legs = positions.map(
+    (p) => `${p.sizeD18 > 0n ? "+" : ""}${ratio18(p.sizeD18, 2)} ${p.marketId === 1n ? "ETH" : "BTC"}`,
+  );
+  return { s, health, legs: legs.length > 0 ? legs.join(", ") : "no positions" };
+}
+
+function describe(name: string, v: Awaited<ReturnType<typeof accountView>>) {
+  const health = v.health === ethers.MaxUint256 ? "∞" : ratio18(v.health, 2);
+  line(
+    `${pad(name, 26, true)} equity $${pad(usd18(v.s.equityD18), 10)}  MM $${pad(usd18(v.s.maintenanceMarginD18), 8)}  health ${pad(health, 5)}  [${v.legs}]`,
+  );
+}
+
+/* ------------------------------------------------------------------ */
+
+step("Deploy Bulkhead on the embedded Hardhat network");
+line(
+  `engine ${await engine.getAddress()}, vault ${await vault.getAddress()}, USDC ${await token.getAddress()}`,
+);
+line("markets: 1 = ETH at $3,000.00, 2 = BTC at $60,000.00 (50x max leverage, 0.06% taker fee)");
+
+step("Fund the LP, the traders and the keeper; the LP deposits $5,000,000.00 into the vault");
+for (const user of [lp, alice, bob, keeperSigner]) {
+  await token.mint(user, usd("10000000"));
+  await token.connect(user).approve(engine, ethers.MaxUint256);
+  await token.connect(user).approve(vault, ethers.MaxUint256);
+}
+await vault.connect(lp).deposit(usd("5000000"), lp);
+const vaultBefore = await vaultView();
+line(
+  `vault totalAssets ${usdToken(vaultBefore.assets, TOKEN_DECIMALS)}, share price $${ratio18(vaultBefore.sharePrice * 10n ** 12n, 6)} (entry fee 0.10%)`,
+);
+
+step("Traders open positions");
+await engine.connect(alice).createCrossAccount();
+const hedged = await engine.accountCount();
+await engine.connect(alice).deposit(hedged, usd("3000"));
+await engine.connect(alice).trade(hedged, ETH, wad("10"), wad("3100"));
+await engine.connect(alice).trade(hedged, BTC, wad("-0.5"), wad("59000"));
+await engine.connect(alice).openIsolated(ETH, 0, usd("3000"), wad("10"), wad("3100"));
+const isolated = await engine.accountCount();
+await engine.connect(bob).createCrossAccount();
+const bobCross = await engine.accountCount();
+await engine.connect(bob).deposit(bobCross, usd("10000"));
+await engine.connect(bob).trade(bobCross, ETH, wad("-5"), wad("2900"));
+
+const accounts = [
+  { id: hedged, name: `#${hedged} Alice cross (hedged)`, color: "#1f77b4" },
+  { id: isolated, name: `#${isolated} Alice isolated ETH`, color: "#d62728" },
+  { id: bobCross, name: `#${bobCross} Bob cross (short)`, color: "#2ca02c" },
+];
+for (const a of accounts) describe(a.name, await accountView(a.id));
+line(
+  `isolated liquidation price: ETH $${price18(await engine.liquidationPrice(isolated, ETH))}; hedged cross: ETH $${price18(await engine.liquidationPrice(hedged, ETH))} with BTC held fixed`,
+);
+
+step("Start the keeper bot (keeper/, the same code as `npx hardhat run keeper/main.ts`)");
+const keeperLog: Record<string, unknown>[] = [];
+const metrics = new Metrics();
+const bot = new Keeper({
+  chain: new EngineAdapter(await engine.getAddress(), keeperSigner),
+  rewardReceiver: keeperSigner.address,
+  log: jsonLogger((l) => keeperLog.push(JSON.parse(l))),
+  metrics,
+  startBlock: 0,
+  logRange: 2000,
+  batchSize: 50,
+  dryRun: false,
+});
+line(`keeper ${keeperSigner.address}, ticks after every price update`);
+const keeperBalanceBefore = await token.balanceOf(keeperSigner);
+const insuranceBefore = await engine.insuranceFund();
+
+/* ------------------------------------------------------------------ */
+
+step("Walk the price path: a correlated crash, ETH and BTC -15% in 9 hours, then a partial rebound");
+const ethPath = [3000, 2950, 2900, 2850, 2800, 2760, 2720, 2680, 2600, 2550, 2600, 2650, 2700];
+const btcPath = ethPath.map((p) => p * 20);
+const history = accounts.map(() => ({ equity: [] as bigint[], mm: [] as bigint[] }));
+let liquidation:
+  | {
+      step: number;
+      before: Awaited<ReturnType<typeof accountView>>[];
+      after: Awaited<ReturnType<typeof accountView>>[];
+      log: Record<string, unknown>;
+    }
+  | undefined;
+
+line(
+  `${pad("step", 4)} ${pad("ETH", 9)} ${pad("BTC", 10)}   ${accounts.map((a) => pad(`#${a.id} equity / MM`, 24)).join(" ")}   keeper tick`,
+);
+for (const [i, ethPrice] of ethPath.entries()) {
+  if (i > 0) {
+    await ethers.provider.send("evm_increaseTime", [STEP_SECONDS]);
+    await ethAggregator.setAnswer(feedAnswer(String(ethPrice)));
+    await btcAggregator.setAnswer(feedAnswer(String(btcPath[i])));
+  }
+  const before = await Promise.all(accounts.map((a) => accountView(a.id)));
+  const logged = keeperLog.length;
+  const report = await bot.tick();
+  const after = await Promise.all(accounts.map((a) => accountView(a.id)));
+  if (report.liquidated.length > 0 && liquidation === undefined) {
+    liquidation = {
+      step: i,
+      before,
+      after,
+      log: keeperLog.slice(logged).find((l) => l.msg === "liquidated")!,
+    };
+  }
+  // Recorded as the price move left them, before the keeper acted: a liquidation shows as equity under MM.
+  before.forEach((v, k) => {
+    history[k].equity.push(v.s.equityD18);
+    history[k].mm.push(v.s.maintenanceMarginD18);
+  });
+  const cells = before.map((v) => pad(`${usd18(v.s.equityD18)} / ${usd18(v.s.maintenanceMarginD18)}`, 24));
+  const action =
+    report.liquidated.length > 0
+      ? `liquidates #${report.liquidated.join(", #")} (equity left: $${after.map((v, k) => (report.liquidated.includes(accounts[k].id) ? usd18(v.s.equityD18) : "")).join("")})`
+      : "-";
+  line(
+    `${pad(String(i), 4)} ${pad(ethPrice.toLocaleString("en-US"), 9)} ${pad(btcPath[i].toLocaleString("en-US"), 10)}   ${cells.join(" ")}   ${action}`,
+  );
+}
+
+/* ------------------------------------------------------------------ */
+
+step("(a) Hedging: the cross account survives what kills the unhedged isolated one");
+const trough = ethPath.indexOf(Math.min(...ethPath));
+line(
+  `at the trough (ETH $${ethPath[trough].toLocaleString("en-US")}, BTC $${btcPath[trough].toLocaleString("en-US")}): hedged cross equity $${usd18(history[0].equity[trough])} vs MM $${usd18(history[0].mm[trough])}`,
+);
+line(
+  "the ETH long lost what the BTC short gained: both legs share one pool of equity, so the losses netted out",
+);
+line(
+  `the same ETH leg alone, isolated with the same $3,000.00, was liquidated at step ${liquidation?.step ?? "-"} (ETH $${liquidation === undefined ? "-" : ethPath[liquidation.step].toLocaleString("en-US")})`,
+);
+
+step("(b) The keeper liquidates the isolated account; Alice's cross account is untouched");
+if (liquidation !== undefined) {
+  line(`before the keeper's tick at step ${liquidation.step}:`);
+  describe(accounts[0].name, liquidation.before[0]);
+  describe(accounts[1].name, liquidation.before[1]);
+  line("after:");
+  describe(accounts[0].name, liquidation.after[0]);
+  describe(accounts[1].name, liquidation.after[1]);
+  line(`keeper log: ${JSON.stringify(liquidation.log)}`);
+}
+
+step("(c) Keeper reward and insurance fund");
+const keeperBalanceAfter = await token.balanceOf(keeperSigner);
+const insuranceAfter = await engine.insuranceFund();
+line(
+  `keeper wallet   ${usdToken(keeperBalanceBefore, TOKEN_DECIMALS)} -> ${usdToken(keeperBalanceAfter, TOKEN_DECIMALS)}  (+${usdToken(keeperBalanceAfter - keeperBalanceBefore, TOKEN_DECIMALS)})`,
+);
+line(
+  `insurance fund  $${usd18(insuranceBefore)} -> $${usd18(insuranceAfter)}  (${signedUsd(insuranceAfter - insuranceBefore)}: liquidation fee minus keeper reward, plus 20% of trading fees, minus bad debt)`,
+);
+line(
+  `keeper metrics: ticks ${metrics.get("keeper_ticks_total")}, liquidations ${metrics.get("keeper_liquidations_total")}, rewards $${metrics.get("keeper_rewards_usd_total").toFixed(2)}, races lost ${metrics.get("keeper_races_lost_total")}, errors ${metrics.get("keeper_errors_total")}`,
+);
+
+const badDebt = await engine.queryFilter(engine.filters.BadDebt());
+line(
+  badDebt.length === 0
+    ? "bad debt: none (the keeper closed every account while its equity was still positive)"
+    : `bad debt: ${badDebt.map((e) => `#${e.args.accountId} insurance $${usd18(e.args.coveredByInsuranceD18)}, vault $${usd18(e.args.socialisedD18)}`).join("; ")}`,
+);
+
+step("(d) Liquidity vault before and after");
+const vaultAfter = await vaultView();
+line(
+  `totalAssets  ${usdToken(vaultBefore.assets, TOKEN_DECIMALS)} -> ${usdToken(vaultAfter.assets, TOKEN_DECIMALS)}  (${signedUsd((vaultAfter.assets - vaultBefore.assets) * TOKEN_TO_D18)})`,
+);
+line(
+  `share price  $${ratio18(vaultBefore.sharePrice * 10n ** 12n, 6)} -> $${ratio18(vaultAfter.sharePrice * 10n ** 12n, 6)}  (vault cash $${usd18(await engine.vaultCash())}, traders' open PnL is the vault's counter-position)`,
+);
+
+step("Summary along the price path");
+line(
+  `${pad("account", 28, true)} ${pad("start equity", 13)} ${pad("lowest", 11)} ${pad("end equity", 11)} ${pad("end MM", 9)}  outcome`,
+);
+accounts.forEach((a, k) => {
+  const h = history[k];
+  const liquidatedAt =
+    liquidation !== undefined && liquidation.after[k].legs === "no positions" && h.mm[0] > 0n
+      ? liquidation.step
+      : -1;
+  const outcome = liquidatedAt >= 0 ? `liquidated at step ${liquidatedAt}` : "survived";
+  line(
+    `${pad(a.name, 28, true)} ${pad(usd18(h.equity[0]), 13)} ${pad(usd18(h.equity.reduce((m, v) => (v < m ? v : m))), 11)} ${pad(usd18(h.equity.at(-1)!), 11)} ${pad(usd18(h.mm.at(-1)!), 9)}  ${outcome}`,
+  );
+});
+
+mkdirSync(OUT_DIR, { recursive: true });
+const svg = lineChart({
+  title: "Equity vs maintenance margin along a correlated crash",
+  subtitle:
+    "Solid: equity; dashed: maintenance margin. An account is liquidatable when its equity line falls below its margin line.",
+  xTitle: "step (one hour each) / ETH price / BTC price",
+  yTitle: "USD",
+  xLabels: ethPath.map((p, i) => `${i}\n${p.toLocaleString("en-US")}\n${btcPath[i] / 1000}k`),
+  series: accounts.flatMap((a, k) => [
+    { label: `${a.name} equity`, color: a.color, values: history[k].equity.map(toNumber) },
+    { label: `${a.name} MM`, color: a.color, dashed: true, values: history[k].mm.map(toNumber) },
+  ]),
+  markers:
+    liquidation === undefined
+      ? []
+      : [{ x: liquidation.step, text: `keeper liquidates #${isolated}`, color: "#d62728" }],
+});
+writeFileSync(`${OUT_DIR}/equity-vs-margin.svg`, svg);
+line(`finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+console.log(`\nChart written to ${OUT_DIR}/ (equity-vs-margin.svg)`);

@@ -1,0 +1,37 @@
+/** Human formatting of D18 and token amounts, at the edge only. */
+const WAD = 10n ** 18n;
+
+/** "12,345.67" from a D18 amount, rounded towards zero to cents. */
+export function usd18(d18: bigint): string {
+  const negative = d18 < 0n;
+  const cents = (negative ? -d18 : d18) / 10n ** 16n;
+  const whole = (cents / 100n).toLocaleString("en-US");
+  return `${negative ? "-" : ""}${whole}.${(cents % 100n).toString().padStart(2, "0")}`;
+}
+
+/** "+$12.34" / "-$12.34" from a D18 amount. */
+export function signedUsd(d18: bigint): string {
+  return `${d18 < 0n ? "-" : "+"}$${usd18(d18 < 0n ? -d18 : d18)}`;
+}
+
+/** "$12,345.67" from token units of `decimals`. */
+export function usdToken(amount: bigint, decimals: number): string {
+  return "$" + usd18(amount * 10n ** BigInt(18 - decimals));
+}
+
+/** A D18 value as a float (charts only). */
+export function toNumber(d18: bigint): number {
+  return Number(d18 / 10n ** 10n) / 1e8;
+}
+
+/** "3,000.00" from a D18 price. */
+export const price18 = usd18;
+
+/** "1.0234" from a D18 ratio. */
+export function ratio18(d18: bigint, digits = 4): string {
+  return (Number((d18 * 10n ** BigInt(digits)) / WAD) / 10 ** digits).toFixed(digits);
+}
+
+export function pad(text: string, width: number, left = false): string {
+  return left ? text.padEnd(width) : text.padStart(width);
+}

@@ -1,0 +1,307 @@
+/**
+ * Decoding of Bulkhead reverts: every custom error of the engine (IMarginEngine, ILiquidation, MarginEngine),
+ * the vault (ILiquidityVault, OpenZeppelin ERC-4626/ERC-20), the Chainlink adapter and the OpenZeppelin
+ * building blocks (AccessControl, Pausable, ReentrancyGuard, SafeERC20, SafeCast), plus `Error(string)` and `Panic(uint256)`,
+ * into `{ name, args, message }` with a human message.
+ */
+import { ErrorFragment, Interface, id, type InterfaceAbi, type Result } from "ethers";
+
+import {
+  ChainlinkPriceFeed__factory,
+  LiquidationModule__factory,
+  LiquidityVault__factory,
+  MarginEngine__factory,
+  MockERC20__factory,
+} from "../types/ethers-contracts/index.js";
+
+/** A decoded revert. `args` holds the error's arguments by name (and by position in `values`). */
+export interface DecodedError {
+  name: string;
+  selector: string;
+  signature: string;
+  args: Record<string, unknown>;
+  values: unknown[];
+  message: string;
+}
+
+function combinedInterface(): Interface {
+  const seen = new Set<string>();
+  const fragments: ErrorFragment[] = [];
+  const abis: InterfaceAbi[] = [
+    MarginEngine__factory.abi,
+    LiquidationModule__factory.abi,
+    LiquidityVault__factory.abi,
+    ChainlinkPriceFeed__factory.abi,
+    MockERC20__factory.abi,
+  ];
+  for (const abi of abis) {
+    for (const f of new Interface(abi).fragments) {
+      if (!(f instanceof ErrorFragment)) continue;
+      const sig = f.format("sighash");
+      if (seen.has(sig)) continue;
+      seen.add(sig);
+      fragments.push(f);
+    }
+  }
+  return new Interface(fragments);
+}
+
+/** The combined error ABI of the whole protocol (deduplicated by signature). */
+export const errorInterface: Interface = combinedInterface();
+
+/** Known role ids, for AccessControl messages. */
+export const ROLE_NAMES: Record<string, string> = {
+  ["0x" + "00".repeat(32)]: "DEFAULT_ADMIN_ROLE",
+  [id("RISK_ROLE")]: "RISK_ROLE",
+  [id("PAUSER_ROLE")]: "PAUSER_ROLE",
+};
+
+const PANIC_REASONS: Record<string, string> = {
+  "1": "assertion failed",
+  "17": "arithmetic overflow or underflow",
+  "18": "division or modulo by zero",
+  "33": "invalid enum value",
+  "34": "invalid storage byte array",
+  "49": "pop on an empty array",
+  "50": "array index out of bounds",
+  "65": "out of memory",
+  "81": "call to an uninitialised function",
+};
+
+/* ------------------------------------------------------------------------------------------------------------
+                                                 FORMATTING
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** A fixed-point bigint with `decimals` decimals, shown with `digits` decimals (truncated) and thousands commas. */
+export function formatFixed(value: bigint, decimals: number, digits = 2): string {
+  const negative = value < 0n;
+  const v = negative ? -value : value;
+  const unit = 10n ** BigInt(decimals);
+  const whole = (v / unit).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  let out = whole;
+  if (digits > 0) {
+    const frac = (v % unit).toString().padStart(decimals, "0").slice(0, digits).padEnd(digits, "0");
+    out += "." + frac;
+  }
+  return (negative ? "-" : "") + out;
+}
+
+/** A D18 amount, e.g. 1234560000000000000000n -> "1,234.56". */
+export function formatD18(value: bigint, digits = 2): string {
+  return formatFixed(value, 18, digits);
+}
+
+/** A D18 ratio as a percentage, e.g. 0.05e18 -> "5.00%". */
+export function formatPercentD18(value: bigint): string {
+  return formatFixed(value * 100n, 18, 2) + "%";
+}
+
+function bytes32Name(value: string): string {
+  const hex = value.replace(/^0x/, "").replace(/(00)+$/, "");
+  try {
+    return Buffer.from(hex, "hex").toString("utf8");
+  } catch {
+    return value;
+  }
+}
+
+/** The message of a decoded error (token amounts shown in raw units, `tokenDecimals` formats them). */
+function messageFor(name: string, a: Result, tokenDecimals: number): string {
+  const d18 = (x: unknown, digits = 2) => formatD18(x as bigint, digits);
+  const tok = (x: unknown) => formatFixed(x as bigint, tokenDecimals);
+  const time = (x: unknown) => new Date(Number(x as bigint) * 1000).toISOString();
+  switch (name) {
+    // IMarginEngine
+    case "ZeroAmount":
+      return "ZeroAmount: the amount is zero (or rounds to zero)";
+    case "ZeroAddress":
+      return "ZeroAddress: an address argument is the zero address";
+    case "InvalidSize":
+      return `InvalidSize: size delta ${d18(a[0])} is zero or does not fit the position`;
+    case "UnknownAccount":
+      return `UnknownAccount: account ${a[0]} does not exist`;
+    case "UnknownMarket":
+      return `UnknownMarket: market ${a[0]} does not exist`;
+    case "Unauthorized":
+      return `Unauthorized: ${a[0]} is neither the owner nor an operator of account ${a[1]}`;
+    case "InvalidTransfer":
+      return `InvalidTransfer: cannot move margin from account ${a[0]} to account ${a[1]}`;
+    case "WrongAccountMode":
+      return `WrongAccountMode: account ${a[0]} has the wrong mode (cross/isolated) or market for this action`;
+    case "TooManyPositions":
+      return `TooManyPositions: a cross account may hold at most ${a[0]} positions`;
+    case "InsufficientMargin":
+      return `InsufficientMargin: equity ${d18(a[0])} < initial margin ${d18(a[1])}`;
+    case "WouldBeLiquidatable":
+      return `WouldBeLiquidatable: equity ${d18(a[0])} < maintenance margin ${d18(a[1])} after this action`;
+    case "InsufficientCollateral":
+      return `InsufficientCollateral: collateral ${d18(a[0])} < requested ${d18(a[1])}`;
+    case "SlippageExceeded":
+      return `SlippageExceeded: fill price ${d18(a[0])} is worse than the acceptable price ${d18(a[1])}`;
+    case "OpenInterestCapExceeded":
+      return `OpenInterestCapExceeded: market ${a[0]} open interest ${d18(a[1], 4)} > cap ${d18(a[2], 4)}`;
+    case "VaultCapacityExceeded":
+      return `VaultCapacityExceeded: reserved ${d18(a[0])} > vault cash ${d18(a[1])}`;
+    case "UnsupportedToken":
+      return `UnsupportedToken: expected to receive ${a[0]} token units, received ${a[1]}`;
+    case "ParameterOutOfBounds":
+      return `ParameterOutOfBounds: parameter "${bytes32Name(a[0] as string)}" is outside its bounds`;
+    case "NotVault":
+      return `NotVault: ${a[0]} is not the vault`;
+    case "VaultAlreadySet":
+      return "VaultAlreadySet: the vault is already connected";
+    case "NoPosition":
+      return `NoPosition: account ${a[0]} has no position in market ${a[1]}`;
+    case "TooManyMarkets":
+      return "TooManyMarkets: the market limit is reached";
+    case "ModuleMismatch":
+      return "ModuleMismatch: the liquidation module was built for another token";
+    case "UnknownSelector":
+      return `UnknownSelector: the engine has no function ${a[0]}`;
+    // ILiquidation
+    case "NotLiquidatable":
+      return `NotLiquidatable: account ${a[0]} is not liquidatable (equity >= maintenance margin)`;
+    case "AdlNotTriggered":
+      return `AdlNotTriggered: market ${a[0]} traders' PnL ${d18(a[1])} <= trigger ${d18(a[2])}`;
+    case "OnlySelf":
+      return "OnlySelf: only the engine itself may call this";
+    case "PositionNotProfitable":
+      return `PositionNotProfitable: account ${a[0]}'s position in market ${a[1]} is not in profit`;
+    // ILiquidityVault
+    case "ReceiverMustBeCaller":
+      return `ReceiverMustBeCaller: caller ${a[0]} must be the receiver, not ${a[1]}`;
+    case "CooldownActive":
+      return `CooldownActive: ${a[0]}'s shares are locked until ${time(a[1])}`;
+    case "VaultParameterOutOfBounds":
+      return "VaultParameterOutOfBounds: a vault parameter is outside its bounds";
+    case "AssetMismatch":
+      return "AssetMismatch: the vault asset is not the engine's settlement token";
+    case "DepositsPaused":
+      return "DepositsPaused: vault deposits are stopped while the engine is paused";
+    // IChainlinkPriceFeed
+    case "InvalidPrice":
+      return `InvalidPrice: the oracle answer ${a[0]} is not positive`;
+    case "StalePrice":
+      return `StalePrice: the oracle was last updated at ${time(a[0])}, older than the heartbeat of ${a[1]} s`;
+    case "IncompleteRound":
+      return `IncompleteRound: round ${a[0]} was answered in round ${a[1]}`;
+    case "SequencerDown":
+      return "SequencerDown: the L2 sequencer is down";
+    case "SequencerGracePeriodNotOver":
+      return `SequencerGracePeriodNotOver: sequencer up since ${time(a[0])}, grace period ${a[1]} s`;
+    case "InvalidHeartbeat":
+      return "InvalidHeartbeat: the heartbeat is zero";
+    case "InvalidGracePeriod":
+      return `InvalidGracePeriod: grace period ${a[0]} s is invalid`;
+    case "InvalidDecimals":
+      return `InvalidDecimals: aggregator decimals ${a[0]} are not supported`;
+    // OpenZeppelin
+    case "AccessControlUnauthorizedAccount": {
+      const role = ROLE_NAMES[(a[1] as string).toLowerCase()] ?? (a[1] as string);
+      return `AccessControlUnauthorizedAccount: ${a[0]} lacks ${role}`;
+    }
+    case "AccessControlBadConfirmation":
+      return "AccessControlBadConfirmation: renounceRole must be called by the account itself";
+    case "EnforcedPause":
+      return "EnforcedPause: the protocol is paused (risk-increasing actions are stopped)";
+    case "ExpectedPause":
+      return "ExpectedPause: the protocol is not paused";
+    case "ReentrancyGuardReentrantCall":
+      return "ReentrancyGuardReentrantCall: reentrant call";
+    case "SafeERC20FailedOperation":
+      return `SafeERC20FailedOperation: a transfer of token ${a[0]} failed`;
+    case "ERC20InsufficientBalance":
+      return `ERC20InsufficientBalance: ${a[0]} has ${tok(a[1])} tokens, needs ${tok(a[2])}`;
+    case "ERC20InsufficientAllowance":
+      return `ERC20InsufficientAllowance: ${a[0]} is allowed ${tok(a[1])} tokens, needs ${tok(a[2])}`;
+    case "ERC20InvalidApprover":
+    case "ERC20InvalidReceiver":
+    case "ERC20InvalidSender":
+    case "ERC20InvalidSpender":
+      return `${name}: invalid address ${a[0]}`;
+    case "SafeCastOverflowedIntDowncast":
+    case "SafeCastOverflowedUintDowncast":
+      return `${name}: ${a[1]} does not fit in ${a[0]} bits (a balance or aggregate left its storage range)`;
+    case "SafeCastOverflowedIntToUint":
+      return `SafeCastOverflowedIntToUint: ${a[0]} is negative (e.g. the insurance fund would go below zero)`;
+    case "SafeCastOverflowedUintToInt":
+      return `SafeCastOverflowedUintToInt: ${a[0]} does not fit in int256`;
+    case "ERC4626ExceededMaxDeposit":
+      return `ERC4626ExceededMaxDeposit: deposit of ${tok(a[1])} for ${a[0]} exceeds the max ${tok(a[2])}`;
+    case "ERC4626ExceededMaxMint":
+      return `ERC4626ExceededMaxMint: mint of ${a[1]} shares for ${a[0]} exceeds the max ${a[2]}`;
+    case "ERC4626ExceededMaxWithdraw":
+      return `ERC4626ExceededMaxWithdraw: withdrawal of ${tok(a[1])} by ${a[0]} exceeds the max ${tok(a[2])}`;
+    case "ERC4626ExceededMaxRedeem":
+      return `ERC4626ExceededMaxRedeem: redemption of ${a[1]} shares by ${a[0]} exceeds the max ${a[2]}`;
+    default:
+      return `${name}(${Array.from(a).map(String).join(", ")})`;
+  }
+}
+
+/**
+ * Decodes revert data. Returns undefined for empty or unknown data.
+ * @param tokenDecimals Decimals of the settlement token, for messages of ERC-20/ERC-4626 errors (default 6).
+ */
+export function decodeError(data: string | null | undefined, tokenDecimals = 6): DecodedError | undefined {
+  if (!data || data === "0x" || data.length < 10) return undefined;
+  const selector = data.slice(0, 10).toLowerCase();
+  if (selector === "0x08c379a0" || selector === "0x4e487b71") {
+    const iface = new Interface(["error Error(string)", "error Panic(uint256)"]);
+    const parsed = iface.parseError(data);
+    if (!parsed) return undefined;
+    const value = parsed.args[0];
+    const message =
+      parsed.name === "Error"
+        ? `Error: ${value as string}`
+        : `Panic: ${PANIC_REASONS[(value as bigint).toString()] ?? `code ${value}`}`;
+    const key = parsed.name === "Error" ? "message" : "code";
+    return {
+      name: parsed.name,
+      selector,
+      signature: parsed.signature,
+      args: { [key]: value },
+      values: [value],
+      message,
+    };
+  }
+  let parsed;
+  try {
+    parsed = errorInterface.parseError(data);
+  } catch {
+    return undefined;
+  }
+  if (!parsed) return undefined;
+  const args: Record<string, unknown> = {};
+  parsed.fragment.inputs.forEach((input, i) => {
+    args[input.name || String(i)] = parsed.args[i];
+  });
+  return {
+    name: parsed.name,
+    selector,
+    signature: parsed.signature,
+    args,
+    values: Array.from(parsed.args),
+    message: messageFor(parsed.name, parsed.args, tokenDecimals),
+  };
+}
+
+/** Finds revert data inside an error thrown by ethers or a provider (nested `data`, `error.data`, `info`). */
+export function revertDataOf(err: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  const stack: unknown[] = [err];
+  while (stack.length > 0) {
+    const e = stack.pop();
+    if (e === null || typeof e !== "object" || seen.has(e)) continue;
+    seen.add(e);
+    const o = e as Record<string, unknown>;
+    if (typeof o.data === "string" && /^0x[0-9a-fA-F]{8}/.test(o.data)) return o.data;
+    for (const k of ["data", "error", "info", "cause", "revert", "payload"]) if (k in o) stack.push(o[k]);
+  }
+  return undefined;
+}
+
+/** Decodes the revert carried by a thrown error, if any. */
+export function decodeRevert(err: unknown, tokenDecimals = 6): DecodedError | undefined {
+  return decodeError(revertDataOf(err), tokenDecimals);
+}

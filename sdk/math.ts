@@ -1,0 +1,559 @@
+/**
+ * Bulkhead's margin, pricing, funding and liquidation math in bigint, mirroring the contracts to the wei:
+ * `contracts/libraries/MarginMath.sol` function by function, then the engine-level compositions of
+ * `EngineBase.sol` (`_pendingFunding`, `_summary`, `_positionMargins`, `_rebase`, `_tradersNetPnl`),
+ * `MarginEngine.sol` (views) and `LiquidationModule.sol` (`_plan`, `_fractionOf`).
+ *
+ * Units: every price, USD amount and ratio is D18 (1e18 = 1.0); sizes are signed D18 base units; times are
+ * unix seconds. Solidity's signed `/` and `%` truncate towards zero exactly like BigInt's, so `/` below is
+ * Solidity's `/`; the directed divisions copy the contract's corrections literally (including their
+ * behaviour for a negative divisor, where the contract uses them that way).
+ *
+ * Timestamps: views are evaluated at the timestamp of the block they run in. See `BulkheadClient.viewTimestamp`
+ * for which timestamp an `eth_call` sees on Hardhat.
+ */
+import type {
+  AccountInfo,
+  LiquidationQuote,
+  MarginSummary,
+  MarketParams,
+  MarketSnapshot,
+  MarketState,
+  Markets,
+  PositionInfo,
+  RiskParams,
+  TradeQuote,
+} from "./types.js";
+
+export const WAD = 10n ** 18n;
+export const SWAD = WAD;
+/** Funding rates are quoted per day (seconds). */
+export const FUNDING_PERIOD = 86_400n;
+/** Hard cap on the funding rate, 100% of notional per day (D18). */
+export const MAX_FUNDING_RATE = WAD;
+export const MAX_UINT256 = 2n ** 256n - 1n;
+
+/* ------------------------------------------------------------------------------------------------------------
+                                             FIXED-POINT HELPERS
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** a * b / WAD, rounded down (a, b >= 0). */
+export function mulDown(a: bigint, b: bigint): bigint {
+  return (a * b) / WAD;
+}
+
+/** a * b / WAD, rounded up (a, b >= 0). */
+export function mulUp(a: bigint, b: bigint): bigint {
+  const p = a * b;
+  return p === 0n ? 0n : (p - 1n) / WAD + 1n;
+}
+
+/** MarginMath.divFloor: a / b rounded towards -inf for b > 0 (literal copy of the contract's correction). */
+export function divFloor(a: bigint, b: bigint): bigint {
+  let q = a / b;
+  if (a % b !== 0n && a < 0n) q -= 1n;
+  return q;
+}
+
+/** MarginMath.divCeil: a / b rounded towards +inf for b > 0 (literal copy of the contract's correction). */
+export function divCeil(a: bigint, b: bigint): bigint {
+  let q = a / b;
+  if (a % b !== 0n && a > 0n) q += 1n;
+  return q;
+}
+
+export function abs(x: bigint): bigint {
+  return x >= 0n ? x : -x;
+}
+
+export function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+export function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                                   MARGIN
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** |size| x price, rounded up (D18 USD). */
+export function notional(sizeD18: bigint, priceD18: bigint): bigint {
+  return mulUp(abs(sizeD18), priceD18);
+}
+
+/** Size-scaled initial margin ratio: clamp(baseImr + |size| / skewScale x slope, baseImr, maxImr) (D18). */
+export function imr(
+  sizeD18: bigint,
+  baseImrD18: bigint,
+  maxImrD18: bigint,
+  slopeD18: bigint,
+  skewScaleD18: bigint,
+): bigint {
+  const p = abs(sizeD18) * slopeD18;
+  const sizeTerm = p === 0n ? 0n : (p - 1n) / skewScaleD18 + 1n;
+  const r = baseImrD18 + sizeTerm;
+  return r > maxImrD18 ? maxImrD18 : r;
+}
+
+/** notional x imr + minPositionMargin, rounded up (D18 USD). */
+export function initialMargin(notionalD18: bigint, imrD18: bigint, minPositionMarginD18: bigint): bigint {
+  return mulUp(notionalD18, imrD18) + minPositionMarginD18;
+}
+
+/** notional x imr x mmScalar + minPositionMargin, each product rounded up (D18 USD). */
+export function maintenanceMargin(
+  notionalD18: bigint,
+  imrD18: bigint,
+  mmScalarD18: bigint,
+  minPositionMarginD18: bigint,
+): bigint {
+  return mulUp(mulUp(notionalD18, imrD18), mmScalarD18) + minPositionMarginD18;
+}
+
+/** size x price - basis, the product rounded down (D18 USD). */
+export function unrealisedPnl(sizeD18: bigint, priceD18: bigint, basisD18: bigint): bigint {
+  return divFloor(sizeD18 * priceD18, SWAD) - basisD18;
+}
+
+/** Funding owed since the last settlement: size x (index - lastIndex), rounded up (D18 USD; > 0 pays). */
+export function fundingOwed(sizeD18: bigint, indexD18: bigint, lastIndexD18: bigint): bigint {
+  return divCeil(sizeD18 * (indexD18 - lastIndexD18), SWAD);
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                            PRICE IMPACT AND FEES
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** oracle x (1 + (2 skew + delta) / (2 skewScale)); up when buying, down when selling; 0 at -100% (D18). */
+export function fillPrice(
+  oracleD18: bigint,
+  skewD18: bigint,
+  sizeDeltaD18: bigint,
+  skewScaleD18: bigint,
+): bigint {
+  const num = oracleD18 * (2n * skewD18 + sizeDeltaD18);
+  const den = 2n * skewScaleD18;
+  const impact = sizeDeltaD18 > 0n ? divCeil(num, den) : divFloor(num, den);
+  const fill = oracleD18 + impact;
+  return fill > 0n ? fill : 0n;
+}
+
+/**
+ * Maker fee on the skew-reducing part of the trade, taker fee on the rest, each part priced at its own
+ * segment's fill (skew -> 0, then 0 -> skew + delta); fills, notionals and fees round against the trader.
+ */
+export function tradingFee(
+  oracleD18: bigint,
+  skewD18: bigint,
+  sizeDeltaD18: bigint,
+  skewScaleD18: bigint,
+  makerFeeD18: bigint,
+  takerFeeD18: bigint,
+): bigint {
+  let makerDelta = 0n;
+  if ((skewD18 > 0n && sizeDeltaD18 < 0n) || (skewD18 < 0n && sizeDeltaD18 > 0n)) {
+    makerDelta = abs(sizeDeltaD18) < abs(skewD18) ? sizeDeltaD18 : -skewD18;
+  }
+  const takerDelta = sizeDeltaD18 - makerDelta;
+  let fee = 0n;
+  if (makerDelta !== 0n) {
+    const makerFill = fillPrice(oracleD18, skewD18, makerDelta, skewScaleD18);
+    fee = mulUp(mulUp(abs(makerDelta), makerFill), makerFeeD18);
+  }
+  if (takerDelta !== 0n) {
+    const takerFill = fillPrice(oracleD18, skewD18 + makerDelta, takerDelta, skewScaleD18);
+    fee += mulUp(mulUp(abs(takerDelta), takerFill), takerFeeD18);
+  }
+  return fee;
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                                   FUNDING
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** Funding rate (per day, D18) after `elapsed` seconds of drift at constant skew, clamped to +-100%/day. */
+export function nextFundingRate(
+  rateD18: bigint,
+  elapsed: bigint,
+  skewD18: bigint,
+  skewScaleD18: bigint,
+  maxVelocityD18: bigint,
+): bigint {
+  let proportionalSkew = (skewD18 * SWAD) / skewScaleD18;
+  if (proportionalSkew > SWAD) proportionalSkew = SWAD;
+  if (proportionalSkew < -SWAD) proportionalSkew = -SWAD;
+  let nextRate = rateD18 + (maxVelocityD18 * proportionalSkew * elapsed) / (SWAD * FUNDING_PERIOD);
+  if (nextRate > MAX_FUNDING_RATE) nextRate = MAX_FUNDING_RATE;
+  if (nextRate < -MAX_FUNDING_RATE) nextRate = -MAX_FUNDING_RATE;
+  return nextRate;
+}
+
+/** Funding rate and index after `elapsed` seconds at constant skew and price (trapezoid on the rate). */
+export function accrueFunding(
+  rateD18: bigint,
+  indexD18: bigint,
+  elapsed: bigint,
+  skewD18: bigint,
+  skewScaleD18: bigint,
+  maxVelocityD18: bigint,
+  priceD18: bigint,
+): { rateD18: bigint; indexD18: bigint } {
+  if (elapsed === 0n) return { rateD18, indexD18 };
+  const nextRate = nextFundingRate(rateD18, elapsed, skewD18, skewScaleD18, maxVelocityD18);
+  const indexDelta = ((rateD18 + nextRate) * elapsed * priceD18) / (2n * FUNDING_PERIOD * SWAD);
+  return { rateD18: nextRate, indexD18: indexD18 + indexDelta };
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                          ENGINE-LEVEL COMPOSITIONS
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** Market skew = long OI - short OI (D18 base units). */
+export function skewOf(state: MarketState): bigint {
+  return state.longOiD18 - state.shortOiD18;
+}
+
+/** EngineBase._pendingFunding: rate and index as if accrued to `now` at `priceD18`, without writing. */
+export function pendingFunding(
+  state: MarketState,
+  params: MarketParams,
+  priceD18: bigint,
+  now: bigint,
+): { rateD18: bigint; indexD18: bigint } {
+  if (now < state.lastFundingTime) throw new RangeError("pendingFunding: now is before lastFundingTime");
+  return accrueFunding(
+    state.fundingRateD18,
+    state.fundingIndexD18,
+    now - state.lastFundingTime,
+    skewOf(state),
+    params.skewScaleD18,
+    params.maxFundingVelocityD18,
+    priceD18,
+  );
+}
+
+/** EngineBase._positionMargins: notional, IM and MM of one position, all rounded up (D18 USD). */
+export function positionMargins(
+  params: MarketParams,
+  sizeD18: bigint,
+  priceD18: bigint,
+): { notionalD18: bigint; imD18: bigint; mmD18: bigint } {
+  const n = notional(sizeD18, priceD18);
+  const ratio = imr(
+    sizeD18,
+    params.baseImrD18,
+    params.maxImrD18,
+    params.imrSizeSlopeD18,
+    params.skewScaleD18,
+  );
+  return {
+    notionalD18: n,
+    imD18: initialMargin(n, ratio, params.minPositionMarginD18),
+    mmD18: maintenanceMargin(n, ratio, params.mmScalarD18, params.minPositionMarginD18),
+  };
+}
+
+function marketOf(markets: Markets, marketId: number): MarketSnapshot {
+  const m = markets.get(marketId);
+  if (!m) throw new Error(`market ${marketId} missing from the snapshot`);
+  return m;
+}
+
+/** EngineBase._summary: every margin figure of an account at the snapshot prices and funding accrued to `now`. */
+export function marginSummary(
+  account: Pick<AccountInfo, "collateralD18">,
+  positions: readonly PositionInfo[],
+  markets: Markets,
+  now: bigint,
+): MarginSummary {
+  const s: MarginSummary = {
+    collateralD18: account.collateralD18,
+    unrealisedPnlD18: 0n,
+    accruedFundingD18: 0n,
+    equityD18: 0n,
+    initialMarginD18: 0n,
+    maintenanceMarginD18: 0n,
+    notionalD18: 0n,
+  };
+  for (const p of positions) {
+    const m = marketOf(markets, p.marketId);
+    const { indexD18 } = pendingFunding(m.state, m.params, m.priceD18, now);
+    s.unrealisedPnlD18 += unrealisedPnl(p.sizeD18, m.priceD18, p.basisD18);
+    s.accruedFundingD18 += fundingOwed(p.sizeD18, indexD18, p.lastFundingIndexD18);
+    const pm = positionMargins(m.params, p.sizeD18, m.priceD18);
+    s.notionalD18 += pm.notionalD18;
+    s.initialMarginD18 += pm.imD18;
+    s.maintenanceMarginD18 += pm.mmD18;
+  }
+  s.equityD18 = s.collateralD18 + s.unrealisedPnlD18 - s.accruedFundingD18;
+  return s;
+}
+
+/** MarginEngine.freeCollateral: equity - IM (D18, may be negative). */
+export function freeCollateral(s: MarginSummary): bigint {
+  return s.equityD18 - s.initialMarginD18;
+}
+
+/** MarginEngine.maxWithdrawable: min(collateral, equity - IM if any position), in token units, rounded down. */
+export function maxWithdrawable(s: MarginSummary, tokenScale: bigint): bigint {
+  let free = s.collateralD18;
+  if (s.notionalD18 !== 0n) {
+    const overIm = s.equityD18 - s.initialMarginD18;
+    if (overIm < free) free = overIm;
+  }
+  return free > 0n ? free / tokenScale : 0n;
+}
+
+/** MarginEngine.healthFactor: equity / MM (D18); MAX_UINT256 without positions, 0 when equity <= 0. */
+export function healthFactor(s: MarginSummary): bigint {
+  if (s.maintenanceMarginD18 === 0n) return MAX_UINT256;
+  if (s.equityD18 <= 0n) return 0n;
+  return (s.equityD18 * WAD) / s.maintenanceMarginD18;
+}
+
+/** MarginEngine.isLiquidatable: some notional and equity < MM. */
+export function isLiquidatable(s: MarginSummary): boolean {
+  return s.notionalD18 !== 0n && s.equityD18 < s.maintenanceMarginD18;
+}
+
+/**
+ * MarginEngine.liquidationPrice: the oracle price of the position's market at which equity meets MM, others
+ * fixed: P = P0 + (MM0 - E0) x WAD / (size - |size| x k), k = imr x mmScalar (D18; 0 if not positive).
+ * The move from P0 truncates towards zero: a healthy position's price is reported slightly early.
+ */
+export function liquidationPrice(
+  summary: MarginSummary,
+  position: Pick<PositionInfo, "sizeD18">,
+  market: Pick<MarketSnapshot, "params" | "priceD18">,
+): bigint {
+  const size = position.sizeD18;
+  if (size === 0n) throw new Error("liquidationPrice: no position");
+  const p = market.params;
+  const k = mulUp(imr(size, p.baseImrD18, p.maxImrD18, p.imrSizeSlopeD18, p.skewScaleD18), p.mmScalarD18);
+  const slope = size - mulUp(abs(size), k);
+  const gap = summary.maintenanceMarginD18 - summary.equityD18;
+  const move = (gap * SWAD) / slope;
+  const liq = market.priceD18 + move;
+  return liq > 0n ? liq : 0n;
+}
+
+/** MarginEngine.quoteTrade at the snapshot's price and skew. */
+export function quoteTrade(
+  market: Pick<MarketSnapshot, "params" | "state" | "priceD18">,
+  sizeDeltaD18: bigint,
+): TradeQuote {
+  const skew = skewOf(market.state);
+  const fill = fillPrice(market.priceD18, skew, sizeDeltaD18, market.params.skewScaleD18);
+  return {
+    oraclePriceD18: market.priceD18,
+    fillPriceD18: fill,
+    feeD18: tradingFee(
+      market.priceD18,
+      skew,
+      sizeDeltaD18,
+      market.params.skewScaleD18,
+      market.params.makerFeeD18,
+      market.params.takerFeeD18,
+    ),
+  };
+}
+
+/** EngineBase._rebase: new cost basis and realised PnL of `oldSize` changed by `sizeDelta` at `price` (D18). */
+export function rebase(
+  oldSizeD18: bigint,
+  oldBasisD18: bigint,
+  sizeDeltaD18: bigint,
+  priceD18: bigint,
+): { newBasisD18: bigint; realisedPnlD18: bigint } {
+  const newSize = oldSizeD18 + sizeDeltaD18;
+  if (oldSizeD18 === 0n || oldSizeD18 > 0n === sizeDeltaD18 > 0n) {
+    return { newBasisD18: oldBasisD18 + divCeil(sizeDeltaD18 * priceD18, SWAD), realisedPnlD18: 0n };
+  }
+  if (abs(sizeDeltaD18) <= abs(oldSizeD18)) {
+    const released = newSize === 0n ? oldBasisD18 : divCeil(oldBasisD18 * abs(sizeDeltaD18), abs(oldSizeD18));
+    return {
+      newBasisD18: oldBasisD18 - released,
+      realisedPnlD18: divFloor(-sizeDeltaD18 * priceD18, SWAD) - released,
+    };
+  }
+  return {
+    newBasisD18: divCeil(newSize * priceD18, SWAD),
+    realisedPnlD18: divFloor(oldSizeD18 * priceD18, SWAD) - oldBasisD18,
+  };
+}
+
+/** EngineBase._fundingBasis: size x index, rounded down. */
+export function fundingBasis(sizeD18: bigint, indexD18: bigint): bigint {
+  return divFloor(sizeD18 * indexD18, SWAD);
+}
+
+/** EngineBase._tradersNetPnl: traders' net PnL in a market, from aggregates, rounded up (D18). */
+export function tradersNetPnl(
+  market: Pick<MarketSnapshot, "params" | "state" | "priceD18">,
+  now: bigint,
+): bigint {
+  const { indexD18 } = pendingFunding(market.state, market.params, market.priceD18, now);
+  const skew = skewOf(market.state);
+  const unrealised = divCeil(skew * market.priceD18, SWAD) - market.state.netBasisD18;
+  const funding = divFloor(skew * indexD18, SWAD) - market.state.netFundingBasisD18;
+  return unrealised - funding;
+}
+
+/**
+ * EngineBase._updateReserve's figure: max(long, short) x price x reserveRatio, each product rounded up, then up
+ * to whole USD (the engine stores reserves in whole USD). Returned in D18 (a multiple of WAD), as
+ * `getMarketState().reservedD18` and `totalReserved()` report it.
+ */
+export function marketReserve(market: Pick<MarketSnapshot, "params" | "state" | "priceD18">): bigint {
+  const larger = max(market.state.longOiD18, market.state.shortOiD18);
+  const reservedUsd = (mulUp(mulUp(larger, market.priceD18), market.params.reserveRatioD18) + WAD - 1n) / WAD;
+  return reservedUsd * WAD;
+}
+
+/** MarginEngine._chargeFee's split: the insurance share rounds down. */
+export function feeSplit(
+  feeD18: bigint,
+  insuranceFeeShareD18: bigint,
+): { toVaultD18: bigint; toInsuranceD18: bigint } {
+  const toInsuranceD18 = mulDown(feeD18, insuranceFeeShareD18);
+  return { toVaultD18: feeD18 - toInsuranceD18, toInsuranceD18 };
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                                 LIQUIDATION
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** LiquidationModule._fractionOf: |size| x fraction rounded up, never more than all of it, with size's sign. */
+export function fractionOf(sizeD18: bigint, fractionD18: bigint): bigint {
+  if (fractionD18 >= WAD) return sizeD18;
+  let closed = mulUp(abs(sizeD18), fractionD18);
+  const all = abs(sizeD18);
+  if (closed > all) closed = all;
+  return sizeD18 > 0n ? closed : -closed;
+}
+
+/** LiquidationModule.Plan (without the summary's copy). */
+export interface LiquidationPlan {
+  summary: MarginSummary;
+  liquidatable: boolean;
+  partial: boolean;
+  /** Fraction of every position closed (D18, 1e18 = all). */
+  fractionD18: bigint;
+  closedNotionalD18: bigint;
+  /** Liquidation fee of the planned close (the account is charged max(fee, reward)). */
+  feeD18: bigint;
+  /** Keeper reward, clamped and truncated to whole token units (D18). */
+  rewardD18: bigint;
+}
+
+/** LiquidationModule._plan: everything a liquidation of the account would do now. */
+export function liquidationPlan(
+  account: Pick<AccountInfo, "collateralD18">,
+  positions: readonly PositionInfo[],
+  markets: Markets,
+  risk: RiskParams,
+  tokenScale: bigint,
+  now: bigint,
+): LiquidationPlan {
+  const s = marginSummary(account, positions, markets, now);
+  const plan: LiquidationPlan = {
+    summary: s,
+    liquidatable: false,
+    partial: false,
+    fractionD18: 0n,
+    closedNotionalD18: 0n,
+    feeD18: 0n,
+    rewardD18: 0n,
+  };
+  if (s.notionalD18 === 0n || s.equityD18 >= s.maintenanceMarginD18) return plan;
+  plan.liquidatable = true;
+  plan.fractionD18 = WAD;
+
+  let minMargins = 0n;
+  let fullFee = 0n;
+  for (const p of positions) {
+    const m = marketOf(markets, p.marketId);
+    minMargins += m.params.minPositionMarginD18;
+    fullFee += mulUp(notional(p.sizeD18, m.priceD18), m.params.liquidationFeeD18);
+  }
+
+  if (s.notionalD18 > risk.partialLiquidationNotionalD18 && s.equityD18 > 0n) {
+    const onePlusBuffer = WAD + risk.liquidationBufferD18;
+    const variableMm = s.maintenanceMarginD18 - minMargins;
+    let den = mulDown(variableMm, onePlusBuffer);
+    if (den > fullFee) {
+      den -= fullFee;
+      const num = mulUp(s.maintenanceMarginD18, onePlusBuffer) + risk.minKeeperRewardD18 - s.equityD18;
+      if (num < 0n)
+        throw new Error("liquidationPlan: unreachable negative numerator (the contract would revert)");
+      const fraction = (num * WAD + den - 1n) / den;
+      if (fraction < WAD) {
+        plan.partial = true;
+        plan.fractionD18 = fraction;
+      }
+    }
+  }
+
+  for (const p of positions) {
+    const m = marketOf(markets, p.marketId);
+    const closed = notional(fractionOf(p.sizeD18, plan.fractionD18), m.priceD18);
+    plan.closedNotionalD18 += closed;
+    plan.feeD18 += mulUp(closed, m.params.liquidationFeeD18);
+  }
+  let reward = mulDown(plan.feeD18, risk.keeperShareD18);
+  if (reward < risk.minKeeperRewardD18) reward = risk.minKeeperRewardD18;
+  if (reward > risk.maxKeeperRewardD18) reward = risk.maxKeeperRewardD18;
+  plan.rewardD18 = (reward / tokenScale) * tokenScale;
+  return plan;
+}
+
+/** The plan in ILiquidation.quoteLiquidation's shape. */
+export function liquidationQuote(plan: LiquidationPlan): LiquidationQuote {
+  return {
+    liquidatable: plan.liquidatable,
+    partial_: plan.partial,
+    closeFractionD18: plan.fractionD18,
+    closedNotionalD18: plan.closedNotionalD18,
+    keeperRewardD18: plan.rewardD18,
+  };
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                              AUTO-DELEVERAGING
+   ------------------------------------------------------------------------------------------------------------ */
+
+/** The outcome of LiquidationModule._adlCloseSize: the size ADL would close, or the error it would revert with. */
+export type AdlCloseSize =
+  | { ok: true; closeSizeD18: bigint }
+  | { ok: false; error: "NoPosition" | "AdlNotTriggered" | "PositionNotProfitable" };
+
+/**
+ * LiquidationModule._adlCloseSize at `now` (funding accrued): with P the market's traders' net PnL, C vault cash,
+ * F the position's accrued funding and U its gross unrealised PnL, closes f >= (P + F - t (C + F)) / (U (1 - t)),
+ * rounded up and capped at all of it. `closeSizeD18 == 0` makes `autoDeleverage` revert with AdlNotTriggered.
+ */
+export function adlCloseSize(
+  position: Pick<PositionInfo, "sizeD18" | "basisD18" | "lastFundingIndexD18">,
+  market: Pick<MarketSnapshot, "params" | "state" | "priceD18">,
+  vaultCashD18: bigint,
+  risk: RiskParams,
+  now: bigint,
+): AdlCloseSize {
+  const size = position.sizeD18;
+  if (size === 0n) return { ok: false, error: "NoPosition" };
+  const { indexD18 } = pendingFunding(market.state, market.params, market.priceD18, now);
+  const marketPnl = tradersNetPnl(market, now);
+  const trigger = divFloor(vaultCashD18 * risk.adlTriggerD18, SWAD);
+  if (marketPnl <= trigger) return { ok: false, error: "AdlNotTriggered" };
+  const gross = unrealisedPnl(size, market.priceD18, position.basisD18);
+  const funding = fundingOwed(size, indexD18, position.lastFundingIndexD18);
+  if (gross <= 0n || gross - funding <= 0n) return { ok: false, error: "PositionNotProfitable" };
+  const target = divFloor((vaultCashD18 + funding) * risk.adlTargetD18, SWAD);
+  const excess = marketPnl + funding - target;
+  if (excess <= 0n) return { ok: true, closeSizeD18: 0n };
+  const den = mulDown(gross, WAD - risk.adlTargetD18);
+  const fraction = den === 0n ? WAD : (excess * WAD + den - 1n) / den;
+  return { ok: true, closeSizeD18: fractionOf(size, fraction) };
+}

@@ -1,0 +1,421 @@
+/**
+ * Off-chain previews of deposit, withdraw, transferMargin, trade and openIsolated, computed from a snapshot with
+ * sdk/math by replaying the engine's code paths step by step (`MarginEngine._trade` → `_execute` →
+ * `EngineBase._applyFill` → `_chargeFee` → `_updateReserve` → `_checkCapacity` → margin rule / `_checkReduce`).
+ * Each preview reports the account before and after, the fill and fee, and whether the engine would accept it
+ * (with the custom error it would revert with otherwise, checked in the contract's order).
+ *
+ * `now` is the timestamp of the block the transaction will be mined in (default: the snapshot's timestamp,
+ * which is exact only if the transaction lands in a block with that timestamp, e.g. via setNextBlockTimestamp).
+ */
+import * as math from "./math.js";
+import type {
+  AccountSnapshot,
+  MarginSummary,
+  MarketSnapshot,
+  PositionInfo,
+  ProtocolSnapshot,
+} from "./types.js";
+
+/** The custom error the engine would revert with. */
+export interface PreviewError {
+  name: string;
+  args: bigint[];
+}
+
+export class PreviewRevert extends Error {
+  constructor(
+    readonly errorName: string,
+    readonly args: bigint[] = [],
+  ) {
+    super(`${errorName}(${args.join(", ")})`);
+  }
+}
+
+/** An account's risk picture: its summary, health factor and each position's liquidation price (D18). */
+export interface AccountRisk {
+  collateralD18: bigint;
+  summary: MarginSummary;
+  healthFactorD18: bigint;
+  liquidatable: boolean;
+  positions: (PositionInfo & { liquidationPriceD18: bigint })[];
+}
+
+export interface Preview {
+  before: AccountRisk;
+  /** The account after the action; equal to `before` when not allowed. */
+  after: AccountRisk;
+  allowed: boolean;
+  /** Name of the custom error the engine would revert with. */
+  reason?: string;
+  error?: PreviewError;
+  fillPriceD18?: bigint;
+  feeD18?: bigint;
+  /** The insurance fund's share of the fee. */
+  feeToInsuranceD18?: bigint;
+  /** Trades: the realised PnL and the settled funding (D18, > 0 paid by the account). */
+  realisedPnlD18?: bigint;
+  fundingPaidD18?: bigint;
+  /** The state the action leaves behind (for chaining previews); undefined when not allowed. */
+  result?: { snapshot: ProtocolSnapshot; account: AccountSnapshot; others?: AccountSnapshot[] };
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                                   STATE
+   ------------------------------------------------------------------------------------------------------------ */
+
+function cloneMarkets(markets: Map<number, MarketSnapshot>): Map<number, MarketSnapshot> {
+  const out = new Map<number, MarketSnapshot>();
+  for (const [id, m] of markets) out.set(id, { ...m, params: { ...m.params }, state: { ...m.state } });
+  return out;
+}
+
+function cloneSnapshot(s: ProtocolSnapshot): ProtocolSnapshot {
+  return { ...s, risk: { ...s.risk }, markets: cloneMarkets(s.markets) };
+}
+
+function cloneAccount(a: AccountSnapshot): AccountSnapshot {
+  return { accountId: a.accountId, info: { ...a.info }, positions: a.positions.map((p) => ({ ...p })) };
+}
+
+/** The account's risk picture at `now` under the snapshot's markets. */
+export function accountRisk(snapshot: ProtocolSnapshot, account: AccountSnapshot, now: bigint): AccountRisk {
+  const summary = math.marginSummary(account.info, account.positions, snapshot.markets, now);
+  return {
+    collateralD18: account.info.collateralD18,
+    summary,
+    healthFactorD18: math.healthFactor(summary),
+    liquidatable: math.isLiquidatable(summary),
+    positions: account.positions.map((p) => {
+      const m = snapshot.markets.get(p.marketId);
+      if (!m) throw new Error(`market ${p.marketId} missing from the snapshot`);
+      return { ...p, liquidationPriceD18: math.liquidationPrice(summary, p, m) };
+    }),
+  };
+}
+
+const INT128_MAX = 2n ** 127n - 1n;
+const INT128_MIN = -(2n ** 127n);
+
+/** MarginEngine._requireInitialMargin. */
+function requireInitialMargin(snap: ProtocolSnapshot, a: AccountSnapshot, now: bigint): void {
+  if (a.positions.length === 0) return;
+  const s = math.marginSummary(a.info, a.positions, snap.markets, now);
+  if (s.equityD18 < s.initialMarginD18)
+    throw new PreviewRevert("InsufficientMargin", [s.equityD18, s.initialMarginD18]);
+}
+
+/** MarginEngine._debit. */
+function debit(a: AccountSnapshot, amountD18: bigint): void {
+  if (a.info.collateralD18 < amountD18) {
+    throw new PreviewRevert("InsufficientCollateral", [a.info.collateralD18, amountD18]);
+  }
+  a.info.collateralD18 -= amountD18;
+}
+
+/** The outcome of one simulated trade (mutates `snap` and `a`). */
+export interface TradeExecution {
+  oraclePriceD18: bigint;
+  fillPriceD18: bigint;
+  feeD18: bigint;
+  newSizeD18: bigint;
+  realisedPnlD18: bigint;
+  fundingPaidD18: bigint;
+  fundingIndexD18: bigint;
+  /** The insurance fund's share of the fee (PositionModified.feeToInsuranceD18). */
+  feeToInsuranceD18: bigint;
+}
+
+/**
+ * MarginEngine._trade replayed on `snap` and `a` in place, at block time `now`. Throws PreviewRevert with the
+ * engine's custom error, in the engine's order of checks.
+ */
+export function applyTrade(
+  snap: ProtocolSnapshot,
+  a: AccountSnapshot,
+  marketId: number,
+  sizeDeltaD18: bigint,
+  acceptablePriceD18: bigint,
+  now: bigint,
+): TradeExecution {
+  const m = snap.markets.get(marketId);
+  if (!m) throw new PreviewRevert("UnknownMarket", [BigInt(marketId)]);
+  if (a.info.isolated && a.info.marketId !== marketId)
+    throw new PreviewRevert("WrongAccountMode", [a.accountId]);
+  if (sizeDeltaD18 === 0n || sizeDeltaD18 > INT128_MAX || sizeDeltaD18 < INT128_MIN) {
+    throw new PreviewRevert("InvalidSize", [sizeDeltaD18]);
+  }
+
+  const idx = a.positions.findIndex((p) => p.marketId === marketId);
+  const old: PositionInfo =
+    idx >= 0 ? a.positions[idx] : { marketId, sizeD18: 0n, basisD18: 0n, lastFundingIndexD18: 0n };
+  const oldSize = old.sizeD18;
+  const increasesRisk =
+    oldSize === 0n || oldSize > 0n === sizeDeltaD18 > 0n || math.abs(sizeDeltaD18) > math.abs(oldSize);
+  if (increasesRisk && snap.paused) throw new PreviewRevert("EnforcedPause");
+
+  // _execute: accrue funding, price, slippage, fee.
+  const price = m.priceD18;
+  const { rateD18, indexD18 } = math.pendingFunding(m.state, m.params, price, now);
+  m.state.fundingRateD18 = rateD18;
+  m.state.fundingIndexD18 = indexD18;
+  m.state.lastFundingTime = now;
+  const skew = math.skewOf(m.state);
+  const fill = math.fillPrice(price, skew, sizeDeltaD18, m.params.skewScaleD18);
+  if (fill === 0n || (sizeDeltaD18 > 0n ? fill > acceptablePriceD18 : fill < acceptablePriceD18)) {
+    throw new PreviewRevert("SlippageExceeded", [fill, acceptablePriceD18]);
+  }
+  const fee = math.tradingFee(
+    price,
+    skew,
+    sizeDeltaD18,
+    m.params.skewScaleD18,
+    m.params.makerFeeD18,
+    m.params.takerFeeD18,
+  );
+
+  // _applyFill.
+  const newSize = oldSize + sizeDeltaD18;
+  if (newSize > INT128_MAX || newSize < INT128_MIN) throw new PreviewRevert("InvalidSize", [sizeDeltaD18]);
+  const funding = math.fundingOwed(oldSize, indexD18, old.lastFundingIndexD18);
+  const { newBasisD18, realisedPnlD18 } = math.rebase(oldSize, old.basisD18, sizeDeltaD18, fill);
+  m.state.netBasisD18 += newBasisD18 - old.basisD18;
+  m.state.netFundingBasisD18 +=
+    math.fundingBasis(newSize, indexD18) - math.fundingBasis(oldSize, old.lastFundingIndexD18);
+  if (oldSize > 0n) m.state.longOiD18 -= oldSize;
+  else m.state.shortOiD18 -= -oldSize;
+  if (newSize > 0n) m.state.longOiD18 += newSize;
+  else m.state.shortOiD18 += -newSize;
+
+  if (newSize === 0n) {
+    // _removeMarket: the last entry moves into the freed slot.
+    const last = a.positions.length - 1;
+    a.positions[idx] = a.positions[last];
+    a.positions.pop();
+    a.info.positionCount -= 1;
+  } else {
+    const updated = { marketId, sizeD18: newSize, basisD18: newBasisD18, lastFundingIndexD18: indexD18 };
+    if (oldSize === 0n) {
+      if (!a.info.isolated && BigInt(a.positions.length) >= snap.risk.maxPositionsPerAccount) {
+        throw new PreviewRevert("TooManyPositions", [snap.risk.maxPositionsPerAccount]);
+      }
+      a.positions.push(updated);
+      a.info.positionCount += 1;
+    } else {
+      a.positions[idx] = updated;
+    }
+  }
+  const toAccount = realisedPnlD18 - funding;
+  a.info.collateralD18 += toAccount;
+  snap.vaultCashD18 -= toAccount;
+
+  // _chargeFee.
+  const { toVaultD18, toInsuranceD18 } = math.feeSplit(fee, snap.risk.insuranceFeeShareD18);
+  if (fee !== 0n) {
+    a.info.collateralD18 -= fee;
+    snap.vaultCashD18 += toVaultD18;
+    snap.insuranceFundD18 += toInsuranceD18;
+  }
+
+  // _updateReserve (whole USD, reported in D18).
+  const reserved = math.marketReserve(m);
+  snap.totalReservedD18 = snap.totalReservedD18 + reserved - m.state.reservedD18;
+  m.state.reservedD18 = reserved;
+
+  // _checkCapacity.
+  if (increasesRisk) {
+    const cap = m.params.maxOiPerSideD18;
+    const oi = newSize > 0n ? m.state.longOiD18 : m.state.shortOiD18;
+    if (oi > cap) throw new PreviewRevert("OpenInterestCapExceeded", [BigInt(marketId), oi, cap]);
+    if (snap.totalReservedD18 > snap.vaultCashD18) {
+      throw new PreviewRevert("VaultCapacityExceeded", [snap.totalReservedD18, snap.vaultCashD18]);
+    }
+  }
+
+  // The margin rule.
+  const s = math.marginSummary(a.info, a.positions, snap.markets, now);
+  if (increasesRisk) {
+    if (s.equityD18 < s.initialMarginD18)
+      throw new PreviewRevert("InsufficientMargin", [s.equityD18, s.initialMarginD18]);
+  } else if (s.equityD18 < s.maintenanceMarginD18) {
+    // _checkReduce: the account before the trade, at the same oracle price.
+    const equityBefore = s.equityD18 + fee + math.divCeil(sizeDeltaD18 * (fill - price), math.SWAD);
+    const mmOld = math.positionMargins(m.params, oldSize, price).mmD18;
+    const mmNew = newSize !== 0n ? math.positionMargins(m.params, newSize, price).mmD18 : 0n;
+    const wasHealthy = equityBefore >= s.maintenanceMarginD18 + mmOld - mmNew;
+    if (wasHealthy || s.equityD18 < 0n) {
+      throw new PreviewRevert("WouldBeLiquidatable", [s.equityD18, s.maintenanceMarginD18]);
+    }
+  }
+  return {
+    oraclePriceD18: price,
+    fillPriceD18: fill,
+    feeD18: fee,
+    newSizeD18: newSize,
+    realisedPnlD18,
+    fundingPaidD18: funding,
+    fundingIndexD18: indexD18,
+    feeToInsuranceD18: toInsuranceD18,
+  };
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                                  PREVIEWS
+   ------------------------------------------------------------------------------------------------------------ */
+
+function run(
+  snapshot: ProtocolSnapshot,
+  account: AccountSnapshot,
+  now: bigint,
+  action: (snap: ProtocolSnapshot, a: AccountSnapshot) => Partial<Preview> & { others?: AccountSnapshot[] },
+): Preview {
+  const before = accountRisk(snapshot, account, now);
+  const snap = cloneSnapshot(snapshot);
+  const a = cloneAccount(account);
+  try {
+    const extra = action(snap, a);
+    const { others, ...rest } = extra;
+    return {
+      ...rest,
+      before,
+      after: accountRisk(snap, a, now),
+      allowed: true,
+      result: { snapshot: { ...snap, timestamp: now }, account: a, others },
+    };
+  } catch (e) {
+    if (!(e instanceof PreviewRevert)) throw e;
+    return {
+      before,
+      after: before,
+      allowed: false,
+      reason: e.errorName,
+      error: { name: e.errorName, args: e.args },
+    };
+  }
+}
+
+/** deposit(accountId, amount): anyone may add `amount` token units. */
+export function previewDeposit(
+  snapshot: ProtocolSnapshot,
+  account: AccountSnapshot,
+  amount: bigint,
+  now: bigint = snapshot.timestamp,
+): Preview {
+  return run(snapshot, account, now, (_snap, a) => {
+    if (amount === 0n) throw new PreviewRevert("ZeroAmount");
+    a.info.collateralD18 += amount * snapshot.tokenScale;
+    return {};
+  });
+}
+
+/** withdraw(accountId, amount, receiver): `amount` token units; IM must hold afterwards if positions are open. */
+export function previewWithdraw(
+  snapshot: ProtocolSnapshot,
+  account: AccountSnapshot,
+  amount: bigint,
+  now: bigint = snapshot.timestamp,
+): Preview {
+  return run(snapshot, account, now, (snap, a) => {
+    if (amount === 0n) throw new PreviewRevert("ZeroAmount");
+    debit(a, amount * snapshot.tokenScale);
+    requireInitialMargin(snap, a, now);
+    return {};
+  });
+}
+
+/** transferMargin(from, to, amountD18): previewed for the source account; the destination is in `result.others`. */
+export function previewTransferMargin(
+  snapshot: ProtocolSnapshot,
+  from: AccountSnapshot,
+  to: AccountSnapshot,
+  amountD18: bigint,
+  now: bigint = snapshot.timestamp,
+): Preview {
+  return run(snapshot, from, now, (snap, a) => {
+    if (from.accountId === to.accountId || from.info.owner.toLowerCase() !== to.info.owner.toLowerCase()) {
+      throw new PreviewRevert("InvalidTransfer", [from.accountId, to.accountId]);
+    }
+    if (amountD18 === 0n) throw new PreviewRevert("ZeroAmount");
+    debit(a, amountD18);
+    const dest = cloneAccount(to);
+    dest.info.collateralD18 += amountD18;
+    requireInitialMargin(snap, a, now);
+    return { others: [dest] };
+  });
+}
+
+/**
+ * trade(accountId, marketId, sizeDelta, acceptablePrice). Without `acceptablePriceD18` the slippage check is
+ * skipped (as with an unbounded price).
+ */
+export function previewTrade(
+  snapshot: ProtocolSnapshot,
+  account: AccountSnapshot,
+  marketId: number,
+  sizeDeltaD18: bigint,
+  acceptablePriceD18?: bigint,
+  now: bigint = snapshot.timestamp,
+): Preview {
+  const bound = acceptablePriceD18 ?? (sizeDeltaD18 > 0n ? math.MAX_UINT256 : 0n);
+  return run(snapshot, account, now, (snap, a) => {
+    const e = applyTrade(snap, a, marketId, sizeDeltaD18, bound, now);
+    return {
+      fillPriceD18: e.fillPriceD18,
+      feeD18: e.feeD18,
+      feeToInsuranceD18: e.feeToInsuranceD18,
+      realisedPnlD18: e.realisedPnlD18,
+      fundingPaidD18: e.fundingPaidD18,
+    };
+  });
+}
+
+/**
+ * openIsolated(marketId, sourceAccountId, margin, sizeDelta, acceptablePrice). `source` is the cross account
+ * funding it (undefined: the wallet). The preview's before/after describe the new isolated account (`newAccountId`,
+ * default accountCount + 1 unknown off-chain, so pass it when it matters); `result.others` holds the source.
+ */
+export function previewOpenIsolated(
+  snapshot: ProtocolSnapshot,
+  owner: string,
+  marketId: number,
+  margin: bigint,
+  sizeDeltaD18: bigint,
+  opts: { source?: AccountSnapshot; acceptablePriceD18?: bigint; newAccountId?: bigint; now?: bigint } = {},
+): Preview {
+  const now = opts.now ?? snapshot.timestamp;
+  const fresh: AccountSnapshot = {
+    accountId: opts.newAccountId ?? 0n,
+    info: {
+      owner: opts.source?.info.owner ?? owner,
+      isolated: true,
+      marketId,
+      positionCount: 0,
+      collateralD18: 0n,
+    },
+    positions: [],
+  };
+  const bound = opts.acceptablePriceD18 ?? (sizeDeltaD18 > 0n ? math.MAX_UINT256 : 0n);
+  return run(snapshot, fresh, now, (snap, a) => {
+    if (!snap.markets.has(marketId)) throw new PreviewRevert("UnknownMarket", [BigInt(marketId)]);
+    if (margin === 0n) throw new PreviewRevert("ZeroAmount");
+    const marginD18 = margin * snapshot.tokenScale;
+    const others: AccountSnapshot[] = [];
+    if (opts.source) {
+      if (opts.source.info.isolated) throw new PreviewRevert("WrongAccountMode", [opts.source.accountId]);
+      const src = cloneAccount(opts.source);
+      debit(src, marginD18);
+      requireInitialMargin(snap, src, now);
+      others.push(src);
+    }
+    a.info.collateralD18 = marginD18;
+    const e = applyTrade(snap, a, marketId, sizeDeltaD18, bound, now);
+    return {
+      fillPriceD18: e.fillPriceD18,
+      feeD18: e.feeD18,
+      feeToInsuranceD18: e.feeToInsuranceD18,
+      realisedPnlD18: e.realisedPnlD18,
+      fundingPaidD18: e.fundingPaidD18,
+      others,
+    };
+  });
+}

@@ -1,0 +1,132 @@
+/**
+ * Plain TypeScript mirrors of the on-chain structs (IMarginEngine / ILiquidation), with bigints in base units.
+ * Every field that carries a D18 fixed-point value (1e18 = 1.0) says so in its name, as on chain.
+ */
+
+/** IMarginEngine.MarketParams. */
+export interface MarketParams {
+  feed: string;
+  baseImrD18: bigint;
+  maxImrD18: bigint;
+  imrSizeSlopeD18: bigint;
+  mmScalarD18: bigint;
+  maxFundingVelocityD18: bigint;
+  minPositionMarginD18: bigint;
+  skewScaleD18: bigint;
+  makerFeeD18: bigint;
+  takerFeeD18: bigint;
+  liquidationFeeD18: bigint;
+  reserveRatioD18: bigint;
+  maxOiPerSideD18: bigint;
+}
+
+/** IMarginEngine.MarketState: funding as last stored (not accrued to now). */
+export interface MarketState {
+  longOiD18: bigint;
+  shortOiD18: bigint;
+  fundingIndexD18: bigint;
+  /** Per day, D18 fraction of notional; > 0: longs pay. */
+  fundingRateD18: bigint;
+  /** Unix seconds. */
+  lastFundingTime: bigint;
+  netBasisD18: bigint;
+  netFundingBasisD18: bigint;
+  reservedD18: bigint;
+}
+
+/** IMarginEngine.RiskParams. */
+export interface RiskParams {
+  maxPositionsPerAccount: bigint;
+  keeperShareD18: bigint;
+  liquidationBufferD18: bigint;
+  insuranceFeeShareD18: bigint;
+  minKeeperRewardD18: bigint;
+  maxKeeperRewardD18: bigint;
+  partialLiquidationNotionalD18: bigint;
+  adlTriggerD18: bigint;
+  adlTargetD18: bigint;
+}
+
+/** IMarginEngine.AccountInfo. */
+export interface AccountInfo {
+  owner: string;
+  isolated: boolean;
+  marketId: number;
+  positionCount: number;
+  collateralD18: bigint;
+}
+
+/** IMarginEngine.PositionInfo. */
+export interface PositionInfo {
+  marketId: number;
+  sizeD18: bigint;
+  basisD18: bigint;
+  lastFundingIndexD18: bigint;
+}
+
+/** IMarginEngine.MarginSummary. */
+export interface MarginSummary {
+  collateralD18: bigint;
+  unrealisedPnlD18: bigint;
+  accruedFundingD18: bigint;
+  equityD18: bigint;
+  initialMarginD18: bigint;
+  maintenanceMarginD18: bigint;
+  notionalD18: bigint;
+}
+
+/** IMarginEngine.TradeQuote. */
+export interface TradeQuote {
+  oraclePriceD18: bigint;
+  fillPriceD18: bigint;
+  feeD18: bigint;
+}
+
+/** ILiquidation.LiquidationQuote. */
+export interface LiquidationQuote {
+  liquidatable: boolean;
+  partial_: boolean;
+  closeFractionD18: bigint;
+  closedNotionalD18: bigint;
+  keeperRewardD18: bigint;
+}
+
+/** One market as the SDK's math needs it: parameters, stored state and the oracle price (D18). */
+export interface MarketSnapshot {
+  marketId: number;
+  params: MarketParams;
+  state: MarketState;
+  priceD18: bigint;
+}
+
+/** Markets by id. */
+export type Markets = ReadonlyMap<number, MarketSnapshot>;
+
+/** An account with its open positions (in the engine's order). */
+export interface AccountSnapshot {
+  accountId: bigint;
+  info: AccountInfo;
+  positions: PositionInfo[];
+}
+
+/** Everything an off-chain preview needs, read at one block. */
+export interface ProtocolSnapshot {
+  /** The block timestamp the figures are evaluated at (see `BulkheadClient.viewTimestamp`). */
+  timestamp: bigint;
+  /** 10^(18 - token decimals). */
+  tokenScale: bigint;
+  tokenDecimals: number;
+  risk: RiskParams;
+  paused: boolean;
+  vaultCashD18: bigint;
+  insuranceFundD18: bigint;
+  totalReservedD18: bigint;
+  markets: Map<number, MarketSnapshot>;
+}
+
+/** Addresses a client binds to. */
+export interface BulkheadAddresses {
+  engine: string;
+  vault: string;
+  token: string;
+}

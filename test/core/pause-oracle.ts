@@ -1,0 +1,252 @@
+import { expect } from "chai";
+import {
+  BTC,
+  deployBulkhead,
+  ETH,
+  ethers,
+  HEARTBEAT,
+  marketParams,
+  networkHelpers,
+} from "../helpers/fixture.js";
+import { DAY, feedAnswer, usd, wad } from "../helpers/constants.js";
+import { expectCustodyIdentity, expectUnchanged } from "../helpers/invariants.js";
+
+/** Every margin view of an account; each must revert while a market the account holds has no price. */
+const VIEWS = [
+  "marginSummary",
+  "freeCollateral",
+  "maxWithdrawable",
+  "healthFactor",
+  "isLiquidatable",
+] as const;
+
+describe("core: pause", () => {
+  it("while paused, open/increase/flip/openIsolated revert with EnforcedPause; reduce, close, deposit, withdraw and liquidation work", async () => {
+    const { signers, contracts } = await networkHelpers.loadFixture(deployBulkhead);
+    const { engine, engineImpl, ethAggregator, token } = contracts;
+    const { admin, alice, bob, keeper } = signers;
+    await engine.connect(alice).createCrossAccount(); // 1
+    await engine.connect(alice).deposit(1, usd("10000"));
+    await engine.connect(alice).trade(1, ETH, wad("10"), wad("3100"));
+    await engine.connect(bob).openIsolated(ETH, 0, usd("1000"), wad("10"), wad("3100")); // 2
+    await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100")); // 3
+
+    await expect(engine.connect(admin).pause()).to.emit(engineImpl, "Paused").withArgs(admin.address);
+    const blocked: [string, () => Promise<unknown>][] = [
+      ["open", () => engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000"))],
+      ["increase", () => engine.connect(alice).trade(1, ETH, wad("1"), wad("3100"))],
+      ["flip", () => engine.connect(alice).trade(1, ETH, wad("-11"), 0)],
+      [
+        "openIsolated",
+        () => engine.connect(alice).openIsolated(BTC, 0, usd("1000"), wad("0.01"), wad("61000")),
+      ],
+      [
+        "openIsolated from cross",
+        () => engine.connect(alice).openIsolated(BTC, 1, usd("1000"), wad("0.01"), wad("61000")),
+      ],
+    ];
+    for (const [, call] of blocked) {
+      await expectUnchanged(
+        contracts,
+        () => expect(call()).to.be.revertedWithCustomError(engineImpl, "EnforcedPause"),
+        [alice.address],
+      );
+    }
+
+    await expect(engine.connect(alice).trade(1, ETH, wad("-3"), 0)).to.emit(engine, "PositionModified");
+    await expect(engine.connect(alice).trade(1, ETH, wad("-7"), 0)).to.emit(engine, "PositionModified");
+    expect(await engine.getPositions(1)).to.deep.equal([]);
+    await expect(engine.connect(alice).closeIsolated(3, 0, 1, ethers.ZeroAddress)).to.emit(
+      engine,
+      "MarginTransferred",
+    );
+    await expect(engine.connect(alice).deposit(1, usd("5"))).to.emit(engine, "Deposited");
+    await expect(engine.connect(alice).withdraw(1, usd("100"), alice)).to.changeTokenBalance(
+      ethers,
+      token,
+      alice,
+      usd("100"),
+    );
+    await ethAggregator.setAnswer(feedAnswer("2920"));
+    expect(await engine.isLiquidatable(2)).to.equal(true);
+    await expect(engine.connect(keeper).liquidate(2, keeper)).to.emit(engine, "Liquidated");
+
+    await expect(engine.connect(admin).unpause()).to.emit(engineImpl, "Unpaused").withArgs(admin.address);
+    await expect(engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000"))).to.emit(
+      engine,
+      "PositionModified",
+    );
+    await expectCustodyIdentity(contracts);
+  });
+});
+
+describe("core: oracle failures", () => {
+  /** Alice: cross account 1 holding ETH and BTC. Bob: isolated BTC account 2. Carol: isolated ETH account 3. */
+  async function mixedBook() {
+    const f = await networkHelpers.loadFixture(deployBulkhead);
+    const { engine } = f.contracts;
+    const { alice, bob, carol } = f.signers;
+    await engine.connect(alice).createCrossAccount();
+    await engine.connect(alice).deposit(1, usd("10000"));
+    await engine.connect(alice).trade(1, ETH, wad("1"), wad("3100"));
+    await engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000"));
+    await engine.connect(bob).openIsolated(BTC, 0, usd("1000"), wad("0.01"), wad("61000"));
+    await engine.connect(carol).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100"));
+    return f;
+  }
+
+  const breakages: {
+    name: string;
+    error: string;
+    apply: (agg: Awaited<ReturnType<typeof mixedBook>>["contracts"]["ethAggregator"]) => Promise<unknown[]>;
+  }[] = [
+    {
+      name: "a stale answer",
+      error: "StalePrice",
+      apply: async (agg) => {
+        const old = BigInt(await networkHelpers.time.latest()) - DAY - 10n;
+        const round = (await agg.latestRoundId()) + 1n;
+        await agg.setRoundData(round, feedAnswer("3000"), old, old, round);
+        return [old, HEARTBEAT];
+      },
+    },
+    {
+      name: "a zero answer",
+      error: "InvalidPrice",
+      apply: async (agg) => {
+        await agg.setAnswer(0);
+        return [0];
+      },
+    },
+    {
+      name: "a negative answer",
+      error: "InvalidPrice",
+      apply: async (agg) => {
+        await agg.setAnswer(-1);
+        return [-1];
+      },
+    },
+  ];
+
+  for (const breakage of breakages) {
+    it(`${breakage.name} blocks the ETH market only; BTC and isolated BTC accounts keep trading`, async () => {
+      const { signers, contracts } = await mixedBook();
+      const { engine, ethAggregator, ethFeed } = contracts;
+      const { alice, bob, carol } = signers;
+      const args = await breakage.apply(ethAggregator);
+
+      const broken: [string, () => Promise<unknown>][] = [
+        ["cross trade in ETH", () => engine.connect(alice).trade(1, ETH, wad("-0.5"), 0)],
+        [
+          "cross trade in BTC while holding ETH",
+          () => engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000")),
+        ],
+        ["isolated ETH close", () => engine.connect(carol).closeIsolated(3, 0, 0, carol)],
+        [
+          "new isolated ETH",
+          () => engine.connect(bob).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100")),
+        ],
+        ["withdraw from an ETH holder", () => engine.connect(alice).withdraw(1, usd("1"), alice)],
+      ];
+      for (const [, call] of broken) {
+        await expectUnchanged(contracts, () =>
+          expect(call())
+            .to.be.revertedWithCustomError(ethFeed, breakage.error)
+            .withArgs(...args),
+        );
+      }
+      for (const view of VIEWS) {
+        await expect(engine[view](1)).to.be.revertedWithCustomError(ethFeed, breakage.error);
+        await expect(engine[view](3)).to.be.revertedWithCustomError(ethFeed, breakage.error);
+        await engine[view](2); // the isolated BTC account is unaffected
+      }
+      await expect(engine.quoteTrade(ETH, wad("1"))).to.be.revertedWithCustomError(ethFeed, breakage.error);
+
+      // The BTC market and accounts without ETH keep working.
+      await expect(engine.connect(bob).trade(2, BTC, wad("0.01"), wad("61000"))).to.emit(
+        engine,
+        "PositionModified",
+      );
+      await expect(engine.connect(carol).openIsolated(BTC, 0, usd("1000"), wad("-0.01"), 0)).to.emit(
+        engine,
+        "PositionModified",
+      );
+      await engine.connect(bob).createCrossAccount();
+      await engine.connect(bob).deposit(5, usd("1000"));
+      await expect(engine.connect(bob).trade(5, BTC, wad("0.01"), wad("61000"))).to.emit(
+        engine,
+        "PositionModified",
+      );
+      await engine.connect(alice).deposit(1, usd("1")); // adding margin needs no price
+      await expectCustodyIdentity(contracts);
+
+      // A fresh valid round restores the market.
+      await ethAggregator.setAnswer(feedAnswer("3000"));
+      await expect(engine.connect(alice).trade(1, ETH, wad("-0.5"), 0)).to.emit(engine, "PositionModified");
+      await expectCustodyIdentity(contracts);
+    });
+  }
+
+  it("a sequencer-down feed blocks its market only, until the grace period after recovery is over", async () => {
+    const { signers, contracts } = await mixedBook();
+    const { engine } = contracts;
+    const { alice, bob, carol } = signers;
+    const grace = 3600n;
+    const sequencer = await ethers.deployContract("MockAggregatorV3", [0]);
+    const longAgo = BigInt(await networkHelpers.time.latest()) - 2n * grace;
+    await sequencer.setRoundData(1, 0, longAgo, longAgo, 1);
+    const solAggregator = await ethers.deployContract("MockAggregatorV3", [8]);
+    await solAggregator.setAnswer(feedAnswer("150"));
+    const solFeed = await ethers.deployContract("ChainlinkPriceFeed", [
+      solAggregator,
+      HEARTBEAT,
+      sequencer,
+      grace,
+    ]);
+    await engine.listMarket(marketParams(await solFeed.getAddress(), "ETH"));
+    const SOL = 3;
+    await engine.connect(alice).openIsolated(SOL, 0, usd("1000"), wad("10"), wad("160")); // 4
+    await engine.connect(bob).createCrossAccount(); // 5
+    await engine.connect(bob).deposit(5, usd("10000"));
+    await engine.connect(bob).trade(5, SOL, wad("-5"), 0);
+
+    const downAt = BigInt(await networkHelpers.time.latest());
+    await sequencer.setRoundData(2, 1, downAt, downAt, 2);
+    for (const call of [
+      () => engine.connect(alice).trade(4, SOL, wad("1"), wad("160")),
+      () => engine.connect(alice).closeIsolated(4, 0, 0, alice),
+      () => engine.connect(bob).trade(5, ETH, wad("1"), wad("3100")),
+      () => engine.connect(carol).openIsolated(SOL, 0, usd("1000"), wad("1"), wad("160")),
+    ]) {
+      await expectUnchanged(contracts, () =>
+        expect(call()).to.be.revertedWithCustomError(solFeed, "SequencerDown"),
+      );
+    }
+    for (const view of VIEWS) {
+      await expect(engine[view](4)).to.be.revertedWithCustomError(solFeed, "SequencerDown");
+      await expect(engine[view](5)).to.be.revertedWithCustomError(solFeed, "SequencerDown");
+    }
+    // The other markets and the accounts on them keep trading.
+    await expect(engine.connect(carol).trade(3, ETH, wad("1"), wad("3100"))).to.emit(
+      engine,
+      "PositionModified",
+    );
+    await expect(engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000"))).to.emit(
+      engine,
+      "PositionModified",
+    );
+
+    // Back up, but inside the grace period: still blocked.
+    const upAt = BigInt(await networkHelpers.time.latest());
+    await sequencer.setRoundData(3, 0, upAt, upAt, 3);
+    await expect(engine.connect(alice).trade(4, SOL, wad("1"), wad("160")))
+      .to.be.revertedWithCustomError(solFeed, "SequencerGracePeriodNotOver")
+      .withArgs(upAt, grace);
+    await networkHelpers.time.increase(grace + 1n);
+    await expect(engine.connect(alice).trade(4, SOL, wad("1"), wad("160"))).to.emit(
+      engine,
+      "PositionModified",
+    );
+    await expectCustodyIdentity(contracts);
+  });
+});

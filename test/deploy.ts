@@ -1,0 +1,296 @@
+import { expect } from "chai";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { network } from "hardhat";
+import { loadAddressBook } from "../deploy/address-book.js";
+import { deployFromFile } from "../deploy/deploy.js";
+import { ROLES } from "../deploy/ignition/BulkheadModule.js";
+import { ParameterFileError, readParameterFile } from "../deploy/parameters/schema.js";
+import { DAY, FEED_DECIMALS, TOKEN_DECIMALS, feedAnswer, wad } from "./helpers/constants.js";
+import { marketParams, riskParams } from "./helpers/fixture.js";
+
+const connection = await network.getOrCreate();
+const { ethers, networkHelpers } = connection;
+
+const LOCAL = "deploy/parameters/local.json";
+const SEPOLIA_EXAMPLE = "deploy/parameters/sepolia.example.json";
+const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000";
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const readJson = async (file: string): Promise<Json> => JSON.parse(await readFile(file, "utf8"));
+const workDir = await mkdtemp(path.join(tmpdir(), "bulkhead-deploy-"));
+
+/** Writes a variant of local.json (changed by `edit`) to a temp file and returns its path. */
+async function variant(name: string, edit: (file: Json) => void): Promise<string> {
+  const file = await readJson(LOCAL);
+  edit(file);
+  const out = path.join(workDir, `${name}.json`);
+  await writeFile(out, JSON.stringify(file));
+  return out;
+}
+
+/** Struct result -> plain object with the named fields only. */
+const fields = <T extends object>(result: T, names: string[]) =>
+  Object.fromEntries(names.map((name) => [name, (result as Record<string, unknown>)[name]]));
+
+async function deployLocal() {
+  const addressBookDir = path.join(workDir, "local");
+  const deployment = await deployFromFile(connection, LOCAL, { addressBookDir });
+  const book = deployment.addressBook;
+  const [deployer] = await ethers.getSigners();
+  const engine = await ethers.getContractAt("IBulkhead", book.engine);
+  const engineImpl = await ethers.getContractAt("MarginEngine", book.engine);
+  const vault = await ethers.getContractAt("LiquidityVault", book.vault);
+  const token = await ethers.getContractAt("MockERC20", book.token);
+  return { deployment, addressBookDir, book, deployer, engine, engineImpl, vault, token };
+}
+
+describe("deploy: parameter file -> Ignition -> address book", function () {
+  describe("deploy/parameters/local.json", function () {
+    it("lists every market with the fixture's parameters, in file order, on working feeds", async function () {
+      const { book, engine } = await networkHelpers.loadFixture(deployLocal);
+      expect(await engine.marketCount()).to.equal(2n);
+      expect(book.markets.map((m) => [m.id, m.symbol])).to.deep.equal([
+        [1, "ETH-USD"],
+        [2, "BTC-USD"],
+      ]);
+      const expected = { "ETH-USD": ["ETH", "3000"], "BTC-USD": ["BTC", "60000"] } as const;
+      for (const market of book.markets) {
+        const [kind, price] = expected[market.symbol as keyof typeof expected];
+        const want = marketParams(market.feed, kind);
+        const onChain = await engine.getMarketParams(market.id);
+        expect(fields(onChain, Object.keys(want))).to.deep.equal(want);
+
+        const feed = await ethers.getContractAt("ChainlinkPriceFeed", market.feed);
+        const aggregator = await ethers.getContractAt("MockAggregatorV3", market.aggregator);
+        expect(await feed.aggregator()).to.equal(market.aggregator);
+        expect(await feed.heartbeat()).to.equal(DAY);
+        expect(await feed.sequencerUptimeFeed()).to.equal(ZERO_ADDRESS);
+        expect(await feed.gracePeriod()).to.equal(0n);
+        expect(await aggregator.decimals()).to.equal(BigInt(FEED_DECIMALS));
+        expect((await aggregator.latestRoundData()).answer).to.equal(feedAnswer(price));
+        expect(await feed.latestPrice()).to.equal(wad(price));
+      }
+    });
+
+    it("sets the risk parameters, the vault, the token and the module", async function () {
+      const { book, engine, engineImpl, vault, token } = await networkHelpers.loadFixture(deployLocal);
+      expect(fields(await engine.getRiskParams(), Object.keys(riskParams))).to.deep.equal(
+        Object.fromEntries(Object.entries(riskParams).map(([k, v]) => [k, BigInt(v)])),
+      );
+      expect(await vault.entryFeeBps()).to.equal(10n);
+      expect(await vault.exitFeeBps()).to.equal(10n);
+      expect(await vault.cooldown()).to.equal(3600n);
+      expect(await vault.asset()).to.equal(book.token);
+      expect(await token.decimals()).to.equal(BigInt(TOKEN_DECIMALS));
+      expect(await token.symbol()).to.equal("USDC");
+      expect(await token.name()).to.equal("USD Coin");
+      expect(await engine.settlementToken()).to.equal(book.token);
+      expect(await engineImpl.liquidationModule()).to.equal(book.liquidationModule);
+      expect(await engineImpl.vault()).to.equal(book.vault);
+      expect(await vault.engine()).to.equal(book.engine);
+    });
+
+    it("leaves every role with the deployer and nobody else", async function () {
+      const { deployer, engineImpl, vault } = await networkHelpers.loadFixture(deployLocal);
+      const [, other] = await ethers.getSigners();
+      for (const role of [ROLES.DEFAULT_ADMIN_ROLE, ROLES.RISK_ROLE, ROLES.PAUSER_ROLE]) {
+        expect(await engineImpl.hasRole(role, deployer)).to.equal(true);
+        expect(await engineImpl.hasRole(role, other)).to.equal(false);
+      }
+      expect(await engineImpl.RISK_ROLE()).to.equal(ROLES.RISK_ROLE);
+      expect(await engineImpl.PAUSER_ROLE()).to.equal(ROLES.PAUSER_ROLE);
+      expect(await vault.hasRole(ROLES.DEFAULT_ADMIN_ROLE, deployer)).to.equal(true);
+    });
+
+    it("writes an address book that loadAddressBook reads back, starting at the engine's creation block", async function () {
+      const { book, addressBookDir, deployment } = await networkHelpers.loadFixture(deployLocal);
+      expect(deployment.addressBookFile).to.equal(path.join(addressBookDir, "31337.json"));
+      expect(loadAddressBook(31337, addressBookDir)).to.deep.equal(book);
+      expect(book.chainId).to.equal(31337);
+      expect(await ethers.provider.getCode(book.engine, book.startBlock)).to.not.equal("0x");
+      expect(await ethers.provider.getCode(book.engine, book.startBlock - 1)).to.equal("0x");
+      expect(() => loadAddressBook(1, addressBookDir)).to.throw(/No Bulkhead address book for chain 1/);
+    });
+
+    it("deploys a protocol that trades", async function () {
+      const { deployer, engine, vault, token } = await networkHelpers.loadFixture(deployLocal);
+      const amount = 1_000_000n * 10n ** BigInt(TOKEN_DECIMALS);
+      await token.mint(deployer, 2n * amount);
+      await token.approve(vault, amount);
+      await token.approve(engine, amount);
+      await vault.deposit(amount, deployer);
+      await engine.createCrossAccount();
+      await engine.deposit(1n, amount);
+      await engine.trade(1n, 1, wad("1"), wad("3100"));
+      expect((await engine.getPositions(1n))[0].sizeD18).to.equal(wad("1"));
+    });
+  });
+
+  describe("admin handover to a timelock", function () {
+    async function deployWithTimelock() {
+      const [deployer, proposer, pauser] = await ethers.getSigners();
+      const file = await variant("timelock", (f) => {
+        f.admin = "timelock";
+        f.riskAdmin = "timelock";
+        f.pauser = pauser.address;
+        f.timelock = { minDelay: 3600, proposers: [proposer.address], executors: [ZERO_ADDRESS] };
+      });
+      const { addressBook } = await deployFromFile(connection, file, { addressBookDir: null });
+      return { addressBook, deployer, proposer, pauser };
+    }
+
+    it("gives the admin and risk roles of engine and vault to the timelock and leaves the deployer none", async function () {
+      const { addressBook, deployer, proposer, pauser } =
+        await networkHelpers.loadFixture(deployWithTimelock);
+      const timelockAddress = addressBook.timelock as string;
+      expect(timelockAddress).to.match(/^0x[0-9a-fA-F]{40}$/);
+      const engine = await ethers.getContractAt("MarginEngine", addressBook.engine);
+      const vault = await ethers.getContractAt("LiquidityVault", addressBook.vault);
+      const timelock = await ethers.getContractAt(
+        [
+          "function getMinDelay() view returns (uint256)",
+          "function hasRole(bytes32,address) view returns (bool)",
+        ],
+        timelockAddress,
+      );
+      expect(await timelock.getMinDelay()).to.equal(3600n);
+      expect(await timelock.hasRole(ethers.id("PROPOSER_ROLE"), proposer.address)).to.equal(true);
+      expect(await timelock.hasRole(ethers.id("EXECUTOR_ROLE"), ZERO_ADDRESS)).to.equal(true);
+      expect(await timelock.hasRole(ROLES.DEFAULT_ADMIN_ROLE, deployer.address)).to.equal(false);
+
+      expect(await engine.hasRole(ROLES.DEFAULT_ADMIN_ROLE, timelockAddress)).to.equal(true);
+      expect(await engine.hasRole(ROLES.RISK_ROLE, timelockAddress)).to.equal(true);
+      expect(await engine.hasRole(ROLES.PAUSER_ROLE, pauser.address)).to.equal(true);
+      expect(await vault.hasRole(ROLES.DEFAULT_ADMIN_ROLE, timelockAddress)).to.equal(true);
+      for (const role of [ROLES.DEFAULT_ADMIN_ROLE, ROLES.RISK_ROLE, ROLES.PAUSER_ROLE]) {
+        expect(await engine.hasRole(role, deployer)).to.equal(false);
+      }
+      expect(await vault.hasRole(ROLES.DEFAULT_ADMIN_ROLE, deployer)).to.equal(false);
+      expect(await engine.marketCount()).to.equal(2n);
+    });
+  });
+
+  describe("bad parameter files fail before any transaction", function () {
+    /** Deploys `file`, expects a ParameterFileError naming every fragment, and checks nothing was sent. */
+    async function expectRejectedBeforeSending(file: string, ...fragments: string[]) {
+      const [deployer] = await ethers.getSigners();
+      const nonce = await ethers.provider.getTransactionCount(deployer);
+      const block = await ethers.provider.getBlockNumber();
+      let error: unknown;
+      try {
+        await deployFromFile(connection, file, { addressBookDir: null });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).to.be.instanceOf(ParameterFileError);
+      for (const fragment of fragments) expect((error as Error).message).to.include(fragment);
+      expect(await ethers.provider.getTransactionCount(deployer)).to.equal(nonce);
+      expect(await ethers.provider.getBlockNumber()).to.equal(block);
+    }
+
+    it("liquidationFee >= baseImr x mmScalar", async function () {
+      const file = await variant("liquidation-fee", (f) => (f.markets[1].params.liquidationFee = "0.01"));
+      await expectRejectedBeforeSending(
+        file,
+        "markets[1].params.liquidationFee: must be < baseImr x mmScalar (0.01)",
+        'ParameterOutOfBounds("liquidationFee")',
+      );
+    });
+
+    it("a missing field", async function () {
+      const file = await variant("missing", (f) => delete f.markets[0].params.takerFee);
+      await expectRejectedBeforeSending(file, "markets[0].params.takerFee: Required");
+    });
+
+    it("a malformed address and a bad checksum", async function () {
+      const short = await variant("short-address", (f) => (f.token = { address: "0x1234" }));
+      await expectRejectedBeforeSending(short, "token.address: is not a valid address");
+      const checksum = await variant(
+        "checksum",
+        (f) => (f.pauser = "0x694AA1769357215DE4FAC081bf1f309aDC325307"),
+      );
+      await expectRejectedBeforeSending(checksum, "pauser: is not a valid address");
+    });
+
+    it("a value out of its zod range (maxPositionsPerAccount 17)", async function () {
+      const file = await variant("positions", (f) => (f.riskParams.maxPositionsPerAccount = 17));
+      await expectRejectedBeforeSending(
+        file,
+        "riskParams.maxPositionsPerAccount: Number must be less than or equal to 16",
+      );
+    });
+
+    it("every cross-field violation at once: minPositionMargin < maxKeeperReward, adlTarget >= adlTrigger", async function () {
+      const file = await variant("bounds", (f) => {
+        f.markets[0].params.minPositionMargin = "19.999";
+        f.riskParams.adlTarget = "0.5";
+      });
+      await expectRejectedBeforeSending(
+        file,
+        "markets[0].params.minPositionMargin: must be >= riskParams.maxKeeperReward (20)",
+        "riskParams.adlTarget: must be < adlTrigger (0.5)",
+      );
+    });
+
+    it("a value that does not fit its Solidity type, and more decimals than D18", async function () {
+      const file = await variant("overflow", (f) => {
+        f.markets[0].params.maxImr = "18.5"; // uint64 holds at most ~18.44 in D18
+        f.markets[0].params.baseImr = "0.0000000000000000001";
+      });
+      await expectRejectedBeforeSending(
+        file,
+        "markets[0].params.maxImr: does not fit a uint64",
+        "markets[0].params.baseImr: must be a non-negative decimal string with at most 18 decimals",
+      );
+    });
+
+    it('a role given to "timelock" without a timelock section', async function () {
+      const file = await variant("no-timelock", (f) => (f.admin = "timelock"));
+      await expectRejectedBeforeSending(file, 'admin: "timelock" needs a `timelock` section');
+    });
+
+    it("a token or aggregator address with no contract on this chain", async function () {
+      const sepolia = await readJson(SEPOLIA_EXAMPLE);
+      const file = await variant("no-code", (f) => {
+        f.token = sepolia.token;
+        f.markets[0].feed = sepolia.markets[0].feed;
+      });
+      await expectRejectedBeforeSending(
+        file,
+        "token.address: no contract at 0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238",
+        "markets[0].feed.aggregator: no contract at 0x694AA1769357215DE4FAC081bf1f309aDC325306",
+      );
+    });
+
+    it("the Sepolia example passes every off-chain check (it only lacks its contracts here)", async function () {
+      const parameters = await readParameterFile(SEPOLIA_EXAMPLE);
+      expect(parameters.admin).to.equal("timelock");
+      expect(parameters.timelock?.minDelay).to.equal(86400);
+      await expectRejectedBeforeSending(SEPOLIA_EXAMPLE, "token.address: no contract at");
+    });
+  });
+
+  describe("the schema's bounds match the engine's", function () {
+    it("the engine rejects the liquidation fee the schema rejects, and accepts one wei less", async function () {
+      const { book, engine } = await networkHelpers.loadFixture(deployLocal);
+      const params = marketParams(book.markets[0].feed, "ETH");
+      const boundary = (params.baseImrD18 * params.mmScalarD18) / 10n ** 18n;
+      await expect(engine.listMarket({ ...params, liquidationFeeD18: boundary }))
+        .to.be.revertedWithCustomError(engine, "ParameterOutOfBounds")
+        .withArgs(ethers.encodeBytes32String("liquidationFee"));
+      await engine.listMarket({ ...params, liquidationFeeD18: boundary - 1n });
+      expect(await engine.marketCount()).to.equal(3n);
+    });
+
+    it("the engine rejects a minPositionMargin below maxKeeperReward", async function () {
+      const { book, engine } = await networkHelpers.loadFixture(deployLocal);
+      const params = marketParams(book.markets[0].feed, "ETH");
+      await expect(engine.listMarket({ ...params, minPositionMarginD18: riskParams.maxKeeperRewardD18 - 1n }))
+        .to.be.revertedWithCustomError(engine, "ParameterOutOfBounds")
+        .withArgs(ethers.encodeBytes32String("minPositionMargin"));
+    });
+  });
+});

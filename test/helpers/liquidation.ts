@@ -1,0 +1,570 @@
+/**
+ * Helpers for the liquidation tests: an independent bigint model of the engine's health and liquidation plan
+ * (mirroring MarginMath / EngineBase / LiquidationModule formula by formula, at a chosen block timestamp),
+ * the custody identity, and fixture variants (blacklist token, small vault, 16 markets).
+ */
+import type { ContractTransactionReceipt } from "ethers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
+import { expect } from "chai";
+import { ethers, networkHelpers, marketParams, riskParams, HEARTBEAT } from "./fixture.js";
+import { DAY, TOKEN_SCALE, WAD, feedAnswer, usd, wad } from "./constants.js";
+import type { IBulkhead, MockAggregatorV3 } from "../../types/ethers-contracts/index.js";
+
+/* ------------------------------------------------------------------ math */
+
+export const abs = (x: bigint): bigint => (x < 0n ? -x : x);
+export const mulDown = (a: bigint, b: bigint): bigint => (a * b) / WAD;
+export const mulUp = (a: bigint, b: bigint): bigint => {
+  const p = a * b;
+  return p === 0n ? 0n : (p - 1n) / WAD + 1n;
+};
+export const divFloor = (a: bigint, b: bigint): bigint => {
+  let q = a / b;
+  if (a % b !== 0n && a < 0n) q -= 1n;
+  return q;
+};
+export const divCeil = (a: bigint, b: bigint): bigint => {
+  let q = a / b;
+  if (a % b !== 0n && a > 0n) q += 1n;
+  return q;
+};
+const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+
+/** Funding rate and index accrued over `elapsed` seconds (MarginMath.accrueFunding). */
+export function accrue(
+  rate: bigint,
+  index: bigint,
+  elapsed: bigint,
+  skew: bigint,
+  skewScale: bigint,
+  maxVelocity: bigint,
+  price: bigint,
+): [bigint, bigint] {
+  if (elapsed === 0n) return [rate, index];
+  let ps = (skew * WAD) / skewScale;
+  if (ps > WAD) ps = WAD;
+  if (ps < -WAD) ps = -WAD;
+  let next = rate + (maxVelocity * ps * elapsed) / (WAD * DAY);
+  if (next > WAD) next = WAD;
+  if (next < -WAD) next = -WAD;
+  const delta = ((rate + next) * elapsed * price) / (2n * DAY * WAD);
+  return [next, index + delta];
+}
+
+/* ----------------------------------------------------------------- model */
+
+export interface MarketSnap {
+  id: bigint;
+  price: bigint;
+  baseImr: bigint;
+  maxImr: bigint;
+  slope: bigint;
+  mmScalar: bigint;
+  maxVelocity: bigint;
+  minMargin: bigint;
+  skewScale: bigint;
+  liqFee: bigint;
+  longOi: bigint;
+  shortOi: bigint;
+  fundingIndex: bigint;
+  fundingRate: bigint;
+  lastFundingTime: bigint;
+  netBasis: bigint;
+  netFundingBasis: bigint;
+  /** Pending funding at the model's timestamp. */
+  rate: bigint;
+  index: bigint;
+}
+
+export interface PosSnap {
+  marketId: bigint;
+  size: bigint;
+  basis: bigint;
+  lastIndex: bigint;
+  m: MarketSnap;
+  notional: bigint;
+  imr: bigint;
+  im: bigint;
+  mm: bigint;
+  upnl: bigint;
+  funding: bigint;
+}
+
+export interface Model {
+  accountId: bigint;
+  t: bigint;
+  collateral: bigint;
+  positions: PosSnap[];
+  upnl: bigint;
+  funding: bigint;
+  equity: bigint;
+  im: bigint;
+  mm: bigint;
+  notional: bigint;
+}
+
+export async function feedPrice(feed: string): Promise<bigint> {
+  const f = await ethers.getContractAt("ChainlinkPriceFeed", feed);
+  return f.latestPrice();
+}
+
+/** Reads one market's parameters and state, and accrues its funding to `t` at `price` (default: the feed's). */
+export async function marketAt(
+  engine: IBulkhead,
+  marketId: bigint,
+  t: bigint,
+  price?: bigint,
+): Promise<MarketSnap> {
+  const p = await engine.getMarketParams(marketId);
+  const s = await engine.getMarketState(marketId);
+  const px = price ?? (await feedPrice(p.feed));
+  const [rate, index] = accrue(
+    s.fundingRateD18,
+    s.fundingIndexD18,
+    t - s.lastFundingTime,
+    s.longOiD18 - s.shortOiD18,
+    p.skewScaleD18,
+    p.maxFundingVelocityD18,
+    px,
+  );
+  return {
+    id: marketId,
+    price: px,
+    baseImr: p.baseImrD18,
+    maxImr: p.maxImrD18,
+    slope: p.imrSizeSlopeD18,
+    mmScalar: p.mmScalarD18,
+    maxVelocity: p.maxFundingVelocityD18,
+    minMargin: p.minPositionMarginD18,
+    skewScale: p.skewScaleD18,
+    liqFee: p.liquidationFeeD18,
+    longOi: s.longOiD18,
+    shortOi: s.shortOiD18,
+    fundingIndex: s.fundingIndexD18,
+    fundingRate: s.fundingRateD18,
+    lastFundingTime: s.lastFundingTime,
+    netBasis: s.netBasisD18,
+    netFundingBasis: s.netFundingBasisD18,
+    rate,
+    index,
+  };
+}
+
+export function imrOf(m: MarketSnap, size: bigint): bigint {
+  const p = abs(size) * m.slope;
+  const sizeTerm = p === 0n ? 0n : (p - 1n) / m.skewScale + 1n;
+  const r = m.baseImr + sizeTerm;
+  return r > m.maxImr ? m.maxImr : r;
+}
+
+export function margins(m: MarketSnap, size: bigint, price = m.price) {
+  const notional = mulUp(abs(size), price);
+  const imr = imrOf(m, size);
+  const im = mulUp(notional, imr) + m.minMargin;
+  const mm = mulUp(mulUp(notional, imr), m.mmScalar) + m.minMargin;
+  return { notional, imr, im, mm };
+}
+
+/** Recomputes the totals of a model from its positions (after editing prices or sizes). */
+export function totals(
+  accountId: bigint,
+  t: bigint,
+  collateral: bigint,
+  raw: { marketId: bigint; size: bigint; basis: bigint; lastIndex: bigint; m: MarketSnap }[],
+): Model {
+  const positions: PosSnap[] = [];
+  let upnl = 0n,
+    funding = 0n,
+    im = 0n,
+    mm = 0n,
+    notional = 0n;
+  for (const r of raw) {
+    const g = margins(r.m, r.size);
+    const pu = divFloor(r.size * r.m.price, WAD) - r.basis;
+    const pf = divCeil(r.size * (r.m.index - r.lastIndex), WAD);
+    positions.push({ ...r, ...g, upnl: pu, funding: pf });
+    upnl += pu;
+    funding += pf;
+    im += g.im;
+    mm += g.mm;
+    notional += g.notional;
+  }
+  return {
+    accountId,
+    t,
+    collateral,
+    positions,
+    upnl,
+    funding,
+    equity: collateral + upnl - funding,
+    im,
+    mm,
+    notional,
+  };
+}
+
+/** The account's margin summary at timestamp `t`, computed in TypeScript from raw storage views. */
+export async function model(
+  engine: IBulkhead,
+  accountId: bigint | number,
+  t: bigint,
+  prices: Record<string, bigint> = {},
+): Promise<Model> {
+  const id = BigInt(accountId);
+  const info = await engine.getAccount(id);
+  const raw = [];
+  for (const p of await engine.getPositions(id)) {
+    const m = await marketAt(engine, p.marketId, t, prices[p.marketId.toString()]);
+    raw.push({
+      marketId: p.marketId,
+      size: p.sizeD18,
+      basis: p.basisD18,
+      lastIndex: p.lastFundingIndexD18,
+      m,
+    });
+  }
+  return totals(id, t, info.collateralD18, raw);
+}
+
+/** The same model with one market's price replaced (funding index kept: fine for small what-ifs). */
+export function withPrice(x: Model, marketId: bigint, price: bigint): Model {
+  return totals(
+    x.accountId,
+    x.t,
+    x.collateral,
+    x.positions.map((p) => ({ ...p, m: p.marketId === marketId ? { ...p.m, price } : p.m })),
+  );
+}
+
+/** The account-level figures of a model (without the market snapshots), for equality checks. */
+export function figures(x: Model) {
+  const { collateral, upnl, funding, equity, im, mm, notional } = x;
+  return {
+    collateral,
+    upnl,
+    funding,
+    equity,
+    im,
+    mm,
+    notional,
+    positions: x.positions.map((p) => [
+      p.marketId,
+      p.size,
+      p.basis,
+      p.lastIndex,
+      p.notional,
+      p.im,
+      p.mm,
+      p.upnl,
+      p.funding,
+    ]),
+  };
+}
+
+export const isLiquidatable = (x: Model) => x.notional !== 0n && x.equity < x.mm;
+
+export interface Risk {
+  keeperShare: bigint;
+  buffer: bigint;
+  minReward: bigint;
+  maxReward: bigint;
+  partialNotional: bigint;
+}
+
+export const fixtureRisk: Risk = {
+  keeperShare: riskParams.keeperShareD18,
+  buffer: riskParams.liquidationBufferD18,
+  minReward: riskParams.minKeeperRewardD18,
+  maxReward: riskParams.maxKeeperRewardD18,
+  partialNotional: riskParams.partialLiquidationNotionalD18,
+};
+
+export const fractionOf = (size: bigint, f: bigint): bigint => {
+  if (f >= WAD) return size;
+  let closed = mulUp(abs(size), f);
+  if (closed > abs(size)) closed = abs(size);
+  return size > 0n ? closed : -closed;
+};
+
+export interface Plan {
+  liquidatable: boolean;
+  partial: boolean;
+  fraction: bigint;
+  closedNotional: bigint;
+  fee: bigint;
+  reward: bigint;
+  charge: bigint;
+  toInsurance: bigint;
+  minMargins: bigint;
+  fullFee: bigint;
+}
+
+/** The liquidation plan from the NatSpec formula of LiquidationModule, computed independently. */
+export function plan(x: Model, r: Risk = fixtureRisk, forceFraction?: bigint): Plan {
+  const out: Plan = {
+    liquidatable: false,
+    partial: false,
+    fraction: 0n,
+    closedNotional: 0n,
+    fee: 0n,
+    reward: 0n,
+    charge: 0n,
+    toInsurance: 0n,
+    minMargins: 0n,
+    fullFee: 0n,
+  };
+  if (!isLiquidatable(x)) return out;
+  out.liquidatable = true;
+  out.fraction = WAD;
+  for (const p of x.positions) {
+    out.minMargins += p.m.minMargin;
+    out.fullFee += mulUp(p.notional, p.m.liqFee);
+  }
+  if (x.notional > r.partialNotional && x.equity > 0n) {
+    const b1 = WAD + r.buffer;
+    const mv = x.mm - out.minMargins;
+    let den = mulDown(mv, b1);
+    if (den > out.fullFee) {
+      den -= out.fullFee;
+      const num = mulUp(x.mm, b1) + r.minReward - x.equity;
+      const f = (num * WAD + den - 1n) / den;
+      if (f < WAD) {
+        out.partial = true;
+        out.fraction = f;
+      }
+    }
+  }
+  if (forceFraction !== undefined) {
+    out.fraction = forceFraction;
+    out.partial = forceFraction < WAD;
+  }
+  for (const p of x.positions) {
+    const c = mulUp(abs(fractionOf(p.size, out.fraction)), p.m.price);
+    out.closedNotional += c;
+    out.fee += mulUp(c, p.m.liqFee);
+  }
+  let reward = mulDown(out.fee, r.keeperShare);
+  if (reward < r.minReward) reward = r.minReward;
+  if (reward > r.maxReward) reward = r.maxReward;
+  out.reward = (reward / TOKEN_SCALE) * TOKEN_SCALE;
+  out.charge = out.fee > out.reward ? out.fee : out.reward;
+  out.toInsurance = out.charge - out.reward;
+  return out;
+}
+
+export interface ClosedPos {
+  marketId: bigint;
+  closeSize: bigint;
+  price: bigint;
+  realised: bigint;
+  funding: bigint;
+  newSize: bigint;
+  newBasis: bigint;
+  index: bigint;
+}
+
+export interface Sim {
+  closed: ClosedPos[];
+  collateral: bigint;
+  vaultDelta: bigint;
+  insuranceDelta: bigint;
+  badDebt: { covered: bigint; socialised: bigint } | null;
+}
+
+/** Simulates `_liquidate` (positions backwards, oracle price, fee, bad debt) given the insurance fund. */
+export function simulate(x: Model, pl: Plan, insurance: bigint): Sim {
+  let collateral = x.collateral;
+  let vaultDelta = 0n;
+  const closed: ClosedPos[] = [];
+  let remaining = x.positions.length;
+  for (let i = x.positions.length - 1; i >= 0; i--) {
+    const p = x.positions[i];
+    const closeSize = fractionOf(p.size, pl.fraction);
+    const newSize = p.size - closeSize;
+    const released = newSize === 0n ? p.basis : divCeil(p.basis * abs(closeSize), abs(p.size));
+    const realised = divFloor(closeSize * p.m.price, WAD) - released;
+    const funding = divCeil(p.size * (p.m.index - p.lastIndex), WAD);
+    collateral += realised - funding;
+    vaultDelta -= realised - funding;
+    if (newSize === 0n) remaining--;
+    closed.push({
+      marketId: p.marketId,
+      closeSize,
+      price: p.m.price,
+      realised,
+      funding,
+      newSize,
+      newBasis: p.basis - released,
+      index: p.m.index,
+    });
+  }
+  collateral -= pl.charge;
+  let insuranceDelta = pl.toInsurance;
+  let badDebt = null;
+  if (remaining === 0 && collateral < 0n) {
+    const deficit = -collateral;
+    const ins = insurance + pl.toInsurance;
+    const covered = min(deficit, ins);
+    const socialised = deficit - covered;
+    insuranceDelta -= covered;
+    vaultDelta -= socialised;
+    collateral = 0n;
+    badDebt = { covered, socialised };
+  }
+  return { closed, collateral, vaultDelta, insuranceDelta, badDebt };
+}
+
+/** The account after a simulated liquidation, at the same timestamp and prices. */
+export function postModel(x: Model, sim: Sim): Model {
+  const raw = [];
+  for (const p of x.positions) {
+    const c = sim.closed.find((q) => q.marketId === p.marketId)!;
+    if (c.newSize === 0n) continue;
+    raw.push({ marketId: p.marketId, size: c.newSize, basis: c.newBasis, lastIndex: c.index, m: p.m });
+  }
+  return totals(x.accountId, x.t, sim.collateral, raw);
+}
+
+/** Whether an account state meets the partial-liquidation target equity >= (1 + buffer) x MM. */
+export const meetsBuffer = (x: Model, r: Risk = fixtureRisk) => x.equity * WAD >= x.mm * (WAD + r.buffer);
+
+/** Traders' net PnL in a market at the snapshot's price and pending funding (EngineBase._tradersNetPnl). */
+export function tradersPnl(m: MarketSnap): bigint {
+  const skew = m.longOi - m.shortOi;
+  const unrealised = divCeil(skew * m.price, WAD) - m.netBasis;
+  const funding = divFloor(skew * m.index, WAD) - m.netFundingBasis;
+  return unrealised - funding;
+}
+
+/* ------------------------------------------------------------ timestamps */
+
+export async function latest(): Promise<bigint> {
+  return BigInt(await networkHelpers.time.latest());
+}
+
+/** Fixes the timestamp of the next block and returns it. */
+export async function nextAt(delta = 10n): Promise<bigint> {
+  const t = (await latest()) + delta;
+  await networkHelpers.time.setNextBlockTimestamp(t);
+  return t;
+}
+
+/** Liquidates at a fixed timestamp, returning the model of the account at that timestamp (before), the
+ *  independent plan and simulation, and the receipt. */
+export async function liquidateModelled(
+  engine: IBulkhead,
+  keeper: HardhatEthersSigner,
+  accountId: bigint | number,
+  receiver: string = keeper.address,
+  at?: bigint,
+) {
+  const t = at ?? (await latest()) + 10n;
+  const before = await model(engine, accountId, t);
+  const pl = plan(before);
+  const sim = simulate(before, pl, await engine.insuranceFund());
+  await networkHelpers.time.setNextBlockTimestamp(t);
+  const tx = await engine.connect(keeper).liquidate(accountId, receiver, { gasLimit: 3_000_000 });
+  const receipt = (await tx.wait()) as ContractTransactionReceipt;
+  return { t, before, plan: pl, sim, tx, receipt };
+}
+
+/* --------------------------------------------------------------- custody */
+
+/** Token custody identity: balance x TOKEN_SCALE == sum(collateral) + vaultCash + insurance. */
+export async function expectCustody(engine: IBulkhead, tokenAddr?: string) {
+  const token = await ethers.getContractAt("MockERC20", tokenAddr ?? (await engine.settlementToken()));
+  const n = await engine.accountCount();
+  let sum = 0n;
+  for (let i = 1n; i <= n; i++) sum += (await engine.getAccount(i)).collateralD18;
+  const bal = await token.balanceOf(await engine.getAddress());
+  expect(bal * TOKEN_SCALE).to.equal(sum + (await engine.vaultCash()) + (await engine.insuranceFund()));
+}
+
+/** Everything observable about one account (storage views only, block-independent). */
+export async function accountState(engine: IBulkhead, id: bigint | number) {
+  const a = await engine.getAccount(id);
+  const ps = await engine.getPositions(id);
+  return {
+    account: [a.owner, a.isolated, a.marketId, a.positionCount, a.collateralD18],
+    positions: ps.map((p) => [p.marketId, p.sizeD18, p.basisD18, p.lastFundingIndexD18]),
+  };
+}
+
+/** Sets an aggregator's answer from a D18 price (must be a multiple of 1e10). */
+export async function setPrice(agg: MockAggregatorV3, priceD18: bigint) {
+  if (priceD18 % 10n ** 10n !== 0n) throw new Error("price not representable with 8 decimals");
+  await agg.setAnswer(priceD18 / 10n ** 10n);
+}
+
+/** Deterministic PRNG (mulberry32) for the seeded loops. */
+export function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/* -------------------------------------------------------------- variants */
+
+/** The fixture's deployment with another token contract, LP deposit, or extra markets (same parameters). */
+export async function deployVariant(opts: {
+  tokenKind?: "MockERC20" | "BlacklistToken";
+  lpDeposit?: string;
+  extraMarkets?: number;
+}) {
+  const [admin, lp, alice, bob, keeper, carol] = await ethers.getSigners();
+  const token =
+    opts.tokenKind === "BlacklistToken"
+      ? await ethers.deployContract("BlacklistToken", ["USD Coin", "USDC", 6])
+      : await ethers.deployContract("MockERC20", ["USD Coin", "USDC", 6]);
+  const module = await ethers.deployContract("LiquidationModule", [token]);
+  const engineImpl = await ethers.deployContract("MarginEngine", [token, admin, riskParams, module]);
+  const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
+  const vault = await ethers.deployContract("LiquidityVault", [token, engine, admin, 10, 10, 3600]);
+  await engineImpl.setVault(vault);
+  await engineImpl.grantRole(await engineImpl.RISK_ROLE(), admin);
+  await engineImpl.grantRole(await engineImpl.PAUSER_ROLE(), admin);
+
+  const aggregators: MockAggregatorV3[] = [];
+  const specs: { kind: "ETH" | "BTC"; price: string }[] = [
+    { kind: "ETH", price: "3000" },
+    { kind: "BTC", price: "60000" },
+  ];
+  for (let i = 0; i < (opts.extraMarkets ?? 0); i++) specs.push({ kind: "ETH", price: String(100 + i) });
+  for (const spec of specs) {
+    const agg = await ethers.deployContract("MockAggregatorV3", [8]);
+    await agg.setAnswer(feedAnswer(spec.price));
+    const feed = await ethers.deployContract("ChainlinkPriceFeed", [agg, HEARTBEAT, ethers.ZeroAddress, 0]);
+    await engine.listMarket(marketParams(await feed.getAddress(), spec.kind));
+    aggregators.push(agg);
+  }
+  for (const user of [lp, alice, bob, keeper, carol]) {
+    await token.mint(user, usd("10000000"));
+    await token.connect(user).approve(engine, ethers.MaxUint256);
+    await token.connect(user).approve(vault, ethers.MaxUint256);
+  }
+  await vault.connect(lp).deposit(usd(opts.lpDeposit ?? "5000000"), lp);
+  return {
+    signers: { admin, lp, alice, bob, keeper, carol },
+    contracts: {
+      token,
+      engine,
+      engineImpl,
+      module,
+      vault,
+      aggregators,
+      ethAggregator: aggregators[0],
+      btcAggregator: aggregators[1],
+    },
+  };
+}
+
+export const deployBlacklistBulkhead = () => deployVariant({ tokenKind: "BlacklistToken" });
+export const deploySmallVaultBulkhead = () => deployVariant({ lpDeposit: "100000" });
+export const deploySixteenMarketBulkhead = () => deployVariant({ extraMarkets: 14 });
+
+export { WAD, TOKEN_SCALE, usd, wad, feedAnswer };

@@ -1,0 +1,239 @@
+import { expect } from "chai";
+import { networkHelpers, deployBulkhead, ETH, BTC, riskParams } from "../helpers/fixture.js";
+import {
+  TOKEN_SCALE,
+  WAD,
+  accountState,
+  deploySmallVaultBulkhead,
+  divFloor,
+  expectCustody,
+  fractionOf,
+  feedAnswer,
+  latest,
+  liquidateModelled,
+  marketAt,
+  model,
+  mulDown,
+  tradersPnl,
+  usd,
+  wad,
+} from "../helpers/liquidation.js";
+import type { IBulkhead } from "../../types/ethers-contracts/index.js";
+
+const { loadFixture } = networkHelpers;
+const GAS = { gasLimit: 3_000_000 };
+const up = (size: bigint) => (size > 0n ? wad("1000000000") : 0n);
+
+describe("liquidation: bad debt", () => {
+  async function insolvent(insuranceTopUp: string | null) {
+    const f = await loadFixture(deployBulkhead);
+    const { engine, ethAggregator, btcAggregator } = f.contracts;
+    const { alice, carol } = f.signers;
+    await engine.connect(alice).createCrossAccount();
+    await engine.connect(alice).deposit(1, usd("2000"));
+    await engine.connect(alice).trade(1, ETH, wad("10"), up(1n));
+    await engine.connect(alice).trade(1, BTC, wad("0.5"), up(1n));
+    if (insuranceTopUp !== null) await engine.connect(carol).fundInsurance(usd(insuranceTopUp));
+    await ethAggregator.setAnswer(feedAnswer("2800"));
+    await btcAggregator.setAnswer(feedAnswer("55000"));
+    return f;
+  }
+
+  for (const [name, topUp] of [
+    ["insurance covers all of it", "5000"],
+    ["insurance covers part, the vault absorbs the rest", null],
+  ] as const) {
+    it(`moves exactly the deficit: ${name}`, async () => {
+      const { contracts, signers } = await insolvent(topUp);
+      const { engine, token } = contracts;
+      const ins0 = await engine.insuranceFund();
+      const vc0 = await engine.vaultCash();
+      const kb = await token.balanceOf(signers.keeper);
+      const r = await liquidateModelled(engine, signers.keeper, 1);
+      expect(r.before.equity).to.be.lt(0n);
+      expect(r.plan.partial).to.equal(false);
+      // Independent deficit: collateral + realised - funding - charge, all positions closed.
+      const closedFlow = r.sim.closed.reduce((s, c) => s + c.realised - c.funding, 0n);
+      const deficit = -(r.before.collateral + closedFlow - r.plan.charge);
+      expect(deficit).to.be.gt(0n);
+      const available = ins0 + r.plan.toInsurance; // the fee's insurance share is credited first
+      const covered = deficit < available ? deficit : available;
+      const socialised = deficit - covered;
+      if (topUp !== null) expect(socialised).to.equal(0n);
+      else expect(covered > 0n && socialised > 0n).to.equal(true);
+      await expect(r.tx).to.emit(engine, "BadDebt").withArgs(1n, covered, socialised);
+      expect(await engine.insuranceFund()).to.equal(available - covered);
+      expect(await engine.vaultCash()).to.equal(vc0 - closedFlow - socialised);
+      expect((await engine.getAccount(1)).collateralD18).to.equal(0n);
+      expect((await engine.getAccount(1)).positionCount).to.equal(0n);
+      expect(await token.balanceOf(signers.keeper)).to.equal(kb + r.plan.reward / TOKEN_SCALE);
+      await expectCustody(engine);
+    });
+  }
+
+  it("emits no BadDebt when the account ends with non-negative collateral", async () => {
+    const f = await loadFixture(deployBulkhead);
+    const { engine, ethAggregator } = f.contracts;
+    await engine.connect(f.signers.alice).openIsolated(ETH, 0, usd("1000"), wad("10"), up(1n));
+    await ethAggregator.setAnswer(feedAnswer("2920"));
+    const r = await liquidateModelled(engine, f.signers.keeper, 1);
+    expect(r.sim.collateral).to.be.gte(0n);
+    await expect(r.tx).to.not.emit(engine, "BadDebt");
+  });
+});
+
+describe("liquidation: auto-deleveraging", () => {
+  /** Small vault (100k), alice long 40 ETH, bob short 10 ETH: traders net long 30. */
+  async function adlSetup() {
+    const f = await loadFixture(deploySmallVaultBulkhead);
+    const { engine } = f.contracts;
+    const { alice, bob } = f.signers;
+    await engine.connect(alice).openIsolated(ETH, 0, usd("10000"), wad("40"), up(1n)); // id 1
+    await engine.connect(bob).openIsolated(ETH, 0, usd("30000"), wad("-10"), 0n); // id 2
+    return f;
+  }
+
+  async function adlExpect(engine: IBulkhead, id: bigint, t: bigint) {
+    const m = await marketAt(engine, BigInt(ETH), t);
+    const pnl = tradersPnl(m);
+    const cash = await engine.vaultCash();
+    const trigger = divFloor(cash * riskParams.adlTriggerD18, WAD);
+    const target = divFloor(cash * riskParams.adlTargetD18, WAD);
+    const acct = await model(engine, id, t);
+    const p = acct.positions[0];
+    const positionPnl = p.upnl - p.funding;
+    return { m, pnl, cash, trigger, target, acct, p, positionPnl };
+  }
+
+  it("refuses while traders' PnL is under the trigger (AdlNotTriggered with exact figures)", async () => {
+    const { contracts, signers } = await adlSetup();
+    const { engine, ethAggregator } = contracts;
+    await ethAggregator.setAnswer(feedAnswer("4000"));
+    const t = (await latest()) + 10n;
+    const e = await adlExpect(engine, 1n, t);
+    expect(e.pnl).to.be.gt(0n);
+    expect(e.pnl).to.be.lte(e.trigger);
+    const before = await accountState(engine, 1);
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    await expect(engine.connect(signers.keeper).autoDeleverage(1, ETH, GAS))
+      .to.be.revertedWithCustomError(engine, "AdlNotTriggered")
+      .withArgs(ETH, e.pnl, e.trigger);
+    expect(await accountState(engine, 1)).to.deep.equal(before);
+    const [open] = await engine.adlStatus(ETH);
+    expect(open).to.equal(false);
+  });
+
+  it("refuses an unprofitable position while triggered (PositionNotProfitable)", async () => {
+    const { contracts, signers } = await adlSetup();
+    const { engine, ethAggregator } = contracts;
+    await ethAggregator.setAnswer(feedAnswer("4800"));
+    const [open] = await engine.adlStatus(ETH);
+    expect(open).to.equal(true);
+    const before = await accountState(engine, 2);
+    await expect(engine.connect(signers.keeper).autoDeleverage(2, ETH))
+      .to.be.revertedWithCustomError(engine, "PositionNotProfitable")
+      .withArgs(2n, ETH);
+    expect(await accountState(engine, 2)).to.deep.equal(before);
+    await expect(engine.connect(signers.keeper).autoDeleverage(1, BTC))
+      .to.be.revertedWithCustomError(engine, "NoPosition")
+      .withArgs(1n, BTC);
+  });
+
+  it("when triggered, reduces a profitable position just to the target, without fee, emitting AutoDeleveraged", async () => {
+    const { contracts, signers } = await adlSetup();
+    const { engine, ethAggregator, token } = contracts;
+    await ethAggregator.setAnswer(feedAnswer("4800"));
+    const t = (await latest()) + 10n;
+    const e = await adlExpect(engine, 1n, t);
+    expect(e.pnl).to.be.gt(e.trigger);
+    expect(e.positionPnl).to.be.gt(0n);
+    // Touching the position settles all its funding F; closing f realises f x U (U its gross unrealised PnL):
+    // P + F - f U <= t (C + F - f U)  <=>  f >= (P + F - t (C + F)) / (U (1 - t)), rounded up; the close size
+    // is |size| x f rounded up.
+    const F = e.p.funding;
+    const target = divFloor((e.cash + F) * riskParams.adlTargetD18, WAD);
+    const num = e.pnl + F - target;
+    const den = mulDown(e.p.upnl, WAD - riskParams.adlTargetD18);
+    const f = (num * WAD + den - 1n) / den;
+    expect(f > 0n && f < WAD).to.equal(true);
+    const closeSize = fractionOf(e.p.size, f);
+    const released = (e.p.basis * closeSize + e.p.size - 1n) / e.p.size; // divCeil, both positive
+    const realised = divFloor(closeSize * e.m.price, WAD) - released;
+    const ins = await engine.insuranceFund();
+    const bal = await token.balanceOf(await engine.getAddress());
+
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    const tx = await engine.connect(signers.carol).autoDeleverage(1, ETH);
+    await expect(tx)
+      .to.emit(engine, "AutoDeleveraged")
+      .withArgs(1n, ETH, signers.carol.address, closeSize, e.m.price, realised);
+    await expect(tx).to.not.emit(engine, "PositionModified"); // not a trade: no trading fee
+    const a = await engine.getAccount(1);
+    expect(a.collateralD18).to.equal(e.acct.collateral + realised - e.p.funding); // no fee
+    expect(await engine.vaultCash()).to.equal(e.cash - realised + e.p.funding);
+    expect(await engine.insuranceFund()).to.equal(ins);
+    expect(await token.balanceOf(await engine.getAddress())).to.equal(bal);
+    const [pos] = await engine.getPositions(1);
+    expect(pos.sizeD18).to.equal(e.p.size - closeSize);
+
+    await expectCustody(engine);
+    // Not much more than needed: closing 1% less would leave it above the target (by the NatSpec's algebra).
+    const fewer = closeSize - closeSize / 100n;
+    const fewerFlow = divFloor(fewer * e.p.upnl, e.p.size) - F; // what the vault would pay
+    expect((e.pnl - fewerFlow) * WAD).to.be.gt((e.cash - fewerFlow) * riskParams.adlTargetD18);
+
+    // Traders' net PnL is back at or under target x vault cash (same timestamp, after).
+    const after = await adlExpect(engine, 1n, t);
+    expect(await engine.tradersNetPnl(ETH, { blockTag: (await tx.wait())!.blockNumber })).to.equal(after.pnl);
+    expect(after.pnl * WAD).to.be.lte(after.cash * riskParams.adlTargetD18);
+  });
+
+  it("when triggered after 30 days of funding, ADL still brings traders' PnL to <= target (funding is settled in full)", async () => {
+    const { contracts, signers } = await adlSetup();
+    const { engine, ethAggregator } = contracts;
+    await networkHelpers.time.increase(30 * 86_400);
+    await ethAggregator.setAnswer(feedAnswer("4800"));
+    const t = (await latest()) + 10n;
+    const e = await adlExpect(engine, 1n, t);
+    expect(e.pnl).to.be.gt(e.trigger);
+    expect(e.p.funding).to.be.gt(wad("50")); // alice owes a material amount of funding
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    await engine.connect(signers.carol).autoDeleverage(1, ETH);
+    const after = await adlExpect(engine, 1n, t);
+    // Expected (DESIGN/NatSpec): pnl' <= target x cash'. Shown with the overshoot in USD for the report.
+    const closed = e.p.size - (await engine.getPositions(1))[0].sizeD18;
+    const u = e.p.upnl;
+    // The close that meets the target given that the whole accrued funding F is settled:
+    // P - f u + F <= t (C - f u + F)  <=>  f >= (P - t C + (1 - t) F) / (u (1 - t)).
+    const tgt = riskParams.adlTargetD18;
+    const fNeeded = ((e.pnl * WAD - e.cash * tgt + (WAD - tgt) * e.p.funding) * WAD) / (u * (WAD - tgt));
+    const overshoot = after.pnl - divFloor(after.cash * riskParams.adlTargetD18, WAD);
+    expect(closed * WAD, "closed size x 1e18 vs the fraction needed x size").to.be.gte(fNeeded * e.p.size);
+    expect(overshoot, `traders' PnL above target after ADL by ${overshoot} wei`).to.be.lte(0n);
+  });
+
+  it("ADL and batch liquidation keep working while the engine is paused (they only reduce risk)", async () => {
+    const { contracts, signers } = await adlSetup();
+    const { engine, ethAggregator } = contracts;
+    await engine.connect(signers.carol).openIsolated(ETH, 0, usd("100"), wad("-1"), 0n); // id 3
+    await ethAggregator.setAnswer(feedAnswer("4800"));
+    await engine.connect(signers.admin).pause();
+    await expect(engine.connect(signers.keeper).autoDeleverage(1, ETH)).to.emit(engine, "AutoDeleveraged");
+    // carol's short (id 3) is deep under water at 4800: the batch liquidates it while paused.
+    const [count] = await engine.connect(signers.keeper).liquidateBatch.staticCall([2n, 3n], signers.keeper);
+    expect(count).to.equal(1n);
+    await expect(engine.connect(signers.keeper).liquidateBatch([2n, 3n], signers.keeper))
+      .to.emit(engine, "Liquidated")
+      .withArgs(
+        3n,
+        signers.keeper.address,
+        signers.keeper.address,
+        false,
+        wad("4800"),
+        wad("24"),
+        wad("12"),
+        wad("12"),
+      );
+    await expectCustody(engine);
+  });
+});

@@ -1,0 +1,91 @@
+/** BulkheadClient: reads, write helpers and scans against the fixture. */
+import { expect } from "chai";
+
+import { networkHelpers, deployBulkhead, ETH, BTC } from "../helpers/fixture.js";
+import { usd, wad, feedAnswer, TOKEN_SCALE } from "../helpers/constants.js";
+import { acceptablePrice } from "../../sdk/client.js";
+import { previewTrade } from "../../sdk/preview.js";
+import { clientFor } from "./harness.js";
+
+describe("BulkheadClient", () => {
+  it("bounds the acceptable price by the tolerance, against the trader", () => {
+    expect(acceptablePrice(wad("3000"), wad("1"), 50n)).to.equal(wad("3015"));
+    expect(acceptablePrice(wad("3000"), -wad("1"), 50n)).to.equal(wad("2985"));
+    expect(acceptablePrice(3n, 1n, 1n)).to.equal(4n); // buying rounds the bound up
+  });
+
+  it("reads snapshots, finds accounts by owner and trades within the quoted bound", async () => {
+    const d = await networkHelpers.loadFixture(deployBulkhead);
+    const { alice, bob } = d.signers;
+    const a = await clientFor(d, alice);
+    const b = await clientFor(d, bob);
+    const cross = await a.createCrossAccount();
+    const other = await b.createCrossAccount();
+    const second = await a.createCrossAccount();
+    expect(await a.accountsOf(alice.address)).to.deep.equal([cross, second]);
+    expect(await a.accountsOf(bob.address)).to.deep.equal([other]);
+    expect(await a.allAccounts()).to.deep.equal([cross, other, second]);
+
+    await a.deposit(cross, usd("50000"));
+    const snap = await a.getProtocolSnapshot();
+    expect(snap.tokenScale).to.equal(TOKEN_SCALE);
+    expect(snap.markets.get(ETH)!.priceD18).to.equal(wad("3000"));
+    expect(snap.markets.get(BTC)!.priceD18).to.equal(wad("60000"));
+    expect(snap.paused).to.equal(false);
+
+    const acct = await a.getAccountSnapshot(cross);
+    await networkHelpers.time.setNextBlockTimestamp(snap.timestamp + 10n);
+    const preview = previewTrade(snap, acct, ETH, wad("5"), undefined, snap.timestamp + 10n);
+    await (await a.trade(cross, ETH, wad("5"), 10n)).wait();
+    const view = await a.getAccountView(cross);
+    expect(view.summary).to.deep.equal(preview.after.summary);
+    expect(view.positions).to.deep.equal(preview.result!.account.positions);
+
+    await (await a.transferMargin(cross, second, wad("1000"))).wait();
+    expect((await a.getAccount(second)).collateralD18).to.equal(wad("1000"));
+    const before = await d.contracts.token.balanceOf(alice);
+    await (await a.withdraw(second, usd("400"))).wait();
+    expect(await d.contracts.token.balanceOf(alice)).to.equal(before + usd("400"));
+  });
+
+  it("opens and closes isolated positions, and scans for liquidatable accounts", async () => {
+    const d = await networkHelpers.loadFixture(deployBulkhead);
+    const { alice, keeper } = d.signers;
+    const a = await clientFor(d, alice);
+    const k = await clientFor(d, keeper);
+    const { accountId: safe } = await a.openIsolated(BTC, usd("20000"), wad("0.1"));
+    const { accountId: risky } = await a.openIsolated(ETH, usd("1000"), wad("10"));
+    expect((await a.getAccount(risky)).isolated).to.equal(true);
+    expect(await k.liquidatable([safe, risky])).to.deep.equal([]);
+
+    await d.contracts.ethAggregator.setAnswer(feedAnswer("2900"));
+    const found = await k.liquidatable([safe, risky, 999n]);
+    expect(found.map((f) => f.accountId)).to.deep.equal([risky]);
+    expect(found[0].quote).to.deep.equal(await k.quoteLiquidation(risky));
+    await (await k.liquidate(risky)).wait();
+    expect((await a.getPositions(risky)).length).to.equal(0);
+
+    const balance = await d.contracts.token.balanceOf(alice);
+    const collateral = (await a.computeSummary(safe)).collateralD18;
+    await (await a.closeIsolated(safe)).wait();
+    expect((await a.getPositions(safe)).length).to.equal(0);
+    const left = (await a.getAccount(safe)).collateralD18;
+    expect(left < TOKEN_SCALE && left >= 0n).to.equal(true);
+    expect((await d.contracts.token.balanceOf(alice)) > balance).to.equal(true);
+    expect(collateral > 0n).to.equal(true);
+  });
+
+  it("deposits into and redeems from the vault after the cooldown", async () => {
+    const d = await networkHelpers.loadFixture(deployBulkhead);
+    const { carol } = d.signers;
+    const c = await clientFor(d, carol);
+    await (await c.vaultDeposit(usd("1000"))).wait();
+    const shares = await d.contracts.vault.balanceOf(carol);
+    expect(shares > 0n).to.equal(true);
+    await networkHelpers.time.increase(3601);
+    const expected = await d.contracts.vault.previewRedeem(shares);
+    const before = await d.contracts.token.balanceOf(carol);
+    await (await c.vaultRedeem(shares)).wait();
+    expect(await d.contracts.token.balanceOf(carol)).to.equal(before + expected);
+  });
+});

@@ -1,0 +1,414 @@
+/**
+ * Differential tests of the SDK against the chain: seeded random accounts, trades, prices and time steps; after
+ * every step each SDK figure must equal the engine's view at the same block to the wei, and each previewed action
+ * must match what the transaction did (or the custom error it reverted with).
+ */
+import { expect } from "chai";
+import type { Signer } from "ethers";
+
+import { ethers, networkHelpers, deployBulkhead, ETH, BTC } from "../helpers/fixture.js";
+import { usd } from "../helpers/constants.js";
+import * as math from "../../sdk/math.js";
+import {
+  acceptablePrice,
+  toLiquidationQuote,
+  toMarketState,
+  toMarginSummary,
+  toTradeQuote,
+} from "../../sdk/client.js";
+import type { BulkheadClient } from "../../sdk/client.js";
+import { decodeRevert } from "../../sdk/errors.js";
+import {
+  previewDeposit,
+  previewOpenIsolated,
+  previewTrade,
+  previewTransferMargin,
+  previewWithdraw,
+} from "../../sdk/preview.js";
+import type { Preview } from "../../sdk/preview.js";
+import type { AccountSnapshot, ProtocolSnapshot } from "../../sdk/types.js";
+import {
+  Rng,
+  START_PRICES,
+  clientFor,
+  expectFields,
+  setPrices,
+  sortedPositions,
+  walk,
+  type Deployment,
+} from "./harness.js";
+
+const SEED = Number(process.env.SDK_SEED ?? 0xb01d);
+const CASES = 320;
+const MARKETS = [ETH, BTC];
+
+interface Trader {
+  accountId: bigint;
+  signer: Signer;
+}
+
+describe("SDK differential (chain vs sdk/math, to the wei)", function () {
+  this.timeout(240_000);
+
+  it("views are evaluated at the latest block's timestamp (eth_call 'latest')", async () => {
+    const d = await networkHelpers.loadFixture(deployBulkhead);
+    const { alice } = d.signers;
+    const client = await clientFor(d, alice);
+    const id = await client.createCrossAccount();
+    await client.deposit(id, usd("100000"));
+    await client.trade(id, ETH, 10n ** 19n);
+    await networkHelpers.time.increase(3600);
+    const snap = await client.getProtocolSnapshot();
+    const eth = snap.markets.get(ETH)!;
+    const [rate, index] = await d.contracts.engine.currentFunding(ETH);
+    const atLatest = math.pendingFunding(eth.state, eth.params, eth.priceD18, snap.timestamp);
+    const atNext = math.pendingFunding(eth.state, eth.params, eth.priceD18, snap.timestamp + 1n);
+    expect([rate, index]).to.deep.equal([atLatest.rateD18, atLatest.indexD18]);
+    expect(atNext.indexD18).to.not.equal(atLatest.indexD18);
+    expect(await client.computeSummary(id)).to.deep.equal(await client.marginSummary(id));
+  });
+
+  it(`agrees with the chain on ${CASES} random cases`, async () => {
+    const d = await networkHelpers.loadFixture(deployBulkhead);
+    const rng = new Rng(SEED);
+    const { engine } = d.contracts;
+    const { alice, bob, carol } = d.signers;
+    const owners = [alice, bob, carol];
+    const clients = new Map<Signer, BulkheadClient>();
+    for (const s of owners) clients.set(s, await clientFor(d, s));
+    const reader = clients.get(alice)!;
+    const traders: Trader[] = [];
+    for (const signer of [alice, alice, bob, carol]) {
+      const c = clients.get(signer)!;
+      const accountId = await c.createCrossAccount();
+      await c.deposit(accountId, usd(String(rng.int(5_000, 200_000))));
+      traders.push({ accountId, signer });
+    }
+    let eth = START_PRICES.eth;
+    let btc = START_PRICES.btc;
+    const counts: Record<string, number> = {};
+    const tally = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
+
+    for (let step = 0; step < CASES; step++) {
+      await networkHelpers.time.increase(rng.int(1, 6 * 3600));
+      eth = walk(rng, eth, 300);
+      btc = walk(rng, btc, 300);
+      await setPrices(d, eth, btc);
+      const paused = await reader.paused();
+      if (rng.chance(paused ? 0.3 : 0.02)) {
+        // Pause or resume: risk-increasing trades must then fail with EnforcedPause, reductions still pass.
+        await (await (paused ? d.contracts.engine.unpause() : d.contracts.engine.pause())).wait();
+        tally("pauseToggle");
+      }
+
+      const snap = await reader.getProtocolSnapshot();
+      const ts = snap.timestamp + BigInt(rng.int(1, 900));
+      const roll = rng.next() % 100;
+      const trader = rng.pick(traders);
+      const client = clients.get(trader.signer)!;
+      const acct = await reader.getAccountSnapshot(trader.accountId);
+      await networkHelpers.time.setNextBlockTimestamp(ts);
+
+      if (roll < 62) {
+        tally("trade");
+        const { marketId, size } = randomTrade(rng, acct, snap);
+        const quote = math.quoteTrade(snap.markets.get(marketId)!, size);
+        const bound = rng.chance(0.05)
+          ? quote.fillPriceD18 + (size > 0n ? -1n : 1n)
+          : acceptablePrice(quote.fillPriceD18, size, BigInt(rng.int(0, 30)));
+        const preview = previewTrade(snap, acct, marketId, size, bound, ts);
+        await execute(
+          preview,
+          engine.connect(trader.signer).trade(trader.accountId, marketId, size, bound),
+          tally,
+        );
+        if (preview.allowed) await expectTradeResult(d, reader, preview, trader.accountId, marketId, size);
+      } else if (roll < 72 && traders.length < 14) {
+        tally("openIsolated");
+        const marketId = rng.pick(MARKETS);
+        const market = snap.markets.get(marketId)!;
+        const margin = usd(String(rng.int(500, 50_000)));
+        const leverage = BigInt(rng.int(1, 60));
+        const size =
+          ((margin * snap.tokenScale * leverage * math.WAD) / market.priceD18) * (rng.chance(0.5) ? 1n : -1n);
+        const fromCross = rng.chance(0.5) && !acct.info.isolated;
+        const newAccountId = (await engine.accountCount()) + 1n;
+        const owner = trader.signer;
+        const bound = acceptablePrice(math.quoteTrade(market, size).fillPriceD18, size, 20n);
+        const preview = previewOpenIsolated(snap, await owner.getAddress(), marketId, margin, size, {
+          source: fromCross ? acct : undefined,
+          acceptablePriceD18: bound,
+          newAccountId,
+          now: ts,
+        });
+        await execute(
+          preview,
+          engine
+            .connect(owner)
+            .openIsolated(marketId, fromCross ? trader.accountId : 0n, margin, size, bound),
+          tally,
+        );
+        if (preview.allowed) {
+          traders.push({ accountId: newAccountId, signer: owner });
+          await expectAccount(reader, preview.result!.account, "openIsolated account");
+          if (fromCross) await expectAccount(reader, preview.result!.others![0], "openIsolated source");
+          await expectLedger(d, preview.result!.snapshot);
+        }
+      } else if (roll < 78) {
+        tally("deposit");
+        const amount = usd(String(rng.int(0, 20_000)));
+        const preview = previewDeposit(snap, acct, amount, ts);
+        await execute(preview, engine.connect(trader.signer).deposit(trader.accountId, amount), tally);
+        if (preview.allowed) await expectAccount(reader, preview.result!.account, "deposit");
+      } else if (roll < 88) {
+        tally("withdraw");
+        const max = math.maxWithdrawable(
+          math.marginSummary(acct.info, acct.positions, snap.markets, ts),
+          snap.tokenScale,
+        );
+        const amount = rng.chance(0.5) ? max + BigInt(rng.int(0, 2)) : rng.big(0n, max + 10n);
+        const preview = previewWithdraw(snap, acct, amount, ts);
+        await execute(
+          preview,
+          engine.connect(trader.signer).withdraw(trader.accountId, amount, await trader.signer.getAddress()),
+          tally,
+        );
+        if (preview.allowed) await expectAccount(reader, preview.result!.account, "withdraw");
+      } else if (roll < 94) {
+        tally("transferMargin");
+        const to = rng.pick(traders.filter((t) => t.signer === trader.signer));
+        const toAcct = await reader.getAccountSnapshot(to.accountId);
+        const amount = rng.big(0n, acct.info.collateralD18 > 0n ? acct.info.collateralD18 : 10n ** 18n);
+        const preview = previewTransferMargin(snap, acct, toAcct, amount, ts);
+        await execute(
+          preview,
+          engine.connect(trader.signer).transferMargin(trader.accountId, to.accountId, amount),
+          tally,
+        );
+        if (preview.allowed) {
+          await expectAccount(reader, preview.result!.account, "transfer source");
+          await expectAccount(reader, preview.result!.others![0], "transfer destination");
+        }
+      } else {
+        tally("liquidationScan");
+        await liquidateSome(d, reader, traders, snap, ts, tally);
+      }
+
+      // Every figure of the touched account, two random others and both markets, at the latest block.
+      const ids = new Set<bigint>([
+        trader.accountId,
+        rng.pick(traders).accountId,
+        rng.pick(traders).accountId,
+      ]);
+      await expectViews(d, reader, [...ids], rng);
+      await expectCustody(d, reader, traders);
+    }
+    console.log("      cases:", JSON.stringify(counts));
+    expect((counts.trade ?? 0) + (counts.openIsolated ?? 0)).to.be.greaterThan(150);
+    expect(counts["reverted"] ?? 0).to.be.greaterThan(5);
+    expect(counts["liquidated"] ?? 0).to.be.greaterThan(0);
+  });
+});
+
+/* ------------------------------------------------------------------------------------------------------------ */
+
+function randomTrade(
+  rng: Rng,
+  acct: AccountSnapshot,
+  snap: ProtocolSnapshot,
+): { marketId: number; size: bigint } {
+  const marketId = acct.info.isolated ? acct.info.marketId : rng.pick(MARKETS);
+  const market = snap.markets.get(marketId)!;
+  const held = acct.positions.find((p) => p.marketId === marketId)?.sizeD18 ?? 0n;
+  const kind = rng.next() % 10;
+  if (rng.chance(0.1)) return { marketId, size: rng.big(1n, 10n ** 6n) * (rng.chance(0.5) ? 1n : -1n) }; // dust
+  if (held !== 0n && kind < 2) return { marketId, size: -held }; // close
+  if (held !== 0n && kind < 4) return { marketId, size: -(held * BigInt(rng.int(1, 99))) / 100n || -held }; // reduce
+  if (held !== 0n && kind < 5) return { marketId, size: -(held * BigInt(rng.int(101, 300))) / 100n }; // flip
+  const equity = acct.info.collateralD18 > 10n ** 20n ? acct.info.collateralD18 : 10n ** 21n;
+  const leverage = BigInt(rng.int(1, 150)); // tenths: 0.1x..15x of collateral, per trade
+  let size = (equity * leverage * math.WAD) / (10n * market.priceD18);
+  size += rng.big(0n, 10n ** 12n); // odd wei
+  return { marketId, size: rng.chance(0.5) ? size : -size };
+}
+
+/** Sends the action; checks it reverted iff the preview said so, with the previewed custom error. */
+async function execute(preview: Preview, sent: Promise<unknown>, tally: (k: string) => void): Promise<void> {
+  let error: unknown;
+  try {
+    const tx = (await sent) as { wait: () => Promise<unknown> };
+    await tx.wait();
+  } catch (e) {
+    error = e;
+  }
+  if (preview.allowed) {
+    if (error)
+      throw new Error(`preview allowed, chain reverted: ${decodeRevert(error)?.message ?? String(error)}`);
+    tally("allowed");
+  } else {
+    expect(error, `preview says ${preview.reason}, chain accepted`).to.not.equal(undefined);
+    expect(decodeRevert(error)?.name, "revert name").to.equal(preview.reason);
+    tally("reverted");
+    tally(`revert:${preview.reason}`);
+  }
+}
+
+async function expectAccount(reader: BulkheadClient, expected: AccountSnapshot, what: string): Promise<void> {
+  const actual = await reader.getAccountSnapshot(expected.accountId);
+  expectFields(actual.info, expected.info, `${what} info`);
+  expect(actual.positions, `${what} positions (in storage order)`).to.deep.equal(expected.positions);
+}
+
+async function expectLedger(d: Deployment, snap: ProtocolSnapshot): Promise<void> {
+  const { engine } = d.contracts;
+  expect(await engine.vaultCash(), "vaultCash").to.equal(snap.vaultCashD18);
+  expect(await engine.insuranceFund(), "insuranceFund").to.equal(snap.insuranceFundD18);
+  expect(await engine.totalReserved(), "totalReserved").to.equal(snap.totalReservedD18);
+  for (const id of MARKETS) {
+    const state = await engine.getMarketState(id);
+    expectFields(toMarketState(state), snap.markets.get(id)!.state, `market ${id} state`);
+  }
+}
+
+/** The trade's event, the new position/collateral and the market and ledger, against the preview. */
+async function expectTradeResult(
+  d: Deployment,
+  reader: BulkheadClient,
+  preview: Preview,
+  accountId: bigint,
+  marketId: number,
+  size: bigint,
+): Promise<void> {
+  const { engine } = d.contracts;
+  const events = await engine.queryFilter(engine.filters.PositionModified(accountId, marketId), "latest");
+  expect(events.length).to.equal(1);
+  const ev = events[0].args;
+  expect(ev.sizeDeltaD18).to.equal(size);
+  expect(ev.fillPriceD18, "fill").to.equal(preview.fillPriceD18);
+  expect(ev.feeD18, "fee").to.equal(preview.feeD18);
+  expect(ev.feeToInsuranceD18, "fee to insurance").to.equal(preview.feeToInsuranceD18);
+  expect(ev.realisedPnlD18, "realised").to.equal(preview.realisedPnlD18);
+  expect(ev.fundingPaidD18, "funding").to.equal(preview.fundingPaidD18);
+  await expectAccount(reader, preview.result!.account, "trade");
+  await expectLedger(d, preview.result!.snapshot);
+  // The account after the trade, at the trade's own block.
+  expectFields(await reader.marginSummary(accountId), preview.after.summary, "summary after trade");
+}
+
+/** Every account figure and market figure, SDK vs chain, pinned to the latest block. */
+async function expectViews(d: Deployment, reader: BulkheadClient, ids: bigint[], rng: Rng): Promise<void> {
+  const { engine } = d.contracts;
+  const blockTag = await ethers.provider.getBlockNumber();
+  const o = { blockTag };
+  const snap = await reader.getProtocolSnapshot(undefined, o);
+  const now = snap.timestamp;
+  for (const id of ids) {
+    const a = await reader.getAccountSnapshot(id, o);
+    const s = math.marginSummary(a.info, a.positions, snap.markets, now);
+    expectFields(toMarginSummary(await engine.marginSummary(id, o)), s, `account ${id} summary`);
+    expect(await engine.freeCollateral(id, o), "freeCollateral").to.equal(math.freeCollateral(s));
+    expect(await engine.maxWithdrawable(id, o), "maxWithdrawable").to.equal(
+      math.maxWithdrawable(s, snap.tokenScale),
+    );
+    expect(await engine.healthFactor(id, o), "healthFactor").to.equal(math.healthFactor(s));
+    expect(await engine.isLiquidatable(id, o), "isLiquidatable").to.equal(math.isLiquidatable(s));
+    for (const p of sortedPositions(a)) {
+      expect(
+        await engine.liquidationPrice(id, p.marketId, o),
+        `liquidationPrice ${id}/${p.marketId}`,
+      ).to.equal(math.liquidationPrice(s, p, snap.markets.get(p.marketId)!));
+    }
+    const plan = math.liquidationPlan(a.info, a.positions, snap.markets, snap.risk, snap.tokenScale, now);
+    expectFields(
+      toLiquidationQuote(await engine.quoteLiquidation(id, o)),
+      math.liquidationQuote(plan),
+      "quoteLiquidation",
+    );
+  }
+  let vaultValue = snap.vaultCashD18;
+  for (const id of MARKETS) {
+    const m = snap.markets.get(id)!;
+    const size = rng.big(-(m.params.skewScaleD18 / 20n), m.params.skewScaleD18 / 20n);
+    expectFields(
+      toTradeQuote(await engine.quoteTrade(id, size, o)),
+      math.quoteTrade(m, size),
+      `quoteTrade ${id}`,
+    );
+    const f = math.pendingFunding(m.state, m.params, m.priceD18, now);
+    expect([...(await engine.currentFunding(id, o))], `currentFunding ${id}`).to.deep.equal([
+      f.rateD18,
+      f.indexD18,
+    ]);
+    const pnl = math.tradersNetPnl(m, now);
+    expect(await engine.tradersNetPnl(id, o), `tradersNetPnl ${id}`).to.equal(pnl);
+    if (m.state.longOiD18 !== 0n || m.state.shortOiD18 !== 0n) vaultValue -= pnl;
+  }
+  expect(await engine.vaultValue(o), "vaultValue").to.equal(vaultValue);
+}
+
+/** Liquidates the liquidatable accounts the SDK finds, checking each Liquidated event against the SDK's plan. */
+async function liquidateSome(
+  d: Deployment,
+  reader: BulkheadClient,
+  traders: Trader[],
+  snap: ProtocolSnapshot,
+  ts: bigint,
+  tally: (k: string) => void,
+): Promise<void> {
+  const { engine } = d.contracts;
+  const { keeper } = d.signers;
+  const found = await reader.liquidatable(traders.map((t) => t.accountId));
+  const target = found[0];
+  if (!target) {
+    // Nothing to liquidate: a healthy account must be refused with NotLiquidatable.
+    await expect(
+      engine.connect(keeper).liquidate(traders[0].accountId, keeper),
+    ).to.be.revertedWithCustomError(engine, "NotLiquidatable");
+    return;
+  }
+  const a = await reader.getAccountSnapshot(target.accountId);
+  const plan = math.liquidationPlan(a.info, a.positions, snap.markets, snap.risk, snap.tokenScale, ts);
+  if (!plan.liquidatable) {
+    // Funding accrued between the scan's block and this one made it healthy again.
+    await expect(engine.connect(keeper).liquidate(target.accountId, keeper)).to.be.revertedWithCustomError(
+      engine,
+      "NotLiquidatable",
+    );
+    return;
+  }
+  await (await engine.connect(keeper).liquidate(target.accountId, keeper)).wait();
+  const [ev] = await engine.queryFilter(engine.filters.Liquidated(target.accountId), "latest");
+  const charge = math.max(plan.feeD18, plan.rewardD18);
+  expect(ev.args.partial_, "partial").to.equal(plan.partial);
+  expect(ev.args.closedNotionalD18, "closedNotional").to.equal(plan.closedNotionalD18);
+  expect(ev.args.feeD18, "charge").to.equal(charge);
+  expect(ev.args.keeperRewardD18, "reward").to.equal(plan.rewardD18);
+  expect(ev.args.toInsuranceD18, "toInsurance").to.equal(charge - plan.rewardD18);
+  // Each position shrank by exactly fractionOf(size, fraction).
+  const after = await reader.getAccountSnapshot(target.accountId);
+  for (const p of a.positions) {
+    const left = p.sizeD18 - math.fractionOf(p.sizeD18, plan.fractionD18);
+    expect(
+      after.positions.find((q) => q.marketId === p.marketId)?.sizeD18 ?? 0n,
+      "size after liquidation",
+    ).to.equal(left);
+  }
+  // The module's guarantee for a partial liquidation: equity afterwards >= (1 + buffer) x maintenance margin.
+  if (plan.partial) {
+    const s = await reader.marginSummary(target.accountId);
+    expect(s.equityD18 * math.WAD, "partial liquidation leaves (1 + buffer) x MM").to.be.gte(
+      (math.WAD + snap.risk.liquidationBufferD18) * s.maintenanceMarginD18,
+    );
+    tally("partial");
+  }
+  if (after.positions.length === 0) expect(after.info.collateralD18, "no debt left behind").to.be.gte(0n);
+  tally("liquidated");
+}
+
+/** token.balanceOf(engine) x TOKEN_SCALE == sum of collateral + vault cash + insurance fund, exactly. */
+async function expectCustody(d: Deployment, reader: BulkheadClient, traders: Trader[]): Promise<void> {
+  const { engine, token } = d.contracts;
+  let total = (await engine.vaultCash()) + (await engine.insuranceFund());
+  for (const t of traders) total += (await reader.getAccount(t.accountId)).collateralD18;
+  expect((await token.balanceOf(engine)) * (await reader.tokenScale()), "custody identity").to.equal(total);
+}
