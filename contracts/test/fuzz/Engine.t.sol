@@ -323,8 +323,8 @@ contract EngineFuzzTest is BulkheadFixture {
 
     /// @dev The same trade, once whole and once in two same-direction slices, from the same state (snapshots):
     ///      the split never leaves more equity than the whole trade, up to the whole trade's own fill rounding
-    ///      (< |delta| / 1e18 wei) and the fee round-ups. Sells crossing positive skew are excluded: see
-    ///      MarginMath.t.sol test_splitTradeNeverCheaper_sellerCrossingZeroSkew (known fee bug).
+    ///      (< |delta| / 1e18 wei) and the fee round-ups. Includes trades crossing zero skew (see
+    ///      test_splitTradeNeverCheaper_sellerCrossingZeroSkewThroughEngine).
     function testFuzz_splitTradeNeverCheaper(
         int256 skewSeed,
         int256 deltaSeed,
@@ -336,7 +336,6 @@ contract EngineFuzzTest is BulkheadFixture {
         int256 skew = _boundSigned(skewSeed, cap);
         int256 delta = _boundSigned(deltaSeed, cap);
         vm.assume(delta > 1 || delta < -1);
-        vm.assume(!(skew > 0 && delta < -skew));
         int256 d1 = int256(_bound(splitSeed, 1, MarginMath.abs(delta) - 1));
         if (delta < 0) d1 = -d1;
 
@@ -359,9 +358,9 @@ contract EngineFuzzTest is BulkheadFixture {
         vm.assertLe(splitEquity, wholeEquity + tolerance, "split trade cheaper through the engine");
     }
 
-    /// @dev FAILS (contract bug, see MarginMath.t.sol test_splitTradeNeverCheaper_sellerCrossingZeroSkew): through
-    ///      the engine, with skew +1,000 ETH, selling 2,000 ETH as 1,000 + 1,000 leaves ~$0.60 more equity than
-    ///      selling 2,000 at once (o x a1 / 2S x (a - s) x (taker - maker) = 3000 x 1000 / 2e6 x 1000 x 0.0004).
+    /// @dev Regression (see MarginMath.t.sol test_splitTradeNeverCheaper_sellerCrossingZeroSkew): through the
+    ///      engine, with skew +1,000 ETH, selling 2,000 ETH as 1,000 + 1,000 used to leave exactly $0.60 more equity
+    ///      than selling 2,000 at once (o x a1 / 2S x (a - s) x (taker - maker) = 3000 x 1000 / 2e6 x 1000 x 0.0004).
     function test_splitTradeNeverCheaper_sellerCrossingZeroSkewThroughEngine() public {
         _openFunded(BOB, ETH, 1_000e18);
         uint256 id = _funded(ALICE, 5_000_000e6);
