@@ -46,6 +46,9 @@ contract BulkheadHandler is BulkheadFixture {
     /// @notice Set when closing a healthy isolated account reverted.
     bool public healthyCloseRefused;
     bytes public healthyCloseReason;
+    /// @notice Set when redeeming at most `maxRedeem` (for a non-zero amount of assets) reverted.
+    bool public maxRedeemRefused;
+    bytes public maxRedeemReason;
     /// @notice Set when ADL succeeded although `adlStatus` said it was not triggered.
     bool public adlUntriggered;
 
@@ -187,6 +190,26 @@ contract BulkheadHandler is BulkheadFixture {
         }
     }
 
+    /// @dev Moves margin between an actor's cross account and one of its isolated accounts, either way.
+    function transferMargin(
+        uint256 actorSeed,
+        uint256 indexSeed,
+        uint256 amountSeed,
+        bool toIsolated
+    ) external {
+        address actor = _actor(actorSeed);
+        uint256[] storage ids = isolatedOf[actor];
+        if (ids.length == 0) return;
+        uint256 isolatedId = ids[indexSeed % ids.length];
+        (uint256 from, uint256 to) = toIsolated ? (crossOf[actor], isolatedId) : (isolatedId, crossOf[actor]);
+        uint256 amount = _bound(amountSeed, 1, 50_000e18);
+        _count("transferMargin");
+        vm.prank(actor);
+        try engine.transferMargin(from, to, amount) {
+            _ok("transferMargin");
+        } catch {}
+    }
+
     /// @dev Moves one market by up to +-20%, within [1/4, 4] of its starting price; up to an hour passes first
     ///      and both feeds are republished, so that neither goes stale.
     function movePrice(bool onBtc, uint256 bpsSeed, uint256 elapsedSeed) external {
@@ -269,7 +292,13 @@ contract BulkheadHandler is BulkheadFixture {
         vm.prank(owner);
         try vault.redeem(shares, owner, owner) {
             _ok("vaultRedeem");
-        } catch {}
+        } catch (bytes memory reason) {
+            // Within maxRedeem the only legitimate failure is dust that redeems to zero assets after the fee.
+            if (vault.previewRedeem(shares) > 0) {
+                maxRedeemRefused = true;
+                maxRedeemReason = reason;
+            }
+        }
     }
 
     /* HELPERS */
@@ -299,7 +328,7 @@ contract BulkheadHandler is BulkheadFixture {
 }
 
 /// @notice Invariant suite: random sequences of the handler's actions (deposits, withdrawals, cross and isolated
-///         trades, price moves, time, liquidations, batches, ADL, LP flows) against the real protocol; after every
+///         trades, margin transfers, price moves, time, liquidations, batches, ADL, LP flows) against the real protocol; after every
 ///         call each invariant below must hold. Only the handler is fuzzed (`targetContracts`/`targetSelectors`).
 /// @dev The handler lives in this file on purpose: Hardhat identifies fuzz targets by the artifacts of the test
 ///      files it compiles, so a handler in a file of its own is unknown when only this file is run.
@@ -317,10 +346,6 @@ contract BulkheadInvariantTest {
     }
 
     BulkheadHandler private handler;
-
-    function _h() internal view returns (BulkheadHandler) {
-        return handler;
-    }
     IBulkhead private engine;
     IERC20 private token;
 
@@ -338,7 +363,7 @@ contract BulkheadInvariantTest {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory selectors = new bytes4[](15);
+        bytes4[] memory selectors = new bytes4[](16);
         selectors[0] = BulkheadHandler.deposit.selector;
         selectors[1] = BulkheadHandler.withdraw.selector;
         selectors[2] = BulkheadHandler.trade.selector;
@@ -354,6 +379,7 @@ contract BulkheadInvariantTest {
         selectors[12] = BulkheadHandler.vaultRedeem.selector;
         selectors[13] = BulkheadHandler.movePrice.selector; // prices move twice as often
         selectors[14] = BulkheadHandler.liquidate.selector;
+        selectors[15] = BulkheadHandler.transferMargin.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), selectors);
     }
@@ -403,12 +429,14 @@ contract BulkheadInvariantTest {
         vm.assertTrue(!handler.adlUntriggered(), "ADL ran while not triggered");
     }
 
-    /// @notice Withdrawing up to `maxWithdrawable` always works, and so does closing a healthy isolated account.
+    /// @notice Withdrawing up to `maxWithdrawable` always works, so does closing a healthy isolated account, and so
+    ///         does an LP redeeming up to `maxRedeem`.
     /// hardhat-config: invariant.runs = 32
     /// hardhat-config: invariant.depth = 50
     function invariant_exitsAlwaysWork() public view {
         vm.assertTrue(!handler.maxWithdrawableRefused(), "withdrawal within maxWithdrawable refused");
         vm.assertTrue(!handler.healthyCloseRefused(), "closing a healthy isolated account refused");
+        vm.assertTrue(!handler.maxRedeemRefused(), "LP redeem within maxRedeem refused");
     }
 
     /// @notice The sentinels (an isolated BTC account and a cross account short ETH, well collateralised, never
