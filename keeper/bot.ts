@@ -4,12 +4,12 @@
  * every market for auto-deleveraging. Another keeper winning a race is an expected outcome: it is logged as
  * `race_lost`, counted, and the loop goes on. Nothing in a tick throws out of `tick()`.
  */
+import { math } from "../sdk/index.js";
 import { decodeError, type EngineAdapter, type PositionView } from "./chain.js";
 import { AccountIndexer } from "./indexer.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 
-const WAD = 10n ** 18n;
 /** ADL closes one position per transaction; bound how many one tick may send. */
 const MAX_ADL_PER_MARKET_PER_TICK = 10;
 
@@ -258,16 +258,12 @@ export class Keeper {
   }
 }
 
-/** Unrealised PnL minus funding owed, with the engine's rounding (MarginMath.unrealisedPnl / fundingOwed). */
+/** Unrealised PnL minus funding owed, with the engine's rounding (the SDK's mirror of MarginMath). */
 export function positionPnl(p: PositionView, priceD18: bigint, fundingIndexD18: bigint): bigint {
-  const pnl = divFloor(p.sizeD18 * priceD18, WAD) - p.basisD18;
-  const funding = -divFloor(-(p.sizeD18 * (fundingIndexD18 - p.lastFundingIndexD18)), WAD);
-  return pnl - funding;
-}
-
-function divFloor(a: bigint, b: bigint): bigint {
-  const q = a / b;
-  return a % b !== 0n && a < 0n !== b < 0n ? q - 1n : q;
+  return (
+    math.unrealisedPnl(p.sizeD18, priceD18, p.basisD18) -
+    math.fundingOwed(p.sizeD18, fundingIndexD18, p.lastFundingIndexD18)
+  );
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

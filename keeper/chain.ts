@@ -5,6 +5,7 @@
 import { Interface, type ContractRunner, type Provider, type TransactionReceipt } from "ethers";
 import { IBulkhead__factory, IPriceFeed__factory } from "../types/ethers-contracts/index.js";
 import type { IBulkhead } from "../types/ethers-contracts/index.js";
+import { decodeRevert } from "../sdk/errors.js";
 
 export interface LiquidationQuote {
   accountId: bigint;
@@ -36,31 +37,16 @@ export interface LiquidationOutcome {
 
 const bulkheadInterface: Interface = IBulkhead__factory.createInterface();
 
-/** Turns revert data (or an ethers error carrying it) into a custom error name from the IBulkhead ABI. */
+/**
+ * A revert as the keeper logs it: the custom error's name and arguments, decoded by the SDK (every protocol,
+ * vault, oracle and OpenZeppelin error), or the error's first line when it carries no revert data.
+ */
 export function decodeError(error: unknown): { name: string; args?: string[]; message: string } {
-  const message = error instanceof Error ? error.message.split("\n")[0] : String(error);
-  const data = findRevertData(error);
-  if (data !== undefined && data.length >= 10) {
-    try {
-      const parsed = bulkheadInterface.parseError(data);
-      if (parsed !== null) return { name: parsed.name, args: parsed.args.map((a) => String(a)), message };
-    } catch {
-      // Not one of ours: fall through to the generic name.
-    }
-    return { name: `unknown(${data.slice(0, 10)})`, message };
+  const decoded = decodeRevert(error);
+  if (decoded !== undefined) {
+    return { name: decoded.name, args: decoded.values.map((v) => String(v)), message: decoded.message };
   }
-  return { name: "error", message };
-}
-
-function findRevertData(error: unknown, depth = 0): string | undefined {
-  if (depth > 4 || typeof error !== "object" || error === null) return undefined;
-  const e = error as Record<string, unknown>;
-  if (typeof e.data === "string" && e.data.startsWith("0x")) return e.data;
-  for (const key of ["error", "info", "cause", "revert"]) {
-    const found = findRevertData(e[key], depth + 1);
-    if (found !== undefined) return found;
-  }
-  return undefined;
+  return { name: "error", message: error instanceof Error ? error.message.split("\n")[0] : String(error) };
 }
 
 export class EngineAdapter {

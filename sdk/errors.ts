@@ -174,8 +174,6 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return "VaultParameterOutOfBounds: a vault parameter is outside its bounds";
     case "AssetMismatch":
       return "AssetMismatch: the vault asset is not the engine's settlement token";
-    case "DepositsPaused":
-      return "DepositsPaused: vault deposits are stopped while the engine is paused";
     // IChainlinkPriceFeed
     case "InvalidPrice":
       return `InvalidPrice: the oracle answer ${a[0]} is not positive`;

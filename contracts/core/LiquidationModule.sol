@@ -312,7 +312,6 @@ contract LiquidationModule is ILiquidation, EngineBase {
         uint256 price = m.feed.latestPrice();
         int256 index = _accrueFunding(m, price);
         closedSizeD18 = _adlCloseSize(accountId, marketId, m, price, index);
-        if (closedSizeD18 == 0) revert AdlNotTriggered(marketId, _tradersNetPnl(m), 0);
         Fill memory f = _applyFill(accountId, a, marketId, m, index, -closedSizeD18, price, 0);
         _updateReserve(m, price);
         emit AutoDeleveraged(accountId, marketId, msg.sender, closedSizeD18, price, f.realisedPnl);
@@ -349,7 +348,8 @@ contract LiquidationModule is ILiquidation, EngineBase {
             MarginMath.SWAD
         );
         int256 excess = marketPnl + funding - target;
-        if (excess <= 0) return 0;
+        // Settling this position's funding alone already brings the market under target: nothing to close.
+        if (excess <= 0) revert AdlNotTriggered(marketId, marketPnl, trigger);
         uint256 den = uint256(gross).mulDown(WAD - r.adlTargetD18);
         uint256 fraction = den == 0 ? WAD : (uint256(excess) * WAD + den - 1) / den;
         return _fractionOf(size, fraction);

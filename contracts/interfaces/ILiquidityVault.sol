@@ -21,8 +21,6 @@ interface ILiquidityVault is IERC4626 {
     error VaultParameterOutOfBounds();
     /// @notice Thrown when the asset differs from the engine's settlement token.
     error AssetMismatch();
-    /// @notice Thrown when deposits are paused by the engine's pause guardian.
-    error DepositsPaused();
     /// @notice Thrown on a zero-share or zero-asset deposit or withdrawal.
     error ZeroAmount();
 

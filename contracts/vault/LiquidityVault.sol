@@ -195,10 +195,10 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         assets = super.redeem(shares, receiver, owner);
     }
 
-    /// @dev Checks, then the cooldown starts, then the tokens move (in to this vault, then into the engine's
+    /// @dev `deposit`/`mint` have already checked `maxDeposit`/`maxMint`, which are 0 while paused or unpriced.
+    ///      Checks, then the cooldown starts, then the tokens move (in to this vault, then into the engine's
     ///      ledger), then the shares are minted.
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
-        if (engine.paused()) revert DepositsPaused();
         if (receiver != caller) revert ReceiverMustBeCaller(caller, receiver);
         if (assets == 0 || shares == 0) revert ZeroAmount();
         unlocksAt[receiver] = block.timestamp + cooldown;

@@ -1,13 +1,10 @@
-/** Human formatting of D18 and token amounts, at the edge only. */
+/** Human formatting of D18 and token amounts for the demo, at the edge only, on top of the SDK's formatter. */
+import { formatD18 } from "../../sdk/index.js";
+
 const WAD = 10n ** 18n;
 
 /** "12,345.67" from a D18 amount, rounded towards zero to cents. */
-export function usd18(d18: bigint): string {
-  const negative = d18 < 0n;
-  const cents = (negative ? -d18 : d18) / 10n ** 16n;
-  const whole = (cents / 100n).toLocaleString("en-US");
-  return `${negative ? "-" : ""}${whole}.${(cents % 100n).toString().padStart(2, "0")}`;
-}
+export const usd18 = (d18: bigint): string => formatD18(d18, 2);
 
 /** "+$12.34" / "-$12.34" from a D18 amount. */
 export function signedUsd(d18: bigint): string {

@@ -12,9 +12,11 @@ import {
 } from "../helpers/fixture.js";
 import { DAY, feedAnswer, TOKEN_SCALE, usd, wad, WAD } from "../helpers/constants.js";
 import {
+  type RejectedCase,
   divCeil,
   divFloor,
   expectCustodyIdentity,
+  expectEachRejected,
   expectUnchanged,
   fillPrice,
   mulDown,
@@ -432,7 +434,7 @@ describe("core: trading", () => {
       const { alice, bob } = signers;
       await engine.connect(alice).createIsolatedAccount(ETH); // id 2
       await engine.connect(alice).deposit(2, usd("1000"));
-      const cases: [() => Promise<unknown>, string, unknown[]][] = [
+      const cases: RejectedCase[] = [
         [
           () => engine.connect(alice).openIsolated(9, 0, usd("100"), wad("1"), wad("3100")),
           "UnknownMarket",
@@ -466,16 +468,7 @@ describe("core: trading", () => {
           [wad("100000"), wad("100001")],
         ],
       ];
-      for (const [call, error, args] of cases) {
-        await expectUnchanged(
-          contracts,
-          () =>
-            expect(call())
-              .to.be.revertedWithCustomError(engine, error)
-              .withArgs(...args),
-          [alice.address, bob.address],
-        );
-      }
+      await expectEachRejected(contracts, engine, cases, [alice.address, bob.address]);
       await expectCustodyIdentity(contracts);
     });
 
@@ -486,7 +479,7 @@ describe("core: trading", () => {
       await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100")); // id 2
       await engine.connect(alice).openIsolated(BTC, 0, usd("1000"), wad("0.01"), wad("61000")); // id 3
       await engine.connect(bob).createCrossAccount(); // id 4
-      const cases: [() => Promise<unknown>, string, unknown[]][] = [
+      const cases: RejectedCase[] = [
         [() => engine.connect(alice).closeIsolated(1, 0, 0, alice), "WrongAccountMode", [1]],
         [() => engine.connect(alice).closeIsolated(2, 0, 0, ethers.ZeroAddress), "ZeroAddress", []],
         [() => engine.connect(alice).closeIsolated(2, 0, 4, alice), "InvalidTransfer", [2, 4]],
@@ -499,16 +492,7 @@ describe("core: trading", () => {
           [anyValue, wad("3001")],
         ],
       ];
-      for (const [call, error, args] of cases) {
-        await expectUnchanged(
-          contracts,
-          () =>
-            expect(call())
-              .to.be.revertedWithCustomError(engine, error)
-              .withArgs(...args),
-          [alice.address, bob.address],
-        );
-      }
+      await expectEachRejected(contracts, engine, cases, [alice.address, bob.address]);
       await expectCustodyIdentity(contracts);
     });
   });

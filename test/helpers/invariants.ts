@@ -86,6 +86,28 @@ export async function expectUnchanged(
   expect(await engineState(contracts, holders), "state changed by a rejected call").to.deep.equal(before);
 }
 
+/** A call, the custom error it must revert with (on `errorSource`) and that error's arguments. */
+export type RejectedCase = [call: () => Promise<unknown>, error: string, args: unknown[]];
+
+/** Every case reverts with its error and arguments and leaves the engine's state unchanged. */
+export async function expectEachRejected(
+  contracts: Core,
+  errorSource: Parameters<Chai.Assertion["revertedWithCustomError"]>[0],
+  cases: RejectedCase[],
+  holders: string[] = [],
+) {
+  for (const [call, error, args] of cases) {
+    await expectUnchanged(
+      contracts,
+      () =>
+        expect(call())
+          .to.be.revertedWithCustomError(errorSource, error)
+          .withArgs(...args),
+      holders,
+    );
+  }
+}
+
 /*//////////////////////////////////////////////////////////////
         INDEPENDENT MARGIN MATH (bigint mirror of MarginMath.sol)
 //////////////////////////////////////////////////////////////*/

@@ -513,6 +513,11 @@ export function rng(seed: number) {
 
 /* -------------------------------------------------------------- variants */
 
+/** Gas limit for liquidations in the tests (skips estimation, so a revert surfaces as the call's error). */
+export const GAS = { gasLimit: 3_000_000 };
+/** A price bound that never binds for a buy (and 0 for a sell): trades in setup are not about slippage. */
+export const up = (size: bigint) => (size > 0n ? wad("1000000000") : 0n);
+
 export const deployBlacklistBulkhead = () => deployProtocol({ tokenKind: "BlacklistToken" });
 export const deploySmallVaultBulkhead = () => deployProtocol({ lpDeposit: "100000" });
 export const deploySixteenMarketBulkhead = () => deployProtocol({ extraMarkets: 14 });

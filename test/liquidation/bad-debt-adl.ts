@@ -17,12 +17,12 @@ import {
   tradersPnl,
   usd,
   wad,
+  GAS,
+  up,
 } from "../helpers/liquidation.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
 
 const { loadFixture } = networkHelpers;
-const GAS = { gasLimit: 3_000_000 };
-const up = (size: bigint) => (size > 0n ? wad("1000000000") : 0n);
 
 describe("liquidation: bad debt", () => {
   async function insolvent(insuranceTopUp: string | null) {

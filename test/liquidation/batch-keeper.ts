@@ -13,11 +13,11 @@ import {
   plan,
   usd,
   wad,
+  up,
 } from "../helpers/liquidation.js";
 import type { ContractTransactionReceipt } from "ethers";
 
 const { loadFixture } = networkHelpers;
-const up = (size: bigint) => (size > 0n ? wad("1000000000") : 0n);
 
 describe("liquidation: batch and keeper", () => {
   /** id1: alice 10 ETH long (reward 20), id2: bob 0.5 ETH long (reward 5, the floor), id3: carol healthy,

@@ -19,11 +19,11 @@ import {
   setPrice,
   usd,
   wad,
+  GAS,
 } from "../helpers/liquidation.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
 
 const { loadFixture, takeSnapshot } = networkHelpers;
-const GAS = { gasLimit: 3_000_000 };
 const FEED_UNIT = 10n ** 10n; // one unit of an 8-decimal answer, in D18
 
 const bound = (size: bigint) => (size > 0n ? wad("1000000000") : 0n);

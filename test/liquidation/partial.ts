@@ -19,12 +19,12 @@ import {
   simulate,
   usd,
   wad,
+  GAS,
+  up,
 } from "../helpers/liquidation.js";
 import type { Model } from "../helpers/liquidation.js";
 
 const { loadFixture } = networkHelpers;
-const GAS = { gasLimit: 3_000_000 };
-const up = (size: bigint) => (size > 0n ? wad("1000000000") : 0n);
 
 /** The smallest fraction (to 1e-12) whose close at the oracle price meets the buffer, by bisection. */
 function minimalFraction(x: Model): bigint {

@@ -1,0 +1,48 @@
+import { expect } from "chai";
+import { deployProtocol, networkHelpers, ETH } from "../helpers/fixture.js";
+import { feedAnswer, usd, wad } from "../helpers/constants.js";
+import { expectCustodyIdentity } from "../helpers/invariants.js";
+
+describe("core: a profit larger than the vault's cash", () => {
+  const smallVault = () => deployProtocol({ lpDeposit: "100000" });
+
+  it("is paid by the vault's cash, then the insurance fund, and the rest is haircut, never from other traders", async () => {
+    const { signers, contracts } = await networkHelpers.loadFixture(smallVault);
+    const { engine } = contracts;
+    const { alice, bob, carol } = signers;
+    // Bob's deposit is other traders' collateral: it must come through untouched.
+    await engine.connect(bob).createCrossAccount(); // 1
+    await engine.connect(bob).deposit(1, usd("50000"));
+    await engine.connect(carol).fundInsurance(usd("1000"));
+    await engine.connect(alice).createCrossAccount(); // 2
+    await engine.connect(alice).deposit(2, usd("50000"));
+    await engine.connect(alice).trade(2, ETH, wad("60"), wad("3100")); // reserve 90k of the vault's ~100k cash
+    await contracts.ethAggregator.setAnswer(feedAnswer("6000")); // alice's profit ~180k
+
+    const cash = await engine.vaultCash();
+    const insurance = await engine.insuranceFund();
+    const collateral = (await engine.getAccount(2)).collateralD18;
+    const tx = await engine.connect(alice).trade(2, ETH, wad("-60"), 0);
+    const receipt = await tx.wait();
+    const parsed = receipt!.logs.map((log) => engine.interface.parseLog(log)).filter((e) => e !== null);
+    const shortfall = parsed.find((e) => e.name === "ProfitShortfall")!;
+    const trade = parsed.find((e) => e.name === "PositionModified")!;
+    const realisedPnl: bigint = trade.args.realisedPnlD18;
+    const fundingPaid: bigint = trade.args.fundingPaidD18;
+    const feeD18: bigint = trade.args.feeD18;
+    const feeToInsuranceD18: bigint = trade.args.feeToInsuranceD18;
+    const owed = realisedPnl - fundingPaid;
+
+    expect(shortfall.args.accountId).to.equal(2n);
+    expect(shortfall.args.paidByVaultD18).to.equal(cash);
+    expect(shortfall.args.paidByInsuranceD18).to.equal(insurance);
+    expect(shortfall.args.haircutD18).to.equal(owed - cash - insurance);
+    expect(shortfall.args.haircutD18).to.be.gt(0n);
+    // The vault and the fund end with only the closing fee's shares; alice got exactly what they had.
+    expect(await engine.vaultCash()).to.equal(feeD18 - feeToInsuranceD18);
+    expect(await engine.insuranceFund()).to.equal(feeToInsuranceD18);
+    expect((await engine.getAccount(2)).collateralD18).to.equal(collateral + cash + insurance - feeD18);
+    expect((await engine.getAccount(1)).collateralD18).to.equal(wad("50000"));
+    await expectCustodyIdentity(contracts);
+  });
+});
