@@ -80,7 +80,7 @@ export function toRiskParams(r: RiskParams): RiskParams {
     keeperShareD18: r.keeperShareD18,
     liquidationBufferD18: r.liquidationBufferD18,
     insuranceFeeShareD18: r.insuranceFeeShareD18,
-    minKeeperRewardD18: r.minKeeperRewardD18,
+    flatKeeperRewardD18: r.flatKeeperRewardD18,
     maxKeeperRewardD18: r.maxKeeperRewardD18,
     partialLiquidationNotionalD18: r.partialLiquidationNotionalD18,
     adlTriggerD18: r.adlTriggerD18,

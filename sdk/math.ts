@@ -494,7 +494,7 @@ export function liquidationPlan(
     let den = mulDown(variableMm, onePlusBuffer);
     if (den > fullFee) {
       den -= fullFee;
-      const num = mulUp(s.maintenanceMarginD18, onePlusBuffer) + risk.minKeeperRewardD18 - s.equityD18;
+      const num = mulUp(s.maintenanceMarginD18, onePlusBuffer) + risk.flatKeeperRewardD18 - s.equityD18;
       if (num < 0n)
         throw new Error("liquidationPlan: unreachable negative numerator (the contract would revert)");
       const fraction = (num * WAD + den - 1n) / den;
@@ -512,7 +512,7 @@ export function liquidationPlan(
     plan.feeD18 += mulUp(closed, m.params.liquidationFeeD18);
   }
   let reward = mulDown(plan.feeD18, risk.keeperShareD18);
-  if (reward < risk.minKeeperRewardD18) reward = risk.minKeeperRewardD18;
+  if (reward < risk.flatKeeperRewardD18) reward = risk.flatKeeperRewardD18;
   if (reward > risk.maxKeeperRewardD18) reward = risk.maxKeeperRewardD18;
   plan.rewardD18 = (reward / tokenScale) * tokenScale;
   return plan;

@@ -40,7 +40,7 @@ export interface RiskParams {
   keeperShareD18: bigint;
   liquidationBufferD18: bigint;
   insuranceFeeShareD18: bigint;
-  minKeeperRewardD18: bigint;
+  flatKeeperRewardD18: bigint;
   maxKeeperRewardD18: bigint;
   partialLiquidationNotionalD18: bigint;
   adlTriggerD18: bigint;

@@ -9,16 +9,19 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
+import {ILiquidation} from "../interfaces/ILiquidation.sol";
 import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 
 /// @title EngineBase
-/// @notice Storage and the internal machinery shared by the margin engine and its liquidation module: account
-///         lookup and authorisation, funding accrual, the one position-modification routine, the one health
-///         function, and the ledger of collateral, vault cash and insurance fund.
-/// @dev The liquidation module runs by delegatecall in the engine's storage, so both inherit this contract and
-///      must never declare storage of their own (immutables live in code and are set alike in both). Custody invariant, exact in D18 and checked by the tests:
-///      token.balanceOf(engine) x TOKEN_SCALE == sum(collateral) + vaultCash + insuranceFund.
+/// @notice Storage and the internal machinery shared by the margin engine and its modules: account lookup and
+///         authorisation, funding accrual, pricing (fill and fee), the one position-modification routine, the one
+///         health function, and the ledger of collateral, vault cash and insurance fund with its solvency order.
+/// @dev The liquidation and governance modules run by delegatecall in the engine's storage, so all three inherit
+///      this contract and must never declare storage of their own (immutables live in code and are set alike).
+///      Custody invariant, exact in D18 and checked by the tests:
+///      custody x TOKEN_SCALE == sum(collateral) + vaultCash + insuranceFund, and token.balanceOf(engine) >= custody
+///      (the excess, tokens sent without a deposit, is what governance may sweep).
 abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using MarginMath for uint256;
@@ -93,12 +96,14 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         uint56 reservedUsd;
     }
 
-    /// @dev The result of one position change, in D18.
+    /// @dev The result of one position change, in D18. `fill` is the execution price, `fee` the trading fee that
+    ///      `_settle` charges; `realisedPnl - funding` is what the account is owed before fees.
     struct Fill {
         int256 newSize;
         int256 realisedPnl;
         int256 funding;
-        uint256 feeToInsurance;
+        uint256 fill;
+        uint256 fee;
     }
 
     IERC20 internal immutable _token;
@@ -113,14 +118,16 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
 
     /// @dev `IMarginEngine.RiskParams` as stored, with the pause flag in the first slot: a risk-increasing trade
     ///      reads the flag, the position limit and the fee split in one slot.
+    ///      Keeper rewards are stored in 96 bits (7.9e10 USD), far above their hard bound.
     struct Risk {
         uint8 maxPositionsPerAccount;
         uint64 keeperShareD18;
         uint64 liquidationBufferD18;
         uint64 insuranceFeeShareD18;
         bool paused;
-        uint128 minKeeperRewardD18;
-        uint128 maxKeeperRewardD18;
+        uint96 flatKeeperRewardD18;
+        uint96 maxKeeperRewardD18;
+        uint64 adlMinShareD18;
         uint128 partialLiquidationNotionalD18;
         uint64 adlTriggerD18;
         uint64 adlTargetD18;
@@ -132,6 +139,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     address public vault;
 
     Ledger internal _ledger;
+    /// @dev Settlement tokens (token units) the ledger accounts for: every pull adds, every push subtracts.
+    uint256 internal _custody;
 
     /// @param token The settlement asset, at most 18 decimals.
     constructor(IERC20Metadata token) {
@@ -171,11 +180,12 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
                 r.keeperShareD18,
                 r.liquidationBufferD18,
                 r.insuranceFeeShareD18,
-                r.minKeeperRewardD18,
+                r.flatKeeperRewardD18,
                 r.maxKeeperRewardD18,
                 r.partialLiquidationNotionalD18,
                 r.adlTriggerD18,
-                r.adlTargetD18
+                r.adlTargetD18,
+                r.adlMinShareD18
             );
     }
 
@@ -203,7 +213,7 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
                 m.fundingRate,
                 m.fundingIndex,
                 block.timestamp - m.lastFundingTime,
-                int256(uint256(m.longOi)) - int256(uint256(m.shortOi)),
+                _skew(m),
                 m.skewScale,
                 uint256(m.maxFundingVelocityD9) * D9_TO_D18,
                 price
@@ -223,8 +233,10 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
                                 HEALTH
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev The one health function: every margin figure of the account at current oracle prices and funding.
-    ///      Loops over at most MAX_POSITIONS positions. Reverts if any held market has no valid price.
+    /// @dev The one health function: every margin figure of the account at current oracle prices, skews and
+    ///      funding. Each position is marked at its exit fill (what a trade closing it now would get), so an entry
+    ///      premium is never margin; notional and requirements use the oracle price. Loops over at most
+    ///      MAX_POSITIONS positions. Reverts if any held market has no valid price.
     function _summary(
         uint256 accountId,
         Account storage a
@@ -252,7 +264,7 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
             (, int256 index) = _pendingFunding(m, price);
             Position storage p = _positions[accountId][marketId];
             int256 size = p.size;
-            s.unrealisedPnlD18 += MarginMath.unrealisedPnl(size, price, p.basis);
+            s.unrealisedPnlD18 += MarginMath.unrealisedPnl(size, _exitFill(m, price, size), p.basis);
             s.accruedFundingD18 += MarginMath.fundingOwed(size, index, _checkpoint(p));
             (uint256 notional, uint256 im, uint256 mm) = _positionMargins(m, size, price);
             s.notionalD18 += notional;
@@ -260,6 +272,34 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
             s.maintenanceMarginD18 += mm;
         }
         s.equityD18 = s.collateralD18 + s.unrealisedPnlD18 - s.accruedFundingD18;
+    }
+
+    /// @dev The price a trade closing `size` now would get: the oracle with the close's skew impact, rounded
+    ///      against the position.
+    function _exitFill(Market storage m, uint256 price, int256 size) internal view returns (uint256) {
+        return MarginMath.fillPrice(price, _skew(m), -size, m.skewScale);
+    }
+
+    function _skew(Market storage m) internal view returns (int256) {
+        return int256(uint256(m.longOi)) - int256(uint256(m.shortOi));
+    }
+
+    /// @dev Fill price with skew impact and maker/taker fee of a trade at the market's current skew.
+    function _quote(
+        Market storage m,
+        uint256 price,
+        int256 sizeDelta
+    ) internal view returns (uint256 fill, uint256 fee) {
+        int256 skew = _skew(m);
+        fill = MarginMath.fillPrice(price, skew, sizeDelta, m.skewScale);
+        fee = MarginMath.tradingFee(
+            price,
+            skew,
+            sizeDelta,
+            m.skewScale,
+            uint256(m.makerFeeD9) * D9_TO_D18,
+            uint256(m.takerFeeD9) * D9_TO_D18
+        );
     }
 
     /// @dev Notional, initial and maintenance margin of one position (all rounded up).
@@ -305,11 +345,27 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
                            POSITION CHANGES
     //////////////////////////////////////////////////////////////*/
 
-    /// @dev The one routine that changes a position, for trades, liquidations and ADL alike. The caller has
-    ///      accrued funding (`index`) and chosen the execution price and trading fee (0 for liquidation and
-    ///      ADL). It settles the position's funding, realises the PnL of any reduced part against the vault,
-    ///      charges the fee (split between vault and insurance fund), and updates the market aggregates and the
-    ///      account's market list. Does not check margin.
+    /// @dev The one routine that executes a position change, for trades, liquidations and ADL alike: accrues
+    ///      funding at `price`, prices the change like a trade (fill with skew impact, maker/taker fee), moves the
+    ///      position and the market aggregates, and refreshes the reserve. Neither checks margin nor settles money:
+    ///      the caller passes the result (one or several legs, netted) to `_settle`.
+    function _fill(
+        uint256 accountId,
+        Account storage a,
+        uint32 marketId,
+        Market storage m,
+        uint256 price,
+        int256 sizeDelta
+    ) internal returns (Fill memory f) {
+        int256 index = _accrueFunding(m, price);
+        (f.fill, f.fee) = _quote(m, price, sizeDelta);
+        _applyFill(accountId, a, marketId, m, index, sizeDelta, f);
+        _updateReserve(m, price);
+    }
+
+    /// @dev Moves the position by `sizeDelta` at `f.fill`: settles its funding, realises the PnL of any reduced
+    ///      part, and updates the market aggregates and the account's market list. Writes `f`'s size, PnL and
+    ///      funding.
     /// @dev Rounding: the realised PnL rounds down (the proceeds down, the released basis up); a new basis
     ///      rounds up, which lowers the trader's future PnL on both sides.
     function _applyFill(
@@ -319,9 +375,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         Market storage m,
         int256 index,
         int256 sizeDelta,
-        uint256 execPrice,
-        uint256 fee
-    ) internal returns (Fill memory f) {
+        Fill memory f
+    ) private {
         Position storage p = _positions[accountId][marketId];
         int256 oldSize = p.size;
         int256 oldBasis = p.basis;
@@ -331,7 +386,7 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
             revert IMarginEngine.InvalidSize(sizeDelta);
         f.funding = MarginMath.fundingOwed(oldSize, index, oldCheckpoint);
         int256 newBasis;
-        (newBasis, f.realisedPnl) = _rebase(oldSize, oldBasis, sizeDelta, execPrice);
+        (newBasis, f.realisedPnl) = _rebase(oldSize, oldBasis, sizeDelta, f.fill);
         int64 newCheckpointD9;
         int256 newFundingBasis;
         if (f.newSize != 0) {
@@ -355,42 +410,56 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
             p.basis = SafeCast.toInt96(newBasis);
             p.fundingCheckpointD9 = newCheckpointD9;
         }
-
-        // Realised PnL, funding and the fee settle between the account, the vault and the insurance fund,
-        // exactly and in one write each. The insurance fund's share of the fee rounds down.
-        int256 toAccount = f.realisedPnl - f.funding;
-        if (toAccount > _ledger.vaultCash) toAccount = _payShortfall(accountId, marketId, toAccount);
-        if (fee != 0) f.feeToInsurance = fee.mulDown(_risk.insuranceFeeShareD18);
-        _credit(a, toAccount - int256(fee));
-        Ledger memory ledger = _ledger;
-        ledger.vaultCash = SafeCast.toInt104(ledger.vaultCash - toAccount + int256(fee - f.feeToInsurance));
-        ledger.insurance = SafeCast.toUint96(ledger.insurance + f.feeToInsurance);
-        _ledger = ledger;
     }
 
-    /// @dev Last resort for a profit the vault's cash cannot pay: the vault pays what cash it has, the insurance
-    ///      fund pays next, and the rest is not paid (a haircut), so a trader's profit is never paid out of other
-    ///      traders' collateral. Returns what the vault owes the account now (the caller debits it from vault
-    ///      cash); the insurance fund's part is credited here.
-    function _payShortfall(
+    /// @dev Settles an action's money between the account, the vault and the insurance fund, in one ledger write.
+    ///      `pnl` is the account's netted result (realised PnL minus funding, over every leg of the action) and
+    ///      `fee` its trading fees. The fee is paid first (the insurance fund's share rounds down). Then the
+    ///      solvency order: a loss (pnl <= 0) or a profit the vault's cash covers moves between account and vault
+    ///      whatever the cash; only a profit beyond the vault's cash takes the shortfall path, where the vault
+    ///      pays the cash it has, the insurance fund the rest up to its balance, and what is left is forfeited
+    ///      (a haircut, evented), so a profit is never paid out of other traders' collateral.
+    /// @return feeToInsurance The insurance fund's share of the fee.
+    function _settle(
         uint256 accountId,
+        Account storage a,
         uint32 marketId,
-        int256 owed
-    ) private returns (int256 fromVault) {
-        int256 cash = _ledger.vaultCash;
-        fromVault = cash > 0 ? cash : int256(0);
-        uint256 rest = uint256(owed - fromVault);
+        int256 pnl,
+        uint256 fee
+    ) internal returns (uint256 feeToInsurance) {
+        Ledger memory l = _ledger;
+        if (fee != 0) feeToInsurance = fee.mulDown(_risk.insuranceFeeShareD18);
+        int256 cash = l.vaultCash + int256(fee - feeToInsurance);
+        uint256 insurance = l.insurance + feeToInsurance;
+        int256 credited = pnl;
+        if (pnl > 0 && pnl > cash) {
+            uint256 fromVault = cash > 0 ? uint256(cash) : 0;
+            uint256 rest = uint256(pnl) - fromVault;
+            uint256 fromInsurance = rest < insurance ? rest : insurance;
+            insurance -= fromInsurance;
+            credited = int256(fromVault + fromInsurance);
+            pnl = int256(fromVault);
+            emit IMarginEngine.ProfitShortfall(accountId, marketId, fromVault, fromInsurance, rest - fromInsurance);
+        }
+        _credit(a, credited - int256(fee));
+        l.vaultCash = SafeCast.toInt104(cash - pnl);
+        l.insurance = SafeCast.toUint96(insurance);
+        _ledger = l;
+    }
+
+    /// @dev An account closed out (no positions left) with negative collateral: the insurance fund pays first, the
+    ///      vault absorbs the rest (socialised). Either way the account ends at zero and the ledger stays exact.
+    ///      Every close-out path (liquidation, ADL) calls this, so no deficit is ever stranded.
+    function _settleBadDebt(uint256 accountId, Account storage a) internal {
+        if (a.positionCount != 0 || a.collateral >= 0) return;
+        uint256 deficit = uint256(-int256(a.collateral));
         uint256 insurance = _ledger.insurance;
-        uint256 fromInsurance = rest < insurance ? rest : insurance;
-        _addInsurance(-int256(fromInsurance));
-        _credit(_accounts[accountId], int256(fromInsurance));
-        emit IMarginEngine.ProfitShortfall(
-            accountId,
-            marketId,
-            uint256(fromVault),
-            fromInsurance,
-            rest - fromInsurance
-        );
+        uint256 covered = deficit < insurance ? deficit : insurance;
+        uint256 socialised = deficit - covered;
+        _addInsurance(-int256(covered));
+        _addVaultCash(-int256(socialised));
+        a.collateral = 0;
+        emit ILiquidation.BadDebt(accountId, covered, socialised);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -504,12 +573,19 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Net PnL of all traders in a market at the current price and funding, from aggregates in O(1):
-    ///      (skew x price - netBasis) - (skew x index - netFundingBasis). Rounded up: the vault values itself low.
+    ///      (skew x closeFill - netBasis) - (skew x index - netFundingBasis), with closeFill the average price of
+    ///      closing the whole skew. Rounded up: the vault values itself low.
     function _tradersNetPnl(Market storage m) internal view returns (int256) {
         uint256 price = m.feed.latestPrice();
         (, int256 index) = _pendingFunding(m, price);
-        int256 skew = int256(uint256(m.longOi)) - int256(uint256(m.shortOi));
-        int256 unrealised = MarginMath.divCeil(skew * int256(price), MarginMath.SWAD) - m.netBasis;
+        int256 skew = _skew(m);
+        // Closing the whole skew pays skew x price x (1 + skew / 2 skewScale) whatever the order of the closes
+        // (the impact is linear in skew), so this is what the traders together could take out.
+        int256 impact = skew * int256(price);
+        int256 twiceScale = 2 * int256(uint256(m.skewScale));
+        int256 closeFill = int256(price) +
+            (skew > 0 ? MarginMath.divCeil(impact, twiceScale) : MarginMath.divFloor(impact, twiceScale));
+        int256 unrealised = MarginMath.divCeil(skew * closeFill, MarginMath.SWAD) - m.netBasis;
         int256 funding = MarginMath.divFloor(skew * index, MarginMath.SWAD) - m.netFundingBasis;
         return unrealised - funding;
     }
@@ -535,9 +611,11 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         _token.safeTransferFrom(from, address(this), amount);
         uint256 received = _token.balanceOf(address(this)) - before;
         if (received != amount) revert IMarginEngine.UnsupportedToken(amount, received);
+        _custody += amount;
     }
 
     function _push(address to, uint256 amount) internal {
+        _custody -= amount;
         _token.safeTransfer(to, amount);
     }
 }

@@ -10,18 +10,27 @@ import {EngineBase} from "./EngineBase.sol";
 
 /// @title LiquidationModule
 /// @notice Liquidation, bad debt and auto-deleveraging: the protocol's last lines of defence, in one place.
-/// @dev Liquidation closes at the oracle price with no skew impact and no trading fee; its only charge is the
-///      liquidation fee. It never calls the account owner and never sends it tokens, so nothing the owner
-///      controls can block it. The keeper reward is the only transfer, to the receiver the keeper names.
+/// @dev Liquidation closes positions exactly as a trade would: at the exit fill (skew impact) with the maker/taker
+///      fee, through the same `_fill` routine. On top it charges the liquidation fee L = closedNotional x
+///      liquidationFeeRatio: the keeper gets reward = min(flat + L x keeperShare, maxKeeperReward) (whole token
+///      units), the account pays max(L, reward) and the insurance fund the difference. Owner and keeper together
+///      therefore receive the trade-close proceeds minus (max(L, reward) - reward) >= 0: self-liquidation never
+///      pays, at any size and skew, and dust (where the flat part exceeds L) only breaks even with a trade close.
+///      The account's legs are netted before any profit shortfall is decided (`_settle` once per liquidation).
+///      It never calls the account owner and never sends it tokens, so nothing the owner controls can block it.
+///      The keeper reward is the only transfer, to the receiver the keeper names.
 ///
 ///      Partial liquidation. Above `partialLiquidationNotional`, every position of the account is closed by the
-///      same fraction f (pro rata: the account's mix of markets, and so its hedges, is kept). With E equity,
-///      MM = Mv + Mmin maintenance margin (Mv its notional-proportional part, Mmin the flat minimum margins),
-///      F the fee of a full close, R the keeper-reward floor and b the buffer, closing f leaves at most
-///      (1 - f) Mv + Mmin of maintenance margin (IMR only falls as sizes shrink) and costs at most f F + R, so
+///      same fraction f (pro rata: the account's mix of markets, and so its hedges, is kept). With E equity (marked
+///      at exit fills), MM = Mv + Mmin maintenance margin (Mv its notional-proportional part, Mmin the flat minimum
+///      margins), F the liquidation plus trading fees of a full close, R the flat keeper reward and b the buffer:
+///      closing f leaves at most (1 - f) Mv + Mmin of maintenance margin (IMR only falls as sizes shrink), leaves
+///      the exit-marked equity unchanged but for its charges (the impact is linear, so closing f then the rest
+///      fetches what closing all at once does), and costs at most f F + R (the trading fee is convex in the size
+///      closed: maker part first), so
 ///          E - f F - R >= (1 + b) ((1 - f) Mv + Mmin)   <=>   f >= ((1 + b) MM - E + R) / ((1 + b) Mv - F).
 ///      f is that bound rounded up; when it reaches 1, or the denominator is not positive, or E <= 0, the
-///      account is closed fully. The bound is conservative by the reward floor and the IMR's fall, no more.
+///      account is closed fully.
 ///
 ///      Deployment: one module per engine, built for the same token. It only makes sense by delegatecall from the
 ///      engine; called directly it acts on its own empty storage and every entry point reverts.
@@ -114,8 +123,9 @@ contract LiquidationModule is ILiquidation, EngineBase {
         }
     }
 
-    /// @dev Executes the plan: closes positions at the oracle price, charges the fee, splits it between keeper
-    ///      and insurance fund, and settles any bad debt. Reverts if the account is not liquidatable.
+    /// @dev Executes the plan: closes positions like trades, settles the netted result once, charges the
+    ///      liquidation fee, splits it between keeper and insurance fund, and settles any bad debt. Reverts if the
+    ///      account is not liquidatable.
     function _liquidate(
         uint256 accountId,
         address keeper,
@@ -127,21 +137,22 @@ contract LiquidationModule is ILiquidation, EngineBase {
 
         // Backwards, so that removing a fully closed position (which moves the last entry into its place) never
         // disturbs an entry not yet visited: entry i - 1 is still the plan's i - 1, and so is its price.
+        int256 pnl;
+        uint256 tradingFees;
         for (uint256 i = a.positionCount; i > 0; --i) {
             uint32 marketId = _marketAt(a, i - 1);
             Market storage m = _markets[marketId];
-            uint256 price = plan.prices[i - 1];
-            int256 index = _accrueFunding(m, price);
-            int256 size = _positions[accountId][marketId].size;
-            int256 closeSize = _fractionOf(size, plan.fraction);
-            Fill memory f = _applyFill(accountId, a, marketId, m, index, -closeSize, price, 0);
-            _updateReserve(m, price);
-            emit PositionLiquidated(accountId, marketId, closeSize, price, f.realisedPnl, f.funding);
+            int256 closeSize = _fractionOf(_positions[accountId][marketId].size, plan.fraction);
+            Fill memory f = _fill(accountId, a, marketId, m, plan.prices[i - 1], -closeSize);
+            pnl += f.realisedPnl - f.funding;
+            tradingFees += f.fee;
+            emit PositionLiquidated(accountId, marketId, closeSize, f.fill, f.realisedPnl, f.funding, f.fee);
             _emitMarketUpdated(marketId, m);
         }
+        _settle(accountId, a, 0, pnl, tradingFees);
 
-        // charge >= reward, so the keeper is always paid by the account, which is why the minimum position
-        // margin must cover the largest reward. The rest of the fee funds the insurance fund.
+        // charge >= reward, so the keeper is always paid by the account (the flat part is covered by every
+        // position's minimum margin). The rest of the fee funds the insurance fund.
         uint256 charge = plan.fee > plan.reward ? plan.fee : plan.reward;
         uint256 toInsurance = charge - plan.reward;
         _credit(a, -int256(charge));
@@ -157,21 +168,8 @@ contract LiquidationModule is ILiquidation, EngineBase {
             toInsurance
         );
 
-        if (a.positionCount == 0 && a.collateral < 0) _settleBadDebt(accountId, a);
+        _settleBadDebt(accountId, a);
         return plan.reward;
-    }
-
-    /// @dev An account closed out with negative collateral: the insurance fund pays first, the vault absorbs
-    ///      the rest. Either way the account ends at zero and the ledger stays exact.
-    function _settleBadDebt(uint256 accountId, Account storage a) internal {
-        uint256 deficit = uint256(-int256(a.collateral));
-        uint256 insurance = _ledger.insurance;
-        uint256 covered = deficit < insurance ? deficit : insurance;
-        uint256 socialised = deficit - covered;
-        _addInsurance(-int256(covered));
-        _addVaultCash(-int256(socialised));
-        a.collateral = 0;
-        emit BadDebt(accountId, covered, socialised);
     }
 
     /// @dev Everything a liquidation of the account would do, computed without writing.
@@ -184,16 +182,19 @@ contract LiquidationModule is ILiquidation, EngineBase {
         plan.liquidatable = true;
         plan.fraction = WAD;
 
-        // Second pass over warm slots and cached prices: the flat part of MM and the fee of a full close.
+        // Second pass over warm slots and cached prices: the flat part of MM and the fees (liquidation and
+        // trading) of a full close.
         uint256 minMargins;
         uint256 fullFee;
         for (uint256 i; i < n; ++i) {
             uint32 marketId = _marketAt(a, i);
             Market storage m = _markets[marketId];
+            int256 size = _positions[accountId][marketId].size;
+            (, uint256 tradingFee) = _quote(m, plan.prices[i], -size);
             minMargins += m.minPositionMargin;
-            fullFee += MarginMath.notional(_positions[accountId][marketId].size, plan.prices[i]).mulUp(
-                uint256(m.liquidationFeeD9) * D9_TO_D18
-            );
+            fullFee +=
+                MarginMath.notional(size, plan.prices[i]).mulUp(uint256(m.liquidationFeeD9) * D9_TO_D18) +
+                tradingFee;
         }
 
         IMarginEngine.RiskParams memory r = _riskParams();
@@ -204,7 +205,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             if (den > fullFee) {
                 den -= fullFee;
                 uint256 num = s.maintenanceMarginD18.mulUp(onePlusBuffer) +
-                    r.minKeeperRewardD18 -
+                    r.flatKeeperRewardD18 -
                     uint256(s.equityD18);
                 uint256 fraction = (num * WAD + den - 1) / den;
                 if (fraction < WAD) {
@@ -223,8 +224,8 @@ contract LiquidationModule is ILiquidation, EngineBase {
             plan.closedNotional += closed;
             plan.fee += closed.mulUp(uint256(m.liquidationFeeD9) * D9_TO_D18);
         }
-        uint256 reward = plan.fee.mulDown(r.keeperShareD18);
-        if (reward < r.minKeeperRewardD18) reward = r.minKeeperRewardD18;
+        // A flat part for gas plus a share of the fee, so large liquidations pay more; capped.
+        uint256 reward = r.flatKeeperRewardD18 + plan.fee.mulDown(r.keeperShareD18);
         if (reward > r.maxKeeperRewardD18) reward = r.maxKeeperRewardD18;
         // Whole token units only, so that what is credited is exactly what is paid.
         plan.reward = (reward / TOKEN_SCALE) * TOKEN_SCALE;
@@ -275,11 +276,12 @@ contract LiquidationModule is ILiquidation, EngineBase {
     }
 
     /// @inheritdoc ILiquidation
-    /// @dev Equity(P) = E0 + size x (P - P0) and MM(P) = MM0 + |size| x (P - P0) x imr x mmScalar, because the
-    ///      position's IMR depends on its size only. Solving E(P) = MM(P) for P gives
-    ///      P = P0 + (MM0 - E0) / (size - |size| x k) with k = imr x mmScalar. The move from P0 rounds towards
-    ///      zero, so a healthy position's liquidation price is reported slightly early (up for longs, down for
-    ///      shorts).
+    /// @dev The exit fill is P x (1 + (2 skew - size) / (2 skewScale)), linear in P, so
+    ///      Equity(P) = E0 + size x g x (P - P0) with g = 1 + (2 skew - size) / (2 skewScale), and
+    ///      MM(P) = MM0 + |size| x (P - P0) x imr x mmScalar, because the position's IMR depends on its size only.
+    ///      Solving E(P) = MM(P) gives P = P0 + (MM0 - E0) / (size x g - |size| x k) with k = imr x mmScalar. The
+    ///      move from P0 rounds towards zero, so a healthy position's boundary is reported slightly early (up for
+    ///      longs, down for shorts).
     function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256) {
         Account storage a = _account(accountId);
         Market storage m = _market(marketId);
@@ -288,7 +290,10 @@ contract LiquidationModule is ILiquidation, EngineBase {
         IMarginEngine.MarginSummary memory s = _summary(accountId, a);
         uint256 price = m.feed.latestPrice();
         uint256 k = _imr(m, size).mulUp(uint256(m.mmScalarD9) * D9_TO_D18);
-        int256 slope = size - int256(MarginMath.abs(size).mulUp(k)); // d(E - MM)/dP x WAD, never 0
+        int256 twiceScale = 2 * int256(uint256(m.skewScale));
+        // d(E - MM)/dP x WAD; never 0 within the parameter bounds (|skew| <= skewScale keeps g > 0 ... and k < 1).
+        int256 slope = (size * (twiceScale + 2 * _skew(m) - size)) / twiceScale - int256(MarginMath.abs(size).mulUp(k));
+        if (slope == 0) return 0;
         int256 gap = int256(s.maintenanceMarginD18) - s.equityD18; // MM0 - E0
         // Truncation rounds the move towards zero, i.e. the price is reported on the current price's side.
         int256 move = (gap * MarginMath.SWAD) / slope;
@@ -301,8 +306,8 @@ contract LiquidationModule is ILiquidation, EngineBase {
     //////////////////////////////////////////////////////////////*/
 
     /// @inheritdoc ILiquidation
-    /// @dev With P the market's traders' net PnL and C the vault's cash, closes the fraction of the position
-    ///      derived in `_adlCloseSize`, rounded up and capped at 1.
+    /// @dev Closes the fraction of the position derived in `_adlCloseSize`, rounded up and capped at 1, through the
+    ///      shared `_fill`; the trading fee is waived (forced close).
     function autoDeleverage(
         uint256 accountId,
         uint32 marketId
@@ -310,21 +315,21 @@ contract LiquidationModule is ILiquidation, EngineBase {
         Account storage a = _account(accountId);
         Market storage m = _market(marketId);
         uint256 price = m.feed.latestPrice();
-        int256 index = _accrueFunding(m, price);
-        closedSizeD18 = _adlCloseSize(accountId, marketId, m, price, index);
-        Fill memory f = _applyFill(accountId, a, marketId, m, index, -closedSizeD18, price, 0);
-        _updateReserve(m, price);
-        emit AutoDeleveraged(accountId, marketId, msg.sender, closedSizeD18, price, f.realisedPnl);
+        closedSizeD18 = _adlCloseSize(accountId, marketId, m, price);
+        Fill memory f = _fill(accountId, a, marketId, m, price, -closedSizeD18);
+        _settle(accountId, a, marketId, f.realisedPnl - f.funding, 0);
+        emit AutoDeleveraged(accountId, marketId, msg.sender, closedSizeD18, f.fill, f.realisedPnl);
         _emitMarketUpdated(marketId, m);
+        _settleBadDebt(accountId, a);
     }
 
-    /// @dev The size ADL closes, after checking the trigger and that the position is in profit.
+    /// @dev The size ADL closes, after checking the trigger, that the position is in profit and that it carries a
+    ///      material share of the market's excess.
     function _adlCloseSize(
         uint256 accountId,
         uint32 marketId,
         Market storage m,
-        uint256 price,
-        int256 index
+        uint256 price
     ) internal view returns (int256) {
         Position storage p = _positions[accountId][marketId];
         int256 size = p.size;
@@ -333,16 +338,23 @@ contract LiquidationModule is ILiquidation, EngineBase {
         int256 cash = _ledger.vaultCash;
         IMarginEngine.RiskParams memory r = _riskParams();
         int256 trigger = MarginMath.divFloor(cash * int256(uint256(r.adlTriggerD18)), MarginMath.SWAD);
-        if (marketPnl <= trigger) revert AdlNotTriggered(marketId, marketPnl, trigger);
+        if (marketPnl <= trigger || marketPnl <= 0) revert AdlNotTriggered(marketId, marketPnl, trigger);
 
-        int256 gross = MarginMath.unrealisedPnl(size, price, p.basis);
+        (, int256 index) = _pendingFunding(m, price);
+        // U: what closing the whole position would realise (at its exit fill).
+        int256 gross = MarginMath.unrealisedPnl(size, _exitFill(m, price, size), p.basis);
         int256 funding = MarginMath.fundingOwed(size, index, _checkpoint(p));
         if (gross <= 0 || gross - funding <= 0) revert PositionNotProfitable(accountId, marketId);
+        // Eligibility in O(1): the position's profit must be a material share of the market's excess.
+        int256 minProfit = int256(uint256(marketPnl).mulUp(r.adlMinShareD18));
+        if (gross - funding < minProfit) revert AdlNotEligible(accountId, marketId, gross - funding, minProfit);
 
         // Touching the position settles all its funding F (into vault cash, and out of the market's owed
-        // funding), then closing f realises f x gross from both: the target holds once
-        // P + F - f U <= t (C + F - f U), i.e. f >= (P + F - t (C + F)) / (U (1 - t)). The target and the
-        // denominator round down, so the fraction rounds up.
+        // funding), then closing f realises R(f) from both: the target holds once
+        // P + F - R(f) <= t (C + F - R(f)), i.e. R(f) >= (P + F - t (C + F)) / (1 - t). R is concave in f (the
+        // impact of a larger close is worse) with R(0) = 0 and R(1) = U, so R(f) >= f U and
+        // f = (P + F - t (C + F)) / (U (1 - t)) is enough. The target and the denominator round down, so the
+        // fraction rounds up.
         int256 target = MarginMath.divFloor(
             (cash + funding) * int256(uint256(r.adlTargetD18)),
             MarginMath.SWAD

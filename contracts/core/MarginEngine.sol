@@ -4,68 +4,73 @@ pragma solidity 0.8.28;
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {Address} from "@openzeppelin/contracts/utils/Address.sol";
+
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
+import {IGovernance} from "../interfaces/IGovernance.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {EngineBase} from "./EngineBase.sol";
 import {LiquidationModule} from "./LiquidationModule.sol";
+import {GovernanceModule} from "./GovernanceModule.sol";
 
 /// @title MarginEngine
-/// @notice Bulkhead's entry point: accounts, margin, trading, views, vault ledger and governance. Liquidation and
-///         ADL live in `LiquidationModule`, a separate contract (to stay under the 24 KiB code limit) that this
-///         engine runs by delegatecall on its own storage for exactly the `ILiquidation` selectors.
-/// @dev Integrators use `IBulkhead` (IMarginEngine + ILiquidation) at this address.
+/// @notice Bulkhead's entry point: custody, accounts, margin, trading, views and the vault ledger. Two modules,
+///         separate contracts run by delegatecall on this engine's storage, hold the rest (to stay well under the
+///         24 KiB code limit): `LiquidationModule` (liquidation, bad debt, ADL and the health views) and
+///         `GovernanceModule` (listing, parameters and bounds, pause, sweep). The fallback routes each selector to
+///         its module: the `IGovernance` selectors to governance, everything else to liquidation, whose dispatcher
+///         is the allowlist (it reverts on any selector it does not have).
+/// @dev Integrators use `IBulkhead` (IMarginEngine + ILiquidation + IGovernance) at this address.
 contract MarginEngine is IMarginEngine, EngineBase {
     using MarginMath for uint256;
 
-    /*//////////////////////////////////////////////////////////////
-                            PARAMETER BOUNDS
-    //////////////////////////////////////////////////////////////*/
-
-    uint256 internal constant MIN_BASE_IMR = 0.005e18; // 200x leverage at most
-    uint256 internal constant MAX_IMR = 1e18; // 1x
-    uint256 internal constant MAX_IMR_SLOPE = 4e18;
-    uint256 internal constant MIN_MM_SCALAR = 0.1e18;
-    uint256 internal constant MAX_MM_SCALAR = 0.9e18;
-    uint256 internal constant MAX_FUNDING_VELOCITY = 4e18;
-    uint256 internal constant MAX_MIN_POSITION_MARGIN = 1_000_000e18;
-    uint256 internal constant MAX_TRADE_FEE = 0.01e18;
-    uint256 internal constant MAX_LIQUIDATION_FEE = 0.05e18;
-    uint256 internal constant MAX_KEEPER_REWARD = 10_000e18;
-    uint256 internal constant MAX_LIQUIDATION_BUFFER = 0.5e18;
-    uint256 internal constant MAX_INSURANCE_FEE_SHARE = 0.5e18;
-    /// @dev 1e10 base units: open interest and positions live in 96-bit storage.
-    uint256 internal constant MAX_SIZE_PARAM = 1e28;
-
     /// @notice The liquidation module this engine delegates the `ILiquidation` selectors to.
     address public immutable liquidationModule;
+    /// @notice The governance module this engine delegates the `IGovernance` selectors to.
+    address public immutable governanceModule;
 
-    /// @notice Thrown when the liquidation module was built for another settlement token.
+    /// @notice Thrown when a module was built for another settlement token.
     error ModuleMismatch();
 
     /// @param token The settlement asset (at most 18 decimals).
     /// @param admin Receives the admin role, which can grant the risk and pause roles.
     /// @param risk Initial protocol-wide risk parameters.
-    /// @param module The `LiquidationModule` deployed for the same token.
+    /// @param liquidation The `LiquidationModule` deployed for the same token.
+    /// @param governance The `GovernanceModule` deployed for the same token.
     constructor(
         IERC20Metadata token,
         address admin,
         RiskParams memory risk,
-        LiquidationModule module
+        LiquidationModule liquidation,
+        GovernanceModule governance
     ) EngineBase(token) {
-        if (admin == address(0) || address(module) == address(0)) revert ZeroAddress();
-        if (module.moduleToken() != address(token)) revert ModuleMismatch();
-        liquidationModule = address(module);
+        if (admin == address(0) || address(liquidation) == address(0) || address(governance) == address(0)) {
+            revert ZeroAddress();
+        }
+        if (liquidation.moduleToken() != address(token) || governance.moduleToken() != address(token)) {
+            revert ModuleMismatch();
+        }
+        liquidationModule = address(liquidation);
+        governanceModule = address(governance);
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _setRiskParams(risk);
+        Address.functionDelegateCall(address(governance), abi.encodeCall(IGovernance.initializeRisk, (risk)));
     }
 
-    /// @dev Runs every selector this engine does not have on the liquidation module by delegatecall, so
-    ///      liquidation runs on this engine's storage. The module's own dispatcher is the allowlist: its external
-    ///      functions are the `ILiquidation` ones (plus the self-only batch step), and it reverts on anything else.
-    ///      Views work too: a delegatecall inside a staticcall stays static.
+    /// @dev Runs every selector this engine does not have on its modules by delegatecall, so they act on this
+    ///      engine's storage. Views work too: a delegatecall inside a staticcall stays static.
     // solhint-disable-next-line no-complex-fallback
     fallback() external {
-        address module = liquidationModule;
+        bytes4 sig = msg.sig;
+        address module = sig == IGovernance.listMarket.selector ||
+            sig == IGovernance.setMarketParams.selector ||
+            sig == IGovernance.setRiskParams.selector ||
+            sig == IGovernance.pause.selector ||
+            sig == IGovernance.unpause.selector ||
+            sig == IGovernance.sweep.selector ||
+            sig == IGovernance.sweepable.selector ||
+            sig == IGovernance.initializeRisk.selector
+            ? governanceModule
+            : liquidationModule;
         assembly ("memory-safe") {
             calldatacopy(0, 0, calldatasize())
             let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
@@ -273,17 +278,10 @@ contract MarginEngine is IMarginEngine, EngineBase {
         }
     }
 
-    /// @dev The figures of an executed trade.
-    struct Execution {
-        uint256 price;
-        uint256 fill;
-        uint256 fee;
-        int256 newSize;
-    }
-
-    /// @dev A trade: fill price with skew impact, maker/taker fee, the shared position routine, then the margin
-    ///      rule. Risk-increasing trades (open, increase, flip) need equity >= IM afterwards and are stopped by
-    ///      pause. Risk-reducing trades are always allowed unless they turn a healthy account liquidatable.
+    /// @dev A trade: priced and applied by the shared `_fill` (fill with skew impact, maker/taker fee), settled by
+    ///      `_settle`, then the margin rule. Risk-increasing trades (open, increase, flip) need equity >= IM
+    ///      afterwards and are stopped by pause. Risk-reducing trades are always allowed unless they turn a healthy
+    ///      account liquidatable.
     function _trade(
         uint256 accountId,
         Account storage a,
@@ -293,7 +291,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
     ) internal returns (uint256, uint256) {
         Market storage m = _market(marketId);
         if (a.isolated && a.marketId != marketId) revert WrongAccountMode(accountId);
-        // Sizes live in int128 storage; rejecting larger deltas first also keeps the price math overflow-free.
+        // Sizes live in int96 storage; rejecting larger deltas first also keeps the price math overflow-free.
         if (sizeDelta == 0 || sizeDelta > type(int96).max || sizeDelta < type(int96).min) {
             revert InvalidSize(sizeDelta);
         }
@@ -304,72 +302,54 @@ contract MarginEngine is IMarginEngine, EngineBase {
             MarginMath.abs(sizeDelta) > MarginMath.abs(oldSize);
         if (increasesRisk && _risk.paused) revert EnforcedPause();
 
-        Execution memory e = _execute(accountId, a, marketId, m, sizeDelta, acceptablePrice);
-        if (increasesRisk) _checkCapacity(marketId, m, e.newSize);
-
-        MarginSummary memory s = _summaryAt(accountId, a, marketId, e.price, new uint256[](0));
-        if (increasesRisk) {
-            if (s.equityD18 < int256(s.initialMarginD18))
-                revert InsufficientMargin(s.equityD18, s.initialMarginD18);
-        } else if (s.equityD18 < int256(s.maintenanceMarginD18)) {
-            _checkReduce(s, m, sizeDelta, oldSize, e);
+        uint256 price = m.feed.latestPrice();
+        Fill memory f = _fill(accountId, a, marketId, m, price, sizeDelta);
+        if (f.fill == 0 || (sizeDelta > 0 ? f.fill > acceptablePrice : f.fill < acceptablePrice)) {
+            revert SlippageExceeded(f.fill, acceptablePrice);
         }
-        return (e.fill, e.fee);
-    }
-
-    /// @dev Prices and applies a trade: accrues funding, computes the fill with skew impact and the maker/taker
-    ///      fee, checks the caller's price bound, then moves the position, the fee and the reserve.
-    function _execute(
-        uint256 accountId,
-        Account storage a,
-        uint32 marketId,
-        Market storage m,
-        int256 sizeDelta,
-        uint256 acceptablePrice
-    ) internal returns (Execution memory e) {
-        e.price = m.feed.latestPrice();
-        int256 index = _accrueFunding(m, e.price);
-        (e.fill, e.fee) = _quote(m, e.price, sizeDelta);
-        if (e.fill == 0 || (sizeDelta > 0 ? e.fill > acceptablePrice : e.fill < acceptablePrice)) {
-            revert SlippageExceeded(e.fill, acceptablePrice);
-        }
-
-        Fill memory f = _applyFill(accountId, a, marketId, m, index, sizeDelta, e.fill, e.fee);
-        e.newSize = f.newSize;
-        _updateReserve(m, e.price);
+        uint256 feeToInsurance = _settle(accountId, a, marketId, f.realisedPnl - f.funding, f.fee);
         emit PositionModified(
             accountId,
             marketId,
             sizeDelta,
             f.newSize,
-            e.fill,
-            e.fee,
-            f.feeToInsurance,
+            f.fill,
+            f.fee,
+            feeToInsurance,
             f.realisedPnl,
             f.funding,
             m.fundingRate,
             m.fundingIndex
         );
+        if (increasesRisk) _checkCapacity(marketId, m, f.newSize);
+
+        MarginSummary memory s = _summaryAt(accountId, a, marketId, price, new uint256[](0));
+        if (increasesRisk) {
+            if (s.equityD18 < int256(s.initialMarginD18))
+                revert InsufficientMargin(s.equityD18, s.initialMarginD18);
+        } else if (s.equityD18 < int256(s.maintenanceMarginD18)) {
+            _checkReduce(s, m, oldSize, f, price);
+        }
+        return (f.fill, f.fee);
     }
 
     /// @dev A risk-reducing trade left the account below maintenance margin. Reconstruct the pre-trade figures:
-    ///      at a fixed oracle price the trade changed equity by delta x (price - fill) - fee (funding only moved
-    ///      from accrued to realised), and maintenance margin by this position's MM after minus before. The
-    ///      reduce is refused if the account was healthy before, or if it would leave negative equity behind
-    ///      (closing out an insolvent account is liquidation's job).
+    ///      positions are marked at their exit fill and a reduce sells (or buys) along the same impact line a full
+    ///      close would, so at a fixed oracle price the trade changed equity by its fee only (up to rounding), and
+    ///      maintenance margin by this position's MM after minus before. The reduce is refused if the account was
+    ///      healthy before, or if it would leave negative equity behind (closing out an insolvent account is
+    ///      liquidation's job).
     function _checkReduce(
         MarginSummary memory s,
         Market storage m,
-        int256 sizeDelta,
         int256 oldSize,
-        Execution memory e
+        Fill memory f,
+        uint256 price
     ) internal view {
-        int256 equityBefore = s.equityD18 +
-            int256(e.fee) +
-            MarginMath.divCeil(sizeDelta * (int256(e.fill) - int256(e.price)), MarginMath.SWAD);
-        (, , uint256 mmOld) = _positionMargins(m, oldSize, e.price);
+        int256 equityBefore = s.equityD18 + int256(f.fee);
+        (, , uint256 mmOld) = _positionMargins(m, oldSize, price);
         uint256 mmNew;
-        if (e.newSize != 0) (, , mmNew) = _positionMargins(m, e.newSize, e.price);
+        if (f.newSize != 0) (, , mmNew) = _positionMargins(m, f.newSize, price);
         bool wasHealthy = equityBefore >= int256(s.maintenanceMarginD18 + mmOld - mmNew);
         if (wasHealthy || s.equityD18 < 0) revert WouldBeLiquidatable(s.equityD18, s.maintenanceMarginD18);
     }
@@ -422,24 +402,6 @@ contract MarginEngine is IMarginEngine, EngineBase {
         Market storage m = _market(marketId);
         q.oraclePriceD18 = m.feed.latestPrice();
         (q.fillPriceD18, q.feeD18) = _quote(m, q.oraclePriceD18, sizeDeltaD18);
-    }
-
-    /// @dev Fill price with skew impact and maker/taker fee of a trade at the market's current skew.
-    function _quote(
-        Market storage m,
-        uint256 price,
-        int256 sizeDelta
-    ) internal view returns (uint256 fill, uint256 fee) {
-        int256 skew = int256(uint256(m.longOi)) - int256(uint256(m.shortOi));
-        fill = MarginMath.fillPrice(price, skew, sizeDelta, m.skewScale);
-        fee = MarginMath.tradingFee(
-            price,
-            skew,
-            sizeDelta,
-            m.skewScale,
-            uint256(m.makerFeeD9) * D9_TO_D18,
-            uint256(m.takerFeeD9) * D9_TO_D18
-        );
     }
 
     /// @inheritdoc IMarginEngine
@@ -567,135 +529,8 @@ contract MarginEngine is IMarginEngine, EngineBase {
         _push(receiver, amount);
     }
 
-    /*//////////////////////////////////////////////////////////////
-                               GOVERNANCE
-    //////////////////////////////////////////////////////////////*/
-
-    /// @inheritdoc IMarginEngine
-    function listMarket(MarketParams calldata params) external onlyRole(RISK_ROLE) returns (uint32 marketId) {
-        if (_marketCount >= MAX_MARKETS) revert TooManyMarkets();
-        marketId = ++_marketCount;
-        _writeMarketParams(_markets[marketId], params);
-        _markets[marketId].lastFundingTime = uint48(block.timestamp);
-        emit MarketListed(marketId, params);
-    }
-
-    /// @inheritdoc IMarginEngine
-    /// @dev Funding is accrued under the old parameters first when a price is available, so a new velocity
-    ///      applies from now on only.
-    function setMarketParams(uint32 marketId, MarketParams calldata params) external onlyRole(RISK_ROLE) {
-        Market storage m = _market(marketId);
-        try m.feed.latestPrice() returns (uint256 price) {
-            _accrueFunding(m, price);
-        } catch {}
-        _writeMarketParams(m, params);
-        emit MarketParamsUpdated(marketId, params);
-    }
-
-    /// @inheritdoc IMarginEngine
-    function setRiskParams(RiskParams calldata params) external onlyRole(RISK_ROLE) {
-        _setRiskParams(params);
-    }
-
-    /// @inheritdoc IMarginEngine
-    function pause() external onlyRole(PAUSER_ROLE) {
-        if (_risk.paused) revert EnforcedPause();
-        _risk.paused = true;
-        emit Paused(msg.sender);
-    }
-
-    /// @inheritdoc IMarginEngine
-    function unpause() external onlyRole(PAUSER_ROLE) {
-        if (!_risk.paused) revert ExpectedPause();
-        _risk.paused = false;
-        emit Unpaused(msg.sender);
-    }
-
     /// @inheritdoc IMarginEngine
     function paused() external view returns (bool) {
         return _risk.paused;
-    }
-
-    /// @dev Hard bounds. The two cross-parameter rules carry the liquidation guarantees:
-    ///      liquidationFee < baseImr x mmScalar (liquidating at the maintenance boundary leaves equity >= 0) and
-    ///      minPositionMargin >= maxKeeperReward (a dust position always pays its liquidator).
-    function _writeMarketParams(Market storage m, MarketParams calldata p) internal {
-        if (address(p.feed) == address(0)) revert ZeroAddress();
-        _check(p.baseImrD18 >= MIN_BASE_IMR && p.baseImrD18 <= p.maxImrD18, "baseImr");
-        _check(p.maxImrD18 <= MAX_IMR, "maxImr");
-        _check(p.imrSizeSlopeD18 <= MAX_IMR_SLOPE, "imrSizeSlope");
-        _check(p.mmScalarD18 >= MIN_MM_SCALAR && p.mmScalarD18 <= MAX_MM_SCALAR, "mmScalar");
-        _check(p.maxFundingVelocityD18 <= MAX_FUNDING_VELOCITY, "maxFundingVelocity");
-        _check(
-            p.minPositionMarginD18 >= _risk.maxKeeperRewardD18 &&
-                p.minPositionMarginD18 <= MAX_MIN_POSITION_MARGIN,
-            "minPositionMargin"
-        );
-        _check(p.skewScaleD18 > 0 && p.skewScaleD18 <= MAX_SIZE_PARAM, "skewScale");
-        _check(p.makerFeeD18 <= MAX_TRADE_FEE && p.takerFeeD18 <= MAX_TRADE_FEE, "tradeFee");
-        _check(
-            p.liquidationFeeD18 <= MAX_LIQUIDATION_FEE &&
-                p.liquidationFeeD18 < uint256(p.baseImrD18).mulDown(p.mmScalarD18),
-            "liquidationFee"
-        );
-        _check(p.reserveRatioD18 > 0 && p.reserveRatioD18 <= WAD, "reserveRatio");
-        _check(p.maxOiPerSideD18 > 0 && p.maxOiPerSideD18 <= p.skewScaleD18, "maxOiPerSide");
-        m.feed = p.feed;
-        m.baseImrD9 = _toD9(p.baseImrD18);
-        m.maxImrD9 = _toD9(p.maxImrD18);
-        m.imrSizeSlopeD9 = _toD9(p.imrSizeSlopeD18);
-        m.mmScalarD9 = _toD9(p.mmScalarD18);
-        m.maxFundingVelocityD9 = _toD9(p.maxFundingVelocityD18);
-        m.minPositionMargin = uint80(p.minPositionMarginD18);
-        m.skewScale = uint96(p.skewScaleD18);
-        m.makerFeeD9 = _toD9(p.makerFeeD18);
-        m.takerFeeD9 = _toD9(p.takerFeeD18);
-        m.liquidationFeeD9 = _toD9(p.liquidationFeeD18);
-        m.reserveRatioD9 = _toD9(p.reserveRatioD18);
-        m.maxOiPerSide = uint96(p.maxOiPerSideD18);
-    }
-
-    /// @dev A D18 ratio as stored (D9); the bounds keep every ratio below 4.29, so it fits 32 bits.
-    function _toD9(uint256 ratioD18) internal pure returns (uint32) {
-        _check(ratioD18 % D9_TO_D18 == 0, "ratioPrecision");
-        return uint32(ratioD18 / D9_TO_D18);
-    }
-
-    function _setRiskParams(RiskParams memory p) internal {
-        _check(
-            p.maxPositionsPerAccount >= 1 && p.maxPositionsPerAccount <= MAX_POSITIONS,
-            "maxPositionsPerAccount"
-        );
-        _check(p.keeperShareD18 <= WAD, "keeperShare");
-        _check(p.liquidationBufferD18 <= MAX_LIQUIDATION_BUFFER, "liquidationBuffer");
-        _check(p.insuranceFeeShareD18 <= MAX_INSURANCE_FEE_SHARE, "insuranceFeeShare");
-        _check(
-            p.minKeeperRewardD18 <= p.maxKeeperRewardD18 && p.maxKeeperRewardD18 <= MAX_KEEPER_REWARD,
-            "keeperReward"
-        );
-        uint32 n = _marketCount;
-        for (uint32 id = 1; id <= n; ++id) {
-            _check(_markets[id].minPositionMargin >= p.maxKeeperRewardD18, "keeperReward");
-        }
-        _check(p.partialLiquidationNotionalD18 > 0, "partialLiquidationNotional");
-        _check(p.adlTargetD18 > 0 && p.adlTargetD18 < p.adlTriggerD18 && p.adlTriggerD18 <= WAD, "adl");
-        bool paused_ = _risk.paused;
-        _risk = Risk(
-            p.maxPositionsPerAccount,
-            p.keeperShareD18,
-            p.liquidationBufferD18,
-            p.insuranceFeeShareD18,
-            paused_,
-            p.minKeeperRewardD18,
-            p.maxKeeperRewardD18,
-            p.partialLiquidationNotionalD18,
-            p.adlTriggerD18,
-            p.adlTargetD18
-        );
-        emit RiskParamsUpdated(p);
-    }
-
-    function _check(bool ok, bytes32 name) internal pure {
-        if (!ok) revert ParameterOutOfBounds(name);
     }
 }

@@ -4,8 +4,13 @@ pragma solidity 0.8.28;
 /// @title ILiquidation
 /// @notice Permissionless liquidation of unhealthy accounts, bad-debt handling through the insurance fund and
 ///         the vault, and auto-deleveraging. Implemented by the margin engine.
-/// @dev Liquidation closes positions at the oracle price (no skew impact). It never calls the account owner and
-///      never transfers tokens to it; the only transfer is the keeper reward to the receiver the keeper names.
+/// @dev Liquidation closes positions exactly as a trade would (exit fill with skew impact, maker/taker fee) and
+///      charges the liquidation fee on top, out of which the keeper is paid:
+///      reward = min(flatKeeperReward + liquidationFee x keeperShare, maxKeeperReward) in whole token units, and the
+///      account is charged max(liquidationFee, reward), the rest going to the insurance fund. So owner and keeper
+///      together never get more than a close by trade would return, at any size and skew. It never calls the
+///      account owner and never transfers tokens to it; the only transfer is the keeper reward to the receiver
+///      the keeper names.
 interface ILiquidation {
     /// @notice What liquidating one account would do now.
     /// @param liquidatable Whether equity < maintenance margin (false also when a price is unavailable).
@@ -22,8 +27,8 @@ interface ILiquidation {
     }
 
     /// @notice Emitted once per liquidation of an account.
-    /// @param closedNotionalD18 Notional closed at the oracle price.
-    /// @param feeD18 Liquidation fee charged to the account (at least the keeper reward).
+    /// @param closedNotionalD18 Notional closed, at the oracle price.
+    /// @param feeD18 Liquidation charge to the account, max(liquidation fee, keeper reward), on top of trading fees.
     /// @param keeperRewardD18 Paid to `rewardReceiver`.
     /// @param toInsuranceD18 Fee minus reward, credited to the insurance fund.
     event Liquidated(
@@ -37,13 +42,16 @@ interface ILiquidation {
         uint256 toInsuranceD18
     );
     /// @notice Emitted for every position (fully or partly) closed by a liquidation.
+    /// @param priceD18 The fill the close executed at (oracle with skew impact).
+    /// @param tradingFeeD18 The maker/taker fee of the close, as a trade would pay it.
     event PositionLiquidated(
         uint256 indexed accountId,
         uint32 indexed marketId,
         int256 closedSizeD18,
         uint256 priceD18,
         int256 realisedPnlD18,
-        int256 fundingPaidD18
+        int256 fundingPaidD18,
+        uint256 tradingFeeD18
     );
     /// @notice Emitted when an account ends a liquidation with negative collateral.
     /// @param coveredByInsuranceD18 Paid by the insurance fund.
@@ -67,6 +75,9 @@ interface ILiquidation {
     error OnlySelf();
     /// @notice Thrown when ADL targets a position that is not in profit.
     error PositionNotProfitable(uint256 accountId, uint32 marketId);
+    /// @notice Thrown when ADL targets a position whose profit is below `adlMinShare` of the market's traders'
+    ///         net profit: bystanders are never deleveraged ahead of the positions that carry the excess.
+    error AdlNotEligible(uint256 accountId, uint32 marketId, int256 profitD18, int256 minProfitD18);
 
     /// @notice Liquidates `accountId` (fully or partially) and pays the keeper reward to `rewardReceiver`.
     /// @return rewardD18 The keeper reward paid.
@@ -81,8 +92,11 @@ interface ILiquidation {
         address rewardReceiver
     ) external returns (uint256 liquidated, uint256 rewardD18);
 
-    /// @notice Reduces a profitable position in `marketId` at the oracle price, without fee, just enough to bring
-    ///         traders' unrealised profit in that market back to the ADL target.
+    /// @notice Reduces a profitable position in `marketId` at its exit fill (with skew impact), without trading fee
+    ///         (it is a forced close), by no more than the share needed to bring traders' unrealised profit in that
+    ///         market back to the ADL target. Only positions whose profit (net of funding) is at least `adlMinShare`
+    ///         of the market's traders' net profit are eligible. A deficit left behind (an insolvent account
+    ///         with no position left) is settled like liquidation's: insurance fund, then socialised (`BadDebt`).
     /// @return closedSizeD18 The size closed (same sign as the position).
     function autoDeleverage(uint256 accountId, uint32 marketId) external returns (int256 closedSizeD18);
 
@@ -98,8 +112,11 @@ interface ILiquidation {
     /// @notice Whether equity < total maintenance margin.
     function isLiquidatable(uint256 accountId) external view returns (bool);
 
-    /// @notice The oracle price of `marketId` at which the account becomes liquidatable (others held fixed).
-    /// @dev Exact for isolated accounts. 0 when no positive price would make the account liquidatable.
+    /// @notice The boundary oracle price of `marketId` at which the account's equity equals its maintenance margin
+    ///         (other prices and every skew held fixed). At the boundary itself the account is not yet liquidatable;
+    ///         at any price strictly beyond it (below for a long, above for a short) it is.
+    /// @dev Exact for isolated accounts, up to rounding that reports the boundary slightly early (on the current
+    ///      price's side). 0 when no positive price would make the account liquidatable.
     function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256);
 
     /// @notice What liquidating `accountId` would do now. Reverts for an unknown account or a missing price.

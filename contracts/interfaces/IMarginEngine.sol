@@ -24,7 +24,7 @@ interface IMarginEngine {
     /// @param imrSizeSlopeD18 Increase of the IMR per `skewScale` of position size.
     /// @param mmScalarD18 Maintenance margin = initial margin ratio x this scalar (< 1).
     /// @param maxFundingVelocityD18 Funding-rate drift per day, per day, at a skew of one full `skewScale`.
-    /// @param minPositionMarginD18 Flat margin added to IM and MM of every open position (covers the max keeper reward).
+    /// @param minPositionMarginD18 Flat margin added to IM and MM of every open position (covers the flat keeper reward).
     /// @param skewScaleD18 Skew (base units) at which price impact reaches 100% and the funding velocity saturates.
     /// @param makerFeeD18 Fee on the part of a trade that reduces the market's skew.
     /// @param takerFeeD18 Fee on the part of a trade that increases the market's skew.
@@ -69,24 +69,28 @@ interface IMarginEngine {
 
     /// @notice Protocol-wide risk parameters.
     /// @param maxPositionsPerAccount Markets a cross account may hold at once (bounds every loop over positions).
-    /// @param keeperShareD18 Share of the liquidation fee offered to the keeper before clamping.
-    /// @param minKeeperRewardD18 Floor of the keeper reward (USD).
-    /// @param maxKeeperRewardD18 Cap of the keeper reward (USD); <= every market's minPositionMargin.
+    /// @param keeperShareD18 Share of the liquidation fee paid to the keeper on top of the flat part.
+    /// @param flatKeeperRewardD18 Flat part of the keeper reward (USD) that covers gas; <= every market's
+    ///        minPositionMargin, so even a dust position pays its liquidator.
+    /// @param maxKeeperRewardD18 Cap of the keeper reward (USD): reward = min(flat + fee x keeperShare, max).
     /// @param partialLiquidationNotionalD18 Accounts whose total notional exceeds this are liquidated partially.
     /// @param liquidationBufferD18 After a partial liquidation, equity >= (1 + buffer) x maintenance margin.
     /// @param insuranceFeeShareD18 Share of trading fees paid to the insurance fund (the rest to the vault).
     /// @param adlTriggerD18 ADL is allowed in a market when traders' unrealised profit there exceeds this share of vault cash.
     /// @param adlTargetD18 ADL reduces positions until that profit is back at this share (< trigger).
+    /// @param adlMinShareD18 Only positions whose profit is at least this share of the market's traders' net profit
+    ///        may be auto-deleveraged (so bystanders with small profits are never touched).
     struct RiskParams {
         uint8 maxPositionsPerAccount;
         uint64 keeperShareD18;
         uint64 liquidationBufferD18;
         uint64 insuranceFeeShareD18;
-        uint128 minKeeperRewardD18;
+        uint128 flatKeeperRewardD18;
         uint128 maxKeeperRewardD18;
         uint128 partialLiquidationNotionalD18;
         uint64 adlTriggerD18;
         uint64 adlTargetD18;
+        uint64 adlMinShareD18;
     }
 
     /// @notice A margin account. `isolated` and `marketId` are fixed at creation (`marketId` is 0 for cross).
@@ -98,7 +102,7 @@ interface IMarginEngine {
         int256 collateralD18;
     }
 
-    /// @notice One open position. Unrealised PnL = size x price - basis.
+    /// @notice One open position. Unrealised PnL = size x exitFill - basis (see `MarginSummary`).
     struct PositionInfo {
         uint32 marketId;
         int256 sizeD18;
@@ -106,9 +110,12 @@ interface IMarginEngine {
         int256 lastFundingIndexD18;
     }
 
-    /// @notice Every margin figure of an account at current oracle prices.
+    /// @notice Every margin figure of an account at current oracle prices and skews. Each position is marked at
+    ///         its exit fill, the price a trade closing it now would get (oracle with the skew impact of the close),
+    ///         so an entry premium is never margin and liquidation can never return more than a close by trade.
+    ///         Notional and margin requirements use the oracle price.
     /// @param collateralD18 Realised cash balance (may be negative inside a cross account with unrealised profit).
-    /// @param unrealisedPnlD18 Sum of size x price - basis, rounded down.
+    /// @param unrealisedPnlD18 Sum of size x exitFill - basis, rounded down.
     /// @param accruedFundingD18 Funding owed by the account (negative when it is owed funding), rounded up.
     /// @param equityD18 collateral + unrealisedPnl - accruedFunding.
     /// @param initialMarginD18 Sum of IM, rounded up.
@@ -169,9 +176,11 @@ interface IMarginEngine {
         int256 fundingRateD18,
         int256 fundingIndexD18
     );
-    /// @notice Emitted when a realised profit exceeds the vault's cash: the vault pays what it has, the insurance
-    ///         fund pays next, and the rest is forfeited (a haircut), so profits never come out of other traders'
-    ///         collateral. ADL exists to keep this from happening.
+    /// @notice Emitted when an account's netted realised profit exceeds the vault's cash: the vault pays what cash
+    ///         it has, the insurance fund pays next, and the rest is forfeited (a haircut), so profits never come out
+    ///         of other traders' collateral. Decided once per action on the account's net result (all legs of a
+    ///         liquidation together; `marketId` is 0 then). A realised loss never takes this path. ADL exists to
+    ///         keep this from happening.
     event ProfitShortfall(
         uint256 indexed accountId,
         uint32 indexed marketId,
@@ -397,25 +406,6 @@ interface IMarginEngine {
 
     /// @notice Sends `amount` tokens of unreserved vault cash to `receiver`. Vault only.
     function vaultWithdraw(uint256 amount, address receiver) external;
-
-    /*//////////////////////////////////////////////////////////////
-                               GOVERNANCE
-    //////////////////////////////////////////////////////////////*/
-
-    /// @notice Lists a market. Risk role only.
-    function listMarket(MarketParams calldata params) external returns (uint32 marketId);
-
-    /// @notice Updates a market's parameters within bounds. Risk role only.
-    function setMarketParams(uint32 marketId, MarketParams calldata params) external;
-
-    /// @notice Updates the protocol-wide risk parameters within bounds. Risk role only.
-    function setRiskParams(RiskParams calldata params) external;
-
-    /// @notice Stops risk-increasing actions. Pause guardian only.
-    function pause() external;
-
-    /// @notice Resumes risk-increasing actions. Pause guardian only.
-    function unpause() external;
 
     /// @notice Whether risk-increasing actions (opening, increasing, vault deposits) are stopped.
     function paused() external view returns (bool);

@@ -64,7 +64,7 @@ export function riskParamsArg(params: DeployParameters) {
     keeperShareD18: r.keeperShare,
     liquidationBufferD18: r.liquidationBuffer,
     insuranceFeeShareD18: r.insuranceFeeShare,
-    minKeeperRewardD18: r.minKeeperReward,
+    flatKeeperRewardD18: r.flatKeeperReward,
     maxKeeperRewardD18: r.maxKeeperReward,
     partialLiquidationNotionalD18: r.partialLiquidationNotional,
     adlTriggerD18: r.adlTrigger,

@@ -133,7 +133,7 @@ const riskParamsSchema = z
     keeperShare: d18(64),
     liquidationBuffer: d18(64),
     insuranceFeeShare: d18(64),
-    minKeeperReward: d18(128),
+    flatKeeperReward: d18(128),
     maxKeeperReward: d18(128),
     partialLiquidationNotional: d18(128),
     adlTrigger: d18(64),
@@ -257,9 +257,9 @@ export function checkBounds(file: DeployParameters): Issue[] {
       bound(`must be <= ${show(B.MAX_INSURANCE_FEE_SHARE)}`, "insuranceFeeShare"),
     );
   }
-  if (r.minKeeperReward > r.maxKeeperReward) {
+  if (r.flatKeeperReward > r.maxKeeperReward) {
     issue(
-      ["riskParams", "minKeeperReward"],
+      ["riskParams", "flatKeeperReward"],
       bound(`must be <= maxKeeperReward (${show(r.maxKeeperReward)})`, "keeperReward"),
     );
   }

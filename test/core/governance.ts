@@ -38,7 +38,7 @@ const RISK_BOUNDS: [string, Partial<Risk>][] = [
   ["keeperShare", { keeperShareD18: wad("1.01") }],
   ["liquidationBuffer", { liquidationBufferD18: wad("0.51") }],
   ["insuranceFeeShare", { insuranceFeeShareD18: wad("0.51") }],
-  ["keeperReward", { minKeeperRewardD18: wad("21"), maxKeeperRewardD18: wad("20") }],
+  ["keeperReward", { flatKeeperRewardD18: wad("21"), maxKeeperRewardD18: wad("20") }],
   ["keeperReward", { maxKeeperRewardD18: wad("10001") }],
   ["keeperReward", { maxKeeperRewardD18: wad("21") }], // above the listed markets' minPositionMargin (20)
   ["partialLiquidationNotional", { partialLiquidationNotionalD18: 0n }],

@@ -29,11 +29,12 @@ export const riskParams = {
   keeperShareD18: wad("0.5"),
   liquidationBufferD18: wad("0.1"),
   insuranceFeeShareD18: wad("0.2"),
-  minKeeperRewardD18: wad("5"),
-  maxKeeperRewardD18: wad("20"),
+  flatKeeperRewardD18: wad("5"),
+  maxKeeperRewardD18: wad("1000"),
   partialLiquidationNotionalD18: wad("100000"),
   adlTriggerD18: wad("0.5"),
   adlTargetD18: wad("0.4"),
+  adlMinShareD18: wad("0.01"),
 };
 
 export const ETH = 1;
@@ -75,7 +76,8 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
   }
 
   const module = await ethers.deployContract("LiquidationModule", [token]);
-  const engineImpl = await ethers.deployContract("MarginEngine", [token, admin, riskParams, module]);
+  const governance = await ethers.deployContract("GovernanceModule", [token]);
+  const engineImpl = await ethers.deployContract("MarginEngine", [token, admin, riskParams, module, governance]);
   const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
   const vault = await ethers.deployContract("LiquidityVault", [token, engine, admin, 10, 10, 3600]);
   await engineImpl.setVault(vault);

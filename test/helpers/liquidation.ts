@@ -274,7 +274,7 @@ export interface Risk {
 export const fixtureRisk: Risk = {
   keeperShare: riskParams.keeperShareD18,
   buffer: riskParams.liquidationBufferD18,
-  minReward: riskParams.minKeeperRewardD18,
+  flatReward: riskParams.flatKeeperRewardD18,
   maxReward: riskParams.maxKeeperRewardD18,
   partialNotional: riskParams.partialLiquidationNotionalD18,
 };

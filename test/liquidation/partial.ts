@@ -48,7 +48,7 @@ const denOf = (x: Model) => {
 };
 /** f = ((1+b) MM - E + R) / ((1+b) Mv - F), rounded up (LiquidationModule NatSpec), from the fixture's numbers. */
 function closedForm(x: Model): bigint {
-  const num = (x.mm * b1 + WAD - 1n) / WAD + riskParams.minKeeperRewardD18 - x.equity;
+  const num = (x.mm * b1 + WAD - 1n) / WAD + riskParams.flatKeeperRewardD18 - x.equity;
   const den = denOf(x);
   return (num * WAD + den - 1n) / den;
 }
@@ -140,7 +140,7 @@ describe("liquidation: partial", () => {
     // floor term, minus 1%) would not restore the buffer.
     const fMin = minimalFraction(r.before);
     expect(fMin).to.be.lte(f1);
-    const slack = (riskParams.minKeeperRewardD18 * WAD) / denOf(r.before);
+    const slack = (riskParams.flatKeeperRewardD18 * WAD) / denOf(r.before);
     expect(f1 - fMin).to.be.lte(slack + wad("0.01"));
     const tooSmall = f1 - slack - wad("0.01");
     const short = postModel(r.before, simulate(r.before, plan(r.before, undefined, tooSmall), 0n));

@@ -7,6 +7,7 @@ import {IMarginEngine} from "../../interfaces/IMarginEngine.sol";
 import {IPriceFeed} from "../../interfaces/IPriceFeed.sol";
 import {ChainlinkPriceFeed} from "../../oracle/ChainlinkPriceFeed.sol";
 import {LiquidationModule} from "../../core/LiquidationModule.sol";
+import {GovernanceModule} from "../../core/GovernanceModule.sol";
 import {MarginEngine} from "../../core/MarginEngine.sol";
 import {LiquidityVault} from "../../vault/LiquidityVault.sol";
 import {MockAggregatorV3} from "../MockAggregatorV3.sol";
@@ -61,7 +62,7 @@ abstract contract BulkheadFixture {
         btcFeed = new ChainlinkPriceFeed(btcAggregator, HEARTBEAT, AggregatorV3Interface(address(0)), 0);
 
         module = new LiquidationModule(token);
-        engineImpl = new MarginEngine(token, address(this), _riskParams(), module);
+        engineImpl = new MarginEngine(token, address(this), _riskParams(), module, new GovernanceModule(token));
         engine = IBulkhead(address(engineImpl));
         vault = new LiquidityVault(token, engine, address(this), 10, 10, 3600);
         engineImpl.setVault(address(vault));
@@ -111,11 +112,12 @@ abstract contract BulkheadFixture {
                 keeperShareD18: 0.5e18,
                 liquidationBufferD18: 0.1e18,
                 insuranceFeeShareD18: 0.2e18,
-                minKeeperRewardD18: 5e18,
-                maxKeeperRewardD18: 20e18,
+                flatKeeperRewardD18: 5e18,
+                maxKeeperRewardD18: 1_000e18,
                 partialLiquidationNotionalD18: 100_000e18,
                 adlTriggerD18: 0.5e18,
-                adlTargetD18: 0.4e18
+                adlTargetD18: 0.4e18,
+                adlMinShareD18: 0.01e18
             });
     }
 

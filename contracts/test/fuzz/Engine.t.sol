@@ -119,7 +119,7 @@ contract EngineFuzzTest is BulkheadFixture {
     ///      moved by up to +-30%. Whatever the liquidation does must be consistent: a partial one closes the same
     ///      fraction of every position (pro rata, rounded up) and leaves the account healthy with equity >= 0; a
     ///      full one closes everything and leaves no debt (bad debt settled by insurance then vault). The keeper
-    ///      reward is within [minKeeperReward, maxKeeperReward], in whole token units.
+    ///      reward is within [flatKeeperReward, maxKeeperReward], in whole token units.
     function testFuzz_crossLiquidationOutcome(
         uint256 ethSeed,
         uint256 btcSeed,

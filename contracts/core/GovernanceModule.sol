@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+
+import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
+import {IGovernance} from "../interfaces/IGovernance.sol";
+import {MarginMath} from "../libraries/MarginMath.sol";
+import {EngineBase} from "./EngineBase.sol";
+
+/// @title GovernanceModule
+/// @notice Market listing, parameters and their hard bounds, pausing, and recovery of stray tokens: everything
+///         governance can do to an engine, in one place.
+/// @dev Runs by delegatecall from `MarginEngine` for exactly the `IGovernance` selectors (the engine's fallback
+///      routes them here). Called directly it acts on its own empty storage: every role check fails.
+contract GovernanceModule is IGovernance, EngineBase {
+    using SafeERC20 for IERC20;
+    using MarginMath for uint256;
+
+    /*//////////////////////////////////////////////////////////////
+                            PARAMETER BOUNDS
+    //////////////////////////////////////////////////////////////*/
+
+    uint256 public constant MIN_BASE_IMR = 0.005e18; // 200x leverage at most
+    uint256 public constant MAX_IMR = 1e18; // 1x
+    uint256 public constant MAX_IMR_SLOPE = 4e18;
+    uint256 public constant MIN_MM_SCALAR = 0.1e18;
+    uint256 public constant MAX_MM_SCALAR = 0.9e18;
+    uint256 public constant MAX_FUNDING_VELOCITY = 4e18;
+    uint256 public constant MAX_MIN_POSITION_MARGIN = 1_000_000e18;
+    uint256 public constant MAX_TRADE_FEE = 0.01e18;
+    uint256 public constant MAX_LIQUIDATION_FEE = 0.05e18;
+    uint256 public constant MAX_KEEPER_REWARD = 100_000e18;
+    uint256 public constant MAX_LIQUIDATION_BUFFER = 0.5e18;
+    uint256 public constant MAX_INSURANCE_FEE_SHARE = 0.5e18;
+    uint256 public constant MAX_ADL_MIN_SHARE = 0.5e18;
+    /// @dev 1e10 base units: open interest and positions live in 96-bit storage.
+    uint256 public constant MAX_SIZE_PARAM = 1e28;
+
+    constructor(IERC20Metadata token) EngineBase(token) {}
+
+    /// @notice The settlement token this module was built for; the engine checks it matches its own.
+    function moduleToken() external view returns (address) {
+        return address(_token);
+    }
+
+    /// @inheritdoc IGovernance
+    /// @dev `maxPositionsPerAccount` is never 0 once set, so this runs exactly once: inside the engine's
+    ///      constructor, before any role exists.
+    function initializeRisk(IMarginEngine.RiskParams calldata params) external {
+        if (_risk.maxPositionsPerAccount != 0) revert AlreadyInitialized();
+        _setRiskParams(params);
+    }
+
+    /// @inheritdoc IGovernance
+    function listMarket(
+        IMarginEngine.MarketParams calldata params
+    ) external onlyRole(RISK_ROLE) returns (uint32 marketId) {
+        if (_marketCount >= MAX_MARKETS) revert IMarginEngine.TooManyMarkets();
+        marketId = ++_marketCount;
+        _writeMarketParams(_markets[marketId], params);
+        _markets[marketId].lastFundingTime = uint48(block.timestamp);
+        emit IMarginEngine.MarketListed(marketId, params);
+    }
+
+    /// @inheritdoc IGovernance
+    /// @dev Funding is accrued under the old parameters first when a price is available, so a new velocity
+    ///      applies from now on only.
+    function setMarketParams(
+        uint32 marketId,
+        IMarginEngine.MarketParams calldata params
+    ) external onlyRole(RISK_ROLE) {
+        Market storage m = _market(marketId);
+        try m.feed.latestPrice() returns (uint256 price) {
+            _accrueFunding(m, price);
+        } catch {}
+        _writeMarketParams(m, params);
+        emit IMarginEngine.MarketParamsUpdated(marketId, params);
+    }
+
+    /// @inheritdoc IGovernance
+    function setRiskParams(IMarginEngine.RiskParams calldata params) external onlyRole(RISK_ROLE) {
+        _setRiskParams(params);
+    }
+
+    /// @inheritdoc IGovernance
+    function pause() external onlyRole(PAUSER_ROLE) {
+        if (_risk.paused) revert IMarginEngine.EnforcedPause();
+        _risk.paused = true;
+        emit IMarginEngine.Paused(msg.sender);
+    }
+
+    /// @inheritdoc IGovernance
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        if (!_risk.paused) revert IMarginEngine.ExpectedPause();
+        _risk.paused = false;
+        emit IMarginEngine.Unpaused(msg.sender);
+    }
+
+    /// @inheritdoc IGovernance
+    function sweep(address token, address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
+        if (to == address(0) || token == address(0)) revert IMarginEngine.ZeroAddress();
+        if (amount == 0) revert IMarginEngine.ZeroAmount();
+        uint256 available = token == address(_token)
+            ? sweepable()
+            : IERC20(token).balanceOf(address(this));
+        if (amount > available) revert NothingToSweep(token, amount, available);
+        emit Swept(token, to, amount);
+        IERC20(token).safeTransfer(to, amount);
+    }
+
+    /// @inheritdoc IGovernance
+    function sweepable() public view returns (uint256) {
+        uint256 balance = _token.balanceOf(address(this));
+        return balance > _custody ? balance - _custody : 0;
+    }
+
+    /// @dev Hard bounds. The cross-parameter rules carry the liquidation guarantees:
+    ///      liquidationFee + takerFee < baseImr x mmScalar (a liquidation at the maintenance boundary, which pays
+    ///      the trading fee a close would pay plus the liquidation fee, leaves equity >= 0) and
+    ///      minPositionMargin >= flatKeeperReward (a dust position always pays its liquidator).
+    function _writeMarketParams(Market storage m, IMarginEngine.MarketParams calldata p) internal {
+        if (address(p.feed) == address(0)) revert IMarginEngine.ZeroAddress();
+        _check(p.baseImrD18 >= MIN_BASE_IMR && p.baseImrD18 <= p.maxImrD18, "baseImr");
+        _check(p.maxImrD18 <= MAX_IMR, "maxImr");
+        _check(p.imrSizeSlopeD18 <= MAX_IMR_SLOPE, "imrSizeSlope");
+        _check(p.mmScalarD18 >= MIN_MM_SCALAR && p.mmScalarD18 <= MAX_MM_SCALAR, "mmScalar");
+        _check(p.maxFundingVelocityD18 <= MAX_FUNDING_VELOCITY, "maxFundingVelocity");
+        _check(
+            p.minPositionMarginD18 >= _risk.flatKeeperRewardD18 &&
+                p.minPositionMarginD18 <= MAX_MIN_POSITION_MARGIN,
+            "minPositionMargin"
+        );
+        _check(p.skewScaleD18 > 0 && p.skewScaleD18 <= MAX_SIZE_PARAM, "skewScale");
+        _check(p.makerFeeD18 <= MAX_TRADE_FEE && p.takerFeeD18 <= MAX_TRADE_FEE, "tradeFee");
+        _check(
+            p.liquidationFeeD18 <= MAX_LIQUIDATION_FEE &&
+                uint256(p.liquidationFeeD18) + p.takerFeeD18 < uint256(p.baseImrD18).mulDown(p.mmScalarD18),
+            "liquidationFee"
+        );
+        _check(p.reserveRatioD18 > 0 && p.reserveRatioD18 <= WAD, "reserveRatio");
+        _check(p.maxOiPerSideD18 > 0 && p.maxOiPerSideD18 <= p.skewScaleD18, "maxOiPerSide");
+        m.feed = p.feed;
+        m.baseImrD9 = _toD9(p.baseImrD18);
+        m.maxImrD9 = _toD9(p.maxImrD18);
+        m.imrSizeSlopeD9 = _toD9(p.imrSizeSlopeD18);
+        m.mmScalarD9 = _toD9(p.mmScalarD18);
+        m.maxFundingVelocityD9 = _toD9(p.maxFundingVelocityD18);
+        m.minPositionMargin = uint80(p.minPositionMarginD18);
+        m.skewScale = uint96(p.skewScaleD18);
+        m.makerFeeD9 = _toD9(p.makerFeeD18);
+        m.takerFeeD9 = _toD9(p.takerFeeD18);
+        m.liquidationFeeD9 = _toD9(p.liquidationFeeD18);
+        m.reserveRatioD9 = _toD9(p.reserveRatioD18);
+        m.maxOiPerSide = uint96(p.maxOiPerSideD18);
+    }
+
+    /// @dev A D18 ratio as stored (D9); the bounds keep every ratio below 4.29, so it fits 32 bits.
+    function _toD9(uint256 ratioD18) internal pure returns (uint32) {
+        _check(ratioD18 % D9_TO_D18 == 0, "ratioPrecision");
+        return uint32(ratioD18 / D9_TO_D18);
+    }
+
+    function _setRiskParams(IMarginEngine.RiskParams calldata p) internal {
+        _check(
+            p.maxPositionsPerAccount >= 1 && p.maxPositionsPerAccount <= MAX_POSITIONS,
+            "maxPositionsPerAccount"
+        );
+        _check(p.keeperShareD18 <= WAD, "keeperShare");
+        _check(p.liquidationBufferD18 <= MAX_LIQUIDATION_BUFFER, "liquidationBuffer");
+        _check(p.insuranceFeeShareD18 <= MAX_INSURANCE_FEE_SHARE, "insuranceFeeShare");
+        _check(
+            p.flatKeeperRewardD18 <= p.maxKeeperRewardD18 && p.maxKeeperRewardD18 <= MAX_KEEPER_REWARD,
+            "keeperReward"
+        );
+        uint32 n = _marketCount;
+        for (uint32 id = 1; id <= n; ++id) {
+            _check(_markets[id].minPositionMargin >= p.flatKeeperRewardD18, "keeperReward");
+        }
+        _check(p.partialLiquidationNotionalD18 > 0, "partialLiquidationNotional");
+        _check(p.adlTargetD18 > 0 && p.adlTargetD18 < p.adlTriggerD18 && p.adlTriggerD18 <= WAD, "adl");
+        _check(p.adlMinShareD18 > 0 && p.adlMinShareD18 <= MAX_ADL_MIN_SHARE, "adlMinShare");
+        _risk = Risk(
+            p.maxPositionsPerAccount,
+            p.keeperShareD18,
+            p.liquidationBufferD18,
+            p.insuranceFeeShareD18,
+            _risk.paused,
+            uint96(p.flatKeeperRewardD18),
+            uint96(p.maxKeeperRewardD18),
+            p.adlMinShareD18,
+            p.partialLiquidationNotionalD18,
+            p.adlTriggerD18,
+            p.adlTargetD18
+        );
+        emit IMarginEngine.RiskParamsUpdated(p);
+    }
+
+    function _check(bool ok, bytes32 name) internal pure {
+        if (!ok) revert IMarginEngine.ParameterOutOfBounds(name);
+    }
+}

@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IMarginEngine} from "./IMarginEngine.sol";
+
+/// @title IGovernance
+/// @notice Parameters, pausing and recovery of a Bulkhead engine. Implemented by `GovernanceModule`, which the
+///         engine runs by delegatecall for exactly these selectors; call them at the engine's address.
+/// @dev Every parameter has hard bounds (`ParameterOutOfBounds(name)`), every change emits an event.
+interface IGovernance {
+    /// @notice Emitted when tokens that are not part of the ledger are recovered.
+    /// @param token The token swept (the settlement token only for its excess over the ledger).
+    /// @param to Receiver.
+    /// @param amount In the token's own decimals.
+    event Swept(address indexed token, address indexed to, uint256 amount);
+
+    /// @notice Thrown when `initializeRisk` is called after the engine was constructed.
+    error AlreadyInitialized();
+    /// @notice Thrown when a sweep asks for more than the excess over the ledger.
+    error NothingToSweep(address token, uint256 requested, uint256 available);
+
+    /// @notice Sets the first risk parameters; only runs inside the engine's constructor.
+    function initializeRisk(IMarginEngine.RiskParams calldata params) external;
+
+    /// @notice Lists a market. Risk role only.
+    function listMarket(IMarginEngine.MarketParams calldata params) external returns (uint32 marketId);
+
+    /// @notice Updates a market's parameters within bounds. Risk role only.
+    function setMarketParams(uint32 marketId, IMarginEngine.MarketParams calldata params) external;
+
+    /// @notice Updates the protocol-wide risk parameters within bounds. Risk role only.
+    function setRiskParams(IMarginEngine.RiskParams calldata params) external;
+
+    /// @notice Stops risk-increasing actions. Pause guardian only.
+    function pause() external;
+
+    /// @notice Resumes risk-increasing actions. Pause guardian only.
+    function unpause() external;
+
+    /// @notice Recovers tokens sent to the engine by mistake. Admin only. For the settlement token only the
+    ///         excess of the balance over the ledger (collateral + vault cash + insurance) can leave.
+    /// @param amount In the token's own decimals.
+    function sweep(address token, address to, uint256 amount) external;
+
+    /// @notice Settlement tokens held beyond the ledger (token decimals): what `sweep` may recover.
+    function sweepable() external view returns (uint256);
+}
