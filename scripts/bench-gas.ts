@@ -194,6 +194,14 @@ await measure("liquidatePartial16", () => engine.connect(keeper).liquidate(judyI
 check(Number((await engine.getAccount(judyId)).positionCount) === 16, "partial close keeps all 16 positions");
 check((await engine.getAccount(bobId)).positionCount === 0n, "16 positions closed");
 
+// ---- a large isolated account: about 1,000,000 USD notional, partially liquidated with a scaled reward ----
+await send(() => engine.connect(judy).openIsolated(MARKET_ETH, 0, usd("21000"), wad("333"), BUY));
+const largeId = await lastAccount();
+await setPrice(MARKET_ETH, "2950");
+const largeQuote = await engine.quoteLiquidation(largeId);
+check(largeQuote.liquidatable && largeQuote.closedNotionalD18 > wad("900000"), "the large account is liquidatable");
+await measure("liquidateLarge", () => engine.connect(keeper).liquidate(largeId, keeper));
+
 // ---- ADL: a big long whose profit in its market exceeds the trigger share of vault cash ----
 await send(() => engine.connect(heidi).createCrossAccount());
 const heidiId = await lastAccount();

@@ -155,6 +155,7 @@ contract GovernanceModule is IGovernance, EngineBase {
         m.liquidationFeeD9 = _toD9(p.liquidationFeeD18);
         m.reserveRatioD9 = _toD9(p.reserveRatioD18);
         m.maxOiPerSide = uint96(p.maxOiPerSideD18);
+        m.insuranceFeeShareD9 = _toD9(_risk.insuranceFeeShareD18);
     }
 
     /// @dev A D18 ratio as stored (D9); the bounds keep every ratio below 4.29, so it fits 32 bits.
@@ -175,9 +176,13 @@ contract GovernanceModule is IGovernance, EngineBase {
             p.flatKeeperRewardD18 <= p.maxKeeperRewardD18 && p.maxKeeperRewardD18 <= MAX_KEEPER_REWARD,
             "keeperReward"
         );
+        // Every market keeps a copy of the fee split (see EngineBase.Market); D9 like the market ratios.
+        uint32 insuranceFeeShareD9 = _toD9(p.insuranceFeeShareD18);
         uint32 n = _marketCount;
         for (uint32 id = 1; id <= n; ++id) {
-            _check(_markets[id].minPositionMargin >= p.flatKeeperRewardD18, "keeperReward");
+            Market storage m = _markets[id];
+            _check(m.minPositionMargin >= p.flatKeeperRewardD18, "keeperReward");
+            m.insuranceFeeShareD9 = insuranceFeeShareD9;
         }
         _check(p.partialLiquidationNotionalD18 > 0, "partialLiquidationNotional");
         _check(p.adlTargetD18 > 0 && p.adlTargetD18 < p.adlTriggerD18 && p.adlTriggerD18 <= WAD, "adl");

@@ -149,7 +149,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             emit PositionLiquidated(accountId, marketId, closeSize, f.fill, f.realisedPnl, f.funding, f.fee);
             _emitMarketUpdated(marketId, m);
         }
-        _settle(accountId, a, 0, pnl, tradingFees);
+        _settle(accountId, a, 0, pnl, tradingFees, _risk.insuranceFeeShareD18);
 
         // charge >= reward, so the keeper is always paid by the account (the flat part is covered by every
         // position's minimum margin). The rest of the fee funds the insurance fund.
@@ -317,7 +317,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         uint256 price = m.feed.latestPrice();
         closedSizeD18 = _adlCloseSize(accountId, marketId, m, price);
         Fill memory f = _fill(accountId, a, marketId, m, price, -closedSizeD18);
-        _settle(accountId, a, marketId, f.realisedPnl - f.funding, 0);
+        _settle(accountId, a, marketId, f.realisedPnl - f.funding, 0, 0);
         emit AutoDeleveraged(accountId, marketId, msg.sender, closedSizeD18, f.fill, f.realisedPnl);
         _emitMarketUpdated(marketId, m);
         _settleBadDebt(accountId, a);

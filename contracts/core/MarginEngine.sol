@@ -307,7 +307,14 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (f.fill == 0 || (sizeDelta > 0 ? f.fill > acceptablePrice : f.fill < acceptablePrice)) {
             revert SlippageExceeded(f.fill, acceptablePrice);
         }
-        uint256 feeToInsurance = _settle(accountId, a, marketId, f.realisedPnl - f.funding, f.fee);
+        uint256 feeToInsurance = _settle(
+            accountId,
+            a,
+            marketId,
+            f.realisedPnl - f.funding,
+            f.fee,
+            uint256(m.insuranceFeeShareD9) * D9_TO_D18
+        );
         emit PositionModified(
             accountId,
             marketId,
