@@ -289,6 +289,11 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         s.equityD18 = s.collateralD18 + s.unrealisedPnlD18 - s.accruedFundingD18;
     }
 
+    /// @dev The `_fill` bound that accepts any fill of a forced close of `size` (liquidation, ADL).
+    function _anyFill(int256 size) internal pure returns (uint256) {
+        return size < 0 ? type(uint256).max : 0;
+    }
+
     /// @dev The price a trade closing `size` now would get: the oracle with the close's skew impact, rounded
     ///      against the position.
     function _exitFill(Market storage m, uint256 price, int256 size) internal view returns (uint256) {
@@ -363,17 +368,23 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     /// @dev The one routine that executes a position change, for trades, liquidations and ADL alike: accrues
     ///      funding at `price`, prices the change like a trade (fill with skew impact, maker/taker fee), moves the
     ///      position and the market aggregates, and refreshes the reserve. Neither checks margin nor settles money:
-    ///      the caller passes the result (one or several legs, netted) to `_settle`.
+    ///      the caller passes the result (one or several legs, netted) to `_settle`. The fill is checked against
+    ///      `acceptablePrice` before anything moves (a buy above it or a sell below it reverts); forced closes pass
+    ///      the bound that accepts any fill.
     function _fill(
         uint256 accountId,
         Account storage a,
         uint32 marketId,
         Market storage m,
         uint256 price,
-        int256 sizeDelta
+        int256 sizeDelta,
+        uint256 acceptablePrice
     ) internal returns (Fill memory f) {
         int256 index = _accrueFunding(m, price);
         (f.fill, f.fee) = _quote(m, price, sizeDelta);
+        if (sizeDelta > 0 ? f.fill > acceptablePrice : f.fill < acceptablePrice) {
+            revert IMarginEngine.SlippageExceeded(f.fill, acceptablePrice);
+        }
         _applyFill(accountId, a, marketId, m, index, sizeDelta, f);
         _updateReserve(m, price);
     }

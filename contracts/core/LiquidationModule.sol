@@ -143,7 +143,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             uint32 marketId = _marketAt(a, i - 1);
             Market storage m = _markets[marketId];
             int256 closeSize = _fractionOf(_positions[accountId][marketId].size, plan.fraction);
-            Fill memory f = _fill(accountId, a, marketId, m, plan.prices[i - 1], -closeSize);
+            Fill memory f = _fill(accountId, a, marketId, m, plan.prices[i - 1], -closeSize, _anyFill(closeSize));
             pnl += f.realisedPnl - f.funding;
             tradingFees += f.fee;
             emit PositionLiquidated(accountId, marketId, closeSize, f.fill, f.realisedPnl, f.funding, f.fee);
@@ -316,7 +316,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         Market storage m = _market(marketId);
         uint256 price = m.feed.latestPrice();
         closedSizeD18 = _adlCloseSize(accountId, marketId, m, price);
-        Fill memory f = _fill(accountId, a, marketId, m, price, -closedSizeD18);
+        Fill memory f = _fill(accountId, a, marketId, m, price, -closedSizeD18, _anyFill(closedSizeD18));
         _settle(accountId, a, marketId, f.realisedPnl - f.funding, 0, 0);
         emit AutoDeleveraged(accountId, marketId, msg.sender, closedSizeD18, f.fill, f.realisedPnl);
         _emitMarketUpdated(marketId, m);

@@ -303,10 +303,8 @@ contract MarginEngine is IMarginEngine, EngineBase {
         if (increasesRisk && _risk.paused) revert EnforcedPause();
 
         uint256 price = m.feed.latestPrice();
-        Fill memory f = _fill(accountId, a, marketId, m, price, sizeDelta);
-        if (f.fill == 0 || (sizeDelta > 0 ? f.fill > acceptablePrice : f.fill < acceptablePrice)) {
-            revert SlippageExceeded(f.fill, acceptablePrice);
-        }
+        Fill memory f = _fill(accountId, a, marketId, m, price, sizeDelta, acceptablePrice);
+        if (f.fill == 0) revert SlippageExceeded(0, acceptablePrice);
         uint256 feeToInsurance = _settle(
             accountId,
             a,
