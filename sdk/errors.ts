@@ -212,6 +212,10 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return "EnforcedPause: the protocol is paused (risk-increasing actions are stopped)";
     case "ExpectedPause":
       return "ExpectedPause: the protocol is not paused";
+    case "AddressEmptyCode":
+      return `AddressEmptyCode: ${a[0]} has no code (a module address is wrong)`;
+    case "FailedCall":
+      return "FailedCall: a low-level call failed without a reason";
     case "ReentrancyGuardReentrantCall":
       return "ReentrancyGuardReentrantCall: reentrant call";
     case "SafeERC20FailedOperation":

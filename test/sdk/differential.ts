@@ -379,6 +379,18 @@ async function liquidateSome(
   await (await engine.connect(keeper).liquidate(target.accountId, keeper)).wait();
   const [ev] = await engine.queryFilter(engine.filters.Liquidated(target.accountId), "latest");
   const charge = math.max(plan.feeD18, plan.rewardD18);
+  expect(plan.chargeD18, "plan charge").to.equal(charge);
+  expect(plan.toInsuranceD18, "plan toInsurance").to.equal(charge - plan.rewardD18);
+  // Each leg closed like a trade: at the quoted fill, with the quoted maker/taker fee (markets are independent).
+  const legs = await engine.queryFilter(engine.filters.PositionLiquidated(target.accountId), "latest");
+  let tradingFees = 0n;
+  for (const leg of legs) {
+    const q = math.quoteTrade(snap.markets.get(Number(leg.args.marketId))!, -leg.args.closedSizeD18);
+    expect(leg.args.priceD18, "leg fill").to.equal(q.fillPriceD18);
+    expect(leg.args.tradingFeeD18, "leg trading fee").to.equal(q.feeD18);
+    tradingFees += leg.args.tradingFeeD18;
+  }
+  expect(tradingFees, "trading fees of the plan").to.equal(plan.tradingFeeD18);
   expect(ev.args.partial_, "partial").to.equal(plan.partial);
   expect(ev.args.closedNotionalD18, "closedNotional").to.equal(plan.closedNotionalD18);
   expect(ev.args.feeD18, "charge").to.equal(charge);
