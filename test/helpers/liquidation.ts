@@ -272,6 +272,20 @@ export function withPrice(x: Model, marketId: bigint, price: bigint): Model {
   );
 }
 
+/** The same model with one market's open interest moved by (dLong, dShort): other accounts' trades or closes
+ *  move the skew, and with it every position's exit fill. */
+export function withOiDelta(x: Model, marketId: bigint, dLong: bigint, dShort: bigint): Model {
+  return totals(
+    x.accountId,
+    x.t,
+    x.collateral,
+    x.positions.map((p) => ({
+      ...p,
+      m: p.marketId === marketId ? { ...p.m, longOi: p.m.longOi + dLong, shortOi: p.m.shortOi + dShort } : p.m,
+    })),
+  );
+}
+
 /** The account-level figures of a model (without the market snapshots), for equality checks. */
 export function figures(x: Model) {
   const { collateral, upnl, funding, equity, im, mm, notional } = x;
