@@ -2,7 +2,9 @@
  * Bulkhead's margin, pricing, funding and liquidation math in bigint, mirroring the contracts to the wei:
  * `contracts/libraries/MarginMath.sol` function by function, then the engine-level compositions of
  * `EngineBase.sol` (`_pendingFunding`, `_summary`, `_positionMargins`, `_rebase`, `_tradersNetPnl`),
- * `MarginEngine.sol` (views) and `LiquidationModule.sol` (`_plan`, `_fractionOf`).
+ * `MarginEngine.sol` (views) and `LiquidationModule.sol` (`_plan`, `_fractionOf`, `_adlCloseSize`,
+ * `liquidationPrice`), as changed by issue 8: positions marked at their exit fill, liquidation priced like a
+ * trade, keeper reward = flat + fee x share (capped), ADL eligibility.
  *
  * Units: every price, USD amount and ratio is D18 (1e18 = 1.0); sizes are signed D18 base units; times are
  * unix seconds. Solidity's signed `/` and `%` truncate towards zero exactly like BigInt's, so `/` below is
@@ -31,6 +33,7 @@ export const SWAD = WAD;
 export const FUNDING_PERIOD = 86_400n;
 /** Hard cap on the funding rate, 100% of notional per day (D18). */
 export const MAX_FUNDING_RATE = WAD;
+/** 2^256 - 1 (`type(uint256).max`): what `healthFactor` returns for an infinite health factor (no MM). */
 export const MAX_UINT256 = 2n ** 256n - 1n;
 
 /* ------------------------------------------------------------------------------------------------------------
@@ -265,7 +268,10 @@ function marketOf(markets: Markets, marketId: number): MarketSnapshot {
  * EngineBase._exitFill: the price a trade closing `sizeD18` now would get, i.e. the oracle with the close's skew
  * impact at the market's current skew, rounded against the position (D18).
  */
-export function exitFill(market: Pick<MarketSnapshot, "params" | "state" | "priceD18">, sizeD18: bigint): bigint {
+export function exitFill(
+  market: Pick<MarketSnapshot, "params" | "state" | "priceD18">,
+  sizeD18: bigint,
+): bigint {
   return fillPrice(market.priceD18, skewOf(market.state), -sizeD18, market.params.skewScaleD18);
 }
 
@@ -568,7 +574,10 @@ export function liquidationPlan(
     plan.feeD18 += mulUp(closed, m.params.liquidationFeeD18);
     plan.tradingFeeD18 += quoteTrade(m, -closeSize).feeD18;
   }
-  const reward = min(risk.flatKeeperRewardD18 + mulDown(plan.feeD18, risk.keeperShareD18), risk.maxKeeperRewardD18);
+  const reward = min(
+    risk.flatKeeperRewardD18 + mulDown(plan.feeD18, risk.keeperShareD18),
+    risk.maxKeeperRewardD18,
+  );
   plan.rewardD18 = (reward / tokenScale) * tokenScale;
   plan.chargeD18 = max(plan.feeD18, plan.rewardD18);
   plan.toInsuranceD18 = plan.chargeD18 - plan.rewardD18;

@@ -146,7 +146,11 @@ export function settle(
     insurance -= fromInsurance;
     credited = fromVault + fromInsurance;
     fromCash = fromVault;
-    shortfall?.push({ fromVaultD18: fromVault, fromInsuranceD18: fromInsurance, haircutD18: rest - fromInsurance });
+    shortfall?.push({
+      fromVaultD18: fromVault,
+      fromInsuranceD18: fromInsurance,
+      haircutD18: rest - fromInsurance,
+    });
   }
   a.info.collateralD18 += credited - feeD18;
   snap.vaultCashD18 = cash - fromCash;

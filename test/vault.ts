@@ -392,7 +392,9 @@ describe("LiquidityVault", () => {
       const fee = wad("56.0028");
       const feeToVault = fee - (fee * riskParams.insuranceFeeShareD18) / WAD;
       expect(await engine.vaultCash()).to.equal(cash + wad("20001") + feeToVault - socialised);
-      expect(await vault.totalAssets()).to.equal((cash + wad("20001") + feeToVault - socialised) / TOKEN_SCALE);
+      expect(await vault.totalAssets()).to.equal(
+        (cash + wad("20001") + feeToVault - socialised) / TOKEN_SCALE,
+      );
       await expectCustody(d.contracts);
     });
 

@@ -281,7 +281,8 @@ export function withOiDelta(x: Model, marketId: bigint, dLong: bigint, dShort: b
     x.collateral,
     x.positions.map((p) => ({
       ...p,
-      m: p.marketId === marketId ? { ...p.m, longOi: p.m.longOi + dLong, shortOi: p.m.shortOi + dShort } : p.m,
+      m:
+        p.marketId === marketId ? { ...p.m, longOi: p.m.longOi + dLong, shortOi: p.m.shortOi + dShort } : p.m,
     })),
   );
 }

@@ -181,16 +181,7 @@ describe("liquidation: batch and keeper", () => {
     // (plus its share of the close's trading fee, paid like a trade's).
     await expect(r.tx)
       .to.emit(engine, "Liquidated")
-      .withArgs(
-        1n,
-        keeper.address,
-        keeper.address,
-        false,
-        wad("5880"),
-        wad("29.4"),
-        wad("19.7"),
-        wad("9.7"),
-      );
+      .withArgs(1n, keeper.address, keeper.address, false, wad("5880"), wad("29.4"), wad("19.7"), wad("9.7"));
     expect(await token.balanceOf(keeper)).to.equal(kb + usd("19.7"));
     expect(r.sim.tradingFees).to.be.gt(0n);
     expect(await engine.insuranceFund()).to.equal(

@@ -498,7 +498,9 @@ describe("liquidation: liquidate", () => {
     expect(posEvents.map((e) => e!.args.marketId)).to.deep.equal(r.sim.closed.map((c) => c.marketId));
     expect(events.filter((e) => e!.name === "Liquidated").length).to.equal(1);
     // The fund gets charge - reward plus its share of the closes' trading fees.
-    expect(r.sim.insuranceDelta).to.equal(p.toInsurance + (r.sim.tradingFees * riskParams.insuranceFeeShareD18) / WAD);
+    expect(r.sim.insuranceDelta).to.equal(
+      p.toInsurance + (r.sim.tradingFees * riskParams.insuranceFeeShareD18) / WAD,
+    );
     expect(await engine.insuranceFund()).to.equal(ins + r.sim.insuranceDelta);
     expect(await engine.vaultCash()).to.equal(vc + r.sim.vaultDelta);
     expect(await token.balanceOf(carol)).to.equal(cb + p.reward / TOKEN_SCALE);
