@@ -44,8 +44,9 @@ const positionPnl = (size: bigint, basis: bigint, price: bigint) => floorDiv(siz
 const ETH_SKEW_SCALE = wad("1000000");
 /**
  * What the traders together would realise by closing the whole skew (the vault's valuation, issue 8): at
- * closeFill = price x (1 + skew / (2 skewScale)), rounded against the traders (up for a long skew, down for a
- * short one), skew x closeFill rounded up, minus the net basis. Without funding.
+ * closeFill = price x (1 + skew / (2 skewScale)), rounded so that the traders' PnL comes out high (up for a
+ * long skew, down for a short one: the vault values itself low), skew x closeFill rounded up, minus the net basis.
+ * Without funding.
  */
 const closePnl = (skew: bigint, netBasis: bigint, price: bigint, skewScale = ETH_SKEW_SCALE) => {
   const impact = skew > 0n ? ceilDiv(skew * price, 2n * skewScale) : floorDiv(skew * price, 2n * skewScale);

@@ -538,8 +538,9 @@ export const meetsBuffer = (x: Model, r: Risk = fixtureRisk) => x.equity * WAD >
 
 /**
  * Traders' net PnL in a market at the snapshot's price and pending funding (EngineBase._tradersNetPnl): what
- * closing the whole skew would realise, at closeFill = price x (1 + skew / (2 skewScale)) (rounded away from the
- * traders' favour: up for a long skew, down for a short one), minus funding owed.
+ * closing the whole skew would realise, at closeFill = price x (1 + skew / (2 skewScale)) (rounded up for a long
+ * skew, down for a short one: either way the traders' PnL comes out high, so the vault values itself low), minus
+ * funding owed.
  */
 export function tradersPnl(m: MarketSnap): bigint {
   const skew = skewOf(m);
