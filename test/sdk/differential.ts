@@ -344,6 +344,7 @@ async function expectViews(d: Deployment, reader: BulkheadClient, ids: bigint[],
     if (m.state.longOiD18 !== 0n || m.state.shortOiD18 !== 0n) vaultValue -= pnl;
   }
   expect(await engine.vaultValue(o), "vaultValue").to.equal(vaultValue);
+  expect(math.vaultValue(snap.vaultCashD18, snap.markets, now), "sdk vaultValue").to.equal(vaultValue);
 }
 
 /** Liquidates the liquidatable accounts the SDK finds, checking each Liquidated event against the SDK's plan. */
