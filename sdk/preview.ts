@@ -158,47 +158,34 @@ export function settle(
   return feeToInsurance;
 }
 
-/** The outcome of one simulated trade (mutates `snap` and `a`). */
-export interface TradeExecution {
-  oraclePriceD18: bigint;
-  fillPriceD18: bigint;
-  feeD18: bigint;
-  newSizeD18: bigint;
+/** The outcome of EngineBase._fill on a snapshot. */
+export interface FillResult {
+  fill: bigint;
+  fee: bigint;
+  funding: bigint;
   realisedPnlD18: bigint;
-  fundingPaidD18: bigint;
-  fundingIndexD18: bigint;
-  /** The insurance fund's share of the fee (PositionModified.feeToInsuranceD18). */
-  feeToInsuranceD18: bigint;
+  newSize: bigint;
+  indexD18: bigint;
 }
 
 /**
- * MarginEngine._trade replayed on `snap` and `a` in place, at block time `now`. Throws PreviewRevert with the
- * engine's custom error, in the engine's order of checks.
+ * EngineBase._fill replayed on `snap` and `a` in place: accrues the market's funding to `now`, prices the change
+ * like a trade (fill with skew impact at the current skew, maker/taker fee), moves the position and the market
+ * aggregates (`_applyFill`), and refreshes the reserve. Settles no money (see `settle`).
  */
-export function applyTrade(
+export function applyFill(
   snap: ProtocolSnapshot,
   a: AccountSnapshot,
   marketId: number,
   sizeDeltaD18: bigint,
-  acceptablePriceD18: bigint,
   now: bigint,
-): TradeExecution {
+): FillResult {
   const m = snap.markets.get(marketId);
   if (!m) throw new PreviewRevert("UnknownMarket", [BigInt(marketId)]);
-  if (a.info.isolated && a.info.marketId !== marketId)
-    throw new PreviewRevert("WrongAccountMode", [a.accountId]);
-  if (sizeDeltaD18 === 0n || sizeDeltaD18 > INT96_MAX || sizeDeltaD18 < INT96_MIN) {
-    throw new PreviewRevert("InvalidSize", [sizeDeltaD18]);
-  }
-
   const idx = a.positions.findIndex((p) => p.marketId === marketId);
   const old: PositionInfo =
     idx >= 0 ? a.positions[idx] : { marketId, sizeD18: 0n, basisD18: 0n, lastFundingIndexD18: 0n };
   const oldSize = old.sizeD18;
-  const increasesRisk =
-    oldSize === 0n || oldSize > 0n === sizeDeltaD18 > 0n || math.abs(sizeDeltaD18) > math.abs(oldSize);
-  if (increasesRisk && snap.paused) throw new PreviewRevert("EnforcedPause");
-
   // _fill: accrue funding, price the change like a trade (fill with skew impact, maker/taker fee) ...
   const price = m.priceD18;
   const { rateD18, indexD18 } = math.pendingFunding(m.state, m.params, price, now);
@@ -245,6 +232,58 @@ export function applyTrade(
   const reserved = math.marketReserve(m);
   snap.totalReservedD18 = snap.totalReservedD18 + reserved - m.state.reservedD18;
   m.state.reservedD18 = reserved;
+  return { fill, fee, funding, realisedPnlD18, newSize, indexD18 };
+}
+
+/** The outcome of one simulated trade (mutates `snap` and `a`). */
+export interface TradeExecution {
+  oraclePriceD18: bigint;
+  fillPriceD18: bigint;
+  feeD18: bigint;
+  newSizeD18: bigint;
+  realisedPnlD18: bigint;
+  fundingPaidD18: bigint;
+  fundingIndexD18: bigint;
+  /** The insurance fund's share of the fee (PositionModified.feeToInsuranceD18). */
+  feeToInsuranceD18: bigint;
+}
+
+/**
+ * MarginEngine._trade replayed on `snap` and `a` in place, at block time `now`. Throws PreviewRevert with the
+ * engine's custom error, in the engine's order of checks.
+ */
+export function applyTrade(
+  snap: ProtocolSnapshot,
+  a: AccountSnapshot,
+  marketId: number,
+  sizeDeltaD18: bigint,
+  acceptablePriceD18: bigint,
+  now: bigint,
+): TradeExecution {
+  const m = snap.markets.get(marketId);
+  if (!m) throw new PreviewRevert("UnknownMarket", [BigInt(marketId)]);
+  if (a.info.isolated && a.info.marketId !== marketId)
+    throw new PreviewRevert("WrongAccountMode", [a.accountId]);
+  if (sizeDeltaD18 === 0n || sizeDeltaD18 > INT96_MAX || sizeDeltaD18 < INT96_MIN) {
+    throw new PreviewRevert("InvalidSize", [sizeDeltaD18]);
+  }
+
+  const idx = a.positions.findIndex((p) => p.marketId === marketId);
+  const old: PositionInfo =
+    idx >= 0 ? a.positions[idx] : { marketId, sizeD18: 0n, basisD18: 0n, lastFundingIndexD18: 0n };
+  const oldSize = old.sizeD18;
+  const increasesRisk =
+    oldSize === 0n || oldSize > 0n === sizeDeltaD18 > 0n || math.abs(sizeDeltaD18) > math.abs(oldSize);
+  if (increasesRisk && snap.paused) throw new PreviewRevert("EnforcedPause");
+
+  const price = m.priceD18;
+  const { fill, fee, funding, realisedPnlD18, newSize, indexD18 } = applyFill(
+    snap,
+    a,
+    marketId,
+    sizeDeltaD18,
+    now,
+  );
 
   // Slippage, checked on the fill after it is applied (the transaction reverts as a whole).
   if (fill === 0n || (sizeDeltaD18 > 0n ? fill > acceptablePriceD18 : fill < acceptablePriceD18)) {
@@ -451,4 +490,91 @@ export function previewOpenIsolated(
       others,
     };
   });
+}
+
+/** One leg of a previewed liquidation (ILiquidation.PositionLiquidated). */
+export interface LiquidatedLeg {
+  marketId: number;
+  closedSizeD18: bigint;
+  /** The fill the close executes at (oracle with the close's skew impact). */
+  priceD18: bigint;
+  realisedPnlD18: bigint;
+  fundingPaidD18: bigint;
+  tradingFeeD18: bigint;
+}
+
+/** What `liquidate(accountId, receiver)` would do, replayed off-chain. */
+export interface LiquidationPreview {
+  plan: math.LiquidationPlan;
+  /** Legs in execution order (the account's positions backwards). */
+  legs: LiquidatedLeg[];
+  /** The netted ProfitShortfall of the legs, if their net profit exceeded the vault's cash. */
+  shortfall?: { fromVaultD18: bigint; fromInsuranceD18: bigint; haircutD18: bigint };
+  /** BadDebt, when the account ends with no position and negative collateral. */
+  badDebt?: { coveredByInsuranceD18: bigint; socialisedD18: bigint };
+  /** The protocol and the account after the liquidation (the reward has left the engine). */
+  result: { snapshot: ProtocolSnapshot; account: AccountSnapshot };
+}
+
+/**
+ * LiquidationModule._liquidate replayed on a snapshot at block time `now` (default: the snapshot's): the plan
+ * (`math.liquidationPlan`), every position closed by the plan's fraction like a trade (`applyFill`, backwards as
+ * the engine does), the legs' results netted and settled once (`settle`: trading fees first, then the solvency
+ * order), then the liquidation charge max(fee, reward) with charge - reward to the insurance fund, then bad debt
+ * (insurance first, the vault absorbs the rest). Throws PreviewRevert("NotLiquidatable") like the engine.
+ */
+export function previewLiquidation(
+  snapshot: ProtocolSnapshot,
+  account: AccountSnapshot,
+  now: bigint = snapshot.timestamp,
+): LiquidationPreview {
+  const plan = math.liquidationPlan(
+    account.info,
+    account.positions,
+    snapshot.markets,
+    snapshot.risk,
+    snapshot.tokenScale,
+    now,
+  );
+  if (!plan.liquidatable) throw new PreviewRevert("NotLiquidatable", [account.accountId]);
+  const snap = cloneSnapshot(snapshot);
+  const a = cloneAccount(account);
+  const legs: LiquidatedLeg[] = [];
+  let pnl = 0n;
+  let tradingFees = 0n;
+  for (let i = a.positions.length; i > 0; --i) {
+    const p = a.positions[i - 1];
+    const closeSize = math.fractionOf(p.sizeD18, plan.fractionD18);
+    const f = applyFill(snap, a, p.marketId, -closeSize, now);
+    pnl += f.realisedPnlD18 - f.funding;
+    tradingFees += f.fee;
+    legs.push({
+      marketId: p.marketId,
+      closedSizeD18: closeSize,
+      priceD18: f.fill,
+      realisedPnlD18: f.realisedPnlD18,
+      fundingPaidD18: f.funding,
+      tradingFeeD18: f.fee,
+    });
+  }
+  const shortfalls: { fromVaultD18: bigint; fromInsuranceD18: bigint; haircutD18: bigint }[] = [];
+  settle(snap, a, pnl, tradingFees, shortfalls);
+  a.info.collateralD18 -= plan.chargeD18;
+  snap.insuranceFundD18 += plan.toInsuranceD18;
+  let badDebt: LiquidationPreview["badDebt"];
+  if (a.positions.length === 0 && a.info.collateralD18 < 0n) {
+    const deficit = -a.info.collateralD18;
+    const covered = deficit < snap.insuranceFundD18 ? deficit : snap.insuranceFundD18;
+    snap.insuranceFundD18 -= covered;
+    snap.vaultCashD18 -= deficit - covered;
+    a.info.collateralD18 = 0n;
+    badDebt = { coveredByInsuranceD18: covered, socialisedD18: deficit - covered };
+  }
+  return {
+    plan,
+    legs,
+    shortfall: shortfalls[0],
+    badDebt,
+    result: { snapshot: { ...snap, timestamp: now }, account: a },
+  };
 }
