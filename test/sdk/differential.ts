@@ -20,6 +20,7 @@ import type { BulkheadClient } from "../../sdk/client.js";
 import { decodeRevert } from "../../sdk/errors.js";
 import {
   previewDeposit,
+  previewLiquidation,
   previewOpenIsolated,
   previewTrade,
   previewTransferMargin,
@@ -377,8 +378,25 @@ async function liquidateSome(
     );
     return;
   }
+  const replay = previewLiquidation(snap, a, ts);
   await (await engine.connect(keeper).liquidate(target.accountId, keeper)).wait();
   const [ev] = await engine.queryFilter(engine.filters.Liquidated(target.accountId), "latest");
+  // The SDK's replay of the whole liquidation, ledger and bad debt included.
+  expect((await reader.getAccount(target.accountId)).collateralD18, "collateral after").to.equal(
+    replay.result.account.info.collateralD18,
+  );
+  expect(await engine.vaultCash(), "vault cash after").to.equal(replay.result.snapshot.vaultCashD18);
+  expect(await engine.insuranceFund(), "insurance after").to.equal(replay.result.snapshot.insuranceFundD18);
+  const [bad] = await engine.queryFilter(engine.filters.BadDebt(target.accountId), "latest");
+  expect(
+    bad === undefined ? undefined : [bad.args.coveredByInsuranceD18, bad.args.socialisedD18],
+    "bad debt",
+  ).to.deep.equal(
+    replay.badDebt === undefined
+      ? undefined
+      : [replay.badDebt.coveredByInsuranceD18, replay.badDebt.socialisedD18],
+  );
+  if (replay.badDebt) tally("badDebt");
   const charge = math.max(plan.feeD18, plan.rewardD18);
   expect(plan.chargeD18, "plan charge").to.equal(charge);
   expect(plan.toInsuranceD18, "plan toInsurance").to.equal(charge - plan.rewardD18);
