@@ -17,6 +17,8 @@ export const addressBookSchema = z
     chainId: z.number().int().positive(),
     engine: address,
     liquidationModule: address,
+    /** The GovernanceModule the engine delegates listing, parameters, pause and sweep to. */
+    governanceModule: address,
     vault: address,
     token: address,
     /** Present when the parameter file deployed a TimelockController. */

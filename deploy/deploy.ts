@@ -158,6 +158,7 @@ export async function deployFromFile(
     chainId,
     engine: engineAddress,
     liquidationModule: await deployed.liquidationModule.getAddress(),
+    governanceModule: await deployed.governanceModule.getAddress(),
     vault: await deployed.vault.getAddress(),
     token: await deployed.token.getAddress(),
     ...(deployed.timelock === undefined ? {} : { timelock: await deployed.timelock.getAddress() }),

@@ -209,6 +209,8 @@ export class Keeper {
           closedSizeD18 = await chain.simulateAutoDeleverage(accountId, marketId);
         } catch (error) {
           const name = decodeError(error).name;
+          // Below the engine's adlMinShare of the market's profit (issue 8): never eligible, not a race.
+          if (name === "AdlNotEligible") continue;
           if (name === "AdlNotTriggered" || name === "PositionNotProfitable" || name === "NoPosition") {
             this.raceLost([accountId], "adl_simulation", report);
             continue;

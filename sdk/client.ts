@@ -85,6 +85,7 @@ export function toRiskParams(r: RiskParams): RiskParams {
     partialLiquidationNotionalD18: r.partialLiquidationNotionalD18,
     adlTriggerD18: r.adlTriggerD18,
     adlTargetD18: r.adlTargetD18,
+    adlMinShareD18: r.adlMinShareD18,
   };
 }
 

@@ -1,5 +1,6 @@
 /**
- * Decoding of Bulkhead reverts: every custom error of the engine (IMarginEngine, ILiquidation, MarginEngine),
+ * Decoding of Bulkhead reverts: every custom error of the engine (IMarginEngine, ILiquidation, IGovernance,
+ * MarginEngine and its liquidation and governance modules),
  * the vault (ILiquidityVault, OpenZeppelin ERC-4626/ERC-20), the Chainlink adapter and the OpenZeppelin
  * building blocks (AccessControl, Pausable, ReentrancyGuard, SafeERC20, SafeCast), plus `Error(string)` and `Panic(uint256)`,
  * into `{ name, args, message }` with a human message.
@@ -8,6 +9,7 @@ import { ErrorFragment, Interface, id, type InterfaceAbi, type Result } from "et
 
 import {
   ChainlinkPriceFeed__factory,
+  GovernanceModule__factory,
   LiquidationModule__factory,
   LiquidityVault__factory,
   MarginEngine__factory,
@@ -30,6 +32,7 @@ function combinedInterface(): Interface {
   const abis: InterfaceAbi[] = [
     MarginEngine__factory.abi,
     LiquidationModule__factory.abi,
+    GovernanceModule__factory.abi,
     LiquidityVault__factory.abi,
     ChainlinkPriceFeed__factory.abi,
     MockERC20__factory.abi,
@@ -155,7 +158,12 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
     case "TooManyMarkets":
       return "TooManyMarkets: the market limit is reached";
     case "ModuleMismatch":
-      return "ModuleMismatch: the liquidation module was built for another token";
+      return "ModuleMismatch: a module (liquidation or governance) was built for another token";
+    // IGovernance
+    case "AlreadyInitialized":
+      return "AlreadyInitialized: the risk parameters were already initialised (only the engine's constructor may)";
+    case "NothingToSweep":
+      return `NothingToSweep: sweeping ${a[1]} units of token ${a[0]} exceeds the ${a[2]} recoverable beyond the ledger`;
     // ILiquidation
     case "NotLiquidatable":
       return `NotLiquidatable: account ${a[0]} is not liquidatable (equity >= maintenance margin)`;
@@ -165,6 +173,8 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return "OnlySelf: only the engine itself may call this";
     case "PositionNotProfitable":
       return `PositionNotProfitable: account ${a[0]}'s position in market ${a[1]} is not in profit`;
+    case "AdlNotEligible":
+      return `AdlNotEligible: account ${a[0]}'s profit ${d18(a[2])} in market ${a[1]} is below the ADL minimum ${d18(a[3])} (adlMinShare of the market's traders' net profit)`;
     // ILiquidityVault
     case "ReceiverMustBeCaller":
       return `ReceiverMustBeCaller: caller ${a[0]} must be the receiver, not ${a[1]}`;
@@ -202,6 +212,10 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return "EnforcedPause: the protocol is paused (risk-increasing actions are stopped)";
     case "ExpectedPause":
       return "ExpectedPause: the protocol is not paused";
+    case "AddressEmptyCode":
+      return `AddressEmptyCode: ${a[0]} has no code (a module address is wrong)`;
+    case "FailedCall":
+      return "FailedCall: a low-level call failed without a reason";
     case "ReentrancyGuardReentrantCall":
       return "ReentrancyGuardReentrantCall: reentrant call";
     case "SafeERC20FailedOperation":

@@ -2,7 +2,9 @@
  * Bulkhead's margin, pricing, funding and liquidation math in bigint, mirroring the contracts to the wei:
  * `contracts/libraries/MarginMath.sol` function by function, then the engine-level compositions of
  * `EngineBase.sol` (`_pendingFunding`, `_summary`, `_positionMargins`, `_rebase`, `_tradersNetPnl`),
- * `MarginEngine.sol` (views) and `LiquidationModule.sol` (`_plan`, `_fractionOf`).
+ * `MarginEngine.sol` (views) and `LiquidationModule.sol` (`_plan`, `_fractionOf`, `_adlCloseSize`,
+ * `liquidationPrice`), as changed by issue 8: positions marked at their exit fill, liquidation priced like a
+ * trade, keeper reward = flat + fee x share (capped), ADL eligibility.
  *
  * Units: every price, USD amount and ratio is D18 (1e18 = 1.0); sizes are signed D18 base units; times are
  * unix seconds. Solidity's signed `/` and `%` truncate towards zero exactly like BigInt's, so `/` below is
@@ -31,6 +33,7 @@ export const SWAD = WAD;
 export const FUNDING_PERIOD = 86_400n;
 /** Hard cap on the funding rate, 100% of notional per day (D18). */
 export const MAX_FUNDING_RATE = WAD;
+/** 2^256 - 1 (`type(uint256).max`): what `healthFactor` returns for an infinite health factor (no MM). */
 export const MAX_UINT256 = 2n ** 256n - 1n;
 
 /* ------------------------------------------------------------------------------------------------------------
@@ -261,7 +264,22 @@ function marketOf(markets: Markets, marketId: number): MarketSnapshot {
   return m;
 }
 
-/** EngineBase._summary: every margin figure of an account at the snapshot prices and funding accrued to `now`. */
+/**
+ * EngineBase._exitFill: the price a trade closing `sizeD18` now would get, i.e. the oracle with the close's skew
+ * impact at the market's current skew, rounded against the position (D18).
+ */
+export function exitFill(
+  market: Pick<MarketSnapshot, "params" | "state" | "priceD18">,
+  sizeD18: bigint,
+): bigint {
+  return fillPrice(market.priceD18, skewOf(market.state), -sizeD18, market.params.skewScaleD18);
+}
+
+/**
+ * EngineBase._summary: every margin figure of an account at the snapshot prices, skews and funding accrued to
+ * `now`. Each position is marked at its exit fill (`exitFill`): unrealised PnL = size x exitFill - basis, so an
+ * entry premium is never margin. Notional, IM and MM use the oracle price.
+ */
 export function marginSummary(
   account: Pick<AccountInfo, "collateralD18">,
   positions: readonly PositionInfo[],
@@ -280,7 +298,7 @@ export function marginSummary(
   for (const p of positions) {
     const m = marketOf(markets, p.marketId);
     const { indexD18 } = pendingFunding(m.state, m.params, m.priceD18, now);
-    s.unrealisedPnlD18 += unrealisedPnl(p.sizeD18, m.priceD18, p.basisD18);
+    s.unrealisedPnlD18 += unrealisedPnl(p.sizeD18, exitFill(m, p.sizeD18), p.basisD18);
     s.accruedFundingD18 += fundingOwed(p.sizeD18, indexD18, p.lastFundingIndexD18);
     const pm = positionMargins(m.params, p.sizeD18, m.priceD18);
     s.notionalD18 += pm.notionalD18;
@@ -306,7 +324,11 @@ export function maxWithdrawable(s: MarginSummary, tokenScale: bigint): bigint {
   return free > 0n ? free / tokenScale : 0n;
 }
 
-/** MarginEngine.healthFactor: equity / MM (D18); MAX_UINT256 without positions, 0 when equity <= 0. */
+/**
+ * ILiquidation.healthFactor: equity / MM (D18, 1e18 = at the maintenance boundary). Infinite health (no position,
+ * MM == 0) is reported as `MAX_UINT256` = 2^256 - 1, exactly as the chain returns `type(uint256).max`; 0 when
+ * equity <= 0.
+ */
 export function healthFactor(s: MarginSummary): bigint {
   if (s.maintenanceMarginD18 === 0n) return MAX_UINT256;
   if (s.equityD18 <= 0n) return 0n;
@@ -319,20 +341,25 @@ export function isLiquidatable(s: MarginSummary): boolean {
 }
 
 /**
- * MarginEngine.liquidationPrice: the oracle price of the position's market at which equity meets MM, others
- * fixed: P = P0 + (MM0 - E0) x WAD / (size - |size| x k), k = imr x mmScalar (D18; 0 if not positive).
+ * ILiquidation.liquidationPrice: the boundary oracle price of the position's market at which equity equals MM,
+ * other prices and every skew fixed; beyond it (below for a long, above for a short) the account is liquidatable,
+ * at it not yet. Equity is marked at the exit fill P x g with g = 1 + (2 skew - size) / (2 skewScale), so
+ * d(E - MM)/dP x WAD = slope = trunc(size x (2 S + 2 skew - size) / (2 S)) - |size| x k (k = imr x mmScalar,
+ * rounded up) and P = P0 + trunc((MM0 - E0) x WAD / slope) (D18; 0 if slope == 0 or the price is not positive).
  * The move from P0 truncates towards zero: a healthy position's price is reported slightly early.
  */
 export function liquidationPrice(
   summary: MarginSummary,
   position: Pick<PositionInfo, "sizeD18">,
-  market: Pick<MarketSnapshot, "params" | "priceD18">,
+  market: Pick<MarketSnapshot, "params" | "state" | "priceD18">,
 ): bigint {
   const size = position.sizeD18;
   if (size === 0n) throw new Error("liquidationPrice: no position");
   const p = market.params;
   const k = mulUp(imr(size, p.baseImrD18, p.maxImrD18, p.imrSizeSlopeD18, p.skewScaleD18), p.mmScalarD18);
-  const slope = size - mulUp(abs(size), k);
+  const twiceScale = 2n * p.skewScaleD18;
+  const slope = (size * (twiceScale + 2n * skewOf(market.state) - size)) / twiceScale - mulUp(abs(size), k);
+  if (slope === 0n) return 0n;
   const gap = summary.maintenanceMarginD18 - summary.equityD18;
   const move = (gap * SWAD) / slope;
   const liq = market.priceD18 + move;
@@ -398,16 +425,35 @@ export function fundingBasis(sizeD18: bigint, indexD18: bigint): bigint {
   return divFloor(sizeD18 * indexD18, SWAD);
 }
 
-/** EngineBase._tradersNetPnl: traders' net PnL in a market, from aggregates, rounded up (D18). */
+/**
+ * EngineBase._tradersNetPnl: traders' net PnL in a market from aggregates (D18), what they could take out by
+ * closing the whole skew: (skew x closeFill - netBasis) - (skew x index - netFundingBasis), where
+ * closeFill = price + skew x price / (2 skewScale) (rounded up for a long skew, down for a short one) and the
+ * unrealised part rounds up: the vault values itself low.
+ */
 export function tradersNetPnl(
   market: Pick<MarketSnapshot, "params" | "state" | "priceD18">,
   now: bigint,
 ): bigint {
   const { indexD18 } = pendingFunding(market.state, market.params, market.priceD18, now);
   const skew = skewOf(market.state);
-  const unrealised = divCeil(skew * market.priceD18, SWAD) - market.state.netBasisD18;
+  const price = market.priceD18;
+  const impact = skew * price;
+  const twiceScale = 2n * market.params.skewScaleD18;
+  const closeFill = price + (skew > 0n ? divCeil(impact, twiceScale) : divFloor(impact, twiceScale));
+  const unrealised = divCeil(skew * closeFill, SWAD) - market.state.netBasisD18;
   const funding = divFloor(skew * indexD18, SWAD) - market.state.netFundingBasisD18;
   return unrealised - funding;
+}
+
+/** MarginEngine.vaultValue: vault cash minus every market's traders' net PnL (markets without OI skipped). */
+export function vaultValue(vaultCashD18: bigint, markets: Markets, now: bigint): bigint {
+  let value = vaultCashD18;
+  for (const m of markets.values()) {
+    if (m.state.longOiD18 === 0n && m.state.shortOiD18 === 0n) continue;
+    value -= tradersNetPnl(m, now);
+  }
+  return value;
 }
 
 /**
@@ -421,7 +467,7 @@ export function marketReserve(market: Pick<MarketSnapshot, "params" | "state" | 
   return reservedUsd * WAD;
 }
 
-/** MarginEngine._chargeFee's split: the insurance share rounds down. */
+/** EngineBase._settle's fee split: the insurance share rounds down. */
 export function feeSplit(
   feeD18: bigint,
   insuranceFeeShareD18: bigint,
@@ -443,18 +489,28 @@ export function fractionOf(sizeD18: bigint, fractionD18: bigint): bigint {
   return sizeD18 > 0n ? closed : -closed;
 }
 
-/** LiquidationModule.Plan (without the summary's copy). */
+/** LiquidationModule.Plan (without the summary's copy), plus what `_liquidate` derives from it. */
 export interface LiquidationPlan {
   summary: MarginSummary;
   liquidatable: boolean;
   partial: boolean;
   /** Fraction of every position closed (D18, 1e18 = all). */
   fractionD18: bigint;
+  /** Notional closed, at the oracle price (D18). */
   closedNotionalD18: bigint;
-  /** Liquidation fee of the planned close (the account is charged max(fee, reward)). */
+  /** Liquidation fee of the planned close: sum of closed notional x liquidationFee, each rounded up (D18). */
   feeD18: bigint;
-  /** Keeper reward, clamped and truncated to whole token units (D18). */
+  /**
+   * Keeper reward: min(flatKeeperReward + fee x keeperShare (rounded down), maxKeeperReward), truncated to whole
+   * token units (D18).
+   */
   rewardD18: bigint;
+  /** The liquidation charge to the account: max(fee, reward) (D18), on top of the trading fees. */
+  chargeD18: bigint;
+  /** charge - reward, credited to the insurance fund (D18). */
+  toInsuranceD18: bigint;
+  /** Maker/taker fees of the planned closes at the markets' current skews, as trades would pay them (D18). */
+  tradingFeeD18: bigint;
 }
 
 /** LiquidationModule._plan: everything a liquidation of the account would do now. */
@@ -475,17 +531,22 @@ export function liquidationPlan(
     closedNotionalD18: 0n,
     feeD18: 0n,
     rewardD18: 0n,
+    chargeD18: 0n,
+    toInsuranceD18: 0n,
+    tradingFeeD18: 0n,
   };
   if (s.notionalD18 === 0n || s.equityD18 >= s.maintenanceMarginD18) return plan;
   plan.liquidatable = true;
   plan.fractionD18 = WAD;
 
+  // F: the liquidation fee plus the trading fee of closing every position in full at the current skews.
   let minMargins = 0n;
   let fullFee = 0n;
   for (const p of positions) {
     const m = marketOf(markets, p.marketId);
     minMargins += m.params.minPositionMarginD18;
-    fullFee += mulUp(notional(p.sizeD18, m.priceD18), m.params.liquidationFeeD18);
+    fullFee +=
+      mulUp(notional(p.sizeD18, m.priceD18), m.params.liquidationFeeD18) + quoteTrade(m, -p.sizeD18).feeD18;
   }
 
   if (s.notionalD18 > risk.partialLiquidationNotionalD18 && s.equityD18 > 0n) {
@@ -507,14 +568,19 @@ export function liquidationPlan(
 
   for (const p of positions) {
     const m = marketOf(markets, p.marketId);
-    const closed = notional(fractionOf(p.sizeD18, plan.fractionD18), m.priceD18);
+    const closeSize = fractionOf(p.sizeD18, plan.fractionD18);
+    const closed = notional(closeSize, m.priceD18);
     plan.closedNotionalD18 += closed;
     plan.feeD18 += mulUp(closed, m.params.liquidationFeeD18);
+    plan.tradingFeeD18 += quoteTrade(m, -closeSize).feeD18;
   }
-  let reward = mulDown(plan.feeD18, risk.keeperShareD18);
-  if (reward < risk.flatKeeperRewardD18) reward = risk.flatKeeperRewardD18;
-  if (reward > risk.maxKeeperRewardD18) reward = risk.maxKeeperRewardD18;
+  const reward = min(
+    risk.flatKeeperRewardD18 + mulDown(plan.feeD18, risk.keeperShareD18),
+    risk.maxKeeperRewardD18,
+  );
   plan.rewardD18 = (reward / tokenScale) * tokenScale;
+  plan.chargeD18 = max(plan.feeD18, plan.rewardD18);
+  plan.toInsuranceD18 = plan.chargeD18 - plan.rewardD18;
   return plan;
 }
 
@@ -536,12 +602,21 @@ export function liquidationQuote(plan: LiquidationPlan): LiquidationQuote {
 /** The outcome of LiquidationModule._adlCloseSize: the size ADL would close, or the error it would revert with. */
 export type AdlCloseSize =
   | { ok: true; closeSizeD18: bigint }
-  | { ok: false; error: "NoPosition" | "AdlNotTriggered" | "PositionNotProfitable" };
+  | {
+      ok: false;
+      error: "NoPosition" | "AdlNotTriggered" | "PositionNotProfitable" | "AdlNotEligible";
+      /** The error's arguments after the ids: AdlNotTriggered (marketPnl, trigger), AdlNotEligible (profit, minProfit). */
+      args?: bigint[];
+    };
 
 /**
- * LiquidationModule._adlCloseSize at `now` (funding accrued): with P the market's traders' net PnL, C vault cash,
- * F the position's accrued funding and U its gross unrealised PnL, closes f >= (P + F - t (C + F)) / (U (1 - t)),
- * rounded up and capped at all of it. `closeSizeD18 == 0` makes `autoDeleverage` revert with AdlNotTriggered.
+ * LiquidationModule._adlCloseSize at `now` (funding accrued). With P the market's traders' net PnL, C vault cash,
+ * F the position's accrued funding, U its gross unrealised PnL at its exit fill and t the target:
+ * - AdlNotTriggered unless P > C x trigger and P > 0;
+ * - PositionNotProfitable unless U > 0 and U - F > 0;
+ * - AdlNotEligible unless U - F >= P x adlMinShare (rounded up): bystanders with small profits are never touched;
+ * - closes f = (P + F - t (C + F)) / (U (1 - t)), rounded up and capped at all of it; AdlNotTriggered when
+ *   P + F - t (C + F) <= 0 (settling the funding alone brings the market under the target).
  */
 export function adlCloseSize(
   position: Pick<PositionInfo, "sizeD18" | "basisD18" | "lastFundingIndexD18">,
@@ -552,16 +627,20 @@ export function adlCloseSize(
 ): AdlCloseSize {
   const size = position.sizeD18;
   if (size === 0n) return { ok: false, error: "NoPosition" };
-  const { indexD18 } = pendingFunding(market.state, market.params, market.priceD18, now);
   const marketPnl = tradersNetPnl(market, now);
   const trigger = divFloor(vaultCashD18 * risk.adlTriggerD18, SWAD);
-  if (marketPnl <= trigger) return { ok: false, error: "AdlNotTriggered" };
-  const gross = unrealisedPnl(size, market.priceD18, position.basisD18);
+  if (marketPnl <= trigger || marketPnl <= 0n)
+    return { ok: false, error: "AdlNotTriggered", args: [marketPnl, trigger] };
+  const { indexD18 } = pendingFunding(market.state, market.params, market.priceD18, now);
+  const gross = unrealisedPnl(size, exitFill(market, size), position.basisD18);
   const funding = fundingOwed(size, indexD18, position.lastFundingIndexD18);
   if (gross <= 0n || gross - funding <= 0n) return { ok: false, error: "PositionNotProfitable" };
+  const minProfit = mulUp(marketPnl, risk.adlMinShareD18);
+  if (gross - funding < minProfit)
+    return { ok: false, error: "AdlNotEligible", args: [gross - funding, minProfit] };
   const target = divFloor((vaultCashD18 + funding) * risk.adlTargetD18, SWAD);
   const excess = marketPnl + funding - target;
-  if (excess <= 0n) return { ok: true, closeSizeD18: 0n };
+  if (excess <= 0n) return { ok: false, error: "AdlNotTriggered", args: [marketPnl, trigger] };
   const den = mulDown(gross, WAD - risk.adlTargetD18);
   const fraction = den === 0n ? WAD : (excess * WAD + den - 1n) / den;
   return { ok: true, closeSizeD18: fractionOf(size, fraction) };

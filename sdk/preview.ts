@@ -1,7 +1,10 @@
 /**
  * Off-chain previews of deposit, withdraw, transferMargin, trade and openIsolated, computed from a snapshot with
- * sdk/math by replaying the engine's code paths step by step (`MarginEngine._trade` → `_execute` →
- * `EngineBase._applyFill` → `_chargeFee` → `_updateReserve` → `_checkCapacity` → margin rule / `_checkReduce`).
+ * sdk/math by replaying the engine's code paths step by step (`MarginEngine._trade` → `EngineBase._fill`
+ * (accrue funding, `_quote`, `_applyFill`, `_updateReserve`) → slippage → `_settle` → `_checkCapacity` → margin
+ * rule / `_checkReduce`). Positions are marked at their exit fill (see `math.marginSummary`); an account without
+ * positions has an infinite health factor, reported as `math.MAX_UINT256` (2^256 - 1) like the chain's
+ * `type(uint256).max`.
  * Each preview reports the account before and after, the fill and fee, and whether the engine would accept it
  * (with the custom error it would revert with otherwise, checked in the contract's order).
  *
@@ -32,7 +35,10 @@ export class PreviewRevert extends Error {
   }
 }
 
-/** An account's risk picture: its summary, health factor and each position's liquidation price (D18). */
+/**
+ * An account's risk picture: its summary, health factor (D18; `math.MAX_UINT256` = 2^256 - 1 for infinite, i.e.
+ * no maintenance margin) and each position's liquidation price (D18, 0 when none).
+ */
 export interface AccountRisk {
   collateralD18: bigint;
   summary: MarginSummary;
@@ -94,8 +100,8 @@ export function accountRisk(snapshot: ProtocolSnapshot, account: AccountSnapshot
   };
 }
 
-const INT128_MAX = 2n ** 127n - 1n;
-const INT128_MIN = -(2n ** 127n);
+const INT96_MAX = 2n ** 95n - 1n;
+const INT96_MIN = -(2n ** 95n);
 
 /** MarginEngine._requireInitialMargin. */
 function requireInitialMargin(snap: ProtocolSnapshot, a: AccountSnapshot, now: bigint): void {
@@ -111,6 +117,122 @@ function debit(a: AccountSnapshot, amountD18: bigint): void {
     throw new PreviewRevert("InsufficientCollateral", [a.info.collateralD18, amountD18]);
   }
   a.info.collateralD18 -= amountD18;
+}
+
+/**
+ * EngineBase._settle on `snap` and `a` in place: `pnlD18` is the account's netted result (realised PnL minus
+ * funding over every leg of the action) and `feeD18` its trading fees. The fee is paid first (the insurance
+ * fund's share rounds down); then a loss, or a profit the vault's cash covers, moves between account and vault
+ * whatever the cash; only a profit beyond the vault's cash takes the shortfall path: the vault pays the cash it
+ * has (never below zero), the insurance fund the rest up to its balance, and the remainder is forfeited.
+ * Returns the insurance fund's share of the fee; `shortfall` (if given) receives the ProfitShortfall figures.
+ */
+export function settle(
+  snap: ProtocolSnapshot,
+  a: AccountSnapshot,
+  pnlD18: bigint,
+  feeD18: bigint,
+  shortfall?: { fromVaultD18: bigint; fromInsuranceD18: bigint; haircutD18: bigint }[],
+): bigint {
+  const feeToInsurance = feeD18 !== 0n ? math.mulDown(feeD18, snap.risk.insuranceFeeShareD18) : 0n;
+  const cash = snap.vaultCashD18 + (feeD18 - feeToInsurance);
+  let insurance = snap.insuranceFundD18 + feeToInsurance;
+  let credited = pnlD18;
+  let fromCash = pnlD18;
+  if (pnlD18 > 0n && pnlD18 > cash) {
+    const fromVault = cash > 0n ? cash : 0n;
+    const rest = pnlD18 - fromVault;
+    const fromInsurance = rest < insurance ? rest : insurance;
+    insurance -= fromInsurance;
+    credited = fromVault + fromInsurance;
+    fromCash = fromVault;
+    shortfall?.push({
+      fromVaultD18: fromVault,
+      fromInsuranceD18: fromInsurance,
+      haircutD18: rest - fromInsurance,
+    });
+  }
+  a.info.collateralD18 += credited - feeD18;
+  snap.vaultCashD18 = cash - fromCash;
+  snap.insuranceFundD18 = insurance;
+  return feeToInsurance;
+}
+
+/** The outcome of EngineBase._fill on a snapshot. */
+export interface FillResult {
+  fill: bigint;
+  fee: bigint;
+  funding: bigint;
+  realisedPnlD18: bigint;
+  newSize: bigint;
+  indexD18: bigint;
+}
+
+/**
+ * EngineBase._fill replayed on `snap` and `a` in place: accrues the market's funding to `now`, prices the change
+ * like a trade (fill with skew impact at the current skew, maker/taker fee), moves the position and the market
+ * aggregates (`_applyFill`), and refreshes the reserve. Settles no money (see `settle`).
+ */
+export function applyFill(
+  snap: ProtocolSnapshot,
+  a: AccountSnapshot,
+  marketId: number,
+  sizeDeltaD18: bigint,
+  now: bigint,
+): FillResult {
+  const m = snap.markets.get(marketId);
+  if (!m) throw new PreviewRevert("UnknownMarket", [BigInt(marketId)]);
+  const idx = a.positions.findIndex((p) => p.marketId === marketId);
+  const old: PositionInfo =
+    idx >= 0 ? a.positions[idx] : { marketId, sizeD18: 0n, basisD18: 0n, lastFundingIndexD18: 0n };
+  const oldSize = old.sizeD18;
+  // _fill: accrue funding, price the change like a trade (fill with skew impact, maker/taker fee) ...
+  const price = m.priceD18;
+  const { rateD18, indexD18 } = math.pendingFunding(m.state, m.params, price, now);
+  m.state.fundingRateD18 = rateD18;
+  m.state.fundingIndexD18 = indexD18;
+  m.state.lastFundingTime = now;
+  const { fillPriceD18: fill, feeD18: fee } = math.quoteTrade(m, sizeDeltaD18);
+
+  // ... then _applyFill: move the position and the market aggregates.
+  const newSize = oldSize + sizeDeltaD18;
+  if (newSize > INT96_MAX || newSize < INT96_MIN) throw new PreviewRevert("InvalidSize", [sizeDeltaD18]);
+  const funding = math.fundingOwed(oldSize, indexD18, old.lastFundingIndexD18);
+  const { newBasisD18, realisedPnlD18 } = math.rebase(oldSize, old.basisD18, sizeDeltaD18, fill);
+  m.state.netBasisD18 += newBasisD18 - old.basisD18;
+  // EngineBase._toCheckpointD9: the stored checkpoint is the index in D9, rounded against the position.
+  const checkpointD18 = newSize === 0n ? 0n : math.fundingCheckpoint(newSize, indexD18);
+  m.state.netFundingBasisD18 +=
+    math.fundingBasis(newSize, checkpointD18) - math.fundingBasis(oldSize, old.lastFundingIndexD18);
+  if (oldSize > 0n) m.state.longOiD18 -= oldSize;
+  else m.state.shortOiD18 -= -oldSize;
+  if (newSize > 0n) m.state.longOiD18 += newSize;
+  else m.state.shortOiD18 += -newSize;
+
+  if (newSize === 0n) {
+    // _removeMarket: the last entry moves into the freed slot.
+    const last = a.positions.length - 1;
+    a.positions[idx] = a.positions[last];
+    a.positions.pop();
+    a.info.positionCount -= 1;
+  } else {
+    const updated = { marketId, sizeD18: newSize, basisD18: newBasisD18, lastFundingIndexD18: checkpointD18 };
+    if (oldSize === 0n) {
+      if (!a.info.isolated && BigInt(a.positions.length) >= snap.risk.maxPositionsPerAccount) {
+        throw new PreviewRevert("TooManyPositions", [snap.risk.maxPositionsPerAccount]);
+      }
+      a.positions.push(updated);
+      a.info.positionCount += 1;
+    } else {
+      a.positions[idx] = updated;
+    }
+  }
+
+  // _fill's last step, _updateReserve (whole USD, reported in D18).
+  const reserved = math.marketReserve(m);
+  snap.totalReservedD18 = snap.totalReservedD18 + reserved - m.state.reservedD18;
+  m.state.reservedD18 = reserved;
+  return { fill, fee, funding, realisedPnlD18, newSize, indexD18 };
 }
 
 /** The outcome of one simulated trade (mutates `snap` and `a`). */
@@ -142,7 +264,7 @@ export function applyTrade(
   if (!m) throw new PreviewRevert("UnknownMarket", [BigInt(marketId)]);
   if (a.info.isolated && a.info.marketId !== marketId)
     throw new PreviewRevert("WrongAccountMode", [a.accountId]);
-  if (sizeDeltaD18 === 0n || sizeDeltaD18 > INT128_MAX || sizeDeltaD18 < INT128_MIN) {
+  if (sizeDeltaD18 === 0n || sizeDeltaD18 > INT96_MAX || sizeDeltaD18 < INT96_MIN) {
     throw new PreviewRevert("InvalidSize", [sizeDeltaD18]);
   }
 
@@ -154,84 +276,22 @@ export function applyTrade(
     oldSize === 0n || oldSize > 0n === sizeDeltaD18 > 0n || math.abs(sizeDeltaD18) > math.abs(oldSize);
   if (increasesRisk && snap.paused) throw new PreviewRevert("EnforcedPause");
 
-  // _execute: accrue funding, price, slippage, fee.
   const price = m.priceD18;
-  const { rateD18, indexD18 } = math.pendingFunding(m.state, m.params, price, now);
-  m.state.fundingRateD18 = rateD18;
-  m.state.fundingIndexD18 = indexD18;
-  m.state.lastFundingTime = now;
-  const skew = math.skewOf(m.state);
-  const fill = math.fillPrice(price, skew, sizeDeltaD18, m.params.skewScaleD18);
+  const { fill, fee, funding, realisedPnlD18, newSize, indexD18 } = applyFill(
+    snap,
+    a,
+    marketId,
+    sizeDeltaD18,
+    now,
+  );
+
+  // Slippage, checked on the fill after it is applied (the transaction reverts as a whole).
   if (fill === 0n || (sizeDeltaD18 > 0n ? fill > acceptablePriceD18 : fill < acceptablePriceD18)) {
     throw new PreviewRevert("SlippageExceeded", [fill, acceptablePriceD18]);
   }
-  const fee = math.tradingFee(
-    price,
-    skew,
-    sizeDeltaD18,
-    m.params.skewScaleD18,
-    m.params.makerFeeD18,
-    m.params.takerFeeD18,
-  );
 
-  // _applyFill.
-  const newSize = oldSize + sizeDeltaD18;
-  if (newSize > INT128_MAX || newSize < INT128_MIN) throw new PreviewRevert("InvalidSize", [sizeDeltaD18]);
-  const funding = math.fundingOwed(oldSize, indexD18, old.lastFundingIndexD18);
-  const { newBasisD18, realisedPnlD18 } = math.rebase(oldSize, old.basisD18, sizeDeltaD18, fill);
-  m.state.netBasisD18 += newBasisD18 - old.basisD18;
-  // EngineBase._toCheckpointD9: the stored checkpoint is the index in D9, rounded against the position.
-  const checkpointD18 = math.fundingCheckpoint(newSize, indexD18);
-  m.state.netFundingBasisD18 +=
-    math.fundingBasis(newSize, checkpointD18) - math.fundingBasis(oldSize, old.lastFundingIndexD18);
-  if (oldSize > 0n) m.state.longOiD18 -= oldSize;
-  else m.state.shortOiD18 -= -oldSize;
-  if (newSize > 0n) m.state.longOiD18 += newSize;
-  else m.state.shortOiD18 += -newSize;
-
-  if (newSize === 0n) {
-    // _removeMarket: the last entry moves into the freed slot.
-    const last = a.positions.length - 1;
-    a.positions[idx] = a.positions[last];
-    a.positions.pop();
-    a.info.positionCount -= 1;
-  } else {
-    const updated = { marketId, sizeD18: newSize, basisD18: newBasisD18, lastFundingIndexD18: checkpointD18 };
-    if (oldSize === 0n) {
-      if (!a.info.isolated && BigInt(a.positions.length) >= snap.risk.maxPositionsPerAccount) {
-        throw new PreviewRevert("TooManyPositions", [snap.risk.maxPositionsPerAccount]);
-      }
-      a.positions.push(updated);
-      a.info.positionCount += 1;
-    } else {
-      a.positions[idx] = updated;
-    }
-  }
-  let toAccount = realisedPnlD18 - funding;
-  if (toAccount > snap.vaultCashD18) {
-    // EngineBase._payShortfall: vault cash first, then the insurance fund, then a haircut.
-    const fromVault = snap.vaultCashD18 > 0n ? snap.vaultCashD18 : 0n;
-    const rest = toAccount - fromVault;
-    const fromInsurance = rest < snap.insuranceFundD18 ? rest : snap.insuranceFundD18;
-    snap.insuranceFundD18 -= fromInsurance;
-    a.info.collateralD18 += fromInsurance;
-    toAccount = fromVault;
-  }
-  a.info.collateralD18 += toAccount;
-  snap.vaultCashD18 -= toAccount;
-
-  // _chargeFee.
-  const { toVaultD18, toInsuranceD18 } = math.feeSplit(fee, snap.risk.insuranceFeeShareD18);
-  if (fee !== 0n) {
-    a.info.collateralD18 -= fee;
-    snap.vaultCashD18 += toVaultD18;
-    snap.insuranceFundD18 += toInsuranceD18;
-  }
-
-  // _updateReserve (whole USD, reported in D18).
-  const reserved = math.marketReserve(m);
-  snap.totalReservedD18 = snap.totalReservedD18 + reserved - m.state.reservedD18;
-  m.state.reservedD18 = reserved;
+  // _settle: the fee first, then the solvency order.
+  const toInsuranceD18 = settle(snap, a, realisedPnlD18 - funding, fee);
 
   // _checkCapacity.
   if (increasesRisk) {
@@ -249,8 +309,9 @@ export function applyTrade(
     if (s.equityD18 < s.initialMarginD18)
       throw new PreviewRevert("InsufficientMargin", [s.equityD18, s.initialMarginD18]);
   } else if (s.equityD18 < s.maintenanceMarginD18) {
-    // _checkReduce: the account before the trade, at the same oracle price.
-    const equityBefore = s.equityD18 + fee + math.divCeil(sizeDeltaD18 * (fill - price), math.SWAD);
+    // _checkReduce: the account before the trade, at the same oracle price. Positions are marked at their exit
+    // fill, so the reduce changed equity by its fee only.
+    const equityBefore = s.equityD18 + fee;
     const mmOld = math.positionMargins(m.params, oldSize, price).mmD18;
     const mmNew = newSize !== 0n ? math.positionMargins(m.params, newSize, price).mmD18 : 0n;
     const wasHealthy = equityBefore >= s.maintenanceMarginD18 + mmOld - mmNew;
@@ -429,4 +490,91 @@ export function previewOpenIsolated(
       others,
     };
   });
+}
+
+/** One leg of a previewed liquidation (ILiquidation.PositionLiquidated). */
+export interface LiquidatedLeg {
+  marketId: number;
+  closedSizeD18: bigint;
+  /** The fill the close executes at (oracle with the close's skew impact). */
+  priceD18: bigint;
+  realisedPnlD18: bigint;
+  fundingPaidD18: bigint;
+  tradingFeeD18: bigint;
+}
+
+/** What `liquidate(accountId, receiver)` would do, replayed off-chain. */
+export interface LiquidationPreview {
+  plan: math.LiquidationPlan;
+  /** Legs in execution order (the account's positions backwards). */
+  legs: LiquidatedLeg[];
+  /** The netted ProfitShortfall of the legs, if their net profit exceeded the vault's cash. */
+  shortfall?: { fromVaultD18: bigint; fromInsuranceD18: bigint; haircutD18: bigint };
+  /** BadDebt, when the account ends with no position and negative collateral. */
+  badDebt?: { coveredByInsuranceD18: bigint; socialisedD18: bigint };
+  /** The protocol and the account after the liquidation (the reward has left the engine). */
+  result: { snapshot: ProtocolSnapshot; account: AccountSnapshot };
+}
+
+/**
+ * LiquidationModule._liquidate replayed on a snapshot at block time `now` (default: the snapshot's): the plan
+ * (`math.liquidationPlan`), every position closed by the plan's fraction like a trade (`applyFill`, backwards as
+ * the engine does), the legs' results netted and settled once (`settle`: trading fees first, then the solvency
+ * order), then the liquidation charge max(fee, reward) with charge - reward to the insurance fund, then bad debt
+ * (insurance first, the vault absorbs the rest). Throws PreviewRevert("NotLiquidatable") like the engine.
+ */
+export function previewLiquidation(
+  snapshot: ProtocolSnapshot,
+  account: AccountSnapshot,
+  now: bigint = snapshot.timestamp,
+): LiquidationPreview {
+  const plan = math.liquidationPlan(
+    account.info,
+    account.positions,
+    snapshot.markets,
+    snapshot.risk,
+    snapshot.tokenScale,
+    now,
+  );
+  if (!plan.liquidatable) throw new PreviewRevert("NotLiquidatable", [account.accountId]);
+  const snap = cloneSnapshot(snapshot);
+  const a = cloneAccount(account);
+  const legs: LiquidatedLeg[] = [];
+  let pnl = 0n;
+  let tradingFees = 0n;
+  for (let i = a.positions.length; i > 0; --i) {
+    const p = a.positions[i - 1];
+    const closeSize = math.fractionOf(p.sizeD18, plan.fractionD18);
+    const f = applyFill(snap, a, p.marketId, -closeSize, now);
+    pnl += f.realisedPnlD18 - f.funding;
+    tradingFees += f.fee;
+    legs.push({
+      marketId: p.marketId,
+      closedSizeD18: closeSize,
+      priceD18: f.fill,
+      realisedPnlD18: f.realisedPnlD18,
+      fundingPaidD18: f.funding,
+      tradingFeeD18: f.fee,
+    });
+  }
+  const shortfalls: { fromVaultD18: bigint; fromInsuranceD18: bigint; haircutD18: bigint }[] = [];
+  settle(snap, a, pnl, tradingFees, shortfalls);
+  a.info.collateralD18 -= plan.chargeD18;
+  snap.insuranceFundD18 += plan.toInsuranceD18;
+  let badDebt: LiquidationPreview["badDebt"];
+  if (a.positions.length === 0 && a.info.collateralD18 < 0n) {
+    const deficit = -a.info.collateralD18;
+    const covered = deficit < snap.insuranceFundD18 ? deficit : snap.insuranceFundD18;
+    snap.insuranceFundD18 -= covered;
+    snap.vaultCashD18 -= deficit - covered;
+    a.info.collateralD18 = 0n;
+    badDebt = { coveredByInsuranceD18: covered, socialisedD18: deficit - covered };
+  }
+  return {
+    plan,
+    legs,
+    shortfall: shortfalls[0],
+    badDebt,
+    result: { snapshot: { ...snap, timestamp: now }, account: a },
+  };
 }

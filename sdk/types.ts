@@ -40,11 +40,15 @@ export interface RiskParams {
   keeperShareD18: bigint;
   liquidationBufferD18: bigint;
   insuranceFeeShareD18: bigint;
+  /** Flat part of the keeper reward (USD, covers gas); <= every market's minPositionMargin. */
   flatKeeperRewardD18: bigint;
+  /** Cap of the keeper reward: reward = min(flat + liquidationFee x keeperShare, max), whole token units. */
   maxKeeperRewardD18: bigint;
   partialLiquidationNotionalD18: bigint;
   adlTriggerD18: bigint;
   adlTargetD18: bigint;
+  /** Only positions whose profit is at least this share of the market's traders' net profit may be deleveraged. */
+  adlMinShareD18: bigint;
 }
 
 /** IMarginEngine.AccountInfo. */

@@ -6,7 +6,7 @@ import { network } from "hardhat";
 import { loadAddressBook } from "../deploy/address-book.js";
 import { deployFromFile } from "../deploy/deploy.js";
 import { ROLES } from "../deploy/ignition/BulkheadModule.js";
-import { ParameterFileError, readParameterFile } from "../deploy/parameters/schema.js";
+import { ENGINE_BOUNDS, ParameterFileError, readParameterFile } from "../deploy/parameters/schema.js";
 import { DAY, FEED_DECIMALS, TOKEN_DECIMALS, feedAnswer, wad } from "./helpers/constants.js";
 import { marketParams, riskParams } from "./helpers/fixture.js";
 
@@ -89,6 +89,7 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       expect(await token.name()).to.equal("USD Coin");
       expect(await engine.settlementToken()).to.equal(book.token);
       expect(await engineImpl.liquidationModule()).to.equal(book.liquidationModule);
+      expect(await engineImpl.governanceModule()).to.equal(book.governanceModule);
       expect(await engineImpl.vault()).to.equal(book.vault);
       expect(await vault.engine()).to.equal(book.engine);
     });
@@ -191,11 +192,12 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       expect(await ethers.provider.getBlockNumber()).to.equal(block);
     }
 
-    it("liquidationFee >= baseImr x mmScalar", async function () {
-      const file = await variant("liquidation-fee", (f) => (f.markets[1].params.liquidationFee = "0.01"));
+    it("liquidationFee + takerFee >= baseImr x mmScalar", async function () {
+      // 0.0095 alone is below 0.01, but a liquidation also pays the taker fee (0.0006): 0.0101 is not.
+      const file = await variant("liquidation-fee", (f) => (f.markets[1].params.liquidationFee = "0.0095"));
       await expectRejectedBeforeSending(
         file,
-        "markets[1].params.liquidationFee: must be < baseImr x mmScalar (0.01)",
+        "markets[1].params.liquidationFee: liquidationFee + takerFee must be < baseImr x mmScalar (0.01)",
         'ParameterOutOfBounds("liquidationFee")',
       );
     });
@@ -223,16 +225,31 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       );
     });
 
-    it("every cross-field violation at once: minPositionMargin < maxKeeperReward, adlTarget >= adlTrigger", async function () {
+    it("every cross-field violation at once: minPositionMargin < flatKeeperReward, adlTarget >= adlTrigger, adlMinShare, keeper cap", async function () {
       const file = await variant("bounds", (f) => {
-        f.markets[0].params.minPositionMargin = "19.999";
+        f.markets[0].params.minPositionMargin = "4.999";
         f.riskParams.adlTarget = "0.5";
+        f.riskParams.adlMinShare = "0.51";
+        f.riskParams.maxKeeperReward = "100000.000000000000000001";
       });
       await expectRejectedBeforeSending(
         file,
-        "markets[0].params.minPositionMargin: must be >= riskParams.maxKeeperReward (20)",
+        "markets[0].params.minPositionMargin: must be >= riskParams.flatKeeperReward (5)",
         "riskParams.adlTarget: must be < adlTrigger (0.5)",
+        "riskParams.adlMinShare: must be in (0, 0.5]",
+        "riskParams.maxKeeperReward: must be <= 100000",
       );
+    });
+
+    it("a zero adlMinShare, and a missing one", async function () {
+      const zero = await variant("adl-min-share-zero", (f) => (f.riskParams.adlMinShare = "0"));
+      await expectRejectedBeforeSending(
+        zero,
+        "riskParams.adlMinShare: must be in (0, 0.5]",
+        'ParameterOutOfBounds("adlMinShare")',
+      );
+      const missing = await variant("adl-min-share-missing", (f) => delete f.riskParams.adlMinShare);
+      await expectRejectedBeforeSending(missing, "riskParams.adlMinShare: Required");
     });
 
     it("a value that does not fit its Solidity type, and more decimals than a ratio keeps", async function () {
@@ -276,10 +293,37 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
   });
 
   describe("the schema's bounds match the engine's", function () {
+    it("ENGINE_BOUNDS equal GovernanceModule's public constants, and the engine delegates to the book's module", async function () {
+      const { book, engineImpl } = await networkHelpers.loadFixture(deployLocal);
+      expect(await engineImpl.governanceModule()).to.equal(book.governanceModule);
+      const governance = await ethers.getContractAt("GovernanceModule", book.governanceModule);
+      const onChain = {
+        MIN_BASE_IMR: await governance.MIN_BASE_IMR(),
+        MAX_IMR: await governance.MAX_IMR(),
+        MAX_IMR_SLOPE: await governance.MAX_IMR_SLOPE(),
+        MIN_MM_SCALAR: await governance.MIN_MM_SCALAR(),
+        MAX_MM_SCALAR: await governance.MAX_MM_SCALAR(),
+        MAX_FUNDING_VELOCITY: await governance.MAX_FUNDING_VELOCITY(),
+        MAX_MIN_POSITION_MARGIN: await governance.MAX_MIN_POSITION_MARGIN(),
+        MAX_TRADE_FEE: await governance.MAX_TRADE_FEE(),
+        MAX_LIQUIDATION_FEE: await governance.MAX_LIQUIDATION_FEE(),
+        MAX_KEEPER_REWARD: await governance.MAX_KEEPER_REWARD(),
+        MAX_LIQUIDATION_BUFFER: await governance.MAX_LIQUIDATION_BUFFER(),
+        MAX_INSURANCE_FEE_SHARE: await governance.MAX_INSURANCE_FEE_SHARE(),
+        MAX_ADL_MIN_SHARE: await governance.MAX_ADL_MIN_SHARE(),
+        MAX_SIZE_PARAM: await governance.MAX_SIZE_PARAM(),
+      };
+      const mirrored = Object.fromEntries(
+        Object.keys(onChain).map((k) => [k, ENGINE_BOUNDS[k as keyof typeof onChain]]),
+      );
+      expect(mirrored).to.deep.equal(onChain);
+    });
+
     it("the engine rejects the liquidation fee the schema rejects, and accepts one ratio step (1e-9) less", async function () {
       const { book, engine } = await networkHelpers.loadFixture(deployLocal);
       const params = marketParams(book.markets[0].feed, "ETH");
-      const boundary = (params.baseImrD18 * params.mmScalarD18) / 10n ** 18n;
+      // liquidationFee + takerFee < baseImr x mmScalar (both paid by a liquidation at the maintenance boundary).
+      const boundary = (params.baseImrD18 * params.mmScalarD18) / 10n ** 18n - params.takerFeeD18;
       await expect(engine.listMarket({ ...params, liquidationFeeD18: boundary }))
         .to.be.revertedWithCustomError(engine, "ParameterOutOfBounds")
         .withArgs(ethers.encodeBytes32String("liquidationFee"));
@@ -291,12 +335,17 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       expect(await engine.marketCount()).to.equal(3n);
     });
 
-    it("the engine rejects a minPositionMargin below maxKeeperReward", async function () {
+    it("the engine rejects a minPositionMargin below flatKeeperReward, and accepts it equal", async function () {
       const { book, engine } = await networkHelpers.loadFixture(deployLocal);
       const params = marketParams(book.markets[0].feed, "ETH");
-      await expect(engine.listMarket({ ...params, minPositionMarginD18: riskParams.maxKeeperRewardD18 - 1n }))
+      await expect(
+        engine.listMarket({ ...params, minPositionMarginD18: riskParams.flatKeeperRewardD18 - 1n }),
+      )
         .to.be.revertedWithCustomError(engine, "ParameterOutOfBounds")
         .withArgs(ethers.encodeBytes32String("minPositionMargin"));
+      // The cap (1000) is far above it: it no longer bounds minPositionMargin.
+      await engine.listMarket({ ...params, minPositionMarginD18: riskParams.flatKeeperRewardD18 });
+      expect(await engine.marketCount()).to.equal(3n);
     });
   });
 });

@@ -8,8 +8,13 @@ import { jsonLogger } from "../keeper/log.js";
 import { Metrics, MetricsServer } from "../keeper/metrics.js";
 import { loadConfig } from "../keeper/config.js";
 
-/** Keeper reward per liquidation here: 0.5% fee x 50% share of ~29k notional, capped at maxKeeperReward (20). */
-const REWARD = usd("20");
+/**
+ * Keeper rewards here (issue 8: flat 5 + liquidation fee x 50% share, below the 1,000 cap), at ETH 2920:
+ * bob's 10 ETH: 5 + 29,200 x 0.5% x 0.5 = 78; carol's 15 ETH: 5 + 43,800 x 0.5% x 0.5 = 114.5.
+ */
+const REWARD_BOB = usd("78");
+const REWARD_CAROL = usd("114.5");
+const REWARDS = REWARD_BOB + REWARD_CAROL; // 192.5 USDC
 
 /**
  * Three accounts, then ETH 3000 -> 2920:
@@ -97,7 +102,7 @@ describe("keeper bot", () => {
     expect(report.liquidated).to.deep.equal([]);
     const [plan] = byMsg("dry_run_would_liquidate");
     expect(plan).to.deep.include({ accounts: ["2", "3"], expectedLiquidated: "2" });
-    expect(plan.expectedRewardD18).to.equal((2n * wad("20")).toString());
+    expect(plan.expectedRewardD18).to.equal(wad("192.5").toString());
     expect(await ethers.provider.getTransactionCount(keeperSigner)).to.equal(nonce);
     expect(await token.balanceOf(keeperSigner)).to.equal(balance);
     expect(await engine.isLiquidatable(2)).to.equal(true);
@@ -115,13 +120,13 @@ describe("keeper bot", () => {
     const report = await keeper.tick();
 
     expect(report.liquidated).to.deep.equal([2n, 3n]);
-    expect(report.rewardD18).to.equal(2n * wad("20"));
-    expect(await token.balanceOf(keeperSigner)).to.equal(balance + 2n * REWARD);
+    expect(report.rewardD18).to.equal(wad("192.5"));
+    expect(await token.balanceOf(keeperSigner)).to.equal(balance + REWARDS);
     expect((await engine.getPositions(2)).length).to.equal(0);
     expect((await engine.getPositions(3)).length).to.equal(0);
     expect((await engine.getPositions(1)).length).to.equal(1);
     expect(metrics.get("keeper_liquidations_total")).to.equal(2);
-    expect(metrics.get("keeper_rewards_usd_total")).to.equal(40);
+    expect(metrics.get("keeper_rewards_usd_total")).to.equal(192.5);
     expect(metrics.get("keeper_errors_total")).to.equal(0);
     expect(byMsg("liquidated")[0].accounts).to.deep.equal(["2", "3"]);
 
@@ -150,7 +155,7 @@ describe("keeper bot", () => {
     expect(byMsg("race_lost")[0]).to.deep.include({ stage: "simulation", accounts: ["2"] });
     expect(metrics.get("keeper_races_lost_total")).to.equal(1);
     expect(metrics.get("keeper_errors_total")).to.equal(0);
-    expect(await token.balanceOf(keeperSigner)).to.equal(balance + REWARD);
+    expect(await token.balanceOf(keeperSigner)).to.equal(balance + REWARD_CAROL);
   });
 
   it("sends nothing when a rival keeper took the whole batch first", async () => {
@@ -215,7 +220,7 @@ describe("keeper bot", () => {
         "keeper_ticks_total 1",
         "keeper_accounts_indexed 3",
         "keeper_liquidations_total 2",
-        "keeper_rewards_usd_total 40",
+        "keeper_rewards_usd_total 192.5",
         "keeper_races_lost_total 0",
         "keeper_errors_total 0",
       ]) {

@@ -37,8 +37,21 @@ const toShares = (assets: bigint, totalAssets: bigint, supply: bigint, up = fals
 const toAssets = (shares: bigint, totalAssets: bigint, supply: bigint, up = false) =>
   mulDiv(shares, totalAssets + 1n, supply + VIRTUAL_SHARES, up);
 const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
+const ceilDiv = (a: bigint, b: bigint) => -floorDiv(-a, b);
 /** Trader PnL of one position at `price` without funding: size x price (rounded down) - basis. */
 const positionPnl = (size: bigint, basis: bigint, price: bigint) => floorDiv(size * price, WAD) - basis;
+/** The ETH market's skew scale in the fixture. */
+const ETH_SKEW_SCALE = wad("1000000");
+/**
+ * What the traders together would realise by closing the whole skew (the vault's valuation, issue 8): at
+ * closeFill = price x (1 + skew / (2 skewScale)), rounded so that the traders' PnL comes out high (up for a
+ * long skew, down for a short one: the vault values itself low), skew x closeFill rounded up, minus the net basis.
+ * Without funding.
+ */
+const closePnl = (skew: bigint, netBasis: bigint, price: bigint, skewScale = ETH_SKEW_SCALE) => {
+  const impact = skew > 0n ? ceilDiv(skew * price, 2n * skewScale) : floorDiv(skew * price, 2n * skewScale);
+  return ceilDiv(skew * (price + impact), WAD) - netBasis;
+};
 
 /*//////////////////////////////////////////////////////////////
                          Fixtures and helpers
@@ -288,20 +301,23 @@ describe("LiquidityVault", () => {
       expect(position.basisD18).to.equal(wad("30000.15"));
       const cash = await engine.vaultCash();
 
+      // Valued at what closing the whole skew would realise: 10 x price x (1 + 10 / 2e6) - basis. At 3000 that is
+      // exactly 0 (the entry premium is not a profit the vault owes).
+      expect(closePnl(wad("10"), wad("30000.15"), wad("3000"))).to.equal(0n);
       for (const price of ["3000", "2900", "3200", "2500"]) {
         await setEthPrice(d, price);
-        const pnl = positionPnl(wad("10"), wad("30000.15"), wad(price));
+        const pnl = closePnl(wad("10"), wad("30000.15"), wad(price));
         expect(await engine.tradersNetPnl(ETH)).to.equal(pnl);
         expect(await engine.vaultValue()).to.equal(cash - pnl);
         expect(await vault.totalAssets()).to.equal((cash - pnl) / TOKEN_SCALE);
       }
-      // 3000 -> 2900: the trader loses 1,000 USD more, the vault gains exactly 1,000 USDC.
+      // 3000 -> 2900: the trader loses 10 x 100 x 1.000005 = 1,000.005 USD more, the vault gains exactly that.
       await setEthPrice(d, "3000");
       const at3000 = await vault.totalAssets();
       await setEthPrice(d, "2900");
-      expect(await vault.totalAssets()).to.equal(at3000 + usd("1000"));
+      expect(await vault.totalAssets()).to.equal(at3000 + usd("1000.005"));
       await setEthPrice(d, "3200");
-      expect(await vault.totalAssets()).to.equal(at3000 - usd("2000"));
+      expect(await vault.totalAssets()).to.equal(at3000 - usd("2000.01"));
       await expectCustody(d.contracts);
     });
 
@@ -326,16 +342,20 @@ describe("LiquidityVault", () => {
         const owed = -floorDiv(-(p.sizeD18 * (index - p.lastFundingIndexD18)), WAD);
         sum += positionPnl(p.sizeD18, p.basisD18, price) - owed;
       }
-      // ... and the O(1) aggregate: (skew x price - netBasis) - (skew x index - netFundingBasis).
+      // ... and the O(1) aggregate, valued at closing the whole skew:
+      // (skew x closeFill - netBasis) - (skew x index - netFundingBasis).
       const st = await engine.getMarketState(ETH, { blockTag });
       const skew = st.longOiD18 - st.shortOiD18;
+      expect(skew).to.equal(wad("13"));
       const aggregate =
-        -floorDiv(-(skew * price), WAD) -
-        st.netBasisD18 -
-        (floorDiv(skew * index, WAD) - st.netFundingBasisD18);
+        closePnl(skew, st.netBasisD18, price) - (floorDiv(skew * index, WAD) - st.netFundingBasisD18);
       const net = await engine.tradersNetPnl(ETH, { blockTag });
       expect(net).to.equal(aggregate);
-      expect(net - sum).to.be.within(0n, 6n); // aggregate rounding favours the vault by a few wei at most
+      // Against the per-position sum at the oracle price, the aggregate adds the impact of closing the skew,
+      // skew x price x skew / (2 skewScale) = 13 x 2950 x 13 / 2e6 (~0.249 USD); rounding favours the vault by a
+      // few wei at most.
+      const impact = ceilDiv(skew * skew * price, 2n * ETH_SKEW_SCALE * WAD);
+      expect(net - sum - impact).to.be.within(0n, 6n);
       const cash = await engine.vaultCash({ blockTag });
       expect(await engine.vaultValue({ blockTag })).to.equal(cash - net);
       expect(await vault.totalAssets({ blockTag })).to.equal((cash - net) / TOKEN_SCALE);
@@ -350,12 +370,13 @@ describe("LiquidityVault", () => {
       const { vault, engine } = d.contracts;
       const { alice, keeper } = d.signers;
       const id = await openCross(engine, alice, usd("10000"), wad("100"));
-      // Fill 3000 x (1 + 100 / 2e6) = 3000.15. A gap to 2,800 loses 20,015 USD against 10,000 of margin.
+      // Fill 3000 x (1 + 100 / 2e6) = 3000.15. A gap to 2,800, where closing the 100 ETH skew fills at
+      // 2800 x (1 + 100 / 2e6) = 2800.14, loses 20,001 USD against 10,000 of margin.
       await setEthPrice(d, "2800");
       const cash = await engine.vaultCash();
-      expect(await engine.tradersNetPnl(ETH)).to.equal(wad("-20015"));
+      expect(await engine.tradersNetPnl(ETH)).to.equal(wad("-20001"));
       const before = await vault.totalAssets();
-      expect(before).to.equal((cash + wad("20015")) / TOKEN_SCALE);
+      expect(before).to.equal((cash + wad("20001")) / TOKEN_SCALE);
       expect((await engine.marginSummary(id)).equityD18).to.be.lt(0n);
 
       const tx = engine.connect(keeper).liquidate(id, keeper);
@@ -366,8 +387,15 @@ describe("LiquidityVault", () => {
         .find((event) => event?.name === "BadDebt")!;
       const socialised: bigint = badDebt.args.socialisedD18;
       expect(socialised).to.be.gt(0n);
-      expect(await engine.vaultCash()).to.equal(cash + wad("20015") - socialised);
-      expect(await vault.totalAssets()).to.equal((cash + wad("20015") - socialised) / TOKEN_SCALE);
+      // The liquidation closes like a trade: the whole 100 ETH at the same 2,800.14 (the vault gets the 20,001
+      // loss), paying the maker fee (the close only reduces skew) of 100 x 2800.14 x 0.02% = 56.0028, of which
+      // the vault keeps 80%.
+      const fee = wad("56.0028");
+      const feeToVault = fee - (fee * riskParams.insuranceFeeShareD18) / WAD;
+      expect(await engine.vaultCash()).to.equal(cash + wad("20001") + feeToVault - socialised);
+      expect(await vault.totalAssets()).to.equal(
+        (cash + wad("20001") + feeToVault - socialised) / TOKEN_SCALE,
+      );
       await expectCustody(d.contracts);
     });
 
@@ -680,8 +708,10 @@ describe("LiquidityVault", () => {
       const { carol } = d.signers;
       const cash = await engine.vaultCash();
       const basis = wad("3001500");
-      // Before the move: traders' PnL at 3000 is 3,000,000 - 3,001,500 = -1,500 USD (the vault's).
-      const ta0 = (cash - positionPnl(wad("1000"), basis, wad("3000"))) / TOKEN_SCALE;
+      // Before the move: closing the 1,000 ETH skew at 3000 x (1 + 1000 / 2e6) = 3001.5 realises exactly the basis:
+      // traders' PnL is 0 (the entry premium is not the vault's).
+      expect(closePnl(wad("1000"), basis, wad("3000"))).to.equal(0n);
+      const ta0 = (cash - closePnl(wad("1000"), basis, wad("3000"))) / TOKEN_SCALE;
       expect(await vault.totalAssets()).to.equal(ta0);
       const supply0 = await vault.totalSupply();
       const shares = toShares(D - feeOnTotal(D), ta0, supply0);
@@ -700,7 +730,7 @@ describe("LiquidityVault", () => {
 
       await time.increase(COOLDOWN);
       await setEthPrice(d, dropTo); // same price, fresh round
-      const ta1 = (cash + D * TOKEN_SCALE - positionPnl(wad("1000"), basis, wad(dropTo))) / TOKEN_SCALE;
+      const ta1 = (cash + D * TOKEN_SCALE - closePnl(wad("1000"), basis, wad(dropTo))) / TOKEN_SCALE;
       expect(await vault.totalAssets()).to.equal(ta1);
       const gross = toAssets(shares, ta1, supply0 + shares);
       const paid = gross - feeOnTotal(gross);

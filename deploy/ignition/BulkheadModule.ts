@@ -6,7 +6,8 @@
  * what lets Ignition resume an interrupted deployment from its journal on a live network.
  *
  * Order of operations (each step waits for the ones it names):
- *   Token -> Feeds -> Timelock? -> Engine (LiquidationModule, then MarginEngine with the deployer as admin)
+ *   Token -> Feeds -> Timelock? -> Engine (LiquidationModule and GovernanceModule, then MarginEngine with the
+ *   deployer as admin; the governance selectors, e.g. listMarket, are called through the IBulkhead ABI)
  *   -> Vault (LiquidityVault, engine.setVault) -> Markets (deployer gets RISK_ROLE, listMarket in file order)
  *   -> Roles (grant RISK/PAUSER/ADMIN to the configured holders, then the deployer renounces what it should
  *   not keep). The deployer is the engine's first admin because setVault, grantRole and listMarket need it.
@@ -69,6 +70,7 @@ export function riskParamsArg(params: DeployParameters) {
     partialLiquidationNotionalD18: r.partialLiquidationNotional,
     adlTriggerD18: r.adlTrigger,
     adlTargetD18: r.adlTarget,
+    adlMinShareD18: r.adlMinShare,
   };
 }
 
@@ -138,8 +140,17 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
   const EngineModule = buildModule("Engine", (m) => {
     const { token } = m.useModule(TokenModule);
     const liquidationModule = m.contract("LiquidationModule", [token]);
-    const engine = m.contract("MarginEngine", [token, deployer, riskParamsArg(params), liquidationModule]);
-    return { engine, liquidationModule };
+    const governanceModule = m.contract("GovernanceModule", [token]);
+    const engine = m.contract("MarginEngine", [
+      token,
+      deployer,
+      riskParamsArg(params),
+      liquidationModule,
+      governanceModule,
+    ]);
+    // The engine's whole ABI (IMarginEngine + ILiquidation + IGovernance), for the selectors its modules serve.
+    const bulkhead = m.contractAt("IBulkhead", engine, { id: "Bulkhead" });
+    return { engine, liquidationModule, governanceModule, bulkhead };
   });
 
   /** A role holder as a call argument: an address, or the timelock deployed by this graph. */
@@ -164,7 +175,7 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
   });
 
   const MarketsModule = buildModule("Markets", (m) => {
-    const { engine } = m.useModule(EngineModule);
+    const { engine, bulkhead } = m.useModule(EngineModule);
     const feeds = m.useModule(FeedsModule);
     // listMarket needs RISK_ROLE; the deployer holds it for the listing and gives it up in Roles if it must.
     let previous: Future = m.call(engine, "grantRole", [ROLES.RISK_ROLE, deployer], {
@@ -173,7 +184,7 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
     for (const market of params.markets) {
       const key = marketKey(market.symbol);
       // Chained so market ids follow the file order (1, 2, ...).
-      previous = m.call(engine, "listMarket", [marketParamsArg(market, feeds[`feed_${key}`])], {
+      previous = m.call(bulkhead, "listMarket", [marketParamsArg(market, feeds[`feed_${key}`])], {
         id: `listMarket_${key}`,
         after: [previous],
       });
@@ -212,17 +223,18 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
   return buildModule("Bulkhead", (m) => {
     const { token } = m.useModule(TokenModule);
     const feeds = m.useModule(FeedsModule);
-    const { engine, liquidationModule } = m.useModule(EngineModule);
+    const { engine, liquidationModule, governanceModule } = m.useModule(EngineModule);
     const { vault } = m.useModule(VaultModule);
     m.useModule(MarketsModule);
     m.useModule(RolesModule);
     const timelock = TimelockModule === undefined ? {} : m.useModule(TimelockModule);
-    // Keyed by name for the deploy script: token, engine, liquidationModule, vault, feed_<KEY>,
+    // Keyed by name for the deploy script: token, engine, liquidationModule, governanceModule, vault, feed_<KEY>,
     // aggregator_<KEY> (mock feeds) and timelock (when configured).
     const results: Record<string, ContractFuture<string>> = {
       token,
       engine,
       liquidationModule,
+      governanceModule,
       vault,
       ...feeds,
       ...timelock,

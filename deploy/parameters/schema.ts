@@ -2,7 +2,7 @@
  * The deployment parameter file: its shape (zod) and every bound the contracts enforce, checked off-chain so a
  * bad file fails with a message naming the field BEFORE a transaction is sent.
  *
- * Bounds mirror contracts/core/MarginEngine.sol (`_writeMarketParams`, `_setRiskParams`),
+ * Bounds mirror contracts/core/GovernanceModule.sol (its public constants, `_writeMarketParams`, `_setRiskParams`),
  * contracts/vault/LiquidityVault.sol (`_setVaultParams`) and contracts/oracle/ChainlinkPriceFeed.sol (constructor).
  * Keep them in lock-step: the on-chain checks stay authoritative, these only fail earlier and say why.
  */
@@ -12,7 +12,7 @@ import { z } from "zod";
 
 export const WAD = 10n ** 18n;
 
-/** MarginEngine / EngineBase hard bounds (D18 unless noted). */
+/** GovernanceModule / EngineBase hard bounds (D18 unless noted); GovernanceModule exposes each as a constant. */
 export const ENGINE_BOUNDS = {
   MIN_BASE_IMR: 5n * 10n ** 15n, // 0.005
   MAX_IMR: WAD,
@@ -23,9 +23,10 @@ export const ENGINE_BOUNDS = {
   MAX_MIN_POSITION_MARGIN: 1_000_000n * WAD,
   MAX_TRADE_FEE: WAD / 100n,
   MAX_LIQUIDATION_FEE: (5n * WAD) / 100n,
-  MAX_KEEPER_REWARD: 10_000n * WAD,
+  MAX_KEEPER_REWARD: 100_000n * WAD,
   MAX_LIQUIDATION_BUFFER: WAD / 2n,
   MAX_INSURANCE_FEE_SHARE: WAD / 2n,
+  MAX_ADL_MIN_SHARE: WAD / 2n,
   MAX_SIZE_PARAM: 10n ** 28n, // 1e10 base units: sizes and open interest live in 96-bit storage
   MAX_POSITIONS: 16,
   MAX_MARKETS: 64,
@@ -43,6 +44,7 @@ export const FEED_BOUNDS = {
 } as const;
 
 const UINT64_MAX = 2n ** 64n - 1n;
+const UINT96_MAX = 2n ** 96n - 1n;
 const UINT128_MAX = 2n ** 128n - 1n;
 
 /** A decimal string ("0.02", "100000") parsed to a bigint with `decimals` digits of precision. */
@@ -67,8 +69,8 @@ const decimalString = (decimals: number) =>
     );
 
 /** A D18 fixed-point value written as a decimal string, checked to fit its Solidity type. */
-const d18 = (bits: 64 | 128) => {
-  const max = bits === 64 ? UINT64_MAX : UINT128_MAX;
+const d18 = (bits: 64 | 96 | 128) => {
+  const max = bits === 64 ? UINT64_MAX : bits === 96 ? UINT96_MAX : UINT128_MAX;
   return decimalString(18)
     .transform((value) => parseDecimal(value, 18))
     .pipe(z.bigint().max(max, `does not fit a uint${bits} in D18 (max ${formatDecimal(max, 18)})`));
@@ -133,11 +135,15 @@ const riskParamsSchema = z
     keeperShare: d18(64),
     liquidationBuffer: d18(64),
     insuranceFeeShare: d18(64),
-    flatKeeperReward: d18(128),
-    maxKeeperReward: d18(128),
+    /** Flat part of the keeper reward (USD): pays for gas; <= every market's minPositionMargin. */
+    flatKeeperReward: d18(96),
+    /** Cap of the keeper reward (USD): reward = min(flat + liquidationFee x keeperShare, max). */
+    maxKeeperReward: d18(96),
     partialLiquidationNotional: d18(128),
     adlTrigger: d18(64),
     adlTarget: d18(64),
+    /** Only positions whose profit is at least this share of their market's traders' net profit may be ADL'd. */
+    adlMinShare: d18(64),
   })
   .strict();
 
@@ -242,7 +248,7 @@ export function checkBounds(file: DeployParameters): Issue[] {
     issue(["timelock"], 'a timelock is configured but no role is given to it (set admin to "timelock")');
   }
 
-  // Risk parameters (MarginEngine._setRiskParams).
+  // Risk parameters (GovernanceModule._setRiskParams).
   const r = file.riskParams;
   if (r.keeperShare > WAD) issue(["riskParams", "keeperShare"], bound("must be <= 1", "keeperShare"));
   if (r.liquidationBuffer > B.MAX_LIQUIDATION_BUFFER) {
@@ -277,8 +283,14 @@ export function checkBounds(file: DeployParameters): Issue[] {
     issue(["riskParams", "adlTarget"], bound(`must be < adlTrigger (${show(r.adlTrigger)})`, "adl"));
   }
   if (r.adlTrigger > WAD) issue(["riskParams", "adlTrigger"], bound("must be <= 1", "adl"));
+  if (r.adlMinShare === 0n || r.adlMinShare > B.MAX_ADL_MIN_SHARE) {
+    issue(
+      ["riskParams", "adlMinShare"],
+      bound(`must be in (0, ${show(B.MAX_ADL_MIN_SHARE)}]`, "adlMinShare"),
+    );
+  }
 
-  // Markets (MarginEngine._writeMarketParams, ChainlinkPriceFeed constructor).
+  // Markets (GovernanceModule._writeMarketParams, ChainlinkPriceFeed constructor).
   const symbols = new Set<string>();
   file.markets.forEach((market, i) => {
     const at = (field: string) => ["markets", i, "params", field];
@@ -310,11 +322,11 @@ export function checkBounds(file: DeployParameters): Issue[] {
         bound(`must be <= ${show(B.MAX_FUNDING_VELOCITY)}`, "maxFundingVelocity"),
       );
     }
-    if (p.minPositionMargin < r.maxKeeperReward) {
+    if (p.minPositionMargin < r.flatKeeperReward) {
       issue(
         at("minPositionMargin"),
         bound(
-          `must be >= riskParams.maxKeeperReward (${show(r.maxKeeperReward)}) so a dust position pays its liquidator`,
+          `must be >= riskParams.flatKeeperReward (${show(r.flatKeeperReward)}) so a dust position pays its liquidator`,
           "minPositionMargin",
         ),
       );
@@ -334,13 +346,14 @@ export function checkBounds(file: DeployParameters): Issue[] {
     if (p.liquidationFee > B.MAX_LIQUIDATION_FEE) {
       issue(at("liquidationFee"), bound(`must be <= ${show(B.MAX_LIQUIDATION_FEE)}`, "liquidationFee"));
     }
-    // The engine rounds the product down (mulDown), so compare against the floor.
+    // The engine rounds the product down (mulDown), so compare against the floor. A liquidation pays the trading
+    // fee a close would pay plus the liquidation fee, so both together must stay below the maintenance ratio.
     const maintenanceRatio = (p.baseImr * p.mmScalar) / WAD;
-    if (p.liquidationFee >= maintenanceRatio) {
+    if (p.liquidationFee + p.takerFee >= maintenanceRatio) {
       issue(
         at("liquidationFee"),
         bound(
-          `must be < baseImr x mmScalar (${show(maintenanceRatio)}), or liquidating at the maintenance boundary leaves negative equity`,
+          `liquidationFee + takerFee must be < baseImr x mmScalar (${show(maintenanceRatio)}), or liquidating at the maintenance boundary leaves negative equity`,
           "liquidationFee",
         ),
       );

@@ -20,7 +20,14 @@ async function twoFundedAccounts() {
 async function engineFor<T extends MockERC20>(token: T) {
   const [admin, alice, attacker] = await ethers.getSigners();
   const module = await ethers.deployContract("LiquidationModule", [token]);
-  const engineImpl = await ethers.deployContract("MarginEngine", [token, admin, riskParams, module]);
+  const governance = await ethers.deployContract("GovernanceModule", [token]);
+  const engineImpl = await ethers.deployContract("MarginEngine", [
+    token,
+    admin,
+    riskParams,
+    module,
+    governance,
+  ]);
   const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
   await token.mint(alice, usd("1000000"));
   await token.connect(alice).approve(engine, ethers.MaxUint256);

@@ -8,7 +8,7 @@ const name = (s: string) => ethers.encodeBytes32String(s);
 type Market = ReturnType<typeof marketParams>;
 type Risk = typeof riskParams;
 
-/** Each market-parameter bound of MarginEngine._writeMarketParams, one violation per row. */
+/** Each market-parameter bound of GovernanceModule._writeMarketParams, one violation per row. */
 const MARKET_BOUNDS: [string, Partial<Market>][] = [
   ["baseImr", { baseImrD18: wad("0.0049") }],
   ["baseImr", { baseImrD18: wad("0.6"), maxImrD18: wad("0.5") }],
@@ -17,13 +17,15 @@ const MARKET_BOUNDS: [string, Partial<Market>][] = [
   ["mmScalar", { mmScalarD18: wad("0.09") }],
   ["mmScalar", { mmScalarD18: wad("0.91") }],
   ["maxFundingVelocity", { maxFundingVelocityD18: wad("10.01") }],
-  ["minPositionMargin", { minPositionMarginD18: wad("19.99") }], // below the max keeper reward (20)
+  ["minPositionMargin", { minPositionMarginD18: wad("4.99") }], // below the flat keeper reward (5)
   ["minPositionMargin", { minPositionMarginD18: wad("1000001") }],
   ["skewScale", { skewScaleD18: 0n, maxOiPerSideD18: 0n }],
   ["skewScale", { skewScaleD18: 10n ** 36n + 1n }],
   ["tradeFee", { makerFeeD18: wad("0.0101") }],
   ["tradeFee", { takerFeeD18: wad("0.0101") }],
   ["liquidationFee", { liquidationFeeD18: wad("0.01") }], // not below baseImr x mmScalar = 0.01
+  // Below 0.01 alone, but liquidationFee + takerFee (0.0094 + 0.0006) is not: a liquidation pays both.
+  ["liquidationFee", { liquidationFeeD18: wad("0.0094") }],
   ["liquidationFee", { baseImrD18: wad("0.5"), mmScalarD18: wad("0.9"), liquidationFeeD18: wad("0.051") }],
   ["reserveRatio", { reserveRatioD18: 0n }],
   ["reserveRatio", { reserveRatioD18: wad("1.01") }],
@@ -31,7 +33,7 @@ const MARKET_BOUNDS: [string, Partial<Market>][] = [
   ["maxOiPerSide", { maxOiPerSideD18: wad("1000001") }], // above skewScale
 ];
 
-/** Each risk-parameter bound of MarginEngine._setRiskParams, one violation per row. */
+/** Each risk-parameter bound of GovernanceModule._setRiskParams, one violation per row. */
 const RISK_BOUNDS: [string, Partial<Risk>][] = [
   ["maxPositionsPerAccount", { maxPositionsPerAccount: 0 }],
   ["maxPositionsPerAccount", { maxPositionsPerAccount: 17 }],
@@ -39,12 +41,15 @@ const RISK_BOUNDS: [string, Partial<Risk>][] = [
   ["liquidationBuffer", { liquidationBufferD18: wad("0.51") }],
   ["insuranceFeeShare", { insuranceFeeShareD18: wad("0.51") }],
   ["keeperReward", { flatKeeperRewardD18: wad("21"), maxKeeperRewardD18: wad("20") }],
-  ["keeperReward", { maxKeeperRewardD18: wad("10001") }],
-  ["keeperReward", { maxKeeperRewardD18: wad("21") }], // above the listed markets' minPositionMargin (20)
+  ["keeperReward", { maxKeeperRewardD18: wad("100001") }], // above MAX_KEEPER_REWARD (100,000)
+  // The flat part above the listed markets' minPositionMargin (20); the cap no longer depends on it.
+  ["keeperReward", { flatKeeperRewardD18: wad("20.01") }],
   ["partialLiquidationNotional", { partialLiquidationNotionalD18: 0n }],
   ["adl", { adlTargetD18: 0n }],
   ["adl", { adlTargetD18: wad("0.5"), adlTriggerD18: wad("0.5") }],
   ["adl", { adlTargetD18: wad("0.5"), adlTriggerD18: wad("1.01") }],
+  ["adlMinShare", { adlMinShareD18: 0n }],
+  ["adlMinShare", { adlMinShareD18: wad("0.51") }], // above MAX_ADL_MIN_SHARE (0.5)
 ];
 
 describe("core: governance", () => {
@@ -102,6 +107,20 @@ describe("core: governance", () => {
       "RiskParamsUpdated",
     );
     expect((await engine.getRiskParams()).keeperShareD18).to.equal(wad("0.4"));
+    // The cap may exceed every market's minPositionMargin (20) now, up to MAX_KEEPER_REWARD; the flat part may
+    // equal it.
+    await engine.setRiskParams({
+      ...riskParams,
+      flatKeeperRewardD18: wad("20"),
+      maxKeeperRewardD18: wad("100000"),
+      adlMinShareD18: wad("0.5"),
+    });
+    const r = await engine.getRiskParams();
+    expect([r.flatKeeperRewardD18, r.maxKeeperRewardD18, r.adlMinShareD18]).to.deep.equal([
+      wad("20"),
+      wad("100000"),
+      wad("0.5"),
+    ]);
   });
 
   it("governance functions revert for callers without the role", async () => {

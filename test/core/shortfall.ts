@@ -33,15 +33,18 @@ describe("core: a profit larger than the vault's cash", () => {
     const feeToInsuranceD18: bigint = trade.args.feeToInsuranceD18;
     const owed = realisedPnl - fundingPaid;
 
+    // The fee is paid first (its shares land in the vault and the fund), then the profit takes what they hold.
+    const cashWithFee = cash + feeD18 - feeToInsuranceD18;
+    const insuranceWithFee = insurance + feeToInsuranceD18;
     expect(shortfall.args.accountId).to.equal(2n);
-    expect(shortfall.args.paidByVaultD18).to.equal(cash);
-    expect(shortfall.args.paidByInsuranceD18).to.equal(insurance);
-    expect(shortfall.args.haircutD18).to.equal(owed - cash - insurance);
+    expect(shortfall.args.paidByVaultD18).to.equal(cashWithFee);
+    expect(shortfall.args.paidByInsuranceD18).to.equal(insuranceWithFee);
+    expect(shortfall.args.haircutD18).to.equal(owed - cashWithFee - insuranceWithFee);
     expect(shortfall.args.haircutD18).to.be.gt(0n);
-    // The vault and the fund end with only the closing fee's shares; alice got exactly what they had.
-    expect(await engine.vaultCash()).to.equal(feeD18 - feeToInsuranceD18);
-    expect(await engine.insuranceFund()).to.equal(feeToInsuranceD18);
-    expect((await engine.getAccount(2)).collateralD18).to.equal(collateral + cash + insurance - feeD18);
+    // The vault and the fund end empty; alice got exactly what they had, net of her fee.
+    expect(await engine.vaultCash()).to.equal(0n);
+    expect(await engine.insuranceFund()).to.equal(0n);
+    expect((await engine.getAccount(2)).collateralD18).to.equal(collateral + cash + insurance);
     expect((await engine.getAccount(1)).collateralD18).to.equal(wad("50000"));
     await expectCustodyIdentity(contracts);
   });

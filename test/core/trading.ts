@@ -301,13 +301,24 @@ describe("core: trading", () => {
       const { engine } = contracts;
       const { alice } = signers;
       const p = marketParams(ethers.ZeroAddress, "ETH");
-      // The largest size storage can hold is priced (and refused by the caller's bound); one more is invalid.
+      // A size the storage holds is priced and refused by the caller's bound (the whole trade reverts).
+      const large = p.skewScaleD18; // a basis of ~4.5e9 USD still fits the int96 basis slot
+      const largeFill = fillPrice(ETH_PRICE, 0n, large, p.skewScaleD18);
+      await expectUnchanged(contracts, () =>
+        expect(engine.connect(alice).trade(1, ETH, large, wad("3100")))
+          .to.be.revertedWithCustomError(engine, "SlippageExceeded")
+          .withArgs(largeFill, wad("3100")),
+      );
+      // The largest size the int96 size slot holds: the trade is applied before the slippage check (issue 8's
+      // `_fill` then `_settle`), so its basis size x fill (rounded up), ~2.4e36, overflows the int96 basis slot
+      // first: still a typed error, with no state change (see CONTRACT_BUGS.md, item 1).
       const big = 2n ** 95n - 1n; // int96 position storage
       const fill = fillPrice(ETH_PRICE, 0n, big, p.skewScaleD18);
+      const basis = (big * fill + WAD - 1n) / WAD;
       await expectUnchanged(contracts, () =>
         expect(engine.connect(alice).trade(1, ETH, big, wad("3100")))
-          .to.be.revertedWithCustomError(engine, "SlippageExceeded")
-          .withArgs(fill, wad("3100")),
+          .to.be.revertedWithCustomError(contracts.engineImpl, "SafeCastOverflowedIntDowncast")
+          .withArgs(96, basis),
       );
       await expectUnchanged(contracts, () =>
         expect(engine.connect(alice).trade(1, ETH, big + 1n, wad("3100")))

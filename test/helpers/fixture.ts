@@ -77,7 +77,13 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
 
   const module = await ethers.deployContract("LiquidationModule", [token]);
   const governance = await ethers.deployContract("GovernanceModule", [token]);
-  const engineImpl = await ethers.deployContract("MarginEngine", [token, admin, riskParams, module, governance]);
+  const engineImpl = await ethers.deployContract("MarginEngine", [
+    token,
+    admin,
+    riskParams,
+    module,
+    governance,
+  ]);
   const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
   const vault = await ethers.deployContract("LiquidityVault", [token, engine, admin, 10, 10, 3600]);
   await engineImpl.setVault(vault);

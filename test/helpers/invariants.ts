@@ -184,7 +184,8 @@ export function tradingFee(
 
 /**
  * The margin summary of an account computed in TypeScript from its stored positions, the given oracle prices
- * and each market's funding index as of now (read from `currentFunding`).
+ * and each market's funding index as of now (read from `currentFunding`). Each position is marked at its exit
+ * fill (oracle with the skew impact of closing it); notional and margins at the oracle price.
  */
 export async function expectedSummary(engine: IBulkhead, accountId: bigint, prices: Map<bigint, bigint>) {
   const account = await engine.getAccount(accountId);
@@ -198,7 +199,10 @@ export async function expectedSummary(engine: IBulkhead, accountId: bigint, pric
     if (price === undefined) throw new Error(`no price for market ${pos.marketId}`);
     const params = await engine.getMarketParams(pos.marketId);
     const [, index] = await engine.currentFunding(pos.marketId);
-    unrealised += divFloor(pos.sizeD18 * price, WAD) - pos.basisD18;
+    const state = await engine.getMarketState(pos.marketId);
+    // Marked at the exit fill: what a trade closing the whole position at the current skew would get.
+    const exit = fillPrice(price, state.longOiD18 - state.shortOiD18, -pos.sizeD18, params.skewScaleD18);
+    unrealised += divFloor(pos.sizeD18 * exit, WAD) - pos.basisD18;
     funding += divCeil(pos.sizeD18 * (index - pos.lastFundingIndexD18), WAD);
     const m = positionMargins(pos.sizeD18, price, params);
     notional += m.notional;

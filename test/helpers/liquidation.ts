@@ -64,6 +64,8 @@ export interface MarketSnap {
   minMargin: bigint;
   skewScale: bigint;
   liqFee: bigint;
+  makerFee: bigint;
+  takerFee: bigint;
   longOi: bigint;
   shortOi: bigint;
   fundingIndex: bigint;
@@ -138,6 +140,8 @@ export async function marketAt(
     minMargin: p.minPositionMarginD18,
     skewScale: p.skewScaleD18,
     liqFee: p.liquidationFeeD18,
+    makerFee: p.makerFeeD18,
+    takerFee: p.takerFeeD18,
     longOi: s.longOiD18,
     shortOi: s.shortOiD18,
     fundingIndex: s.fundingIndexD18,
@@ -165,7 +169,39 @@ export function margins(m: MarketSnap, size: bigint, price = m.price) {
   return { notional, imr, im, mm };
 }
 
-/** Recomputes the totals of a model from its positions (after editing prices or sizes). */
+export const skewOf = (m: MarketSnap): bigint => m.longOi - m.shortOi;
+
+/**
+ * The average price of a trade of `delta` at the market's current skew: oracle x (1 + (skew + (skew + delta)) /
+ * (2 skewScale)), the impact rounded against the trader (up for a buy, down for a sell), never below zero.
+ */
+export function fillAt(m: MarketSnap, delta: bigint, price = m.price, skew = skewOf(m)): bigint {
+  const num = price * (skew + (skew + delta));
+  const den = 2n * m.skewScale;
+  const f = price + (delta > 0n ? divCeil(num, den) : divFloor(num, den));
+  return f > 0n ? f : 0n;
+}
+
+/** The exit fill of a position: the price a trade closing all of it would get now. */
+export const exitFillOf = (m: MarketSnap, size: bigint, price = m.price): bigint => fillAt(m, -size, price);
+
+/**
+ * Maker/taker fee of a trade of `delta` at the market's skew: the part that moves skew towards zero pays the
+ * maker rate at its own segment's fill, the rest the taker rate at its segment's fill (each product rounded up).
+ */
+export function tradeFee(m: MarketSnap, delta: bigint): bigint {
+  const skew = skewOf(m);
+  let maker = 0n;
+  if ((skew > 0n && delta < 0n) || (skew < 0n && delta > 0n)) maker = abs(delta) < abs(skew) ? delta : -skew;
+  const taker = delta - maker;
+  let fee = 0n;
+  if (maker !== 0n) fee += mulUp(mulUp(abs(maker), fillAt(m, maker, m.price, skew)), m.makerFee);
+  if (taker !== 0n) fee += mulUp(mulUp(abs(taker), fillAt(m, taker, m.price, skew + maker)), m.takerFee);
+  return fee;
+}
+
+/** Recomputes the totals of a model from its positions (after editing prices or sizes). Positions are marked at
+ *  their exit fill; notional and margins at the oracle price. */
 export function totals(
   accountId: bigint,
   t: bigint,
@@ -180,7 +216,7 @@ export function totals(
     notional = 0n;
   for (const r of raw) {
     const g = margins(r.m, r.size);
-    const pu = divFloor(r.size * r.m.price, WAD) - r.basis;
+    const pu = divFloor(r.size * exitFillOf(r.m, r.size), WAD) - r.basis;
     const pf = divCeil(r.size * (r.m.index - r.lastIndex), WAD);
     positions.push({ ...r, ...g, upnl: pu, funding: pf });
     upnl += pu;
@@ -236,6 +272,21 @@ export function withPrice(x: Model, marketId: bigint, price: bigint): Model {
   );
 }
 
+/** The same model with one market's open interest moved by (dLong, dShort): other accounts' trades or closes
+ *  move the skew, and with it every position's exit fill. */
+export function withOiDelta(x: Model, marketId: bigint, dLong: bigint, dShort: bigint): Model {
+  return totals(
+    x.accountId,
+    x.t,
+    x.collateral,
+    x.positions.map((p) => ({
+      ...p,
+      m:
+        p.marketId === marketId ? { ...p.m, longOi: p.m.longOi + dLong, shortOi: p.m.shortOi + dShort } : p.m,
+    })),
+  );
+}
+
 /** The account-level figures of a model (without the market snapshots), for equality checks. */
 export function figures(x: Model) {
   const { collateral, upnl, funding, equity, im, mm, notional } = x;
@@ -266,7 +317,7 @@ export const isLiquidatable = (x: Model) => x.notional !== 0n && x.equity < x.mm
 export interface Risk {
   keeperShare: bigint;
   buffer: bigint;
-  minReward: bigint;
+  flatReward: bigint;
   maxReward: bigint;
   partialNotional: bigint;
 }
@@ -297,6 +348,8 @@ export interface Plan {
   toInsurance: bigint;
   minMargins: bigint;
   fullFee: bigint;
+  /** Trading fees of the planned closes (as trades at the current skews). */
+  tradingFee: bigint;
 }
 
 /** The liquidation plan from the NatSpec formula of LiquidationModule, computed independently. */
@@ -312,13 +365,14 @@ export function plan(x: Model, r: Risk = fixtureRisk, forceFraction?: bigint): P
     toInsurance: 0n,
     minMargins: 0n,
     fullFee: 0n,
+    tradingFee: 0n,
   };
   if (!isLiquidatable(x)) return out;
   out.liquidatable = true;
   out.fraction = WAD;
   for (const p of x.positions) {
     out.minMargins += p.m.minMargin;
-    out.fullFee += mulUp(p.notional, p.m.liqFee);
+    out.fullFee += mulUp(p.notional, p.m.liqFee) + tradeFee(p.m, -p.size);
   }
   if (x.notional > r.partialNotional && x.equity > 0n) {
     const b1 = WAD + r.buffer;
@@ -326,7 +380,7 @@ export function plan(x: Model, r: Risk = fixtureRisk, forceFraction?: bigint): P
     let den = mulDown(mv, b1);
     if (den > out.fullFee) {
       den -= out.fullFee;
-      const num = mulUp(x.mm, b1) + r.minReward - x.equity;
+      const num = mulUp(x.mm, b1) + r.flatReward - x.equity;
       const f = (num * WAD + den - 1n) / den;
       if (f < WAD) {
         out.partial = true;
@@ -339,12 +393,14 @@ export function plan(x: Model, r: Risk = fixtureRisk, forceFraction?: bigint): P
     out.partial = forceFraction < WAD;
   }
   for (const p of x.positions) {
-    const c = mulUp(abs(fractionOf(p.size, out.fraction)), p.m.price);
+    const closeSize = fractionOf(p.size, out.fraction);
+    const c = mulUp(abs(closeSize), p.m.price);
     out.closedNotional += c;
     out.fee += mulUp(c, p.m.liqFee);
+    out.tradingFee += tradeFee(p.m, -closeSize);
   }
-  let reward = mulDown(out.fee, r.keeperShare);
-  if (reward < r.minReward) reward = r.minReward;
+  // A flat part plus the keeper's share of the liquidation fee, capped, in whole token units.
+  let reward = r.flatReward + mulDown(out.fee, r.keeperShare);
   if (reward > r.maxReward) reward = r.maxReward;
   out.reward = (reward / TOKEN_SCALE) * TOKEN_SCALE;
   out.charge = out.fee > out.reward ? out.fee : out.reward;
@@ -355,9 +411,11 @@ export function plan(x: Model, r: Risk = fixtureRisk, forceFraction?: bigint): P
 export interface ClosedPos {
   marketId: bigint;
   closeSize: bigint;
+  /** The fill the close executed at (oracle with the close's skew impact). */
   price: bigint;
   realised: bigint;
   funding: bigint;
+  tradingFee: bigint;
   newSize: bigint;
   newBasis: bigint;
   index: bigint;
@@ -368,53 +426,96 @@ export interface Sim {
   collateral: bigint;
   vaultDelta: bigint;
   insuranceDelta: bigint;
+  /** The netted result of the closes (sum of realised - funding). */
+  pnl: bigint;
+  tradingFees: bigint;
+  shortfall: { fromVault: bigint; fromInsurance: bigint; haircut: bigint } | null;
   badDebt: { covered: bigint; socialised: bigint } | null;
 }
 
-/** Simulates `_liquidate` (positions backwards, oracle price, fee, bad debt) given the insurance fund. */
-export function simulate(x: Model, pl: Plan, insurance: bigint): Sim {
+/** The insurance fund's share of a trading fee (rounded down). */
+export const insuranceShareOf = (fee: bigint) => mulDown(fee, riskParams.insuranceFeeShareD18);
+
+/**
+ * Simulates `_liquidate` given the insurance fund and vault cash before it: positions closed backwards, each as a
+ * trade (fill with skew impact, maker/taker fee); the legs' results netted and settled once (fee first, then: a
+ * profit beyond vault cash is paid by the vault's positive cash, then insurance, then haircut; anything else moves
+ * whatever the cash); then the liquidation charge max(fee, reward), charge - reward to insurance; then bad debt.
+ */
+export function simulate(x: Model, pl: Plan, insurance: bigint, vaultCash: bigint = 10n ** 40n): Sim {
   let collateral = x.collateral;
-  let vaultDelta = 0n;
   const closed: ClosedPos[] = [];
   let remaining = x.positions.length;
+  let pnl = 0n;
+  let tradingFees = 0n;
   for (let i = x.positions.length - 1; i >= 0; i--) {
     const p = x.positions[i];
     const closeSize = fractionOf(p.size, pl.fraction);
     const newSize = p.size - closeSize;
+    const fill = fillAt(p.m, -closeSize);
+    const fee = tradeFee(p.m, -closeSize);
     const released = newSize === 0n ? p.basis : divCeil(p.basis * abs(closeSize), abs(p.size));
-    const realised = divFloor(closeSize * p.m.price, WAD) - released;
+    const realised = divFloor(closeSize * fill, WAD) - released;
     const funding = divCeil(p.size * (p.m.index - p.lastIndex), WAD);
-    collateral += realised - funding;
-    vaultDelta -= realised - funding;
+    pnl += realised - funding;
+    tradingFees += fee;
     if (newSize === 0n) remaining--;
     closed.push({
       marketId: p.marketId,
       closeSize,
-      price: p.m.price,
+      price: fill,
       realised,
       funding,
+      tradingFee: fee,
       newSize,
       newBasis: p.basis - released,
       index: p.m.index,
     });
   }
+  // Settlement of the netted result.
+  const feeToIns = insuranceShareOf(tradingFees);
+  let cash = vaultCash + tradingFees - feeToIns;
+  let ins = insurance + feeToIns;
+  let credited = pnl;
+  let shortfall = null;
+  if (pnl > 0n && pnl > cash) {
+    const fromVault = cash > 0n ? cash : 0n;
+    const rest = pnl - fromVault;
+    const fromInsurance = min(rest, ins);
+    ins -= fromInsurance;
+    credited = fromVault + fromInsurance;
+    cash -= fromVault;
+    shortfall = { fromVault, fromInsurance, haircut: rest - fromInsurance };
+  } else {
+    cash -= pnl;
+  }
+  collateral += credited - tradingFees;
+  // The liquidation charge.
   collateral -= pl.charge;
-  let insuranceDelta = pl.toInsurance;
+  ins += pl.toInsurance;
   let badDebt = null;
   if (remaining === 0 && collateral < 0n) {
     const deficit = -collateral;
-    const ins = insurance + pl.toInsurance;
     const covered = min(deficit, ins);
     const socialised = deficit - covered;
-    insuranceDelta -= covered;
-    vaultDelta -= socialised;
+    ins -= covered;
+    cash -= socialised;
     collateral = 0n;
     badDebt = { covered, socialised };
   }
-  return { closed, collateral, vaultDelta, insuranceDelta, badDebt };
+  return {
+    closed,
+    collateral,
+    vaultDelta: cash - vaultCash,
+    insuranceDelta: ins - insurance,
+    pnl,
+    tradingFees,
+    shortfall,
+    badDebt,
+  };
 }
 
-/** The account after a simulated liquidation, at the same timestamp and prices. */
+/** The account after a simulated liquidation, at the same timestamp and prices (the closes moved the skews). */
 export function postModel(x: Model, sim: Sim): Model {
   const raw = [];
   for (const p of x.positions) {
@@ -423,7 +524,11 @@ export function postModel(x: Model, sim: Sim): Model {
     // The engine stores the funding checkpoint in D9, rounded against the position (down long, up short).
     const checkpoint =
       (c.newSize > 0n ? divFloor(c.index, 10n ** 9n) : divCeil(c.index, 10n ** 9n)) * 10n ** 9n;
-    raw.push({ marketId: p.marketId, size: c.newSize, basis: c.newBasis, lastIndex: checkpoint, m: p.m });
+    const m =
+      p.size > 0n
+        ? { ...p.m, longOi: p.m.longOi - c.closeSize }
+        : { ...p.m, shortOi: p.m.shortOi + c.closeSize };
+    raw.push({ marketId: p.marketId, size: c.newSize, basis: c.newBasis, lastIndex: checkpoint, m });
   }
   return totals(x.accountId, x.t, sim.collateral, raw);
 }
@@ -431,10 +536,17 @@ export function postModel(x: Model, sim: Sim): Model {
 /** Whether an account state meets the partial-liquidation target equity >= (1 + buffer) x MM. */
 export const meetsBuffer = (x: Model, r: Risk = fixtureRisk) => x.equity * WAD >= x.mm * (WAD + r.buffer);
 
-/** Traders' net PnL in a market at the snapshot's price and pending funding (EngineBase._tradersNetPnl). */
+/**
+ * Traders' net PnL in a market at the snapshot's price and pending funding (EngineBase._tradersNetPnl): what
+ * closing the whole skew would realise, at closeFill = price x (1 + skew / (2 skewScale)) (rounded up for a long
+ * skew, down for a short one: either way the traders' PnL comes out high, so the vault values itself low), minus
+ * funding owed.
+ */
 export function tradersPnl(m: MarketSnap): bigint {
-  const skew = m.longOi - m.shortOi;
-  const unrealised = divCeil(skew * m.price, WAD) - m.netBasis;
+  const skew = skewOf(m);
+  const imp = skew * m.price;
+  const closeFill = m.price + (skew > 0n ? divCeil(imp, 2n * m.skewScale) : divFloor(imp, 2n * m.skewScale));
+  const unrealised = divCeil(skew * closeFill, WAD) - m.netBasis;
   const funding = divFloor(skew * m.index, WAD) - m.netFundingBasis;
   return unrealised - funding;
 }
@@ -464,7 +576,7 @@ export async function liquidateModelled(
   const t = at ?? (await latest()) + 10n;
   const before = await model(engine, accountId, t);
   const pl = plan(before);
-  const sim = simulate(before, pl, await engine.insuranceFund());
+  const sim = simulate(before, pl, await engine.insuranceFund(), await engine.vaultCash());
   await networkHelpers.time.setNextBlockTimestamp(t);
   const tx = await engine.connect(keeper).liquidate(accountId, receiver, { gasLimit: 3_000_000 });
   const receipt = (await tx.wait()) as ContractTransactionReceipt;

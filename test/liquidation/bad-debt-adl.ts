@@ -7,6 +7,7 @@ import {
   deploySmallVaultBulkhead,
   divFloor,
   expectCustody,
+  fillAt,
   fractionOf,
   feedAnswer,
   latest,
@@ -52,18 +53,27 @@ describe("liquidation: bad debt", () => {
       const r = await liquidateModelled(engine, signers.keeper, 1);
       expect(r.before.equity).to.be.lt(0n);
       expect(r.plan.partial).to.equal(false);
-      // Independent deficit: collateral + realised - funding - charge, all positions closed.
+      // Independent deficit: collateral + realised - funding - trading fees - charge, all positions closed like
+      // trades (each at its fill, with its maker/taker fee); the netted result is a loss, so it moves to the vault
+      // whatever the vault's cash.
       const closedFlow = r.sim.closed.reduce((s, c) => s + c.realised - c.funding, 0n);
-      const deficit = -(r.before.collateral + closedFlow - r.plan.charge);
+      const tradingFees = r.sim.closed.reduce((s, c) => s + c.tradingFee, 0n);
+      expect(closedFlow).to.be.lt(0n);
+      expect(tradingFees).to.be.gt(0n);
+      const feeToInsurance = mulDown(tradingFees, riskParams.insuranceFeeShareD18);
+      const deficit = -(r.before.collateral + closedFlow - tradingFees - r.plan.charge);
       expect(deficit).to.be.gt(0n);
-      const available = ins0 + r.plan.toInsurance; // the fee's insurance share is credited first
+      // The trading fee's and the charge's insurance shares are credited before the deficit is covered.
+      const available = ins0 + feeToInsurance + r.plan.toInsurance;
       const covered = deficit < available ? deficit : available;
       const socialised = deficit - covered;
       if (topUp !== null) expect(socialised).to.equal(0n);
       else expect(covered > 0n && socialised > 0n).to.equal(true);
       await expect(r.tx).to.emit(engine, "BadDebt").withArgs(1n, covered, socialised);
       expect(await engine.insuranceFund()).to.equal(available - covered);
-      expect(await engine.vaultCash()).to.equal(vc0 - closedFlow - socialised);
+      expect(await engine.vaultCash()).to.equal(
+        vc0 - closedFlow + (tradingFees - feeToInsurance) - socialised,
+      );
       expect((await engine.getAccount(1)).collateralD18).to.equal(0n);
       expect((await engine.getAccount(1)).positionCount).to.equal(0n);
       expect(await token.balanceOf(signers.keeper)).to.equal(kb + r.plan.reward / TOKEN_SCALE);
@@ -147,7 +157,8 @@ describe("liquidation: auto-deleveraging", () => {
     const e = await adlExpect(engine, 1n, t);
     expect(e.pnl).to.be.gt(e.trigger);
     expect(e.positionPnl).to.be.gt(0n);
-    // Touching the position settles all its funding F; closing f realises f x U (U its gross unrealised PnL):
+    // Touching the position settles all its funding F; closing f realises R(f) >= f x U (U its gross unrealised
+    // PnL at its exit fill; a partial close gets a better fill than the whole would):
     // P + F - f U <= t (C + F - f U)  <=>  f >= (P + F - t (C + F)) / (U (1 - t)), rounded up; the close size
     // is |size| x f rounded up.
     const F = e.p.funding;
@@ -158,7 +169,10 @@ describe("liquidation: auto-deleveraging", () => {
     expect(f > 0n && f < WAD).to.equal(true);
     const closeSize = fractionOf(e.p.size, f);
     const released = (e.p.basis * closeSize + e.p.size - 1n) / e.p.size; // divCeil, both positive
-    const realised = divFloor(closeSize * e.m.price, WAD) - released;
+    // ADL closes at the fill a trade of -closeSize would get (skew impact), without trading fee.
+    const fill = fillAt(e.m, -closeSize);
+    expect(fill).to.be.gt(e.m.price); // a sale that reduces a long skew of 30 ETH still fills above the oracle
+    const realised = divFloor(closeSize * fill, WAD) - released;
     const ins = await engine.insuranceFund();
     const bal = await token.balanceOf(await engine.getAddress());
 
@@ -166,7 +180,7 @@ describe("liquidation: auto-deleveraging", () => {
     const tx = await engine.connect(signers.carol).autoDeleverage(1, ETH);
     await expect(tx)
       .to.emit(engine, "AutoDeleveraged")
-      .withArgs(1n, ETH, signers.carol.address, closeSize, e.m.price, realised);
+      .withArgs(1n, ETH, signers.carol.address, closeSize, fill, realised);
     await expect(tx).to.not.emit(engine, "PositionModified"); // not a trade: no trading fee
     const a = await engine.getAccount(1);
     expect(a.collateralD18).to.equal(e.acct.collateral + realised - e.p.funding); // no fee
@@ -231,8 +245,8 @@ describe("liquidation: auto-deleveraging", () => {
         false,
         wad("4800"),
         wad("24"),
-        wad("12"),
-        wad("12"),
+        wad("17"), // 5 + 24 x 0.5
+        wad("7"),
       );
     await expectCustody(engine);
   });

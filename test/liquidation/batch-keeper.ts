@@ -1,7 +1,8 @@
 import { expect } from "chai";
-import { ethers, networkHelpers, deployBulkhead, ETH, BTC } from "../helpers/fixture.js";
+import { ethers, networkHelpers, deployBulkhead, ETH, BTC, riskParams } from "../helpers/fixture.js";
 import {
   TOKEN_SCALE,
+  WAD,
   accountState,
   deploySixteenMarketBulkhead,
   expectCustody,
@@ -20,8 +21,9 @@ import type { ContractTransactionReceipt } from "ethers";
 const { loadFixture } = networkHelpers;
 
 describe("liquidation: batch and keeper", () => {
-  /** id1: alice 10 ETH long (reward 20), id2: bob 0.5 ETH long (reward 5, the floor), id3: carol healthy,
-   *  id4: carol BTC short, healthy. ETH then drops to 2890. */
+  /** id1: alice 10 ETH long (reward 5 + 28,900 x 0.5% x 0.5 = 77.25), id2: bob 0.5 ETH long (reward
+   *  5 + 1,445 x 0.5% x 0.5 = 8.6125, above its fee 7.225), id3: carol healthy, id4: carol BTC short, healthy.
+   *  ETH then drops to 2890. */
   async function batchSetup() {
     const f = await loadFixture(deployBulkhead);
     const { engine, ethAggregator } = f.contracts;
@@ -50,19 +52,19 @@ describe("liquidation: batch and keeper", () => {
     const expected = [];
     for (const id of [1n, 2n, 3n]) expected.push(plan(await model(engine, id, t)));
     expect(expected.map((p) => p.liquidatable)).to.deep.equal([true, true, false]);
-    expect(expected[0].reward).to.equal(wad("20"));
-    expect(expected[1].reward).to.equal(wad("5"));
+    expect(expected[0].reward).to.equal(wad("77.25"));
+    expect(expected[1].reward).to.equal(wad("8.6125"));
     const ids = [3n, 1n, 999n, 2n, 1n, 2n];
     const [count, reward] = await engine.connect(keeper).liquidateBatch.staticCall(ids, carol);
     expect(count).to.equal(2n);
-    expect(reward).to.equal(wad("25"));
+    expect(reward).to.equal(wad("85.8625"));
 
     const healthyBefore = await accountState(engine, 3);
     const cb = await token.balanceOf(carol);
     await networkHelpers.time.setNextBlockTimestamp(t);
     const tx = await engine.connect(keeper).liquidateBatch(ids, carol);
     const receipt = (await tx.wait()) as ContractTransactionReceipt;
-    expect(await token.balanceOf(carol)).to.equal(cb + usd("25"));
+    expect(await token.balanceOf(carol)).to.equal(cb + usd("85.8625"));
     const pays = transfersFromEngine(receipt, await token.getAddress(), await engine.getAddress());
     expect(pays.length).to.equal(1);
     const liquidated = receipt.logs
@@ -77,7 +79,7 @@ describe("liquidation: batch and keeper", () => {
     expect(liquidated.map((e) => e!.args.accountId)).to.deep.equal([1n, 2n]);
     // The keeper recorded is the batch's caller, not the engine's self-call.
     expect(liquidated.map((e) => e!.args.keeper)).to.deep.equal([keeper.address, keeper.address]);
-    expect(liquidated.map((e) => e!.args.keeperRewardD18)).to.deep.equal([wad("20"), wad("5")]);
+    expect(liquidated.map((e) => e!.args.keeperRewardD18)).to.deep.equal([wad("77.25"), wad("8.6125")]);
     expect((await engine.getAccount(1)).positionCount).to.equal(0n);
     expect((await engine.getAccount(2)).positionCount).to.equal(0n);
     expect(await accountState(engine, 3)).to.deep.equal(healthyBefore);
@@ -119,8 +121,8 @@ describe("liquidation: batch and keeper", () => {
         false,
         wad("28900"),
         wad("144.5"),
-        wad("20"),
-        wad("124.5"),
+        wad("77.25"), // 5 + 144.5 x 0.5
+        wad("67.25"),
       );
     expect(await accountState(engine, 4)).to.deep.equal(before);
     expect((await engine.getAccount(1)).positionCount).to.equal(0n);
@@ -166,7 +168,7 @@ describe("liquidation: batch and keeper", () => {
     expect(quotes.filter((q) => q.liquidatable).length).to.equal(2);
   });
 
-  it("a keeper reward between the clamps is fee x keeperShare (floored to the token's smallest unit)", async () => {
+  it("a keeper reward below the cap is flat + fee x keeperShare (floored to the token's smallest unit)", async () => {
     const f = await loadFixture(deployBulkhead);
     const { engine, ethAggregator, token } = f.contracts;
     const { alice, keeper } = f.signers;
@@ -175,21 +177,16 @@ describe("liquidation: batch and keeper", () => {
     const kb = await token.balanceOf(keeper);
     const ins = await engine.insuranceFund();
     const r = await liquidateModelled(engine, keeper, 1);
-    // closed 5880, fee 0.5% = 29.4, half = 14.7 USDC to the keeper, 14.7 to insurance.
+    // closed 5880, fee 0.5% = 29.4; the keeper gets 5 + 29.4 x 0.5 = 19.7 USDC, insurance the 9.7 left of the fee
+    // (plus its share of the close's trading fee, paid like a trade's).
     await expect(r.tx)
       .to.emit(engine, "Liquidated")
-      .withArgs(
-        1n,
-        keeper.address,
-        keeper.address,
-        false,
-        wad("5880"),
-        wad("29.4"),
-        wad("14.7"),
-        wad("14.7"),
-      );
-    expect(await token.balanceOf(keeper)).to.equal(kb + usd("14.7"));
-    expect(await engine.insuranceFund()).to.equal(ins + wad("14.7"));
+      .withArgs(1n, keeper.address, keeper.address, false, wad("5880"), wad("29.4"), wad("19.7"), wad("9.7"));
+    expect(await token.balanceOf(keeper)).to.equal(kb + usd("19.7"));
+    expect(r.sim.tradingFees).to.be.gt(0n);
+    expect(await engine.insuranceFund()).to.equal(
+      ins + wad("9.7") + (r.sim.tradingFees * riskParams.insuranceFeeShareD18) / WAD,
+    );
     await expectCustody(engine);
   });
 

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import { ethers, networkHelpers, deployBulkhead, ETH, BTC } from "../helpers/fixture.js";
+import { ethers, networkHelpers, deployBulkhead, ETH, BTC, riskParams } from "../helpers/fixture.js";
 import {
   TOKEN_SCALE,
   WAD,
@@ -19,6 +19,7 @@ import {
   setPrice,
   usd,
   wad,
+  withOiDelta,
   GAS,
 } from "../helpers/liquidation.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
@@ -261,14 +262,24 @@ describe("liquidation: liquidate", () => {
     expect(r.t).to.equal(t);
     expect((await engine.getAccount(iso)).positionCount).to.equal(0n);
     expect(await accountState(engine, 1)).to.deep.equal(stateBefore);
-    // Same timestamp, after the liquidation: the cross account's every margin figure is unchanged.
-    expect(figures(await model(engine, 1, t))).to.deep.equal(figures(crossBefore));
+    // Same timestamp, after the liquidation: the cross account's storage is untouched, and its margin figures move
+    // only because the isolated close took 10 ETH of long skew away, which moves the exit fill its ETH leg is
+    // marked at (issue 8); notional, margins and funding are unchanged.
+    const expected = withOiDelta(crossBefore, BigInt(ETH), -wad("10"), 0n);
+    expect(expected.upnl).to.not.equal(crossBefore.upnl);
+    expect([expected.im, expected.mm, expected.notional, expected.funding]).to.deep.equal([
+      crossBefore.im,
+      crossBefore.mm,
+      crossBefore.notional,
+      crossBefore.funding,
+    ]);
+    expect(figures(await model(engine, 1, t))).to.deep.equal(figures(expected));
     const s = await engine.marginSummary(1, { blockTag: r.receipt.blockNumber });
     expect([s.collateralD18, s.unrealisedPnlD18, s.accruedFundingD18, s.equityD18]).to.deep.equal([
-      crossBefore.collateral,
-      crossBefore.upnl,
-      crossBefore.funding,
-      crossBefore.equity,
+      expected.collateral,
+      expected.upnl,
+      expected.funding,
+      expected.equity,
     ]);
     expect([s.initialMarginD18, s.maintenanceMarginD18, s.notionalD18]).to.deep.equal([
       crossBefore.im,
@@ -296,9 +307,12 @@ describe("liquidation: liquidate", () => {
     expect(r.plan.liquidatable).to.equal(true);
     expect((await engine.getAccount(1)).positionCount).to.equal(0n);
     expect(await accountState(engine, iso)).to.deep.equal(stateBefore);
-    expect(figures(await model(engine, iso, t))).to.deep.equal(figures(isoBefore));
+    // Storage untouched; the figures move only through the ETH skew the cross close removed (10 long), which
+    // shifts the isolated position's exit fill.
+    const expected = withOiDelta(isoBefore, BigInt(ETH), -wad("10"), 0n);
+    expect(figures(await model(engine, iso, t))).to.deep.equal(figures(expected));
     const s = await engine.marginSummary(iso, { blockTag: r.receipt.blockNumber });
-    expect(s.equityD18).to.equal(isoBefore.equity);
+    expect(s.equityD18).to.equal(expected.equity);
     expect(s.maintenanceMarginD18).to.equal(isoBefore.mm);
     expect(s.accruedFundingD18).to.equal(isoBefore.funding);
     await expectCustody(engine);
@@ -366,7 +380,7 @@ describe("liquidation: liquidate", () => {
     expect((returned + r.plan.reward / TOKEN_SCALE) * TOKEN_SCALE).to.be.lt(r.before.equity);
   });
 
-  it("a dust position is still liquidated and pays exactly the minimum keeper reward (5 USDC)", async () => {
+  it("a dust position is still liquidated and pays the flat keeper reward plus its share of the fee", async () => {
     const { signers, contracts } = await loadFixture(deployBulkhead);
     const { engine, ethAggregator, token } = contracts;
     const { alice, keeper } = signers;
@@ -376,13 +390,17 @@ describe("liquidation: liquidate", () => {
     const ins = await engine.insuranceFund();
     const r = await liquidateModelled(engine, keeper, id);
     expect(r.plan.liquidatable).to.equal(true);
-    expect(r.plan.fee).to.be.lt(wad("5"));
-    expect(r.plan.reward).to.equal(wad("5"));
-    expect(await token.balanceOf(keeper)).to.equal(kb + usd("5"));
+    // Notional 0.001 x 2950 = 2.95; fee 2.95 x 0.5% = 0.01475; reward = 5 (flat) + 0.01475 x 0.5 = 5.007375,
+    // a whole number of 6-decimal units; the charge is max(fee, reward) = the reward, so nothing to insurance.
+    expect(r.plan.fee).to.equal(wad("0.01475"));
+    expect(r.plan.reward).to.equal(wad("5.007375"));
+    expect(await token.balanceOf(keeper)).to.equal(kb + usd("5.007375"));
     await expect(r.tx)
       .to.emit(engine, "Liquidated")
-      .withArgs(id, keeper.address, keeper.address, false, wad("2.95"), wad("5"), wad("5"), 0n);
-    expect(await engine.insuranceFund()).to.equal(ins);
+      .withArgs(id, keeper.address, keeper.address, false, wad("2.95"), wad("5.007375"), wad("5.007375"), 0n);
+    // The fund gets only its share of the close's trading fee.
+    expect(await engine.insuranceFund()).to.equal(ins + r.sim.insuranceDelta);
+    expect(r.sim.insuranceDelta).to.equal((r.sim.tradingFees * riskParams.insuranceFeeShareD18) / WAD);
     expect((await engine.getAccount(id)).collateralD18).to.equal(r.sim.collateral);
     expect(r.sim.collateral).to.be.gte(0n);
     await expectCustody(engine);
@@ -445,7 +463,11 @@ describe("liquidation: liquidate", () => {
     const p = r.plan;
     expect(p.liquidatable && !p.partial).to.equal(true);
     expect(p.reward + p.toInsurance).to.equal(p.charge);
-    expect(p.reward).to.equal(wad("20")); // fee share above the max: clamped
+    // Closed notional 12 x 2800 + 0.6 x 60000 = 69,600; fee 0.5% = 348; reward = 5 + 348 x 0.5 = 179, below the
+    // 1,000 cap (issue 8: the reward scales with the closed notional instead of clamping at 20).
+    expect(p.closedNotional).to.equal(wad("69600"));
+    expect(p.fee).to.equal(wad("348"));
+    expect(p.reward).to.equal(wad("179"));
     await expect(r.tx)
       .to.emit(engine, "Liquidated")
       .withArgs(
@@ -461,7 +483,7 @@ describe("liquidation: liquidate", () => {
     for (const c of r.sim.closed) {
       await expect(r.tx)
         .to.emit(engine, "PositionLiquidated")
-        .withArgs(1n, c.marketId, c.closeSize, c.price, c.realised, c.funding);
+        .withArgs(1n, c.marketId, c.closeSize, c.price, c.realised, c.funding, c.tradingFee);
     }
     const events = r.receipt.logs
       .map((l) => {
@@ -475,7 +497,11 @@ describe("liquidation: liquidate", () => {
     const posEvents = events.filter((e) => e!.name === "PositionLiquidated");
     expect(posEvents.map((e) => e!.args.marketId)).to.deep.equal(r.sim.closed.map((c) => c.marketId));
     expect(events.filter((e) => e!.name === "Liquidated").length).to.equal(1);
-    expect(await engine.insuranceFund()).to.equal(ins + p.toInsurance);
+    // The fund gets charge - reward plus its share of the closes' trading fees.
+    expect(r.sim.insuranceDelta).to.equal(
+      p.toInsurance + (r.sim.tradingFees * riskParams.insuranceFeeShareD18) / WAD,
+    );
+    expect(await engine.insuranceFund()).to.equal(ins + r.sim.insuranceDelta);
     expect(await engine.vaultCash()).to.equal(vc + r.sim.vaultDelta);
     expect(await token.balanceOf(carol)).to.equal(cb + p.reward / TOKEN_SCALE);
     expect((await engine.getAccount(1)).collateralD18).to.equal(r.sim.collateral);

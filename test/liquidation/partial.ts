@@ -6,6 +6,7 @@ import {
   accountState,
   expectCustody,
   feedAnswer,
+  fillAt,
   figures,
   isLiquidatable,
   latest,
@@ -17,6 +18,7 @@ import {
   postModel,
   rng,
   simulate,
+  tradeFee,
   usd,
   wad,
   GAS,
@@ -26,7 +28,8 @@ import type { Model } from "../helpers/liquidation.js";
 
 const { loadFixture } = networkHelpers;
 
-/** The smallest fraction (to 1e-12) whose close at the oracle price meets the buffer, by bisection. */
+/** The smallest fraction (to 1e-12) whose close (like a trade: fill with impact, trading fee) meets the buffer,
+ *  by bisection. */
 function minimalFraction(x: Model): bigint {
   const ok = (f: bigint) => meetsBuffer(postModel(x, simulate(x, plan(x, undefined, f), 0n)));
   let lo = 0n;
@@ -43,7 +46,12 @@ function minimalFraction(x: Model): bigint {
 const b1 = WAD + riskParams.liquidationBufferD18;
 const denOf = (x: Model) => {
   const minMargins = BigInt(x.positions.length) * wad("20");
-  const fullFee = x.positions.reduce((s, p) => s + (p.notional * wad("0.005") + WAD - 1n) / WAD, 0n);
+  // F: the liquidation fee (0.5% of notional, rounded up) plus the trading fee of closing the whole position at the
+  // current skew, as a trade would pay it.
+  const fullFee = x.positions.reduce(
+    (s, p) => s + (p.notional * wad("0.005") + WAD - 1n) / WAD + tradeFee(p.m, -p.size),
+    0n,
+  );
   return mulDown(x.mm - minMargins, b1) - fullFee;
 };
 /** f = ((1+b) MM - E + R) / ((1+b) Mv - F), rounded up (LiquidationModule NatSpec), from the fixture's numbers. */
@@ -111,16 +119,14 @@ describe("liquidation: partial", () => {
       const closed = ((abs(size) * f1 + WAD - 1n) / WAD) * (size > 0n ? 1n : -1n);
       const p = after.find((q) => q.marketId === marketId)!;
       expect(p.sizeD18).to.equal(size - closed);
+      // Closed like a trade: at the fill of -closed at the market's skew, with its maker/taker fee.
+      const leg = r.sim.closed.find((c) => c.marketId === marketId)!;
+      const m = r.before.positions.find((q) => q.marketId === marketId)!.m;
+      expect(leg.price).to.equal(fillAt(m, -closed));
+      expect(leg.tradingFee).to.equal(tradeFee(m, -closed));
       await expect(r.tx)
         .to.emit(engine, "PositionLiquidated")
-        .withArgs(
-          1n,
-          marketId,
-          closed,
-          x.positions.find((q) => q.marketId === marketId)!.m.price,
-          r.sim.closed.find((c) => c.marketId === marketId)!.realised,
-          r.sim.closed.find((c) => c.marketId === marketId)!.funding,
-        );
+        .withArgs(1n, marketId, closed, leg.price, leg.realised, leg.funding, leg.tradingFee);
       // The closed share of every position is f up to one wei of size.
       expect(abs(closed) * WAD >= abs(size) * f1).to.equal(true);
       expect((abs(closed) - 1n) * WAD < abs(size) * f1).to.equal(true);

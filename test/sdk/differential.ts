@@ -20,6 +20,7 @@ import type { BulkheadClient } from "../../sdk/client.js";
 import { decodeRevert } from "../../sdk/errors.js";
 import {
   previewDeposit,
+  previewLiquidation,
   previewOpenIsolated,
   previewTrade,
   previewTransferMargin,
@@ -344,6 +345,7 @@ async function expectViews(d: Deployment, reader: BulkheadClient, ids: bigint[],
     if (m.state.longOiD18 !== 0n || m.state.shortOiD18 !== 0n) vaultValue -= pnl;
   }
   expect(await engine.vaultValue(o), "vaultValue").to.equal(vaultValue);
+  expect(math.vaultValue(snap.vaultCashD18, snap.markets, now), "sdk vaultValue").to.equal(vaultValue);
 }
 
 /** Liquidates the liquidatable accounts the SDK finds, checking each Liquidated event against the SDK's plan. */
@@ -376,9 +378,38 @@ async function liquidateSome(
     );
     return;
   }
+  const replay = previewLiquidation(snap, a, ts);
   await (await engine.connect(keeper).liquidate(target.accountId, keeper)).wait();
   const [ev] = await engine.queryFilter(engine.filters.Liquidated(target.accountId), "latest");
+  // The SDK's replay of the whole liquidation, ledger and bad debt included.
+  expect((await reader.getAccount(target.accountId)).collateralD18, "collateral after").to.equal(
+    replay.result.account.info.collateralD18,
+  );
+  expect(await engine.vaultCash(), "vault cash after").to.equal(replay.result.snapshot.vaultCashD18);
+  expect(await engine.insuranceFund(), "insurance after").to.equal(replay.result.snapshot.insuranceFundD18);
+  const [bad] = await engine.queryFilter(engine.filters.BadDebt(target.accountId), "latest");
+  expect(
+    bad === undefined ? undefined : [bad.args.coveredByInsuranceD18, bad.args.socialisedD18],
+    "bad debt",
+  ).to.deep.equal(
+    replay.badDebt === undefined
+      ? undefined
+      : [replay.badDebt.coveredByInsuranceD18, replay.badDebt.socialisedD18],
+  );
+  if (replay.badDebt) tally("badDebt");
   const charge = math.max(plan.feeD18, plan.rewardD18);
+  expect(plan.chargeD18, "plan charge").to.equal(charge);
+  expect(plan.toInsuranceD18, "plan toInsurance").to.equal(charge - plan.rewardD18);
+  // Each leg closed like a trade: at the quoted fill, with the quoted maker/taker fee (markets are independent).
+  const legs = await engine.queryFilter(engine.filters.PositionLiquidated(target.accountId), "latest");
+  let tradingFees = 0n;
+  for (const leg of legs) {
+    const q = math.quoteTrade(snap.markets.get(Number(leg.args.marketId))!, -leg.args.closedSizeD18);
+    expect(leg.args.priceD18, "leg fill").to.equal(q.fillPriceD18);
+    expect(leg.args.tradingFeeD18, "leg trading fee").to.equal(q.feeD18);
+    tradingFees += leg.args.tradingFeeD18;
+  }
+  expect(tradingFees, "trading fees of the plan").to.equal(plan.tradingFeeD18);
   expect(ev.args.partial_, "partial").to.equal(plan.partial);
   expect(ev.args.closedNotionalD18, "closedNotional").to.equal(plan.closedNotionalD18);
   expect(ev.args.feeD18, "charge").to.equal(charge);

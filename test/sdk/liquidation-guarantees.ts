@@ -8,6 +8,7 @@ import { expect } from "chai";
 import { networkHelpers, deployBulkhead, ETH, BTC } from "../helpers/fixture.js";
 import { usd, wad } from "../helpers/constants.js";
 import * as math from "../../sdk/math.js";
+import { previewLiquidation } from "../../sdk/preview.js";
 import { Rng, clientFor, expectFields } from "./harness.js";
 
 const SEED = Number(process.env.SDK_SEED ?? 0x11d);
@@ -59,8 +60,39 @@ describe("liquidation guarantees (seeded)", function () {
         ts,
       );
       expect(plan.liquidatable, `case ${i}: liquidatable past the liquidation price`).to.equal(true);
+      const preview = previewLiquidation(snap, acct, ts);
       await networkHelpers.time.setNextBlockTimestamp(ts);
       await (await engine.connect(keeper).liquidate(id, keeper)).wait();
+      // The SDK's replay of the whole liquidation: each leg (fill, fee, PnL, funding), then the ledger, to the wei.
+      const legs = await engine.queryFilter(engine.filters.PositionLiquidated(id), "latest");
+      expect(
+        legs.map((l) => [
+          Number(l.args.marketId),
+          l.args.closedSizeD18,
+          l.args.priceD18,
+          l.args.realisedPnlD18,
+          l.args.fundingPaidD18,
+          l.args.tradingFeeD18,
+        ]),
+        `case ${i} legs`,
+      ).to.deep.equal(
+        preview.legs.map((l) => [
+          l.marketId,
+          l.closedSizeD18,
+          l.priceD18,
+          l.realisedPnlD18,
+          l.fundingPaidD18,
+          l.tradingFeeD18,
+        ]),
+      );
+      expect((await a.getAccount(id)).collateralD18, `case ${i} collateral`).to.equal(
+        preview.result.account.info.collateralD18,
+      );
+      expect(await engine.vaultCash(), `case ${i} vault cash`).to.equal(preview.result.snapshot.vaultCashD18);
+      expect(await engine.insuranceFund(), `case ${i} insurance`).to.equal(
+        preview.result.snapshot.insuranceFundD18,
+      );
+      expect(await a.getPositions(id), `case ${i} positions`).to.deep.equal(preview.result.account.positions);
       const [ev] = await engine.queryFilter(engine.filters.Liquidated(id), "latest");
       const charge = math.max(plan.feeD18, plan.rewardD18);
       expectFields(

@@ -1,7 +1,7 @@
 /**
- * MarginEngine.liquidationPrice's rounding against its NatSpec: "The move from P0 rounds towards zero, so a healthy
- * position's liquidation price is reported slightly early (up for longs, down for shorts)", checked against exact
- * rational rounding. (Before the fix, shorts went through MarginMath.divFloor/divCeil with a negative divisor,
+ * ILiquidation.liquidationPrice's rounding against its NatSpec: "The move from P0 rounds towards zero, so a healthy
+ * position's boundary is reported slightly early (up for longs, down for shorts)", checked against exact rational
+ * rounding, with the exit-fill slope of issue 8. (Before the fix, shorts went through MarginMath.divFloor/divCeil with a negative divisor,
  * which those helpers do not support: healthy shorts and liquidatable shorts were each off by one wei.)
  */
 import { expect } from "chai";
@@ -34,7 +34,12 @@ async function isolatedPosition(size: bigint, priceAfter?: string) {
     math.imr(size, p.baseImrD18, p.maxImrD18, p.imrSizeSlopeD18, p.skewScaleD18),
     p.mmScalarD18,
   );
-  const slope = size - math.mulUp(math.abs(size), k);
+  // Equity is marked at the exit fill P x (1 + (2 skew - size) / (2 S)), so d(E - MM)/dP x WAD is
+  // size x (2 S + 2 skew - size) / (2 S) (truncated, as the NatSpec's formula) minus |size| x k.
+  const twiceScale = 2n * p.skewScaleD18;
+  const skew = market.state.longOiD18 - market.state.shortOiD18;
+  expect(skew, "the position is the whole skew").to.equal(size);
+  const slope = (size * (twiceScale + 2n * skew - size)) / twiceScale - math.mulUp(math.abs(size), k);
   const num = (summary.maintenanceMarginD18 - summary.equityD18) * math.WAD;
   expect(num % slope, "the case must need rounding").to.not.equal(0n);
   return { d, accountId, price: market.priceD18, num, slope, summary };

@@ -62,7 +62,13 @@ abstract contract BulkheadFixture {
         btcFeed = new ChainlinkPriceFeed(btcAggregator, HEARTBEAT, AggregatorV3Interface(address(0)), 0);
 
         module = new LiquidationModule(token);
-        engineImpl = new MarginEngine(token, address(this), _riskParams(), module, new GovernanceModule(token));
+        engineImpl = new MarginEngine(
+            token,
+            address(this),
+            _riskParams(),
+            module,
+            new GovernanceModule(token)
+        );
         engine = IBulkhead(address(engineImpl));
         vault = new LiquidityVault(token, engine, address(this), 10, 10, 3600);
         engineImpl.setVault(address(vault));
