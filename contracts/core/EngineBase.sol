@@ -455,10 +455,10 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         uint256 fee,
         uint256 insuranceShareD18
     ) internal returns (uint256 feeToInsurance) {
-        Ledger memory l = _ledger;
+        Ledger memory ledger = _ledger;
         if (fee != 0) feeToInsurance = fee.mulDown(insuranceShareD18);
-        int256 cash = l.vaultCash + int256(fee - feeToInsurance);
-        uint256 insurance = l.insurance + feeToInsurance;
+        int256 cash = ledger.vaultCash + int256(fee - feeToInsurance);
+        uint256 insurance = ledger.insurance + feeToInsurance;
         int256 credited = pnl;
         if (pnl > 0 && pnl > cash) {
             uint256 fromVault = cash > 0 ? uint256(cash) : 0;
@@ -467,12 +467,18 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
             insurance -= fromInsurance;
             credited = int256(fromVault + fromInsurance);
             pnl = int256(fromVault);
-            emit IMarginEngine.ProfitShortfall(accountId, marketId, fromVault, fromInsurance, rest - fromInsurance);
+            emit IMarginEngine.ProfitShortfall(
+                accountId,
+                marketId,
+                fromVault,
+                fromInsurance,
+                rest - fromInsurance
+            );
         }
         _credit(a, credited - int256(fee));
-        l.vaultCash = SafeCast.toInt104(cash - pnl);
-        l.insurance = SafeCast.toUint96(insurance);
-        _ledger = l;
+        ledger.vaultCash = SafeCast.toInt104(cash - pnl);
+        ledger.insurance = SafeCast.toUint96(insurance);
+        _ledger = ledger;
     }
 
     /// @dev An account closed out (no positions left) with negative collateral: the insurance fund pays first, the

@@ -100,12 +100,14 @@ contract GovernanceModule is IGovernance, EngineBase {
     }
 
     /// @inheritdoc IGovernance
-    function sweep(address token, address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
+    function sweep(
+        address token,
+        address to,
+        uint256 amount
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
         if (to == address(0) || token == address(0)) revert IMarginEngine.ZeroAddress();
         if (amount == 0) revert IMarginEngine.ZeroAmount();
-        uint256 available = token == address(_token)
-            ? sweepable()
-            : IERC20(token).balanceOf(address(this));
+        uint256 available = token == address(_token) ? sweepable() : IERC20(token).balanceOf(address(this));
         if (amount > available) revert NothingToSweep(token, amount, available);
         emit Swept(token, to, amount);
         IERC20(token).safeTransfer(to, amount);

@@ -143,7 +143,15 @@ contract LiquidationModule is ILiquidation, EngineBase {
             uint32 marketId = _marketAt(a, i - 1);
             Market storage m = _markets[marketId];
             int256 closeSize = _fractionOf(_positions[accountId][marketId].size, plan.fraction);
-            Fill memory f = _fill(accountId, a, marketId, m, plan.prices[i - 1], -closeSize, _anyFill(closeSize));
+            Fill memory f = _fill(
+                accountId,
+                a,
+                marketId,
+                m,
+                plan.prices[i - 1],
+                -closeSize,
+                _anyFill(closeSize)
+            );
             pnl += f.realisedPnl - f.funding;
             tradingFees += f.fee;
             emit PositionLiquidated(accountId, marketId, closeSize, f.fill, f.realisedPnl, f.funding, f.fee);
@@ -292,7 +300,8 @@ contract LiquidationModule is ILiquidation, EngineBase {
         uint256 k = _imr(m, size).mulUp(uint256(m.mmScalarD9) * D9_TO_D18);
         int256 twiceScale = 2 * int256(uint256(m.skewScale));
         // d(E - MM)/dP x WAD; never 0 within the parameter bounds (|skew| <= skewScale keeps g > 0 ... and k < 1).
-        int256 slope = (size * (twiceScale + 2 * _skew(m) - size)) / twiceScale - int256(MarginMath.abs(size).mulUp(k));
+        int256 slope = (size * (twiceScale + 2 * _skew(m) - size)) / twiceScale -
+            int256(MarginMath.abs(size).mulUp(k));
         if (slope == 0) return 0;
         int256 gap = int256(s.maintenanceMarginD18) - s.equityD18; // MM0 - E0
         // Truncation rounds the move towards zero, i.e. the price is reported on the current price's side.
@@ -347,7 +356,8 @@ contract LiquidationModule is ILiquidation, EngineBase {
         if (gross <= 0 || gross - funding <= 0) revert PositionNotProfitable(accountId, marketId);
         // Eligibility in O(1): the position's profit must be a material share of the market's excess.
         int256 minProfit = int256(uint256(marketPnl).mulUp(r.adlMinShareD18));
-        if (gross - funding < minProfit) revert AdlNotEligible(accountId, marketId, gross - funding, minProfit);
+        if (gross - funding < minProfit)
+            revert AdlNotEligible(accountId, marketId, gross - funding, minProfit);
 
         // Touching the position settles all its funding F (into vault cash, and out of the market's owed
         // funding), then closing f realises R(f) from both: the target holds once

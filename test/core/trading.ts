@@ -309,16 +309,14 @@ describe("core: trading", () => {
           .to.be.revertedWithCustomError(engine, "SlippageExceeded")
           .withArgs(largeFill, wad("3100")),
       );
-      // The largest size the int96 size slot holds: the trade is applied before the slippage check (issue 8's
-      // `_fill` then `_settle`), so its basis size x fill (rounded up), ~2.4e36, overflows the int96 basis slot
-      // first: still a typed error, with no state change (see CONTRACT_BUGS.md, item 1).
+      // The largest size the int96 size slot holds: the fill is checked against the caller's bound before
+      // anything moves, so the bound is what refuses it, with no state change.
       const big = 2n ** 95n - 1n; // int96 position storage
       const fill = fillPrice(ETH_PRICE, 0n, big, p.skewScaleD18);
-      const basis = (big * fill + WAD - 1n) / WAD;
       await expectUnchanged(contracts, () =>
         expect(engine.connect(alice).trade(1, ETH, big, wad("3100")))
-          .to.be.revertedWithCustomError(contracts.engineImpl, "SafeCastOverflowedIntDowncast")
-          .withArgs(96, basis),
+          .to.be.revertedWithCustomError(engine, "SlippageExceeded")
+          .withArgs(fill, wad("3100")),
       );
       await expectUnchanged(contracts, () =>
         expect(engine.connect(alice).trade(1, ETH, big + 1n, wad("3100")))
