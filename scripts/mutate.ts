@@ -129,12 +129,16 @@ function makeWorkspace(): string {
     cpSync(path.join(ROOT, f), path.join(dir, f));
   }
   symlinkSync(realpathSync(path.join(ROOT, "node_modules")), path.join(dir, "node_modules"));
-  // Hardhat's build cache is keyed by content, so the repository's own build (if any) is safe to start from: it
-  // makes the baseline build instant when the tree is built, and is simply ignored when it is not current.
+  // Hardhat's build cache is keyed by content hashes, so the repository's own build (if any) is safe to start
+  // from: it makes the baseline build instant when the tree is built, and is ignored when it is not current. The
+  // cache records absolute paths, which are moved to the workspace.
   for (const built of ["artifacts", "cache", "types"]) {
     if (existsSync(path.join(ROOT, built)))
       cpSync(path.join(ROOT, built), path.join(dir, built), { recursive: true });
   }
+  const cache = path.join(dir, "cache/compile-cache.json");
+  if (existsSync(cache))
+    writeFileSync(cache, readFileSync(cache, "utf8").replaceAll(`"${ROOT}/`, `"${dir}/`));
   return dir;
 }
 
