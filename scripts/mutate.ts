@@ -21,6 +21,7 @@
  *   --profile name      build profile for mutants (default `default`, the one the tests use)
  *   --out file          report path (default bench/mutation-report.json)
  *   --min-score x       exit 1 when the score is below x (default 0.9)
+ *   --build-timeout m   minutes a mutant's build may take before it counts as stillborn (default 30)
  *   --list              print the mutants that would run and exit
  *
  * Equivalent mutants (no test can tell them apart from the original) are listed in bench/mutation-equivalent.json
@@ -69,6 +70,7 @@ const { values: opts } = parseArgs({
     out: { type: "string", default: "bench/mutation-report.json" },
     "min-score": { type: "string", default: "0.9" },
     list: { type: "boolean", default: false },
+    "build-timeout": { type: "string", default: "30" },
   },
 });
 
@@ -253,9 +255,9 @@ async function main() {
     `workspace ${workspace}; baseline build and stages (${stageList.map((s) => s.name).join(", ")})`,
   );
   let t = Date.now();
-  const build = await run(BUILD(), 30 * 60_000);
+  const build = await run(BUILD(), Number(opts["build-timeout"]) * 60_000);
   if (build.code !== 0) throw new Error(`baseline build failed:\n${build.tail}`);
-  const buildSeconds = (Date.now() - t) / 1000;
+  console.log(`  build: ${fmt((Date.now() - t) / 1000)}`);
   const timeouts: number[] = [];
   for (const stage of stageList) {
     t = Date.now();
@@ -263,10 +265,9 @@ async function main() {
     if (r.code !== 0)
       throw new Error(`baseline stage ${stage.name} failed on the unmutated contracts:\n${r.tail}`);
     const seconds = (Date.now() - t) / 1000;
-    timeouts.push(Math.max(3 * seconds, 120) * 1000);
+    timeouts.push(Math.max(3 * seconds, 300) * 1000);
     console.log(`  ${stage.name}: ${fmt(seconds)}`);
   }
-  console.log(`  build: ${fmt(buildSeconds)}`);
 
   const results: Result[] = [];
   for (const [index, m] of chosen.entries()) {
@@ -283,7 +284,7 @@ async function main() {
     t = Date.now();
     let result: Result;
     try {
-      const b = await run(BUILD(), Math.max(3 * buildSeconds, 300) * 1000);
+      const b = await run(BUILD(), Number(opts["build-timeout"]) * 60_000);
       if (b.code !== 0) {
         result = {
           mutant: m,
