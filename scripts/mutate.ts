@@ -270,6 +270,46 @@ async function main() {
   }
 
   const results: Result[] = [];
+  /** Writes the report; called after every mutant, so an interrupted run still leaves its results. */
+  const writeReport = (complete: boolean) => {
+    const counted = results.filter((r) => r.status === "killed" || r.status === "survived");
+    const killed = counted.filter((r) => r.status === "killed").length;
+    const score = counted.length === 0 ? 1 : killed / counted.length;
+    const pick = (r: Result) => ({
+      file: r.mutant.file,
+      line: r.mutant.line,
+      mutation: `${r.mutant.operator}: ${r.mutant.mutation}`,
+      source: r.mutant.source,
+    });
+    const report = {
+      complete,
+      mutants: counted.length,
+      killed,
+      score: Number(score.toFixed(4)),
+      survivors: results.filter((r) => r.status === "survived").map(pick),
+      equivalent: results.filter((r) => r.status === "equivalent").map((r) => ({ ...pick(r), reason: r.by })),
+      stillborn: results.filter((r) => r.status === "stillborn").length,
+      run: {
+        commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim(),
+        enumerated: all.length,
+        sample: count === undefined ? null : Number(count),
+        seed: count === undefined ? null : seed,
+        operators: opts.operators ?? "all",
+        stages: stageList.map((s) => s.args.join(" ")),
+        profile: opts.profile,
+        minutes: Number(((Date.now() - started) / 60_000).toFixed(1)),
+      },
+      killedBy: Object.fromEntries(
+        stageList.map((s) => [
+          s.name,
+          results.filter((r) => r.status === "killed" && r.by?.startsWith(s.name)).length,
+        ]),
+      ),
+    };
+    mkdirSync(path.dirname(path.join(ROOT, opts.out!)), { recursive: true });
+    writeFileSync(path.join(ROOT, opts.out!), JSON.stringify(report, null, 2) + "\n");
+    return { report, killed, counted: counted.length, score };
+  };
   for (const [index, m] of chosen.entries()) {
     const label = `[${index + 1}/${chosen.length}] ${m.file}:${m.line} ${m.operator} ${m.mutation}`;
     const equivalent = equivalentOf(m);
@@ -313,45 +353,13 @@ async function main() {
     result.seconds = (Date.now() - t) / 1000;
     results.push(result);
     console.log(`${label}: ${result.status}${result.by ? ` by ${result.by}` : ""} (${fmt(result.seconds)})`);
+    writeReport(false);
   }
 
-  const counted = results.filter((r) => r.status === "killed" || r.status === "survived");
-  const killed = counted.filter((r) => r.status === "killed").length;
-  const score = counted.length === 0 ? 1 : killed / counted.length;
-  const pick = (r: Result) => ({
-    file: r.mutant.file,
-    line: r.mutant.line,
-    mutation: `${r.mutant.operator}: ${r.mutant.mutation}`,
-    source: r.mutant.source,
-  });
-  const report = {
-    mutants: counted.length,
-    killed,
-    score: Number(score.toFixed(4)),
-    survivors: results.filter((r) => r.status === "survived").map(pick),
-    equivalent: results.filter((r) => r.status === "equivalent").map((r) => ({ ...pick(r), reason: r.by })),
-    stillborn: results.filter((r) => r.status === "stillborn").length,
-    run: {
-      commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim(),
-      enumerated: all.length,
-      sample: count === undefined ? null : Number(count),
-      seed: count === undefined ? null : seed,
-      operators: opts.operators ?? "all",
-      stages: stageList.map((s) => s.args.join(" ")),
-      profile: opts.profile,
-      minutes: Number(((Date.now() - started) / 60_000).toFixed(1)),
-    },
-    killedBy: Object.fromEntries(
-      stageList.map((s) => [
-        s.name,
-        results.filter((r) => r.status === "killed" && r.by?.startsWith(s.name)).length,
-      ]),
-    ),
-  };
-  mkdirSync(path.dirname(path.join(ROOT, opts.out!)), { recursive: true });
-  writeFileSync(path.join(ROOT, opts.out!), JSON.stringify(report, null, 2) + "\n");
+  const { report, killed, counted, score } = writeReport(true);
+
   console.log(
-    `\nscore ${killed}/${counted.length} = ${report.score} (${report.stillborn} stillborn, ${report.equivalent.length} equivalent); wrote ${opts.out}`,
+    `\nscore ${killed}/${counted} = ${report.score} (${report.stillborn} stillborn, ${report.equivalent.length} equivalent); wrote ${opts.out}`,
   );
   for (const s of report.survivors)
     console.log(`  survivor ${s.file}:${s.line} ${s.mutation}   | ${s.source}`);
