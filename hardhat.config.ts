@@ -6,7 +6,6 @@ import hardhatIgnitionEthers from "@nomicfoundation/hardhat-ignition-ethers";
 import hardhatMocha from "@nomicfoundation/hardhat-mocha";
 import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
 import hardhatTypechain from "@nomicfoundation/hardhat-typechain";
-import coverageMemorySafe from "./plugins/coverage-memory-safe/index.js";
 
 const require = createRequire(import.meta.url);
 const SOLC_VERSION = "0.8.28";
@@ -28,7 +27,6 @@ export default defineConfig({
     hardhatMocha,
     hardhatNetworkHelpers,
     hardhatTypechain,
-    coverageMemorySafe,
   ],
   solidity: {
     profiles: {
