@@ -8,6 +8,16 @@ import hardhatNetworkHelpers from "@nomicfoundation/hardhat-network-helpers";
 import hardhatTypechain from "@nomicfoundation/hardhat-typechain";
 
 const require = createRequire(import.meta.url);
+const SOLC_VERSION = "0.8.28";
+const SOLC_PATH = require.resolve("solc/soljson.js");
+
+/**
+ * Solidity fuzz and invariant depth. `npm test` (CI) runs the fast profile; `npm run test:deep` sets
+ * BULKHEAD_TEST_PROFILE=deep: 500 runs x 200 calls = 100,000 handler calls per invariant, 10,000 runs per fuzz
+ * test. BULKHEAD_FUZZ_SEED (hex) replaces the fixed seed, to explore other sequences.
+ */
+const DEEP = process.env.BULKHEAD_TEST_PROFILE === "deep";
+const FUZZ_SEED = process.env.BULKHEAD_FUZZ_SEED;
 
 export default defineConfig({
   plugins: [
@@ -19,11 +29,30 @@ export default defineConfig({
     hardhatTypechain,
   ],
   solidity: {
-    // Offline: the WASM compiler from the pinned `solc` package (keep both versions in lock-step).
-    version: "0.8.28",
-    path: require.resolve("solc/soljson.js"),
-    // via-IR: ~5% less gas on the trade path; the engine stays under 24 KiB at 200 runs.
-    settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true },
+    profiles: {
+      default: {
+        // Offline: the WASM compiler from the pinned `solc` package (keep both versions in lock-step).
+        version: SOLC_VERSION,
+        path: SOLC_PATH,
+        // via-IR: ~5% less gas on the trade path; the engine stays under 24 KiB at 200 runs.
+        settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true },
+      },
+      // `npm run coverage`: instrumented code adds a call per statement, and the optimizer's inlining then leaves
+      // `MarginEngine._trade` too deep for via-IR's stack-limit evader ("memPtr_1 is 6 too deep", HHE910).
+      // Unoptimized via-IR compiles it (coverage lifts the size limit); coverage counts statements, so the
+      // optimizer's absence does not change what is reported.
+      coverage: {
+        version: SOLC_VERSION,
+        path: SOLC_PATH,
+        settings: { optimizer: { enabled: false }, evmVersion: "cancun", viaIR: true },
+      },
+    },
+  },
+  test: {
+    solidity: {
+      fuzz: { runs: DEEP ? 10_000 : 256, ...(FUZZ_SEED === undefined ? {} : { seed: FUZZ_SEED }) },
+      invariant: DEEP ? { runs: 500, depth: 200 } : { runs: 32, depth: 50 },
+    },
   },
   networks: {
     sepolia: {

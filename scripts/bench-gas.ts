@@ -1,8 +1,9 @@
 /**
  * Gas benchmark: deploys Bulkhead with 16 markets, runs every measured operation in a warm, realistic state
  * (accounts and markets exist, users hold tokens, time moves between operations so funding accrues) and
- * records each transaction's `gasUsed`. Writes bench/gas-report.json and fails if a budget in
- * bench/budgets.json is exceeded.
+ * records each transaction's `gasUsed`. Writes bench/gas-report.json, fails if a budget in bench/budgets.json is
+ * exceeded, and checks the figures against the committed bench/gas-snapshot.json (fails more than 2% over a
+ * snapshot figure; scripts/lib/gas-snapshot.ts). `npm run gas:snapshot` rewrites the snapshot instead.
  *
  * Determinism: after the deploy every transaction is mined at a timestamp set explicitly (a fixed step
  * after the previous one), so funding, prices and therefore gas are identical from run to run.
@@ -11,6 +12,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import type { ContractTransactionResponse } from "ethers";
 import { ethers, networkHelpers, deployBulkhead, marketParams, ETH, BTC } from "../test/helpers/fixture.js";
 import { feedAnswer, usd, wad } from "../test/helpers/constants.js";
+import { checkSnapshot } from "./lib/gas-snapshot.js";
 
 const REPORT = "bench/gas-report.json";
 const BUDGETS = "bench/budgets.json";
@@ -242,3 +244,4 @@ if (over.length > 0) {
   process.exitCode = 1;
 }
 console.log(`wrote ${REPORT}`);
+checkSnapshot(report, process.env.GAS_SNAPSHOT_UPDATE === "1");

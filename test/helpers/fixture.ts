@@ -1,8 +1,11 @@
-import { network } from "hardhat";
+import hre, { network } from "hardhat";
 import { DAY, feedAnswer, usd, wad } from "./constants.js";
 
 export const connection = await network.getOrCreate();
 export const { ethers, networkHelpers } = connection;
+
+/** Running under `npm run coverage`: instrumented, unoptimised code costs far more gas, so gas figures mean nothing. */
+export const COVERAGE = hre.globalOptions.coverage === true;
 
 /** Local market parameters: ETH and BTC, 50x max leverage, 6 bps taker fee. */
 export function marketParams(feed: string, kind: "ETH" | "BTC") {

@@ -6,7 +6,15 @@
 import type { ContractTransactionReceipt } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { expect } from "chai";
-import { deployProtocol, ethers, networkHelpers, marketParams, riskParams, HEARTBEAT } from "./fixture.js";
+import {
+  COVERAGE,
+  deployProtocol,
+  ethers,
+  networkHelpers,
+  marketParams,
+  riskParams,
+  HEARTBEAT,
+} from "./fixture.js";
 import { DAY, TOKEN_SCALE, WAD, feedAnswer, usd, wad } from "./constants.js";
 import type { IBulkhead, MockAggregatorV3 } from "../../types/ethers-contracts/index.js";
 
@@ -578,7 +586,7 @@ export async function liquidateModelled(
   const pl = plan(before);
   const sim = simulate(before, pl, await engine.insuranceFund(), await engine.vaultCash());
   await networkHelpers.time.setNextBlockTimestamp(t);
-  const tx = await engine.connect(keeper).liquidate(accountId, receiver, { gasLimit: 3_000_000 });
+  const tx = await engine.connect(keeper).liquidate(accountId, receiver, GAS);
   const receipt = (await tx.wait()) as ContractTransactionReceipt;
   return { t, before, plan: pl, sim, tx, receipt };
 }
@@ -625,8 +633,9 @@ export function rng(seed: number) {
 
 /* -------------------------------------------------------------- variants */
 
-/** Gas limit for liquidations in the tests (skips estimation, so a revert surfaces as the call's error). */
-export const GAS = { gasLimit: 3_000_000 };
+/** Gas limit for liquidations in the tests (skips estimation, so a revert surfaces as the call's error); coverage's
+ *  instrumented code needs far more. */
+export const GAS = { gasLimit: COVERAGE ? 100_000_000 : 3_000_000 };
 /** A price bound that never binds for a buy (and 0 for a sell): trades in setup are not about slippage. */
 export const up = (size: bigint) => (size > 0n ? wad("1000000000") : 0n);
 

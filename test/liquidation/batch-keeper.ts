@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ethers, networkHelpers, deployBulkhead, ETH, BTC, riskParams } from "../helpers/fixture.js";
+import { COVERAGE, ethers, networkHelpers, deployBulkhead, ETH, BTC, riskParams } from "../helpers/fixture.js";
 import {
   TOKEN_SCALE,
   WAD,
@@ -221,7 +221,7 @@ describe("liquidation: batch and keeper", () => {
         ).length,
       ).to.equal(16);
       console.log(`      gasUsed (16 positions, full close): ${r.receipt.gasUsed}`);
-      expect(r.receipt.gasUsed).to.be.lt(1_500_000n);
+      if (!COVERAGE) expect(r.receipt.gasUsed).to.be.lt(1_500_000n);
       await expectCustody(engine);
     });
 

@@ -332,7 +332,9 @@ contract BulkheadHandler is BulkheadFixture {
 ///         call each invariant below must hold. Only the handler is fuzzed (`targetContracts`/`targetSelectors`).
 /// @dev The handler lives in this file on purpose: Hardhat identifies fuzz targets by the artifacts of the test
 ///      files it compiles, so a handler in a file of its own is unknown when only this file is run.
-/// @dev Runs and depth are set per invariant (inline `hardhat-config`) so that the suite stays fast on 2 cores.
+/// @dev Every property has a stable id (CUSTODY_A, LIQ_B, …) listed with one sentence in test/INVARIANTS.md; function
+///      names start with the ids they check and every assertion message starts with its id. Runs and depth come
+///      from the profile in hardhat.config.ts: fast in `npm test`, 100,000 calls per invariant in `npm run test:deep`.
 contract BulkheadInvariantTest {
     // solhint-disable-next-line const-name-snakecase
     Vm private constant vm = Vm(VM_ADDRESS);
@@ -387,17 +389,19 @@ contract BulkheadInvariantTest {
     /* INVARIANTS */
 
     /// @notice token.balanceOf(engine) x 10^12 == Σ collateral + vaultCash + insuranceFund, exactly.
-    /// hardhat-config: invariant.runs = 32
-    /// hardhat-config: invariant.depth = 50
-    function invariant_custodyIdentity() public view {
+    function invariant_CUSTODY_A_custodyIdentity() public view {
         int256 sum;
         uint256 n = engine.accountCount();
         for (uint256 id = 1; id <= n; ++id) sum += engine.getAccount(id).collateralD18;
         int256 custody = int256(token.balanceOf(address(engine)) * TOKEN_SCALE);
-        vm.assertEq(custody, sum + engine.vaultCash() + int256(engine.insuranceFund()), "custody identity");
+        vm.assertEq(
+            custody,
+            sum + engine.vaultCash() + int256(engine.insuranceFund()),
+            "CUSTODY_A custody identity"
+        );
     }
 
-    /// @notice The vault's O(1) view of traders' net PnL (Σ markets tradersNetPnl, from aggregates) equals the sum
+    /// @notice AGG_B: the vault's O(1) view of traders' net PnL (Σ markets tradersNetPnl, from aggregates) equals the sum
     ///         over accounts of unrealisedPnl - accruedFunding from marginSummary, once the two markings are
     ///         reconciled. Each account marks a position s_i at its own exit fill P (1 + (2K - s_i) / 2S) (K the
     ///         market's skew, S its skewScale), the vault at closing the whole skew, K P (1 + K / 2S); so per market
@@ -406,9 +410,8 @@ contract BulkheadInvariantTest {
     ///      (1) and ceils size x Δindex (1), the aggregate ceils skew x fill once, floors skew x index once and
     ///      floors each size x lastIndex), plus the fills' own rounding (1 wei of fill per unit of size, i.e.
     ///      |s_i| / 1e18 per position and |K| / 1e18 for the aggregate) and 1 for the reconciling term.
-    /// hardhat-config: invariant.runs = 32
-    /// hardhat-config: invariant.depth = 50
-    function invariant_zeroSumPnl() public view {
+    ///      VAULT_B: the vault's value is its cash minus the aggregate (traders' losses are its gains), exactly.
+    function invariant_AGG_B_VAULT_B_netPnlAndVaultValue() public view {
         int256 aggregate;
         int256 reconcile;
         uint256 tolerance = 2;
@@ -436,44 +439,44 @@ contract BulkheadInvariantTest {
             IMarginEngine.MarginSummary memory s = engine.marginSummary(id);
             perAccount += s.unrealisedPnlD18 - s.accruedFundingD18;
         }
-        vm.assertApproxEqAbs(perAccount, aggregate + reconcile, tolerance, "traders' net PnL");
+        vm.assertApproxEqAbs(perAccount, aggregate + reconcile, tolerance, "AGG_B traders' net PnL");
+        vm.assertEq(
+            engine.vaultValue(),
+            engine.vaultCash() - aggregate,
+            "VAULT_B vault value != cash - traders' net PnL"
+        );
     }
 
     /// @notice No liquidation ever succeeded on an account the view called healthy, none called liquidatable
     ///         was refused, and liquidateBatch liquidated exactly the liquidatable ones.
-    /// hardhat-config: invariant.runs = 32
-    /// hardhat-config: invariant.depth = 50
-    function invariant_noHealthyLiquidation() public view {
-        vm.assertTrue(!handler.healthyLiquidated(), "healthy account liquidated");
-        vm.assertTrue(!handler.liquidationBlocked(), "liquidatable account could not be liquidated");
-        vm.assertTrue(!handler.batchMiscounted(), "batch liquidated other than the liquidatable accounts");
-        vm.assertTrue(!handler.adlUntriggered(), "ADL ran while not triggered");
+    function invariant_LIQ_A_B_C_ADL_A_liquidationRules() public view {
+        vm.assertTrue(!handler.healthyLiquidated(), "LIQ_A healthy account liquidated");
+        vm.assertTrue(!handler.liquidationBlocked(), "LIQ_B liquidatable account could not be liquidated");
+        vm.assertTrue(
+            !handler.batchMiscounted(),
+            "LIQ_C batch liquidated other than the liquidatable accounts"
+        );
+        vm.assertTrue(!handler.adlUntriggered(), "ADL_A ADL ran while not triggered");
     }
 
     /// @notice Withdrawing up to `maxWithdrawable` always works, so does closing a healthy isolated account, and so
     ///         does an LP redeeming up to `maxRedeem`.
-    /// hardhat-config: invariant.runs = 32
-    /// hardhat-config: invariant.depth = 50
-    function invariant_exitsAlwaysWork() public view {
-        vm.assertTrue(!handler.maxWithdrawableRefused(), "withdrawal within maxWithdrawable refused");
-        vm.assertTrue(!handler.healthyCloseRefused(), "closing a healthy isolated account refused");
-        vm.assertTrue(!handler.maxRedeemRefused(), "LP redeem within maxRedeem refused");
+    function invariant_EXIT_A_B_VAULT_A_exitsAlwaysWork() public view {
+        vm.assertTrue(!handler.maxWithdrawableRefused(), "EXIT_A withdrawal within maxWithdrawable refused");
+        vm.assertTrue(!handler.healthyCloseRefused(), "EXIT_B closing a healthy isolated account refused");
+        vm.assertTrue(!handler.maxRedeemRefused(), "VAULT_A LP redeem within maxRedeem refused");
     }
 
     /// @notice The sentinels (an isolated BTC account and a cross account short ETH, well collateralised, never
     ///         acted on after setup) keep their collateral and positions to the wei, whatever happens to every
     ///         other account: others' losses, liquidations, bad debt and ADL never reach them.
-    /// hardhat-config: invariant.runs = 32
-    /// hardhat-config: invariant.depth = 50
-    function invariant_isolationContainment() public view {
+    function invariant_ISO_A_isolationContainment() public view {
         _assertSentinel(handler.sentinelIsolated(), handler.sentinelIsolatedCollateral(), true);
         _assertSentinel(handler.sentinelCross(), handler.sentinelCrossCollateral(), false);
     }
 
     /// @notice Per market: longOi == Σ long sizes and shortOi == Σ |short sizes| over every account, exactly.
-    /// hardhat-config: invariant.runs = 32
-    /// hardhat-config: invariant.depth = 50
-    function invariant_openInterestMatchesPositions() public view {
+    function invariant_AGG_A_openInterestMatchesPositions() public view {
         uint256 n = engine.accountCount();
         for (uint32 m = 1; m <= MARKETS; ++m) {
             int256 longs;
@@ -487,22 +490,20 @@ contract BulkheadInvariantTest {
                 }
             }
             IMarginEngine.MarketState memory st = engine.getMarketState(m);
-            vm.assertEq(uint256(longs), st.longOiD18, "long open interest");
-            vm.assertEq(uint256(shorts), st.shortOiD18, "short open interest");
+            vm.assertEq(uint256(longs), st.longOiD18, "AGG_A long open interest");
+            vm.assertEq(uint256(shorts), st.shortOiD18, "AGG_A short open interest");
         }
     }
 
     /// @notice Solvency: an account without positions never holds debt (bad debt is always settled to zero),
     ///         and vault cash stays non-negative (the LP deposit covers every loss the bounded handler can cause).
-    /// hardhat-config: invariant.runs = 32
-    /// hardhat-config: invariant.depth = 50
-    function invariant_solvency() public view {
+    function invariant_SOLV_A_B_solvency() public view {
         uint256 n = engine.accountCount();
         for (uint256 id = 1; id <= n; ++id) {
             IMarginEngine.AccountInfo memory a = engine.getAccount(id);
-            if (a.positionCount == 0) vm.assertGe(a.collateralD18, int256(0), "flat account in debt");
+            if (a.positionCount == 0) vm.assertGe(a.collateralD18, int256(0), "SOLV_A flat account in debt");
         }
-        vm.assertGe(engine.vaultCash(), int256(0), "vault cash negative");
+        vm.assertGe(engine.vaultCash(), int256(0), "SOLV_B vault cash negative");
     }
 
     /* HELPERS */
@@ -516,12 +517,12 @@ contract BulkheadInvariantTest {
             ? handler.sentinelIsolatedPosition()
             : handler.sentinelCrossPosition();
         IMarginEngine.AccountInfo memory a = engine.getAccount(id);
-        vm.assertEq(a.collateralD18, collateral, "sentinel collateral");
-        vm.assertEq(a.positionCount, 1, "sentinel position count");
+        vm.assertEq(a.collateralD18, collateral, "ISO_A sentinel collateral");
+        vm.assertEq(a.positionCount, 1, "ISO_A sentinel position count");
         IMarginEngine.PositionInfo memory p = engine.getPositions(id)[0];
-        vm.assertEq(p.marketId, marketId, "sentinel market");
-        vm.assertEq(p.sizeD18, size, "sentinel size");
-        vm.assertEq(p.basisD18, basis, "sentinel basis");
-        vm.assertEq(p.lastFundingIndexD18, lastIndex, "sentinel funding index");
+        vm.assertEq(p.marketId, marketId, "ISO_A sentinel market");
+        vm.assertEq(p.sizeD18, size, "ISO_A sentinel size");
+        vm.assertEq(p.basisD18, basis, "ISO_A sentinel basis");
+        vm.assertEq(p.lastFundingIndexD18, lastIndex, "ISO_A sentinel funding index");
     }
 }
