@@ -259,7 +259,7 @@ export class EngineAdapter {
     ids: bigint[],
     receiver: string,
   ): Promise<{ liquidated: bigint; rewardD18: bigint }> {
-    const [liquidated, rewardD18] = await this.engine.liquidateBatch.staticCall(ids, receiver);
+    const [liquidated, rewardD18] = await this.read(() => this.engine.liquidateBatch.staticCall(ids, receiver));
     return { liquidated, rewardD18 };
   }
 
@@ -326,7 +326,7 @@ export class EngineAdapter {
   }
 
   async simulateAutoDeleverage(accountId: bigint, marketId: number): Promise<bigint> {
-    return this.engine.autoDeleverage.staticCall(accountId, marketId);
+    return this.read(() => this.engine.autoDeleverage.staticCall(accountId, marketId));
   }
 
   /* ---------------------------- raw state for the off-chain mirror (sdk/math) ---------------------------- */
