@@ -20,7 +20,15 @@ import { AccountIndexer } from "./indexer.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 import { HealthMirror } from "./mirror.js";
-import { DEFAULT_GAS_MODEL, batchGas, pack, rank, type Candidate, type GasModel, type Ranked } from "./planner.js";
+import {
+  DEFAULT_GAS_MODEL,
+  batchGas,
+  pack,
+  rank,
+  type Candidate,
+  type GasModel,
+  type Ranked,
+} from "./planner.js";
 import { backoffDelay } from "./rpc.js";
 import { DEFAULT_FEES, TxManager, type FeeOptions, type PendingTx } from "./txs.js";
 
@@ -263,7 +271,10 @@ export class Keeper {
     const stale = new Set(touched.accounts);
     for (const id of open) if (!this.mirror.states.has(id)) stale.add(id);
     for (const id of touched.accounts) if (!open.includes(id)) this.mirror.states.delete(id);
-    const moved = await this.mirror.refresh(head.number, [...stale].filter((id) => open.includes(id)));
+    const moved = await this.mirror.refresh(
+      head.number,
+      [...stale].filter((id) => open.includes(id)),
+    );
     for (const m of touched.markets) moved.add(m);
 
     // Priority: touched accounts, then accounts in a moved market, then the rest.
@@ -272,7 +283,8 @@ export class Keeper {
     const rest: bigint[] = [];
     for (const id of open) {
       if (touched.accounts.has(id)) first.push(id);
-      else if ([...(this.indexer.accounts.get(id)?.sizes.keys() ?? [])].some((m) => moved.has(m))) second.push(id);
+      else if ([...(this.indexer.accounts.get(id)?.sizes.keys() ?? [])].some((m) => moved.has(m)))
+        second.push(id);
       else rest.push(id);
     }
     const ordered = [...first, ...second, ...rest].filter((id) => !this.inFlight.has(id));
@@ -309,7 +321,8 @@ export class Keeper {
       }
     }
     const live = new Set(found.map((c) => c.accountId));
-    for (const id of this.firstSeen.keys()) if (!live.has(id) && !this.inFlight.has(id)) this.firstSeen.delete(id);
+    for (const id of this.firstSeen.keys())
+      if (!live.has(id) && !this.inFlight.has(id)) this.firstSeen.delete(id);
     report.liquidatable = found.map((c) => c.accountId);
     return found;
   }
@@ -388,7 +401,13 @@ export class Keeper {
         );
         for (const id of ids) this.inFlight.add(id);
         report.sent.push(...ids);
-        log("info", "sent", { nonce: tx.nonce, hash: tx.hashes[0], accounts: ids, gasLimit, expectedRewardD18: rewardD18 });
+        log("info", "sent", {
+          nonce: tx.nonce,
+          hash: tx.hashes[0],
+          accounts: ids,
+          gasLimit,
+          expectedRewardD18: rewardD18,
+        });
       } catch (error) {
         metrics.missedOpportunity("send_failed", ids.length);
         this.fail("send_failed", error, report, { accounts: ids });

@@ -19,7 +19,7 @@ import type { IBulkhead } from "../types/ethers-contracts/index.js";
 import { decodeRevert } from "../sdk/errors.js";
 import { BulkheadClient, toAccountInfo, toPositionInfo } from "../sdk/client.js";
 import type { AccountInfo, PositionInfo, ProtocolSnapshot } from "../sdk/types.js";
-import { DEFAULT_BACKOFF, withRetry, type BackoffOptions } from "./rpc.js";
+import { DEFAULT_BACKOFF, retryingRunner, type BackoffOptions } from "./rpc.js";
 
 export interface LiquidationQuote {
   accountId: bigint;
@@ -87,7 +87,9 @@ export const TOPIC: Readonly<Record<string, string>> = Object.fromEntries(
 );
 
 /** Decodes one engine log into `{ name, args }` (args by parameter name), or undefined for a foreign topic. */
-export function decodeLog(log: Pick<Log, "topics" | "data">): { name: string; args: Record<string, any> } | undefined {
+export function decodeLog(
+  log: Pick<Log, "topics" | "data">,
+): { name: string; args: Record<string, any> } | undefined {
   const decoder = DECODERS.get(log.topics[0]);
   if (decoder === undefined) return undefined;
   const args: Record<string, any> = {};
@@ -182,14 +184,17 @@ export interface AdapterOptions {
 
 export class EngineAdapter {
   readonly engine: IBulkhead;
+  /** The signer given, with its reads retried on transient RPC errors (sends are not). */
+  readonly runner: ContractRunner & { provider: Provider | null };
   private client: BulkheadClient | undefined;
 
   constructor(
     readonly address: string,
-    readonly runner: ContractRunner & { provider: Provider | null },
+    runner: ContractRunner & { provider: Provider | null },
     private readonly options: AdapterOptions = {},
   ) {
-    this.engine = IBulkhead__factory.connect(address, runner);
+    this.runner = retryingRunner(runner, options.backoff ?? DEFAULT_BACKOFF, options.onRetry);
+    this.engine = IBulkhead__factory.connect(address, this.runner);
   }
 
   get provider(): Provider {
@@ -197,18 +202,13 @@ export class EngineAdapter {
     return this.runner.provider;
   }
 
-  /** A read with backoff on transient RPC errors. */
-  read<T>(fn: () => Promise<T>): Promise<T> {
-    return withRetry(fn, this.options.backoff ?? DEFAULT_BACKOFF, this.options.onRetry);
-  }
-
   async blockNumber(): Promise<number> {
-    return this.read(() => this.provider.getBlockNumber());
+    return this.provider.getBlockNumber();
   }
 
   /** The head block's number, base fee (0 before EIP-1559) and gas limit. */
   async head(): Promise<{ number: number; baseFeePerGas: bigint; gasLimit: bigint; timestamp: bigint }> {
-    const block = await this.read(() => this.provider.getBlock("latest"));
+    const block = await this.provider.getBlock("latest");
     if (block === null) throw new Error("no latest block");
     return {
       number: block.number,
@@ -220,20 +220,18 @@ export class EngineAdapter {
 
   /** The node's suggested priority fee (or legacy gas price), for the transaction manager. */
   async suggestedTip(): Promise<bigint> {
-    const fee = await this.read(() => this.provider.getFeeData());
+    const fee = await this.provider.getFeeData();
     return fee.maxPriorityFeePerGas ?? fee.gasPrice ?? 0n;
   }
 
   /** Engine events the indexer needs in [fromBlock, toBlock], in chain order. */
   async events(fromBlock: number, toBlock: number): Promise<EngineEvent[]> {
-    const logs = await this.read(() =>
-      this.provider.getLogs({
-        address: this.address,
-        fromBlock,
-        toBlock,
-        topics: [INDEXED_EVENTS.map((name) => TOPIC[name])],
-      }),
-    );
+    const logs = await this.provider.getLogs({
+      address: this.address,
+      fromBlock,
+      toBlock,
+      topics: [INDEXED_EVENTS.map((name) => TOPIC[name])],
+    });
     const out: EngineEvent[] = [];
     for (const log of logs) {
       const event = toEngineEvent(log);
@@ -244,7 +242,7 @@ export class EngineAdapter {
 
   /** One eth_call for the whole batch. */
   async liquidationQuotes(ids: bigint[], blockTag?: BlockTag): Promise<LiquidationQuote[]> {
-    const quotes = await this.read(() => this.engine.liquidationQuotes(ids, { blockTag }));
+    const quotes = await this.engine.liquidationQuotes(ids, { blockTag });
     return quotes.map((q, i) => ({
       accountId: ids[i],
       liquidatable: q.liquidatable,
@@ -259,7 +257,7 @@ export class EngineAdapter {
     ids: bigint[],
     receiver: string,
   ): Promise<{ liquidated: bigint; rewardD18: bigint }> {
-    const [liquidated, rewardD18] = await this.read(() => this.engine.liquidateBatch.staticCall(ids, receiver));
+    const [liquidated, rewardD18] = await this.engine.liquidateBatch.staticCall(ids, receiver);
     return { liquidated, rewardD18 };
   }
 
@@ -272,11 +270,11 @@ export class EngineAdapter {
   }
 
   async receipt(hash: string): Promise<TransactionReceipt | null> {
-    return this.read(() => this.provider.getTransactionReceipt(hash));
+    return this.provider.getTransactionReceipt(hash);
   }
 
   async nonce(address: string, blockTag: BlockTag): Promise<number> {
-    return this.read(() => this.provider.getTransactionCount(address, blockTag));
+    return this.provider.getTransactionCount(address, blockTag);
   }
 
   /** Which accounts a mined transaction liquidated, and the reward it paid, from its engine logs. */
@@ -294,18 +292,18 @@ export class EngineAdapter {
   }
 
   async marketCount(): Promise<number> {
-    return Number(await this.read(() => this.engine.marketCount()));
+    return Number(await this.engine.marketCount());
   }
 
   async adlStatus(
     marketId: number,
   ): Promise<{ triggered: boolean; tradersPnlD18: bigint; triggerD18: bigint }> {
-    const [triggered, tradersPnlD18, triggerD18] = await this.read(() => this.engine.adlStatus(marketId));
+    const [triggered, tradersPnlD18, triggerD18] = await this.engine.adlStatus(marketId);
     return { triggered, tradersPnlD18, triggerD18 };
   }
 
   async positions(accountId: bigint): Promise<PositionView[]> {
-    const ps = await this.read(() => this.engine.getPositions(accountId));
+    const ps = await this.engine.getPositions(accountId);
     return ps.map((p) => ({
       marketId: Number(p.marketId),
       sizeD18: p.sizeD18,
@@ -316,24 +314,24 @@ export class EngineAdapter {
 
   /** Oracle price and funding index as the engine would use them now. */
   async marketMarks(marketId: number): Promise<{ priceD18: bigint; fundingIndexD18: bigint }> {
-    const params = await this.read(() => this.engine.getMarketParams(marketId));
+    const params = await this.engine.getMarketParams(marketId);
     const feed = IPriceFeed__factory.connect(params.feed, this.runner);
     const [priceD18, [, fundingIndexD18]] = await Promise.all([
-      this.read(() => feed.latestPrice()),
-      this.read(() => this.engine.currentFunding(marketId)),
+      feed.latestPrice(),
+      this.engine.currentFunding(marketId),
     ]);
     return { priceD18, fundingIndexD18 };
   }
 
   async simulateAutoDeleverage(accountId: bigint, marketId: number): Promise<bigint> {
-    return this.read(() => this.engine.autoDeleverage.staticCall(accountId, marketId));
+    return this.engine.autoDeleverage.staticCall(accountId, marketId);
   }
 
   /* ---------------------------- raw state for the off-chain mirror (sdk/math) ---------------------------- */
 
   private async sdk(): Promise<BulkheadClient> {
     if (this.client === undefined) {
-      const token = await this.read(() => this.engine.settlementToken());
+      const token = await this.engine.settlementToken();
       this.client = new BulkheadClient(this.runner, {
         engine: this.address,
         vault: this.options.vault ?? ZeroAddress,
@@ -346,14 +344,17 @@ export class EngineAdapter {
   /** Risk parameters, vault and insurance figures and every market (params, state, price), at one block. */
   async protocolSnapshot(blockTag: number): Promise<ProtocolSnapshot> {
     const client = await this.sdk();
-    return this.read(() => client.getProtocolSnapshot(undefined, { blockTag }));
+    return client.getProtocolSnapshot(undefined, { blockTag });
   }
 
   /** An account's collateral and positions at one block (the inputs of `math.marginSummary`). */
-  async accountState(accountId: bigint, blockTag: number): Promise<{ info: AccountInfo; positions: PositionInfo[] }> {
+  async accountState(
+    accountId: bigint,
+    blockTag: number,
+  ): Promise<{ info: AccountInfo; positions: PositionInfo[] }> {
     const [info, positions] = await Promise.all([
-      this.read(() => this.engine.getAccount(accountId, { blockTag })),
-      this.read(() => this.engine.getPositions(accountId, { blockTag })),
+      this.engine.getAccount(accountId, { blockTag }),
+      this.engine.getPositions(accountId, { blockTag }),
     ]);
     return { info: toAccountInfo(info), positions: positions.map(toPositionInfo) };
   }

@@ -37,8 +37,14 @@ const flag = z
   .union([z.boolean(), z.string()])
   .transform((v) => v === true || v === "1" || v === "true" || v === "yes");
 const address = z.string().refine((v) => isAddress(v), "not an address");
-const decimal = z.union([z.number(), z.string()]).transform(String).pipe(z.string().regex(/^\d+(\.\d+)?$/));
-const gas = z.union([z.number(), z.string()]).pipe(z.coerce.bigint()).refine((v) => v >= 21_000n, "below 21000");
+const decimal = z
+  .union([z.number(), z.string()])
+  .transform(String)
+  .pipe(z.string().regex(/^\d+(\.\d+)?$/));
+const gas = z
+  .union([z.number(), z.string()])
+  .pipe(z.coerce.bigint())
+  .refine((v) => v >= 21_000n, "below 21000");
 
 export const configSchema = z
   .object({

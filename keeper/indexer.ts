@@ -75,7 +75,11 @@ export class AccountIndexer {
   private apply(event: EngineEvent): void {
     switch (event.kind) {
       case "AccountCreated":
-        this.accounts.set(event.accountId, { owner: event.owner, isolated: event.isolated, sizes: new Map() });
+        this.accounts.set(event.accountId, {
+          owner: event.owner,
+          isolated: event.isolated,
+          sizes: new Map(),
+        });
         this.touchedAccounts.add(event.accountId);
         return;
       case "AccountTouched":
@@ -141,7 +145,8 @@ export class AccountIndexer {
       return;
     }
     const body = JSON.parse(text) as CheckpointFile;
-    if (body.version !== CHECKPOINT_VERSION) throw new Error(`checkpoint ${file}: unknown version ${body.version}`);
+    if (body.version !== CHECKPOINT_VERSION)
+      throw new Error(`checkpoint ${file}: unknown version ${body.version}`);
     if (body.engine !== engine.toLowerCase()) {
       throw new Error(`checkpoint ${file} is for engine ${body.engine}, not ${engine}: use another file`);
     }

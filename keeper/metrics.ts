@@ -15,8 +15,10 @@ const COUNTERS = {
   keeper_rewards_usd_total: "Keeper rewards received, in USD",
   keeper_gas_used_total: "Gas used by this keeper's mined transactions",
   keeper_gas_spent_wei_total: "Fees paid for this keeper's mined transactions, in wei of the native token",
-  keeper_gas_spent_usd_total: "Fees paid for this keeper's mined transactions, in USD at the configured native price",
-  keeper_races_lost_total: "Liquidatable accounts another keeper closed first (at simulation, inclusion or replacement)",
+  keeper_gas_spent_usd_total:
+    "Fees paid for this keeper's mined transactions, in USD at the configured native price",
+  keeper_races_lost_total:
+    "Liquidatable accounts another keeper closed first (at simulation, inclusion or replacement)",
   keeper_adl_total: "Positions auto-deleveraged by this keeper",
   keeper_errors_total: "Errors (failed calls, reverted transactions, failed ticks)",
   keeper_rpc_retries_total: "RPC calls retried after a transient error",
@@ -162,7 +164,8 @@ export class MetricsServer {
       } else if (req.method === "GET" && path === "/health") {
         const last = this.metrics.lastTick;
         const stale =
-          this.staleAfterMs > 0 && (last === undefined || Date.now() - Date.parse(last.at) > this.staleAfterMs);
+          this.staleAfterMs > 0 &&
+          (last === undefined || Date.now() - Date.parse(last.at) > this.staleAfterMs);
         res.writeHead(stale ? 503 : 200, { "content-type": "application/json" }).end(
           JSON.stringify({
             status: stale ? "stale" : "ok",

@@ -32,7 +32,11 @@ export function isTransient(error: unknown): boolean {
 }
 
 /** The delay before retry number `retry` (1-based): uniform in [0, min(max, base * 2^(retry-1))]. */
-export function backoffDelay(retry: number, o: Pick<BackoffOptions, "baseMs" | "maxMs">, random = Math.random) {
+export function backoffDelay(
+  retry: number,
+  o: Pick<BackoffOptions, "baseMs" | "maxMs">,
+  random = Math.random,
+) {
   const ceiling = Math.min(o.maxMs, o.baseMs * 2 ** (retry - 1));
   return Math.floor(random() * ceiling);
 }
@@ -56,4 +60,49 @@ export async function withRetry<T>(
       await new Promise((resolve) => setTimeout(resolve, delayMs));
     }
   }
+}
+
+/** Provider reads that are safe to repeat (no state change on the node). */
+const IDEMPOTENT_READS = new Set([
+  "call",
+  "getBalance",
+  "getBlock",
+  "getBlockNumber",
+  "getCode",
+  "getFeeData",
+  "getLogs",
+  "getNetwork",
+  "getTransaction",
+  "getTransactionCount",
+  "getTransactionReceipt",
+]);
+
+/**
+ * The same runner, with every idempotent read (its provider's, and its own `call`) retried on transient errors
+ * one call at a time, so a composite read (an SDK snapshot of a dozen calls) does not fail as a whole for one
+ * dropped request. Sends pass through untouched.
+ */
+export function retryingRunner<T extends { provider: P | null }, P extends object>(
+  runner: T,
+  o: BackoffOptions = DEFAULT_BACKOFF,
+  onRetry?: (error: unknown, retry: number, delayMs: number) => void,
+): T {
+  const wrap = <O extends object>(target: O, retried: (name: string) => boolean) =>
+    new Proxy(target, {
+      get(t, prop) {
+        const value: unknown = Reflect.get(t, prop, t);
+        if (typeof value !== "function") return value;
+        const fn = value as (...args: unknown[]) => unknown;
+        if (!retried(String(prop))) return fn.bind(t);
+        return (...args: unknown[]) => withRetry(() => Promise.resolve(fn.apply(t, args)), o, onRetry);
+      },
+    });
+  const provider =
+    runner.provider === null ? null : wrap(runner.provider, (name) => IDEMPOTENT_READS.has(name));
+  const outer = wrap(runner, (name) => name === "call");
+  return new Proxy(outer, {
+    get(t, prop) {
+      return prop === "provider" ? provider : Reflect.get(t, prop);
+    },
+  });
 }

@@ -137,7 +137,14 @@ export class TxManager {
     const previous = { maxFeePerGas: tx.maxFeePerGas, maxPriorityFeePerGas: tx.maxPriorityFeePerGas };
     tx.spec =
       spec === "cancel"
-        ? { kind: "cancel", to: await this.from(), data: "0x", gasLimit: 21_000n, accountIds: [], gasEstimate: 21_000n }
+        ? {
+            kind: "cancel",
+            to: await this.from(),
+            data: "0x",
+            gasLimit: 21_000n,
+            accountIds: [],
+            gasEstimate: 21_000n,
+          }
         : spec;
     tx.maxFeePerGas = maxFee;
     tx.maxPriorityFeePerGas = tip;

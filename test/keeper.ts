@@ -243,10 +243,24 @@ describe("keeper bot", () => {
     const file = path.join(dir, "keeper.json");
     writeFileSync(
       file,
-      JSON.stringify({ addressBook: book, batchSize: 30, quoteBatchSize: 700, gasTargetPerTx: 2_000_000, dryRun: true }),
+      JSON.stringify({
+        addressBook: book,
+        batchSize: 30,
+        quoteBatchSize: 700,
+        gasTargetPerTx: 2_000_000,
+        dryRun: true,
+      }),
     );
-    const config = loadConfig({ KEEPER_CONFIG: file, KEEPER_BATCH_SIZE: "40" }, ["--quote-batch-size", "800"]);
-    expect(config).to.deep.include({ batchSize: 40, quoteBatchSize: 800, gasTargetPerTx: 2_000_000n, dryRun: true });
+    const config = loadConfig({ KEEPER_CONFIG: file, KEEPER_BATCH_SIZE: "40" }, [
+      "--quote-batch-size",
+      "800",
+    ]);
+    expect(config).to.deep.include({
+      batchSize: 40,
+      quoteBatchSize: 800,
+      gasTargetPerTx: 2_000_000n,
+      dryRun: true,
+    });
     expect(resolveEngineAddress(config)).to.equal(engine);
     expect(resolveStartBlock(config)).to.equal(42);
     expect(resolveStartBlock({ ...config, startBlock: 7 })).to.equal(7);

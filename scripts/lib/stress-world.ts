@@ -124,9 +124,13 @@ export async function populate(world: World, count: number, seed: number): Promi
   const target = await engine.getAddress();
   const random = rng(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)];
-  const logUniform = (lo: number, hi: number) => Math.exp(Math.log(lo) + random() * (Math.log(hi) - Math.log(lo)));
+  const logUniform = (lo: number, hi: number) =>
+    Math.exp(Math.log(lo) + random() * (Math.log(hi) - Math.log(lo)));
 
-  const prices: Record<number, bigint> = { [ETH]: await priceOf(world, ETH), [BTC]: await priceOf(world, BTC) };
+  const prices: Record<number, bigint> = {
+    [ETH]: await priceOf(world, ETH),
+    [BTC]: await priceOf(world, BTC),
+  };
   type Plan = Omit<AccountSpec, "id"> & { owner: HardhatEthersSigner; marginUsd: number };
   const plans: Plan[] = [];
   for (let i = 0; i < count; i++) {
@@ -199,9 +203,19 @@ export async function populate(world: World, count: number, seed: number): Promi
     out.push({ id, mode: p.mode, legs: p.legs, leverage: p.leverage, notionalUsd: p.notionalUsd });
     if (p.mode === "isolated") continue;
     // 2. Fund and trade the cross accounts.
-    await bulk.send(p.owner, target, iface.encodeFunctionData("deposit", [id, usd(p.marginUsd.toFixed(6))]), 200_000n);
+    await bulk.send(
+      p.owner,
+      target,
+      iface.encodeFunctionData("deposit", [id, usd(p.marginUsd.toFixed(6))]),
+      200_000n,
+    );
     for (const leg of p.legs) {
-      const data = iface.encodeFunctionData("trade", [id, leg.marketId, leg.sizeD18, acceptable(leg.marketId, leg.sizeD18)]);
+      const data = iface.encodeFunctionData("trade", [
+        id,
+        leg.marketId,
+        leg.sizeD18,
+        acceptable(leg.marketId, leg.sizeD18),
+      ]);
       await bulk.send(p.owner, target, data, 600_000n);
     }
   }
@@ -211,7 +225,9 @@ export async function populate(world: World, count: number, seed: number): Promi
   const positions = await Promise.all(opened.map((a) => engine.getPositions(a.id)));
   const failed = opened.filter((_, i) => positions[i].length !== opened[i].legs.length);
   if (failed.length > 0) {
-    throw new Error(`${failed.length} of ${count} accounts did not open (first: #${failed[0].id} ${failed[0].mode})`);
+    throw new Error(
+      `${failed.length} of ${count} accounts did not open (first: #${failed[0].id} ${failed[0].mode})`,
+    );
   }
   world.accounts.push(...out);
   return out;
