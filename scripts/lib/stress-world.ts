@@ -62,6 +62,7 @@ export async function createWorld(opts: { vaultUsd: string; insuranceUsd: string
     await token.connect(owner).approve(engine, ethers.MaxUint256);
   }
   await token.mint(lp, usd(opts.vaultUsd));
+  await token.connect(lp).approve(vault, ethers.MaxUint256);
   await vault.connect(lp).deposit(usd(opts.vaultUsd), lp);
   if (opts.insuranceUsd !== "0") {
     await token.mint(admin, usd(opts.insuranceUsd));
