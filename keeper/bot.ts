@@ -68,7 +68,7 @@ export interface KeeperOptions {
   dryRun: boolean;
   /** Above this effective gas price, wait, except for accounts whose reward covers their gas. */
   maxGasPriceWei?: bigint;
-  /** Accounts per `liquidationQuotes` call (default 500). */
+  /** Accounts per `liquidationQuotes` call (default 200: ~30k gas each, under eth_call gas caps). */
   quoteBatchSize?: number;
   /** Gas per liquidation transaction (default 3M) and per block for this keeper (default 15M). */
   gasTargetPerTx?: bigint;
@@ -268,13 +268,14 @@ export class Keeper {
     const { chain, metrics, log } = this.o;
     const touched = this.indexer.takeTouched();
     const open = this.indexer.withPositions();
-    const stale = new Set(touched.accounts);
+    const isOpen = new Set(open);
+    const stale = new Set<bigint>();
+    for (const id of touched.accounts) {
+      if (isOpen.has(id)) stale.add(id);
+      else this.mirror.states.delete(id);
+    }
     for (const id of open) if (!this.mirror.states.has(id)) stale.add(id);
-    for (const id of touched.accounts) if (!open.includes(id)) this.mirror.states.delete(id);
-    const moved = await this.mirror.refresh(
-      head.number,
-      [...stale].filter((id) => open.includes(id)),
-    );
+    const moved = await this.mirror.refresh(head.number, stale);
     for (const m of touched.markets) moved.add(m);
 
     // Priority: touched accounts, then accounts in a moved market, then the rest.
@@ -298,7 +299,7 @@ export class Keeper {
     const toQuote = full ? ordered : screened;
     report.quoted = toQuote.length;
 
-    const size = this.o.quoteBatchSize ?? 500;
+    const size = this.o.quoteBatchSize ?? 200;
     const found: Candidate[] = [];
     const batches = chunks(toQuote, size);
     const quotes = await Promise.all(batches.map((ids) => chain.liquidationQuotes(ids, head.number)));

@@ -11,7 +11,7 @@
  *   checkpointFile    KEEPER_CHECKPOINT_FILE     --checkpoint-file    none (index kept in memory only)
  *   pollMs            KEEPER_POLL_MS             --poll-ms            1000
  *   batchSize         KEEPER_BATCH_SIZE          --batch-size         100 accounts per liquidation tx (1..500)
- *   quoteBatchSize    KEEPER_QUOTE_BATCH_SIZE    --quote-batch-size   500 accounts per liquidationQuotes call
+ *   quoteBatchSize    KEEPER_QUOTE_BATCH_SIZE    --quote-batch-size   200 accounts per liquidationQuotes call (keep x ~30k gas under the eth_call cap)
  *   gasTargetPerTx    KEEPER_GAS_TARGET_PER_TX   --gas-target-per-tx  3000000
  *   blockGasBudget    KEEPER_BLOCK_GAS_BUDGET    --block-gas-budget   15000000 (gas this keeper sends per block)
  *   logRange          KEEPER_LOG_RANGE           --log-range          2000 blocks per eth_getLogs
@@ -55,7 +55,7 @@ export const configSchema = z
     checkpointFile: z.string().optional(),
     pollMs: z.coerce.number().int().min(100).default(1000),
     batchSize: z.coerce.number().int().min(1).max(500).default(100),
-    quoteBatchSize: z.coerce.number().int().min(1).max(5000).default(500),
+    quoteBatchSize: z.coerce.number().int().min(1).max(5000).default(200),
     gasTargetPerTx: gas.default(3_000_000),
     blockGasBudget: gas.default(15_000_000),
     logRange: z.coerce.number().int().min(1).max(100_000).default(2000),

@@ -237,7 +237,7 @@ async function runPath(name: PathName) {
     const openIds = [...open];
     const quotes = (
       await Promise.all(
-        chunks(openIds, 1000).map((batch) => engine.liquidationQuotes(batch, { blockTag: number })),
+        chunks(openIds, 200).map((batch) => engine.liquidationQuotes(batch, { blockTag: number })),
       )
     ).flat();
     const liquidatableNow = new Set<bigint>();

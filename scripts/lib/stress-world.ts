@@ -40,6 +40,8 @@ export function rng(seed: number): () => number {
 /** A block gas limit large enough to set up thousands of accounts quickly; paths set their own. */
 const SETUP_BLOCK_GAS_LIMIT = 1_000_000_000n;
 const TXS_PER_BLOCK = 400;
+/** minPositionMargin of deploy/parameters/local.json: added to every position's IM and MM. */
+const MIN_POSITION_MARGIN_USD = 20;
 const SETUP_FEES = { maxFeePerGas: parseUnits("100", "gwei"), maxPriorityFeePerGas: parseUnits("1", "gwei") };
 
 export type World = Awaited<ReturnType<typeof createWorld>>;
@@ -93,12 +95,13 @@ class BulkSender {
 
   constructor(private readonly world: World) {}
 
-  async send(from: HardhatEthersSigner, to: string, data: string, gasLimit: bigint): Promise<void> {
+  async send(from: HardhatEthersSigner, to: string, data: string, gasLimit: bigint): Promise<string> {
     let nonce = this.nonces.get(from.address);
     if (nonce === undefined) nonce = await this.world.ethers.provider.getTransactionCount(from, "pending");
     this.nonces.set(from.address, nonce + 1);
-    await from.sendTransaction({ to, data, nonce, gasLimit, type: 2, ...SETUP_FEES });
+    const tx = await from.sendTransaction({ to, data, nonce, gasLimit, type: 2, ...SETUP_FEES });
     if (++this.queued >= TXS_PER_BLOCK) await this.mine();
+    return tx.hash;
   }
 
   async mine(): Promise<void> {
@@ -162,7 +165,9 @@ export async function populate(world: World, count: number, seed: number): Promi
               return { marketId, sizeD18: side * sizeOf(marketId, notionalUsd) };
             })(),
           ];
-    const marginUsd = (mode === "hedged" ? 2 : 1) * (notionalUsd / leverage) * 1.003; // + fees
+    // What a trader posts for that leverage, plus each position's flat minimum margin and the trading fee.
+    const legCount = mode === "hedged" ? 2 : 1;
+    const marginUsd = legCount * (notionalUsd / leverage + MIN_POSITION_MARGIN_USD + notionalUsd * 0.003);
     plans.push({ owner: pick(signers.owners), mode, legs, leverage, notionalUsd, marginUsd });
   }
 
@@ -174,6 +179,7 @@ export async function populate(world: World, count: number, seed: number): Promi
     size > 0n ? (prices[marketId] * 105n) / 100n : (prices[marketId] * 95n) / 100n;
 
   // 1. Create the cross accounts (ids are needed for the next steps) and open the isolated ones.
+  const creations: string[] = [];
   for (const p of plans) {
     if (p.mode === "isolated") {
       const { marketId, sizeD18 } = p.legs[0];
@@ -184,23 +190,25 @@ export async function populate(world: World, count: number, seed: number): Promi
         sizeD18,
         acceptable(marketId, sizeD18),
       ]);
-      await bulk.send(p.owner, target, data, 500_000n);
+      creations.push(await bulk.send(p.owner, target, data, 500_000n));
     } else {
-      await bulk.send(p.owner, target, iface.encodeFunctionData("createCrossAccount"), 200_000n);
+      creations.push(
+        await bulk.send(p.owner, target, iface.encodeFunctionData("createCrossAccount"), 200_000n),
+      );
     }
   }
   await bulk.mine();
-  const created = await engine.queryFilter(engine.filters.AccountCreated(), firstBlock, "latest");
-  const idsByOwner = new Map<string, bigint[]>();
-  for (const log of created) {
-    const list = idsByOwner.get(log.args.owner) ?? [];
-    list.push(log.args.accountId);
-    idsByOwner.set(log.args.owner, list);
-  }
+  const receipts = await Promise.all(creations.map((hash) => ethers.provider.getTransactionReceipt(hash)));
+  const createdTopic = engine.interface.getEvent("AccountCreated").topicHash;
   const out: AccountSpec[] = [];
-  for (const p of plans) {
-    const id = idsByOwner.get(p.owner.address)?.shift();
-    if (id === undefined) throw new Error(`account of ${p.owner.address} was not created`);
+  let notCreated = 0;
+  for (const [i, p] of plans.entries()) {
+    const log = receipts[i]?.logs.find((l) => l.topics[0] === createdTopic);
+    if (receipts[i]?.status !== 1 || log === undefined) {
+      notCreated += 1;
+      continue;
+    }
+    const id = BigInt(log.topics[1]);
     out.push({ id, mode: p.mode, legs: p.legs, leverage: p.leverage, notionalUsd: p.notionalUsd });
     if (p.mode === "isolated") continue;
     // 2. Fund and trade the cross accounts.
@@ -221,6 +229,7 @@ export async function populate(world: World, count: number, seed: number): Promi
     }
   }
   await bulk.mine();
+  if (notCreated > 0) throw new Error(`${notCreated} of ${count} accounts could not be created`);
 
   const opened = out.filter((a) => a.legs.length > 0);
   const positions = await Promise.all(opened.map((a) => engine.getPositions(a.id)));
