@@ -11,8 +11,8 @@ export interface GasModel {
   perPosition: bigint;
 }
 
-/** Measured on the local deployment (bench/gas-report.json): 10 one-position accounts ~535k, one ~128k. */
-export const DEFAULT_GAS_MODEL: GasModel = { perTx: 45_000n, perAccount: 15_000n, perPosition: 40_000n };
+/** Fitted to bench/gas-report.json (liquidateCross1 ~128k, liquidateBatch10 ~535k, liquidateCross16 ~987k). */
+export const DEFAULT_GAS_MODEL: GasModel = { perTx: 75_000n, perAccount: 10_000n, perPosition: 40_000n };
 
 export interface Candidate {
   accountId: bigint;

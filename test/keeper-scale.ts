@@ -102,7 +102,7 @@ describe("keeper at scale", () => {
       const ranked = rank(
         [
           candidate(1n, "5"),
-          candidate(2n, "20", 16), // 16 positions: ~655k gas = ~19.7 USD at 10 gwei, 3000 USD/ETH
+          candidate(2n, "20", 16), // 16 positions: 650k gas = 19.5 USD at 10 gwei, 3000 USD/ETH
           candidate(3n, "20"),
           candidate(4n, "20", 1, 8),
           candidate(5n, "20", 1, 8),
