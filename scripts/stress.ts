@@ -11,7 +11,9 @@
  *   correlationBreak  ETH -5% and BTC +5% (a hedged pair's legs 10% apart), in steps under the same bound
  *   slowBleed         both markets -50% over 1,000 blocks
  *
- * Every block it records the accounts liquidatable at the end of the block (on-chain quotes, the ground truth),
+ * Every block it records the accounts liquidatable at the end of the block (the ground truth: on-chain quotes of
+ * every account the SDK mirror puts within 5% of maintenance margin, and of every open account every 25 blocks,
+ * which verifies that the screen never leaves one out: `groundTruth.screenMisses` must stay 0),
  * the liquidations in it, latency (blocks from the first block an account is liquidatable to the block that
  * liquidates it), bad debt (BadDebt events: covered by the insurance fund / socialised), the insurance fund, the
  * vault's value and ADL events; per keeper, rewards against gas spent.
@@ -39,6 +41,7 @@ import { EngineAdapter, TOPIC, decodeLog } from "../keeper/chain.js";
 import { Keeper } from "../keeper/bot.js";
 import { jsonLogger } from "../keeper/log.js";
 import { Metrics } from "../keeper/metrics.js";
+import { HealthMirror } from "../keeper/mirror.js";
 import { lineChart } from "./lib/svg-chart.js";
 import { BTC, ETH, createWorld, populate, priceOf } from "./lib/stress-world.js";
 
@@ -57,6 +60,10 @@ const blockGasLimit = BigInt(process.env.STRESS_BLOCK_GAS_LIMIT ?? 30_000_000);
 const outDir = process.env.STRESS_OUT ?? (profile === "ci" ? "out/stress" : "bench");
 const minAccounts = profile === "ci" ? 200 : 1000;
 const SETTLE_BLOCKS = 6;
+/** The harness quotes on chain every account the SDK mirror puts within 5% of maintenance margin... */
+const SCREEN_MARGIN_BPS = 500;
+/** ...and every open account every 25 blocks, counting any liquidatable account the screen left out. */
+const FULL_EVERY = 25;
 const WAD = 10n ** 18n;
 const NATIVE_USD = 3000n * WAD;
 const GWEI = 10n ** 9n;
@@ -166,8 +173,13 @@ async function runPath(name: PathName) {
   });
   for (const k of keepers) await k.keeper.tick(); // index and load every account before the path starts
 
+  const admin = world.signers.admin;
   const ids = world.accounts.map((a) => a.id);
   const open = new Set(ids);
+  const screen = new HealthMirror(new EngineAdapter(world.contracts.engine.target as string, admin));
+  await screen.refresh(await world.ethers.provider.getBlockNumber(), ids);
+  let fullChecks = 0;
+  let screenMisses = 0;
   const since = new Map<bigint, number>();
   const latencies: number[] = [];
   let liquidatedTotal = 0;
@@ -178,7 +190,6 @@ async function runPath(name: PathName) {
   let maxLatency = 0;
   const rows: BlockRow[] = [];
   const steps = pathSteps(name);
-  const admin = world.signers.admin;
   const start = {
     insurance: usdOf(await engine.insuranceFund()),
     vaultValue: usdOf(await engine.vaultValue()),
@@ -227,21 +238,33 @@ async function runPath(name: PathName) {
         socialisedD18 += args.socialisedD18;
       } else {
         adlTotal += 1;
+        touched.push(args.accountId);
       }
     }
     liquidatedTotal += liquidated;
     const positions = await Promise.all(touched.map((id) => engine.getPositions(id)));
     touched.forEach((id, i) => positions[i].length === 0 && open.delete(id));
 
-    // Ground truth at the end of the block.
+    // Ground truth at the end of the block: on-chain quotes of every account the SDK mirror puts within
+    // SCREEN_MARGIN_BPS of maintenance margin (or cannot compute), and of every open account every FULL_EVERY
+    // blocks and on the last one, which checks that the screen never left out a liquidatable account.
     const openIds = [...open];
+    await screen.refresh(number, touched);
+    const full = step % FULL_EVERY === 0 || step === totalBlocks - 1;
+    const flagged = screen.screen(openIds, SCREEN_MARGIN_BPS);
+    const quoteIds = full ? openIds : flagged;
     const quotes = (
       await Promise.all(
-        chunks(openIds, 200).map((batch) => engine.liquidationQuotes(batch, { blockTag: number })),
+        chunks(quoteIds, 200).map((batch) => engine.liquidationQuotes(batch, { blockTag: number })),
       )
     ).flat();
     const liquidatableNow = new Set<bigint>();
-    quotes.forEach((q, i) => q.liquidatable && liquidatableNow.add(openIds[i]));
+    quotes.forEach((q, i) => q.liquidatable && liquidatableNow.add(quoteIds[i]));
+    if (full) {
+      fullChecks += 1;
+      const inScreen = new Set(flagged);
+      screenMisses += [...liquidatableNow].filter((id) => !inScreen.has(id)).length;
+    }
     for (const id of liquidatableNow) if (!since.has(id)) since.set(id, number);
     for (const id of [...since.keys()]) if (!liquidatableNow.has(id)) since.delete(id); // recovered unliquidated
     const openLatency = Math.max(0, ...[...since.values()].map((t0) => number - t0));
@@ -311,6 +334,7 @@ async function runPath(name: PathName) {
       blocksWithLiquidatable: rows.filter((r) => r.liquidatable > 0).length,
       blocksToClearAfterLastMove: clearAt < 0 ? null : clearAt,
       unresolvedLiquidatable: unresolved.length,
+      groundTruth: { fullOnChainChecks: fullChecks, screenMisses },
       latencyHistogram: countBy(latencies.map(String)),
       badDebt: {
         events: badDebtEvents,
@@ -377,6 +401,11 @@ for (const name of pathNames) {
     report.requirements.push({ path: name, requirement, ok, value });
   req(`accounts >= ${minAccounts}`, summary.accounts >= minAccounts, summary.accounts);
   req("maxLatencyBlocks <= 2", summary.maxLatencyBlocks <= 2, summary.maxLatencyBlocks);
+  req(
+    "ground truth: the screen never left out a liquidatable account",
+    summary.groundTruth.screenMisses === 0,
+    summary.groundTruth,
+  );
   if (name === "crash30" || name === "slowBleed")
     req("badDebtUsd == 0", summary.badDebtUsd === 0, summary.badDebtUsd);
   if (name === "gap15") {
