@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { ethers, networkHelpers, deployBulkhead, ETH, riskParams } from "./helpers/fixture.js";
 import { feedAnswer, usd, wad } from "./helpers/constants.js";
 import { REWARD, makeKeeper, twoUnderwater } from "./helpers/keeper.js";
-import { EngineAdapter, decodeError } from "../keeper/chain.js";
+import { EngineAdapter, decodeError, decodeLog } from "../keeper/chain.js";
 import { AccountIndexer } from "../keeper/indexer.js";
 import { MetricsServer } from "../keeper/metrics.js";
 import { loadConfig, resolveEngineAddress, resolveStartBlock } from "../keeper/config.js";
@@ -208,6 +208,36 @@ describe("keeper bot", () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("decodes every engine log like ethers' parseLog, from a topic table built once", async () => {
+    const base = await networkHelpers.loadFixture(twoUnderwater);
+    await base.contracts.engine.connect(base.signers.keeper).liquidate(2, base.signers.keeper);
+    const engine = base.contracts.engine;
+    const logs = await ethers.provider.getLogs({ address: engine.target as string, fromBlock: 0 });
+    const names = new Set<string>();
+    for (const log of logs) {
+      const expected = engine.interface.parseLog(log);
+      if (expected === null) {
+        expect(decodeLog(log)).to.equal(undefined); // e.g. AccessControl's RoleGranted: not in IBulkhead
+        continue;
+      }
+      const decoded = decodeLog(log)!;
+      expect(decoded.name).to.equal(expected.name);
+      for (const input of expected.fragment.inputs) {
+        expect(decoded.args[input.name], `${expected.name}.${input.name}`).to.deep.equal(
+          expected.args.getValue(input.name),
+        );
+      }
+      names.add(decoded.name);
+    }
+    expect([...names]).to.include.members([
+      "AccountCreated",
+      "PositionModified",
+      "Liquidated",
+      "PositionLiquidated",
+    ]);
+    expect(decodeLog({ topics: [ethers.ZeroHash], data: "0x" })).to.equal(undefined);
   });
 
   it("decodes custom errors from the IBulkhead ABI", async () => {
