@@ -42,7 +42,7 @@ import { Keeper } from "../keeper/bot.js";
 import { jsonLogger } from "../keeper/log.js";
 import { Metrics } from "../keeper/metrics.js";
 import { HealthMirror } from "../keeper/mirror.js";
-import { lineChart } from "./lib/svg-chart.js";
+import { type BlockRow, writeStressCharts } from "./lib/stress-charts.js";
 import { BTC, ETH, createWorld, populate, priceOf } from "./lib/stress-world.js";
 
 type PathName = "crash30" | "gap15" | "correlationBreak" | "slowBleed";
@@ -126,23 +126,6 @@ function pathSteps(name: PathName): { [market: number]: number }[] {
   }
 }
 
-interface BlockRow {
-  block: number;
-  step: number;
-  ethPrice: number;
-  btcPrice: number;
-  liquidatable: number;
-  liquidated: number;
-  liquidatedTotal: number;
-  maxLatency: number;
-  badDebtUsd: number;
-  insuranceFundUsd: number;
-  vaultValueUsd: number;
-  adlEvents: number;
-  baseFeeGwei: number;
-  gasUsed: number;
-}
-
 async function runPath(name: PathName) {
   await world.provider.send("evm_revert", [snapshot.id]);
   snapshot.id = await world.provider.send("evm_snapshot", []);
@@ -183,6 +166,7 @@ async function runPath(name: PathName) {
   const since = new Map<bigint, number>();
   const latencies: number[] = [];
   let liquidatedTotal = 0;
+  let becameLiquidatableTotal = 0;
   let coveredD18 = 0n;
   let socialisedD18 = 0n;
   let badDebtEvents = 0;
@@ -265,7 +249,11 @@ async function runPath(name: PathName) {
       const inScreen = new Set(flagged);
       screenMisses += [...liquidatableNow].filter((id) => !inScreen.has(id)).length;
     }
-    for (const id of liquidatableNow) if (!since.has(id)) since.set(id, number);
+    for (const id of liquidatableNow) {
+      if (since.has(id)) continue;
+      since.set(id, number);
+      becameLiquidatableTotal += 1;
+    }
     for (const id of [...since.keys()]) if (!liquidatableNow.has(id)) since.delete(id); // recovered unliquidated
     const openLatency = Math.max(0, ...[...since.values()].map((t0) => number - t0));
 
@@ -281,6 +269,7 @@ async function runPath(name: PathName) {
       liquidatable: liquidatableNow.size,
       liquidated,
       liquidatedTotal,
+      becameLiquidatableTotal,
       maxLatency: Math.max(maxLatency, openLatency),
       badDebtUsd: usdOf(coveredD18 + socialisedD18),
       insuranceFundUsd: usdOf(insurance),
@@ -395,7 +384,7 @@ for (const name of pathNames) {
   report.paths[name] = summary;
   report.perBlock[name] = rows;
   log(`${name}: ${JSON.stringify({ ...summary, keepers: undefined, latencyHistogram: undefined })}`);
-  writeCharts(name, rows);
+  writeStressCharts(outDir, name, rows, { accounts: report.accounts, blockGasLimit: Number(blockGasLimit) });
 
   const req = (requirement: string, ok: boolean, value: unknown) =>
     report.requirements.push({ path: name, requirement, ok, value });
@@ -424,54 +413,6 @@ const failed = report.requirements.filter((r) => !r.ok);
 for (const r of report.requirements)
   log(`${r.ok ? "ok  " : "FAIL"} ${r.path}: ${r.requirement} (${JSON.stringify(r.value)})`);
 if (failed.length > 0) process.exitCode = 1;
-
-function writeCharts(name: string, rows: BlockRow[]) {
-  const labelEvery = Math.max(1, Math.ceil(rows.length / 12));
-  const xLabels = rows.map((r, i) => (i % labelEvery === 0 || i === rows.length - 1 ? String(i + 1) : ""));
-  const accounts = lineChart({
-    title: `${name}: liquidatable vs liquidated accounts`,
-    subtitle: `${report.accounts} accounts, two competing keepers, ${Number(blockGasLimit) / 1e6}M gas blocks; max latency ${Math.max(...rows.map((r) => r.maxLatency))} blocks`,
-    xLabels,
-    xTitle: "block of the path",
-    yTitle: "accounts",
-    series: [
-      { label: "liquidatable (end of block)", color: "#d62728", values: rows.map((r) => r.liquidatable) },
-      { label: "liquidated in the block", color: "#1f77b4", values: rows.map((r) => r.liquidated) },
-      {
-        label: "liquidated, cumulative",
-        color: "#2ca02c",
-        dashed: true,
-        values: rows.map((r) => r.liquidatedTotal),
-      },
-    ],
-    markers: [],
-  });
-  const v0 = rows[0].vaultValueUsd;
-  const funds = lineChart({
-    title: `${name}: insurance fund and vault value`,
-    subtitle: `vault value at the start $${Math.round(v0).toLocaleString("en-US")}; bad debt $${Math.round(rows.at(-1)!.badDebtUsd).toLocaleString("en-US")}`,
-    xLabels,
-    xTitle: "block of the path",
-    yTitle: "USD",
-    series: [
-      { label: "insurance fund", color: "#9467bd", values: rows.map((r) => Math.round(r.insuranceFundUsd)) },
-      {
-        label: "vault value - start",
-        color: "#ff7f0e",
-        values: rows.map((r) => Math.round(r.vaultValueUsd - v0)),
-      },
-      {
-        label: "bad debt, cumulative",
-        color: "#d62728",
-        dashed: true,
-        values: rows.map((r) => Math.round(r.badDebtUsd)),
-      },
-    ],
-    markers: [],
-  });
-  writeFileSync(path.join(outDir, "stress", `${name}-accounts.svg`), accounts);
-  writeFileSync(path.join(outDir, "stress", `${name}-funds.svg`), funds);
-}
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
