@@ -233,14 +233,19 @@ export async function populate(world: World, count: number, seed: number): Promi
 
   const opened = out.filter((a) => a.legs.length > 0);
   const positions = await Promise.all(opened.map((a) => engine.getPositions(a.id)));
-  const failed = opened.filter((_, i) => positions[i].length !== opened[i].legs.length);
-  if (failed.length > 0) {
-    throw new Error(
-      `${failed.length} of ${count} accounts did not open (first: #${failed[0].id} ${failed[0].mode})`,
+  // A trade can still fail its margin check when the skew built by earlier accounts moves its fill price
+  // (mostly past a few thousand accounts): keep what opened, say how many did not.
+  const incomplete = new Set(
+    opened.filter((_, i) => positions[i].length !== opened[i].legs.length).map((a) => a.id),
+  );
+  if (incomplete.size > 0) {
+    console.warn(
+      `populate: ${incomplete.size} of ${count} cross accounts did not open every position; left out`,
     );
   }
-  world.accounts.push(...out);
-  return out;
+  const kept = out.filter((a) => !incomplete.has(a.id));
+  world.accounts.push(...kept);
+  return kept;
 }
 
 /** The oracle price of a market (D18) as the engine reads it. */
