@@ -229,7 +229,8 @@ export async function populate(world: World, count: number, seed: number): Promi
     }
   }
   await bulk.mine();
-  if (notCreated > 0) throw new Error(`${notCreated} of ${count} accounts could not be created`);
+  if (notCreated > 0)
+    console.warn(`populate: ${notCreated} of ${count} accounts could not be opened; left out`);
 
   const opened = out.filter((a) => a.legs.length > 0);
   const positions = await Promise.all(opened.map((a) => engine.getPositions(a.id)));
