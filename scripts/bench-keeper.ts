@@ -13,6 +13,7 @@
  * Environment: BENCH_SIZES (default "1000,10000"), BENCH_TICKS (default 7), BENCH_OUT (default bench).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import path from "node:path";
 import { toQuantity } from "ethers";
 import { EngineAdapter } from "../keeper/chain.js";
@@ -35,7 +36,8 @@ const initial: Record<number, bigint> = {
 };
 const report: Record<string, unknown> = {
   generatedAt: new Date().toISOString(),
-  machine: "embedded Hardhat network (EDR), in-process; see README for the host",
+  network: "embedded Hardhat network (EDR), in-process",
+  host: { cpus: cpus().length, loadAverage1m: Math.round(loadavg()[0] * 10) / 10 },
 };
 
 for (const size of sizes) {
