@@ -370,5 +370,19 @@ describe("keeper at scale", () => {
       expect(metrics.get("keeper_mirror_mismatches_total")).to.equal(0);
       expect(byMsg("dry_run_would_liquidate")).to.have.length(2);
     });
+
+    it("lets the chain overrule a wrong mirror on the periodic full quote, and counts the disagreement", async () => {
+      const base = await networkHelpers.loadFixture(twoUnderwater);
+      const { keeper, byMsg, metrics } = makeKeeper(base, { dryRun: true, fullQuoteEvery: 2 });
+      await keeper.tick(); // full quote, states loaded
+      // The mirror now believes account 2 holds a million more than it does (e.g. a formula the SDK has not
+      // caught up with): screening alone misses it...
+      keeper.mirror.states.get(2n)!.info.collateralD18 += wad("1000000");
+      expect((await keeper.tick()).liquidatable).to.deep.equal([3n]);
+      // ...the next full on-chain quote finds it, and says so.
+      expect((await keeper.tick()).liquidatable).to.deep.equal([2n, 3n]);
+      expect(metrics.get("keeper_mirror_mismatches_total")).to.equal(1);
+      expect(byMsg("mirror_mismatch")[0]).to.deep.include({ accounts: ["2"] });
+    });
   });
 });
