@@ -1,17 +1,60 @@
 /**
- * The keeper's loop. Each tick: refresh the account index, quote every account with a position in batches (one
- * eth_call per batch), simulate the liquidation of the liquidatable ones, send it (unless dry-run), then check
- * every market for auto-deleveraging. Another keeper winning a race is an expected outcome: it is logged as
- * `race_lost`, counted, and the loop goes on. Nothing in a tick throws out of `tick()`.
+ * The keeper's loop. Each tick:
+ *  1. index new engine events (checkpointed) and collect receipts of this keeper's earlier transactions;
+ *  2. re-read the accounts the events touched and the markets, and screen every open account off-chain with the
+ *     SDK's mirror of the engine, in priority order: touched accounts, then accounts in a market whose price moved,
+ *     then the rest (every `fullQuoteEvery` ticks, everything is quoted on chain instead, as a cross-check);
+ *  3. confirm the candidates on chain with `liquidationQuotes` (the chain is the final word);
+ *  4. rank them by reward minus gas cost, pack them into transactions sized to a gas target, up to the block's
+ *     budget, simulate each, and send them all at once at consecutive nonces (unless dry-run);
+ *  5. replace transactions stuck for `replaceAfterBlocks`, run ADL where a market triggers it, then the extra
+ *     tasks (the extension point for settling orders and LP requests).
+ * Another keeper winning a race is an expected outcome: it is logged as `race_lost`, counted, and the loop goes on.
+ * Nothing in a tick throws out of `tick()`; RPC reads back off and retry inside the adapter, and `run()` backs
+ * off between ticks after a failed one.
  */
 import { math } from "../sdk/index.js";
+import type { Signer, TransactionReceipt } from "ethers";
 import { decodeError, type EngineAdapter, type PositionView } from "./chain.js";
 import { AccountIndexer } from "./indexer.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
+import { HealthMirror } from "./mirror.js";
+import {
+  DEFAULT_GAS_MODEL,
+  batchGas,
+  pack,
+  rank,
+  type Candidate,
+  type GasModel,
+  type Ranked,
+} from "./planner.js";
+import { backoffDelay } from "./rpc.js";
+import { DEFAULT_FEES, TxManager, type FeeOptions, type PendingTx } from "./txs.js";
 
-/** ADL closes one position per transaction; bound how many one tick may send. */
-const MAX_ADL_PER_MARKET_PER_TICK = 10;
+const WAD = 10n ** 18n;
+
+/** What an extra task sees of the keeper each tick. */
+export interface TickContext {
+  head: Head;
+  chain: EngineAdapter;
+  txs: TxManager;
+  indexer: AccountIndexer;
+  dryRun: boolean;
+  log: Logger;
+  metrics: Metrics;
+}
+
+/**
+ * Extension point: work a keeper does every tick after liquidations and ADL. Settling pending orders and LP
+ * requests (the orders issue) plugs in here as one task each: find what is due from the tick's `indexer` and
+ * chain reads, simulate, and send through `ctx.txs` (shared nonces and stuck-transaction handling) unless
+ * `ctx.dryRun`. A task's error is logged and counted; it never stops the tick.
+ */
+export interface KeeperTask {
+  name: string;
+  run(ctx: TickContext): Promise<void>;
+}
 
 export interface KeeperOptions {
   chain: EngineAdapter;
@@ -20,9 +63,31 @@ export interface KeeperOptions {
   metrics: Metrics;
   startBlock: number;
   logRange: number;
+  /** Most accounts per liquidation transaction (the gas target usually binds first). */
   batchSize: number;
   dryRun: boolean;
+  /** Above this effective gas price, wait, except for accounts whose reward covers their gas. */
   maxGasPriceWei?: bigint;
+  /** Accounts per `liquidationQuotes` call (default 200: ~30k gas each, under eth_call gas caps). */
+  quoteBatchSize?: number;
+  /** Gas per liquidation transaction (default 3M) and per block for this keeper (default 15M). */
+  gasTargetPerTx?: bigint;
+  blockGasBudget?: bigint;
+  gasModel?: GasModel;
+  /** gasLimit = estimate x this, in percent (default 150). */
+  gasLimitPercent?: bigint;
+  /** USD per native token, D18 (default 3000): prices gas against rewards. */
+  nativeUsdD18?: bigint;
+  /** Skip accounts whose reward minus gas is below this (D18 USD); default: no floor under the gas cap. */
+  minProfitD18?: bigint;
+  /** The mirror flags accounts within this many bps of maintenance margin for confirmation (default 200). */
+  screenMarginBps?: number;
+  /** Every this many ticks, quote every open account on chain instead of screening (default 20; 1 = always). */
+  fullQuoteEvery?: number;
+  fees?: Partial<FeeOptions>;
+  /** Index checkpoint file: resume from it on start, save it after each refresh. */
+  checkpointFile?: string;
+  tasks?: KeeperTask[];
   /** Test seam: runs after the quotes and before the simulation (where a competing keeper can strike). */
   afterQuote?: (liquidatable: bigint[]) => Promise<void>;
 }
@@ -30,162 +95,454 @@ export interface KeeperOptions {
 export interface TickReport {
   block: number;
   accounts: number;
+  /** Accounts health-checked this tick (off-chain or on chain). */
+  screened: number;
+  /** Accounts quoted on chain this tick. */
   quoted: number;
   liquidatable: bigint[];
+  /** Accounts this keeper's transactions mined in this tick liquidated. */
   liquidated: bigint[];
+  /** Accounts sent for liquidation this tick. */
+  sent: bigint[];
   rewardD18: bigint;
+  gasSpentWei: bigint;
   racesLost: number;
   adl: { accountId: bigint; marketId: number; closedSizeD18: bigint }[];
   errors: number;
+  failed: boolean;
 }
+
+type Head = Awaited<ReturnType<EngineAdapter["head"]>>;
 
 export class Keeper {
   readonly indexer: AccountIndexer;
+  readonly mirror: HealthMirror;
+  readonly txs: TxManager;
+  /** First block each currently liquidatable account was seen liquidatable. */
+  private readonly firstSeen = new Map<bigint, number>();
+  /** Accounts in this keeper's unmined transactions. */
+  private readonly inFlight = new Set<bigint>();
+  private readonly adlInFlight = new Set<number>();
+  private ticks = 0;
+  private failures = 0;
+  private lastHead = -1;
+  private gasScalePercent = 100n;
 
   constructor(private readonly o: KeeperOptions) {
-    this.indexer = new AccountIndexer(o.chain, o.startBlock, o.logRange);
+    this.indexer = new AccountIndexer(
+      o.chain,
+      o.startBlock,
+      o.logRange,
+      o.checkpointFile === undefined ? undefined : { file: o.checkpointFile, engine: o.chain.address },
+    );
+    this.mirror = new HealthMirror(o.chain);
+    this.txs = new TxManager(
+      o.chain.runner as Signer,
+      o.chain,
+      { ...DEFAULT_FEES, ...o.fees },
+      o.log,
+      o.metrics,
+    );
+  }
+
+  private get gasModel(): GasModel {
+    return this.o.gasModel ?? DEFAULT_GAS_MODEL;
   }
 
   async tick(): Promise<TickReport> {
     const { log, metrics } = this.o;
+    const started = performance.now();
     const report: TickReport = {
       block: this.indexer.lastIndexedBlock,
       accounts: 0,
+      screened: 0,
       quoted: 0,
       liquidatable: [],
       liquidated: [],
+      sent: [],
       rewardD18: 0n,
+      gasSpentWei: 0n,
       racesLost: 0,
       adl: [],
       errors: 0,
+      failed: false,
     };
     try {
-      await this.indexer.refresh();
+      const head = await this.o.chain.head();
+      this.lastHead = head.number;
+      await this.indexer.refresh(head.number);
       report.block = this.indexer.lastIndexedBlock;
       report.accounts = this.indexer.accounts.size;
       metrics.set("keeper_accounts_indexed", report.accounts);
+      metrics.set("keeper_indexed_block", report.block);
 
-      const candidates = this.indexer.withPositions();
-      report.quoted = candidates.length;
-      for (const batch of chunks(candidates, this.o.batchSize)) {
-        const quotes = await this.o.chain.liquidationQuotes(batch);
-        report.liquidatable.push(...quotes.filter((q) => q.liquidatable).map((q) => q.accountId));
+      await this.collect(head, report);
+      const liquidatable = await this.findLiquidatable(head, report);
+      if (liquidatable.length > 0) {
+        log("info", "liquidatable", { block: head.number, accounts: liquidatable.map((c) => c.accountId) });
       }
-      if (report.liquidatable.length > 0) {
-        log("info", "liquidatable", { block: report.block, accounts: report.liquidatable });
+      await this.liquidate(liquidatable, head, report);
+      await this.collect(head, report); // automining nodes have mined what was just sent
+      await this.deleverage(head, report);
+      for (const task of this.o.tasks ?? []) {
+        try {
+          await task.run({
+            head,
+            chain: this.o.chain,
+            txs: this.txs,
+            indexer: this.indexer,
+            dryRun: this.o.dryRun,
+            log,
+            metrics,
+          });
+        } catch (error) {
+          this.fail("task_failed", error, report, { task: task.name });
+        }
       }
-      for (const batch of chunks(report.liquidatable, this.o.batchSize)) await this.liquidate(batch, report);
-      await this.deleverage(report);
+      this.failures = 0;
+      metrics.lastError = undefined;
     } catch (error) {
+      report.failed = true;
+      this.failures += 1;
       this.fail("tick_failed", error, report);
+      metrics.lastError = decodeError(error).message;
     }
+    this.ticks += 1;
     metrics.inc("keeper_ticks_total");
     metrics.set("keeper_last_tick_timestamp", Math.floor(Date.now() / 1000));
+    metrics.observeTickSeconds((performance.now() - started) / 1000);
     metrics.lastTick = {
       block: report.block,
       at: new Date().toISOString(),
       accounts: report.accounts,
       liquidatable: report.liquidatable.length,
       liquidated: report.liquidated.length,
+      pendingTxs: this.txs.pending.size,
       dryRun: this.o.dryRun,
     };
     log("info", "tick", {
       block: report.block,
       accounts: report.accounts,
+      screened: report.screened,
       quoted: report.quoted,
       liquidatable: report.liquidatable.length,
+      sent: report.sent.length,
       liquidated: report.liquidated.length,
       rewardD18: report.rewardD18,
+      gasSpentWei: report.gasSpentWei,
       racesLost: report.racesLost,
       adl: report.adl.length,
+      pendingTxs: this.txs.pending.size,
       errors: report.errors,
       dryRun: this.o.dryRun,
+      ms: Math.round(performance.now() - started),
     });
     return report;
   }
 
-  /** Ticks every `pollMs` until `signal` aborts; the current tick always finishes first. */
-  async run(pollMs: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Ticks on every new block (polled every `pollMs`) until `signal` aborts; the current tick always finishes
+   * first. After a failed tick, waits with exponential backoff (capped at `maxBackoffMs`) instead.
+   */
+  async run(pollMs: number, signal: AbortSignal, maxBackoffMs = 60_000): Promise<void> {
     while (!signal.aborted) {
-      await this.tick();
-      await sleep(pollMs, signal);
+      let head: number | undefined;
+      try {
+        head = await this.o.chain.blockNumber();
+      } catch (error) {
+        this.failures += 1;
+        this.o.log("warn", "rpc_unavailable", { error: decodeError(error).message, failures: this.failures });
+      }
+      if (head !== undefined && (head !== this.lastHead || this.txs.pending.size > 0)) await this.tick();
+      const wait =
+        this.failures > 0
+          ? Math.max(pollMs, backoffDelay(this.failures, { baseMs: pollMs, maxMs: maxBackoffMs }))
+          : pollMs;
+      await sleep(wait, signal);
     }
   }
 
-  private async liquidate(quoted: bigint[], report: TickReport): Promise<void> {
-    const { chain, log, metrics, rewardReceiver } = this.o;
-    await this.o.afterQuote?.(quoted);
+  /* ------------------------------------------- finding ------------------------------------------------- */
 
-    let ids = quoted;
-    let simulated: { liquidated: bigint; rewardD18: bigint };
-    try {
-      simulated = await chain.simulateLiquidateBatch(ids, rewardReceiver);
-    } catch (error) {
-      return this.fail("simulation_failed", error, report, { accounts: ids });
+  private async findLiquidatable(head: Head, report: TickReport): Promise<Candidate[]> {
+    const { chain, metrics, log } = this.o;
+    const touched = this.indexer.takeTouched();
+    const open = this.indexer.withPositions();
+    const isOpen = new Set(open);
+    const stale = new Set<bigint>();
+    for (const id of touched.accounts) {
+      if (isOpen.has(id)) stale.add(id);
+      else this.mirror.states.delete(id);
     }
-    if (simulated.liquidated < BigInt(ids.length)) {
-      // Someone got there between our quote and now: keep only what is still ours to take.
-      const still = (await chain.liquidationQuotes(ids))
-        .filter((q) => q.liquidatable)
-        .map((q) => q.accountId);
-      this.raceLost(
-        ids.filter((id) => !still.includes(id)),
-        "simulation",
-        report,
-      );
-      ids = still;
-      if (ids.length === 0) return;
-      try {
-        simulated = await chain.simulateLiquidateBatch(ids, rewardReceiver);
-      } catch (error) {
-        return this.fail("simulation_failed", error, report, { accounts: ids });
+    for (const id of open) if (!this.mirror.states.has(id)) stale.add(id);
+    const moved = await this.mirror.refresh(head.number, stale);
+    for (const m of touched.markets) moved.add(m);
+
+    // Priority: touched accounts, then accounts in a moved market, then the rest.
+    const first: bigint[] = [];
+    const second: bigint[] = [];
+    const rest: bigint[] = [];
+    for (const id of open) {
+      if (touched.accounts.has(id)) first.push(id);
+      else if ([...(this.indexer.accounts.get(id)?.sizes.keys() ?? [])].some((m) => moved.has(m)))
+        second.push(id);
+      else rest.push(id);
+    }
+    const ordered = [...first, ...second, ...rest].filter((id) => !this.inFlight.has(id));
+    report.screened = ordered.length;
+    metrics.inc("keeper_accounts_screened_total", ordered.length);
+
+    const every = this.o.fullQuoteEvery ?? 20;
+    const full = every <= 1 || this.ticks % every === 0;
+    const margin = this.o.screenMarginBps ?? 200;
+    const screened = this.mirror.screen(ordered, margin);
+    const toQuote = full ? ordered : screened;
+    report.quoted = toQuote.length;
+
+    const size = this.o.quoteBatchSize ?? 200;
+    const found: Candidate[] = [];
+    const batches = chunks(toQuote, size);
+    const quotes = await Promise.all(batches.map((ids) => chain.liquidationQuotes(ids, head.number)));
+    for (const q of quotes.flat()) {
+      if (!q.liquidatable) continue;
+      if (!this.firstSeen.has(q.accountId)) this.firstSeen.set(q.accountId, head.number);
+      found.push({
+        accountId: q.accountId,
+        rewardD18: q.keeperRewardD18,
+        positions: this.mirror.positionCount(q.accountId),
+        firstSeenBlock: this.firstSeen.get(q.accountId)!,
+      });
+    }
+    if (full) {
+      const flagged = new Set(screened);
+      const missed = found.filter((c) => !flagged.has(c.accountId)).map((c) => c.accountId);
+      if (missed.length > 0) {
+        metrics.inc("keeper_mirror_mismatches_total", missed.length);
+        log("warn", "mirror_mismatch", { block: head.number, accounts: missed });
+      }
+    }
+    const live = new Set(found.map((c) => c.accountId));
+    for (const id of this.firstSeen.keys())
+      if (!live.has(id) && !this.inFlight.has(id)) this.firstSeen.delete(id);
+    report.liquidatable = found.map((c) => c.accountId);
+    return found;
+  }
+
+  /* ------------------------------------------- sending ------------------------------------------------- */
+
+  private async liquidate(found: Candidate[], head: Head, report: TickReport): Promise<void> {
+    if (found.length === 0) return;
+    const { chain, log, metrics, rewardReceiver } = this.o;
+    await this.o.afterQuote?.(found.map((c) => c.accountId));
+
+    const fees = await this.txs.currentFees(head.baseFeePerGas);
+    const gasPriceWei = min(fees.maxFeePerGas, head.baseFeePerGas + fees.maxPriorityFeePerGas);
+    const pricing = { gasPriceWei, nativeUsdD18: this.o.nativeUsdD18 ?? 3000n * WAD };
+    let ranked = rank(found, this.gasModel, pricing);
+
+    const overCap = this.o.maxGasPriceWei !== undefined && gasPriceWei > this.o.maxGasPriceWei;
+    const floor = overCap ? (this.o.minProfitD18 ?? 0n) : this.o.minProfitD18;
+    if (floor !== undefined) {
+      const skipped = ranked.filter((r) => r.netD18 < floor);
+      ranked = ranked.filter((r) => r.netD18 >= floor);
+      if (skipped.length > 0) {
+        metrics.missedOpportunity(overCap ? "gas_price" : "unprofitable", skipped.length);
+        log("warn", overCap ? "gas_price_above_cap" : "unprofitable", {
+          gasPriceWei,
+          maxGasPriceWei: this.o.maxGasPriceWei,
+          accounts: skipped.map((r) => r.accountId),
+          waiting: skipped.length,
+          sending: ranked.length,
+        });
       }
     }
 
-    if (this.o.dryRun) {
-      log("info", "dry_run_would_liquidate", {
-        accounts: ids,
-        expectedLiquidated: simulated.liquidated,
-        expectedRewardD18: simulated.rewardD18,
-        rewardReceiver,
-      });
-      return;
+    const { batches, overflow } = pack(
+      ranked,
+      this.gasModel,
+      this.o.gasTargetPerTx ?? 3_000_000n,
+      this.o.blockGasBudget ?? 15_000_000n,
+      this.o.batchSize,
+    );
+    if (overflow.length > 0) {
+      metrics.missedOpportunity("capacity", overflow.length);
+      log("info", "deferred", { reason: "block_gas_budget", accounts: overflow.map((r) => r.accountId) });
     }
-    if (!(await this.gasPriceOk())) return;
 
-    try {
-      const outcome = await chain.liquidateBatch(ids, rewardReceiver);
-      report.liquidated.push(...outcome.liquidatedIds);
-      report.rewardD18 += outcome.rewardD18;
-      metrics.inc("keeper_liquidations_total", outcome.liquidatedIds.length);
-      metrics.inc("keeper_rewards_usd_total", toUsd(outcome.rewardD18));
-      log("info", "liquidated", {
-        tx: outcome.txHash,
-        accounts: outcome.liquidatedIds,
-        rewardD18: outcome.rewardD18,
-        gasUsed: outcome.gasUsed,
-      });
-      const missed = ids.filter((id) => !outcome.liquidatedIds.includes(id));
-      if (missed.length > 0) this.raceLost(missed, "inclusion", report);
-    } catch (error) {
-      // A batch skips healthy accounts instead of reverting, so a revert is not a lost race by itself:
-      // re-quote to tell the two apart.
-      const still = await chain.liquidationQuotes(ids).catch(() => undefined);
-      if (still !== undefined && still.every((q) => !q.liquidatable))
-        this.raceLost(ids, "send_reverted", report);
-      else this.fail("send_failed", error, report, { accounts: ids });
+    // Simulate every batch against the same state (they are disjoint), keep what is still ours to take.
+    const simulated = await Promise.all(batches.map((batch) => this.simulate(batch, report)));
+    for (const plan of simulated) {
+      if (plan === undefined) continue;
+      const { batch, liquidated, rewardD18 } = plan;
+      const ids = batch.map((r) => r.accountId);
+      if (this.o.dryRun) {
+        log("info", "dry_run_would_liquidate", {
+          accounts: ids,
+          expectedLiquidated: liquidated,
+          expectedRewardD18: rewardD18,
+          rewardReceiver,
+          gasEstimate: batchGas(this.gasModel, batch),
+        });
+        continue;
+      }
+      const gasEstimate = batchGas(this.gasModel, batch);
+      let gasLimit = (gasEstimate * (this.o.gasLimitPercent ?? 150n) * this.gasScalePercent) / 10_000n;
+      if (gasLimit > head.gasLimit) gasLimit = head.gasLimit;
+      try {
+        const tx = await this.txs.send(
+          {
+            kind: "liquidate",
+            to: chain.address,
+            data: chain.encodeLiquidateBatch(ids, rewardReceiver),
+            gasLimit,
+            accountIds: ids,
+            gasEstimate,
+          },
+          head,
+        );
+        for (const id of ids) this.inFlight.add(id);
+        report.sent.push(...ids);
+        log("info", "sent", {
+          nonce: tx.nonce,
+          hash: tx.hashes[0],
+          accounts: ids,
+          gasLimit,
+          expectedRewardD18: rewardD18,
+        });
+      } catch (error) {
+        metrics.missedOpportunity("send_failed", ids.length);
+        this.fail("send_failed", error, report, { accounts: ids });
+      }
     }
   }
 
+  /** Simulates one batch; drops accounts another keeper took since the quote (a lost race), then re-simulates. */
+  private async simulate(
+    batch: Ranked[],
+    report: TickReport,
+  ): Promise<{ batch: Ranked[]; liquidated: bigint; rewardD18: bigint } | undefined> {
+    const { chain, rewardReceiver } = this.o;
+    let ids = batch.map((r) => r.accountId);
+    try {
+      let sim = await chain.simulateLiquidateBatch(ids, rewardReceiver);
+      if (sim.liquidated < BigInt(ids.length)) {
+        const still = new Set(
+          (await chain.liquidationQuotes(ids)).filter((q) => q.liquidatable).map((q) => q.accountId),
+        );
+        this.raceLost(
+          ids.filter((id) => !still.has(id)),
+          "simulation",
+          report,
+        );
+        batch = batch.filter((r) => still.has(r.accountId));
+        ids = batch.map((r) => r.accountId);
+        if (ids.length === 0) return undefined;
+        sim = await chain.simulateLiquidateBatch(ids, rewardReceiver);
+      }
+      return { batch, ...sim };
+    } catch (error) {
+      this.fail("simulation_failed", error, report, { accounts: ids });
+      return undefined;
+    }
+  }
+
+  /* ---------------------------------------- receipts and stuck txs -------------------------------------- */
+
+  private async collect(head: Head, report: TickReport): Promise<void> {
+    const { resolved, stuck } = await this.txs.reconcile(head.number);
+    for (const { tx, receipt } of resolved) await this.settle(tx, receipt, report);
+    for (const tx of stuck) await this.unstick(tx, head, report);
+  }
+
+  private async settle(tx: PendingTx, receipt: TransactionReceipt | null, report: TickReport): Promise<void> {
+    const { chain, log, metrics } = this.o;
+    for (const id of tx.spec.accountIds) this.inFlight.delete(id);
+    if (tx.spec.marketId !== undefined) this.adlInFlight.delete(tx.spec.marketId);
+    if (receipt === null) {
+      log("warn", "tx_dropped", { nonce: tx.nonce, hashes: tx.hashes, accounts: tx.spec.accountIds });
+      return;
+    }
+    const spentWei = receipt.gasUsed * receipt.gasPrice;
+    report.gasSpentWei += spentWei;
+    metrics.inc("keeper_gas_used_total", Number(receipt.gasUsed));
+    metrics.inc("keeper_gas_spent_wei_total", Number(spentWei));
+    metrics.inc("keeper_gas_spent_usd_total", toUsd((spentWei * (this.o.nativeUsdD18 ?? 3000n * WAD)) / WAD));
+    if (tx.spec.kind === "cancel") return;
+    if (receipt.status !== 1) {
+      this.fail("tx_reverted", new Error(`transaction ${receipt.hash} reverted`), report, {
+        kind: tx.spec.kind,
+        accounts: tx.spec.accountIds,
+      });
+      return;
+    }
+    if (tx.spec.kind === "adl") return;
+
+    const outcome = chain.liquidationsIn(receipt);
+    report.liquidated.push(...outcome.liquidatedIds);
+    report.rewardD18 += outcome.rewardD18;
+    metrics.inc("keeper_liquidations_total", outcome.liquidatedIds.length);
+    metrics.inc("keeper_rewards_usd_total", toUsd(outcome.rewardD18));
+    for (const id of outcome.liquidatedIds) {
+      const seen = this.firstSeen.get(id);
+      if (seen !== undefined) metrics.observeLatency(receipt.blockNumber - seen);
+      this.firstSeen.delete(id);
+    }
+    // Calibrate gas limits on what full batches really used (a partly raced batch uses less: ignore it).
+    const missed = tx.spec.accountIds.filter((id) => !outcome.liquidatedIds.includes(id));
+    if (missed.length === 0 && tx.spec.gasEstimate > 0n) {
+      const ratio = (receipt.gasUsed * 100n) / tx.spec.gasEstimate;
+      this.gasScalePercent = clamp((this.gasScalePercent * 3n + ratio) / 4n, 100n, 400n);
+    }
+    log("info", "liquidated", {
+      tx: receipt.hash,
+      block: receipt.blockNumber,
+      accounts: outcome.liquidatedIds,
+      rewardD18: outcome.rewardD18,
+      gasUsed: receipt.gasUsed,
+      gasEstimate: tx.spec.gasEstimate,
+      spentWei,
+    });
+    if (missed.length > 0) this.raceLost(missed, "inclusion", report);
+  }
+
+  /** A transaction unmined for `replaceAfterBlocks`: resend what is still liquidatable with higher fees, or cancel. */
+  private async unstick(tx: PendingTx, head: Head, report: TickReport): Promise<void> {
+    const { chain, rewardReceiver } = this.o;
+    try {
+      if (tx.spec.kind !== "liquidate") {
+        await this.txs.replace(tx, tx.spec.kind === "cancel" ? "cancel" : tx.spec, head);
+        return;
+      }
+      const quotes = await chain.liquidationQuotes(tx.spec.accountIds);
+      const still = quotes.filter((q) => q.liquidatable).map((q) => q.accountId);
+      const gone = tx.spec.accountIds.filter((id) => !still.includes(id));
+      for (const id of gone) this.inFlight.delete(id);
+      if (gone.length > 0) this.raceLost(gone, "replacement", report);
+      await this.txs.replace(
+        tx,
+        still.length === 0
+          ? "cancel"
+          : { ...tx.spec, data: chain.encodeLiquidateBatch(still, rewardReceiver), accountIds: still },
+        head,
+      );
+    } catch (error) {
+      this.fail("replace_failed", error, report, { nonce: tx.nonce });
+    }
+  }
+
+  /* ------------------------------------------------ ADL ------------------------------------------------ */
+
   /**
-   * ADL, per market whose traders' profit is over the trigger: close the most profitable indexed positions first
-   * (PnL net of funding at the oracle price, as the engine computes it), re-checking the trigger after each.
+   * ADL, per market whose traders' profit is over the trigger: simulate the most profitable indexed positions
+   * first (PnL net of funding at the oracle price, as the engine computes it) and send the first that succeeds.
+   * One per market per tick: the next tick sees its effect on the trigger.
    */
-  private async deleverage(report: TickReport): Promise<void> {
+  private async deleverage(head: Head, report: TickReport): Promise<void> {
     const { chain, log } = this.o;
     const markets = await chain.marketCount();
     for (let marketId = 1; marketId <= markets; marketId++) {
-      let status = await chain.adlStatus(marketId);
+      if (this.adlInFlight.has(marketId)) continue;
+      const status = await chain.adlStatus(marketId);
       if (!status.triggered) continue;
       log("warn", "adl_triggered", {
         marketId,
@@ -196,14 +553,14 @@ export class Keeper {
       const marks = await chain.marketMarks(marketId);
       const ranked: { accountId: bigint; pnlD18: bigint }[] = [];
       for (const accountId of this.indexer.inMarket(marketId)) {
-        const position = (await chain.positions(accountId)).find((p) => p.marketId === marketId);
+        const position = this.mirror.states.get(accountId)?.positions.find((p) => p.marketId === marketId);
         if (position === undefined) continue;
         const pnlD18 = positionPnl(position, marks.priceD18, marks.fundingIndexD18);
         if (pnlD18 > 0n) ranked.push({ accountId, pnlD18 });
       }
       ranked.sort((a, b) => (a.pnlD18 > b.pnlD18 ? -1 : a.pnlD18 < b.pnlD18 ? 1 : 0));
 
-      for (const { accountId, pnlD18 } of ranked.slice(0, MAX_ADL_PER_MARKET_PER_TICK)) {
+      for (const { accountId, pnlD18 } of ranked.slice(0, 10)) {
         let closedSizeD18: bigint;
         try {
           closedSizeD18 = await chain.simulateAutoDeleverage(accountId, marketId);
@@ -220,29 +577,31 @@ export class Keeper {
         }
         if (this.o.dryRun) {
           log("info", "dry_run_would_adl", { accountId, marketId, pnlD18, closedSizeD18 });
-          break; // without sending, the trigger would not move: one planned step is the honest plan
+          break;
         }
-        if (!(await this.gasPriceOk())) return;
         try {
-          const tx = await chain.autoDeleverage(accountId, marketId);
+          const tx = await this.txs.send(
+            {
+              kind: "adl",
+              to: chain.address,
+              data: chain.encodeAutoDeleverage(accountId, marketId),
+              gasLimit: 500_000n,
+              accountIds: [accountId],
+              marketId,
+              gasEstimate: 150_000n,
+            },
+            head,
+          );
+          this.adlInFlight.add(marketId);
           report.adl.push({ accountId, marketId, closedSizeD18 });
           this.o.metrics.inc("keeper_adl_total");
-          log("info", "adl", { tx, accountId, marketId, pnlD18, closedSizeD18 });
+          log("info", "adl", { tx: tx.hashes[0], accountId, marketId, pnlD18, closedSizeD18 });
         } catch (error) {
           this.fail("adl_send_failed", error, report, { accountId, marketId });
         }
-        status = await chain.adlStatus(marketId);
-        if (!status.triggered) break;
+        break;
       }
     }
-  }
-
-  private async gasPriceOk(): Promise<boolean> {
-    if (this.o.maxGasPriceWei === undefined) return true;
-    const price = await this.o.chain.gasPrice();
-    if (price === undefined || price <= this.o.maxGasPriceWei) return true;
-    this.o.log("warn", "gas_price_above_cap", { gasPriceWei: price, maxGasPriceWei: this.o.maxGasPriceWei });
-    return false;
   }
 
   private raceLost(accounts: bigint[], stage: string, report: TickReport): void {
@@ -272,6 +631,14 @@ function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+function min(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
+function clamp(v: bigint, lo: bigint, hi: bigint): bigint {
+  return v < lo ? lo : v > hi ? hi : v;
 }
 
 /** D18 USD as a float, for the metrics only (Prometheus values are floats). */

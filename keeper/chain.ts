@@ -1,11 +1,25 @@
 /**
- * The keeper's only contact with the chain. Everything else in keeper/ talks to this adapter, so that it can be
- * swapped for the SDK's client without touching the bot's logic.
+ * The keeper's only contact with the chain. Everything else in keeper/ talks to this adapter, so a test can wrap
+ * its runner (a flaky RPC, a second keeper) without touching the bot's logic. Reads go through `withRetry`
+ * (transient RPC errors back off and retry); sends do not (the transaction manager owns nonces).
  */
-import { Interface, type ContractRunner, type Provider, type TransactionReceipt } from "ethers";
+import {
+  AbiCoder,
+  ZeroAddress,
+  type BlockTag,
+  type ContractRunner,
+  type EventFragment,
+  type Log,
+  type ParamType,
+  type Provider,
+  type TransactionReceipt,
+} from "ethers";
 import { IBulkhead__factory, IPriceFeed__factory } from "../types/ethers-contracts/index.js";
 import type { IBulkhead } from "../types/ethers-contracts/index.js";
 import { decodeRevert } from "../sdk/errors.js";
+import { BulkheadClient, toAccountInfo, toPositionInfo } from "../sdk/client.js";
+import type { AccountInfo, PositionInfo, ProtocolSnapshot } from "../sdk/types.js";
+import { DEFAULT_BACKOFF, retryingRunner, type BackoffOptions } from "./rpc.js";
 
 export interface LiquidationQuote {
   accountId: bigint;
@@ -26,16 +40,123 @@ export interface PositionView {
 export type EngineEvent =
   | { kind: "AccountCreated"; block: number; accountId: bigint; owner: string; isolated: boolean }
   | { kind: "PositionModified"; block: number; accountId: bigint; marketId: number; newSizeD18: bigint }
-  | { kind: "PositionClosedPart"; block: number; accountId: bigint; marketId: number; closedSizeD18: bigint };
+  | { kind: "PositionClosedPart"; block: number; accountId: bigint; marketId: number; closedSizeD18: bigint }
+  /** Anything else that changes an account's collateral (deposit, withdrawal, transfer, fee, bad debt...). */
+  | { kind: "AccountTouched"; block: number; accountIds: bigint[] }
+  /** A market's funding, open interest or reserve changed outside a trade. */
+  | { kind: "MarketTouched"; block: number; marketId: number };
 
 export interface LiquidationOutcome {
-  txHash: string;
   liquidatedIds: bigint[];
   rewardD18: bigint;
-  gasUsed: bigint;
 }
 
-const bulkheadInterface: Interface = IBulkhead__factory.createInterface();
+/* ------------------------------------------------------------------------------------------------------------
+                        EVENT DECODING: every topic hash and coder list computed once
+   ------------------------------------------------------------------------------------------------------------ */
+
+const bulkheadInterface = IBulkhead__factory.createInterface();
+const coder = AbiCoder.defaultAbiCoder();
+
+interface EventDecoder {
+  name: string;
+  indexed: ParamType[];
+  data: ParamType[];
+}
+
+/**
+ * topic0 -> decoder, built once at load. `Interface.parseLog` looks the topic up by re-hashing every event
+ * signature of the ABI on every call (ethers v6 computes `EventFragment.topicHash` on access), which made
+ * start-up time grow with the chain's history; here each log costs one map lookup and one ABI decode.
+ */
+const DECODERS: ReadonlyMap<string, EventDecoder> = (() => {
+  const map = new Map<string, EventDecoder>();
+  bulkheadInterface.forEachEvent((fragment: EventFragment) => {
+    map.set(fragment.topicHash, {
+      name: fragment.name,
+      indexed: fragment.inputs.filter((p) => p.indexed),
+      data: fragment.inputs.filter((p) => !p.indexed),
+    });
+  });
+  return map;
+})();
+
+/** Topic hashes by event name (the indexer's getLogs filter and receipt scans). */
+export const TOPIC: Readonly<Record<string, string>> = Object.fromEntries(
+  [...DECODERS.entries()].map(([topic, d]) => [d.name, topic]),
+);
+
+/** Decodes one engine log into `{ name, args }` (args by parameter name), or undefined for a foreign topic. */
+export function decodeLog(
+  log: Pick<Log, "topics" | "data">,
+): { name: string; args: Record<string, any> } | undefined {
+  const decoder = DECODERS.get(log.topics[0]);
+  if (decoder === undefined) return undefined;
+  const args: Record<string, any> = {};
+  decoder.indexed.forEach((p, i) => {
+    args[p.name] = coder.decode([p], log.topics[i + 1])[0];
+  });
+  const values = coder.decode(decoder.data, log.data);
+  decoder.data.forEach((p, i) => {
+    args[p.name] = values[i];
+  });
+  return { name: decoder.name, args };
+}
+
+const INDEXED_EVENTS = [
+  "AccountCreated",
+  "PositionModified",
+  "PositionLiquidated",
+  "AutoDeleveraged",
+  "Deposited",
+  "Withdrawn",
+  "MarginTransferred",
+  "Liquidated",
+  "BadDebt",
+  "ProfitShortfall",
+  "MarketUpdated",
+].filter((name) => TOPIC[name] !== undefined);
+
+/** Reduces a decoded log to the indexer's view; undefined for events the indexer does not need. */
+export function toEngineEvent(log: Pick<Log, "topics" | "data" | "blockNumber">): EngineEvent | undefined {
+  const decoded = decodeLog(log);
+  if (decoded === undefined) return undefined;
+  const { name, args: a } = decoded;
+  const block = log.blockNumber;
+  switch (name) {
+    case "AccountCreated":
+      return { kind: "AccountCreated", block, accountId: a.accountId, owner: a.owner, isolated: a.isolated };
+    case "PositionModified":
+      return {
+        kind: "PositionModified",
+        block,
+        accountId: a.accountId,
+        marketId: Number(a.marketId),
+        newSizeD18: a.newSizeD18,
+      };
+    case "PositionLiquidated":
+    case "AutoDeleveraged":
+      return {
+        kind: "PositionClosedPart",
+        block,
+        accountId: a.accountId,
+        marketId: Number(a.marketId),
+        closedSizeD18: a.closedSizeD18,
+      };
+    case "MarginTransferred":
+      return { kind: "AccountTouched", block, accountIds: [a.fromAccountId, a.toAccountId] };
+    case "Deposited":
+    case "Withdrawn":
+    case "Liquidated":
+    case "BadDebt":
+    case "ProfitShortfall":
+      return { kind: "AccountTouched", block, accountIds: [a.accountId] };
+    case "MarketUpdated":
+      return { kind: "MarketTouched", block, marketId: Number(a.marketId) };
+    default:
+      return undefined;
+  }
+}
 
 /**
  * A revert as the keeper logs it: the custom error's name and arguments, decoded by the SDK (every protocol,
@@ -49,14 +170,31 @@ export function decodeError(error: unknown): { name: string; args?: string[]; me
   return { name: "error", message: error instanceof Error ? error.message.split("\n")[0] : String(error) };
 }
 
+/* ------------------------------------------------------------------------------------------------------------
+                                                 THE ADAPTER
+   ------------------------------------------------------------------------------------------------------------ */
+
+export interface AdapterOptions {
+  backoff?: BackoffOptions;
+  /** Called for every retried read (metrics, logs). */
+  onRetry?: (error: unknown, retry: number, delayMs: number) => void;
+  /** The vault, for the SDK client's snapshots (unused by the keeper's reads; zero address when unknown). */
+  vault?: string;
+}
+
 export class EngineAdapter {
   readonly engine: IBulkhead;
+  /** The signer given, with its reads retried on transient RPC errors (sends are not). */
+  readonly runner: ContractRunner & { provider: Provider | null };
+  private client: BulkheadClient | undefined;
 
   constructor(
     readonly address: string,
-    readonly runner: ContractRunner & { provider: Provider | null },
+    runner: ContractRunner & { provider: Provider | null },
+    private readonly options: AdapterOptions = {},
   ) {
-    this.engine = IBulkhead__factory.connect(address, runner);
+    this.runner = retryingRunner(runner, options.backoff ?? DEFAULT_BACKOFF, options.onRetry);
+    this.engine = IBulkhead__factory.connect(address, this.runner);
   }
 
   get provider(): Provider {
@@ -68,59 +206,43 @@ export class EngineAdapter {
     return this.provider.getBlockNumber();
   }
 
-  async gasPrice(): Promise<bigint | undefined> {
-    const fee = await this.provider.getFeeData();
-    return fee.maxFeePerGas ?? fee.gasPrice ?? undefined;
+  /** The head block's number, base fee (0 before EIP-1559) and gas limit. */
+  async head(): Promise<{ number: number; baseFeePerGas: bigint; gasLimit: bigint; timestamp: bigint }> {
+    const block = await this.provider.getBlock("latest");
+    if (block === null) throw new Error("no latest block");
+    return {
+      number: block.number,
+      baseFeePerGas: block.baseFeePerGas ?? 0n,
+      gasLimit: block.gasLimit,
+      timestamp: BigInt(block.timestamp),
+    };
   }
 
-  /** Engine events in [fromBlock, toBlock], in chain order. */
+  /** The node's suggested priority fee (or legacy gas price), for the transaction manager. */
+  async suggestedTip(): Promise<bigint> {
+    const fee = await this.provider.getFeeData();
+    return fee.maxPriorityFeePerGas ?? fee.gasPrice ?? 0n;
+  }
+
+  /** Engine events the indexer needs in [fromBlock, toBlock], in chain order. */
   async events(fromBlock: number, toBlock: number): Promise<EngineEvent[]> {
-    const e = this.engine;
-    const topics = [
-      e.filters.AccountCreated().fragment.topicHash,
-      e.filters.PositionModified().fragment.topicHash,
-      e.filters.PositionLiquidated().fragment.topicHash,
-      e.filters.AutoDeleveraged().fragment.topicHash,
-    ];
-    const logs = await this.provider.getLogs({ address: this.address, fromBlock, toBlock, topics: [topics] });
+    const logs = await this.provider.getLogs({
+      address: this.address,
+      fromBlock,
+      toBlock,
+      topics: [INDEXED_EVENTS.map((name) => TOPIC[name])],
+    });
     const out: EngineEvent[] = [];
     for (const log of logs) {
-      const parsed = bulkheadInterface.parseLog(log);
-      if (parsed === null) continue;
-      const block = log.blockNumber;
-      const a = parsed.args;
-      if (parsed.name === "AccountCreated") {
-        out.push({
-          kind: "AccountCreated",
-          block,
-          accountId: a.accountId,
-          owner: a.owner,
-          isolated: a.isolated,
-        });
-      } else if (parsed.name === "PositionModified") {
-        out.push({
-          kind: "PositionModified",
-          block,
-          accountId: a.accountId,
-          marketId: Number(a.marketId),
-          newSizeD18: a.newSizeD18,
-        });
-      } else {
-        out.push({
-          kind: "PositionClosedPart",
-          block,
-          accountId: a.accountId,
-          marketId: Number(a.marketId),
-          closedSizeD18: a.closedSizeD18,
-        });
-      }
+      const event = toEngineEvent(log);
+      if (event !== undefined) out.push(event);
     }
     return out;
   }
 
   /** One eth_call for the whole batch. */
-  async liquidationQuotes(ids: bigint[]): Promise<LiquidationQuote[]> {
-    const quotes = await this.engine.liquidationQuotes(ids);
+  async liquidationQuotes(ids: bigint[], blockTag?: BlockTag): Promise<LiquidationQuote[]> {
+    const quotes = await this.engine.liquidationQuotes(ids, { blockTag });
     return quotes.map((q, i) => ({
       accountId: ids[i],
       liquidatable: q.liquidatable,
@@ -130,6 +252,7 @@ export class EngineAdapter {
     }));
   }
 
+  /** Runs the batch as an eth_call from the keeper: how many it would liquidate and for what reward. */
   async simulateLiquidateBatch(
     ids: bigint[],
     receiver: string,
@@ -138,23 +261,32 @@ export class EngineAdapter {
     return { liquidated, rewardD18 };
   }
 
-  /** Sends the batch and reads back, from the receipt, which accounts this transaction actually liquidated. */
-  async liquidateBatch(ids: bigint[], receiver: string): Promise<LiquidationOutcome> {
-    const tx = await this.engine.liquidateBatch(ids, receiver);
-    const receipt = await tx.wait();
-    if (receipt === null) throw new Error(`no receipt for ${tx.hash}`);
-    return { txHash: tx.hash, ...this.liquidationsIn(receipt), gasUsed: receipt.gasUsed };
+  encodeLiquidateBatch(ids: bigint[], receiver: string): string {
+    return bulkheadInterface.encodeFunctionData("liquidateBatch", [ids, receiver]);
   }
 
-  private liquidationsIn(receipt: TransactionReceipt): { liquidatedIds: bigint[]; rewardD18: bigint } {
+  encodeAutoDeleverage(accountId: bigint, marketId: number): string {
+    return bulkheadInterface.encodeFunctionData("autoDeleverage", [accountId, marketId]);
+  }
+
+  async receipt(hash: string): Promise<TransactionReceipt | null> {
+    return this.provider.getTransactionReceipt(hash);
+  }
+
+  async nonce(address: string, blockTag: BlockTag): Promise<number> {
+    return this.provider.getTransactionCount(address, blockTag);
+  }
+
+  /** Which accounts a mined transaction liquidated, and the reward it paid, from its engine logs. */
+  liquidationsIn(receipt: Pick<TransactionReceipt, "logs">): LiquidationOutcome {
     const liquidatedIds: bigint[] = [];
     let rewardD18 = 0n;
+    const topic = TOPIC.Liquidated;
     for (const log of receipt.logs) {
-      if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
-      const parsed = bulkheadInterface.parseLog(log);
-      if (parsed?.name !== "Liquidated") continue;
-      liquidatedIds.push(parsed.args.accountId);
-      rewardD18 += parsed.args.keeperRewardD18;
+      if (log.topics[0] !== topic || log.address.toLowerCase() !== this.address.toLowerCase()) continue;
+      const { args } = decodeLog(log)!;
+      liquidatedIds.push(args.accountId);
+      rewardD18 += args.keeperRewardD18;
     }
     return { liquidatedIds, rewardD18 };
   }
@@ -195,9 +327,35 @@ export class EngineAdapter {
     return this.engine.autoDeleverage.staticCall(accountId, marketId);
   }
 
-  async autoDeleverage(accountId: bigint, marketId: number): Promise<string> {
-    const tx = await this.engine.autoDeleverage(accountId, marketId);
-    await tx.wait();
-    return tx.hash;
+  /* ---------------------------- raw state for the off-chain mirror (sdk/math) ---------------------------- */
+
+  private async sdk(): Promise<BulkheadClient> {
+    if (this.client === undefined) {
+      const token = await this.engine.settlementToken();
+      this.client = new BulkheadClient(this.runner, {
+        engine: this.address,
+        vault: this.options.vault ?? ZeroAddress,
+        token,
+      });
+    }
+    return this.client;
+  }
+
+  /** Risk parameters, vault and insurance figures and every market (params, state, price), at one block. */
+  async protocolSnapshot(blockTag: number): Promise<ProtocolSnapshot> {
+    const client = await this.sdk();
+    return client.getProtocolSnapshot(undefined, { blockTag });
+  }
+
+  /** An account's collateral and positions at one block (the inputs of `math.marginSummary`). */
+  async accountState(
+    accountId: bigint,
+    blockTag: number,
+  ): Promise<{ info: AccountInfo; positions: PositionInfo[] }> {
+    const [info, positions] = await Promise.all([
+      this.engine.getAccount(accountId, { blockTag }),
+      this.engine.getPositions(accountId, { blockTag }),
+    ]);
+    return { info: toAccountInfo(info), positions: positions.map(toPositionInfo) };
   }
 }

@@ -1,20 +1,33 @@
 /**
- * Keeper configuration: environment variables, overridden by `--flag value` command-line flags, validated by zod.
+ * Keeper configuration: a JSON file (optional), then environment variables, then `--flag value` command-line
+ * flags, each overriding the one before; validated by zod. keeper/README.md documents every setting.
  *
- *   KEEPER_RPC_URL        --rpc-url          JSON-RPC endpoint; unset = the network `hardhat run --network` connects to
- *   KEEPER_ENGINE         --engine           engine address (bind IBulkhead here)
- *   KEEPER_ADDRESS_BOOK   --address-book     address book JSON (deployments/<chainId>.json) used when no engine is given
- *   KEEPER_PRIVATE_KEY    (no flag)          keeper key: env var or Hardhat configuration variable, never a repo file;
- *                                            unset = the network's first signer (local networks only)
- *   KEEPER_START_BLOCK    --start-block      first block to index (default 0)
- *   KEEPER_POLL_MS        --poll-ms          delay between ticks (default 5000)
- *   KEEPER_BATCH_SIZE     --batch-size       accounts per quote/liquidation call, 1..50 (default 50)
- *   KEEPER_LOG_RANGE      --log-range        blocks per eth_getLogs (default 2000)
- *   KEEPER_REWARD_RECEIVER --reward-receiver where rewards go (default: the keeper's address)
- *   KEEPER_DRY_RUN=1      --dry-run          simulate and log, send nothing
- *   KEEPER_METRICS_PORT   --metrics-port     metrics/health port on 127.0.0.1 (default 9464; 0 = ephemeral)
- *   KEEPER_MAX_GAS_PRICE_GWEI --max-gas-price-gwei  skip sending while the network asks more (default: no cap)
- *   KEEPER_ONCE=1         --once             run one tick and exit
+ *   file key / env var / flag                                  default
+ *   rpcUrl            KEEPER_RPC_URL             --rpc-url            the network `hardhat run --network` connects to
+ *   engine            KEEPER_ENGINE              --engine             (or from the address book)
+ *   addressBook       KEEPER_ADDRESS_BOOK        --address-book       deployments/<chainId>.json (engine, startBlock)
+ *   (no key)          KEEPER_PRIVATE_KEY         (no flag)            env var or Hardhat configuration variable only
+ *   startBlock        KEEPER_START_BLOCK         --start-block        the address book's startBlock, else 0
+ *   checkpointFile    KEEPER_CHECKPOINT_FILE     --checkpoint-file    none (index kept in memory only)
+ *   pollMs            KEEPER_POLL_MS             --poll-ms            1000
+ *   batchSize         KEEPER_BATCH_SIZE          --batch-size         100 accounts per liquidation tx (1..500)
+ *   quoteBatchSize    KEEPER_QUOTE_BATCH_SIZE    --quote-batch-size   200 accounts per liquidationQuotes call (keep x ~30k gas under the eth_call cap)
+ *   gasTargetPerTx    KEEPER_GAS_TARGET_PER_TX   --gas-target-per-tx  3000000
+ *   blockGasBudget    KEEPER_BLOCK_GAS_BUDGET    --block-gas-budget   15000000 (gas this keeper sends per block)
+ *   logRange          KEEPER_LOG_RANGE           --log-range          2000 blocks per eth_getLogs
+ *   rewardReceiver    KEEPER_REWARD_RECEIVER     --reward-receiver    the keeper's address
+ *   dryRun            KEEPER_DRY_RUN=1           --dry-run            false
+ *   metricsPort       KEEPER_METRICS_PORT        --metrics-port       9464 on 127.0.0.1 (0 = ephemeral)
+ *   maxGasPriceGwei   KEEPER_MAX_GAS_PRICE_GWEI  --max-gas-price-gwei no cap
+ *   minProfitUsd      KEEPER_MIN_PROFIT_USD      --min-profit-usd     no floor under the cap, 0 above it
+ *   nativeUsd         KEEPER_NATIVE_USD          --native-usd         3000 (USD per native token, prices gas)
+ *   tipGwei           KEEPER_TIP_GWEI            --tip-gwei           the node's suggestion
+ *   replaceAfterBlocks KEEPER_REPLACE_AFTER_BLOCKS --replace-after-blocks 3
+ *   feeBumpPercent    KEEPER_FEE_BUMP_PERCENT    --fee-bump-percent   15
+ *   screenMarginBps   KEEPER_SCREEN_MARGIN_BPS   --screen-margin-bps  200
+ *   fullQuoteEvery    KEEPER_FULL_QUOTE_EVERY    --full-quote-every   20 ticks
+ *   once              KEEPER_ONCE=1              --once               false
+ *   (file path)       KEEPER_CONFIG              --config             none
  */
 import { readFileSync } from "node:fs";
 import { isAddress, parseUnits } from "ethers";
@@ -24,31 +37,52 @@ const flag = z
   .union([z.boolean(), z.string()])
   .transform((v) => v === true || v === "1" || v === "true" || v === "yes");
 const address = z.string().refine((v) => isAddress(v), "not an address");
+const decimal = z
+  .union([z.number(), z.string()])
+  .transform(String)
+  .pipe(z.string().regex(/^\d+(\.\d+)?$/));
+const gas = z
+  .union([z.number(), z.string()])
+  .pipe(z.coerce.bigint())
+  .refine((v) => v >= 21_000n, "below 21000");
 
 export const configSchema = z
   .object({
     rpcUrl: z.string().url().optional(),
     engine: address.optional(),
     addressBook: z.string().optional(),
-    startBlock: z.coerce.number().int().nonnegative().default(0),
-    pollMs: z.coerce.number().int().min(100).default(5000),
-    batchSize: z.coerce.number().int().min(1).max(50).default(50),
+    startBlock: z.coerce.number().int().nonnegative().optional(),
+    checkpointFile: z.string().optional(),
+    pollMs: z.coerce.number().int().min(100).default(1000),
+    batchSize: z.coerce.number().int().min(1).max(500).default(100),
+    quoteBatchSize: z.coerce.number().int().min(1).max(5000).default(200),
+    gasTargetPerTx: gas.default(3_000_000),
+    blockGasBudget: gas.default(15_000_000),
     logRange: z.coerce.number().int().min(1).max(100_000).default(2000),
     rewardReceiver: address.optional(),
     dryRun: flag.default(false),
     metricsPort: z.coerce.number().int().min(0).max(65535).default(9464),
-    maxGasPriceGwei: z
-      .string()
-      .regex(/^\d+(\.\d+)?$/)
-      .optional(),
+    maxGasPriceGwei: decimal.optional(),
+    minProfitUsd: decimal.optional(),
+    nativeUsd: decimal.default("3000"),
+    tipGwei: decimal.optional(),
+    replaceAfterBlocks: z.coerce.number().int().min(1).max(1000).default(3),
+    feeBumpPercent: z.coerce.number().int().min(10).max(500).default(15),
+    screenMarginBps: z.coerce.number().int().min(0).max(10_000).default(200),
+    fullQuoteEvery: z.coerce.number().int().min(1).default(20),
     once: flag.default(false),
   })
+  .strict()
   .refine((c) => c.engine !== undefined || c.addressBook !== undefined, {
     message: "set KEEPER_ENGINE (--engine) or KEEPER_ADDRESS_BOOK (--address-book)",
   });
 
-export type KeeperConfig = Omit<z.infer<typeof configSchema>, "maxGasPriceGwei"> & {
+type Parsed = z.infer<typeof configSchema>;
+export type KeeperConfig = Omit<Parsed, "maxGasPriceGwei" | "minProfitUsd" | "nativeUsd" | "tipGwei"> & {
   maxGasPriceWei?: bigint;
+  minProfitD18?: bigint;
+  nativeUsdD18: bigint;
+  tipWei?: bigint;
 };
 
 const ENV: Record<string, string> = {
@@ -56,51 +90,83 @@ const ENV: Record<string, string> = {
   engine: "KEEPER_ENGINE",
   addressBook: "KEEPER_ADDRESS_BOOK",
   startBlock: "KEEPER_START_BLOCK",
+  checkpointFile: "KEEPER_CHECKPOINT_FILE",
   pollMs: "KEEPER_POLL_MS",
   batchSize: "KEEPER_BATCH_SIZE",
+  quoteBatchSize: "KEEPER_QUOTE_BATCH_SIZE",
+  gasTargetPerTx: "KEEPER_GAS_TARGET_PER_TX",
+  blockGasBudget: "KEEPER_BLOCK_GAS_BUDGET",
   logRange: "KEEPER_LOG_RANGE",
   rewardReceiver: "KEEPER_REWARD_RECEIVER",
   dryRun: "KEEPER_DRY_RUN",
   metricsPort: "KEEPER_METRICS_PORT",
   maxGasPriceGwei: "KEEPER_MAX_GAS_PRICE_GWEI",
+  minProfitUsd: "KEEPER_MIN_PROFIT_USD",
+  nativeUsd: "KEEPER_NATIVE_USD",
+  tipGwei: "KEEPER_TIP_GWEI",
+  replaceAfterBlocks: "KEEPER_REPLACE_AFTER_BLOCKS",
+  feeBumpPercent: "KEEPER_FEE_BUMP_PERCENT",
+  screenMarginBps: "KEEPER_SCREEN_MARGIN_BPS",
+  fullQuoteEvery: "KEEPER_FULL_QUOTE_EVERY",
   once: "KEEPER_ONCE",
 };
 const BOOLEAN_FLAGS = new Set(["dryRun", "once"]);
 
 const camel = (kebab: string) => kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
-/** Reads the configuration; throws a readable error listing every invalid field. */
+/**
+ * Reads the configuration: the JSON file named by `--config` or KEEPER_CONFIG, then the environment, then flags,
+ * then `overrides`. Throws a readable error listing every invalid field (unknown keys in the file included).
+ */
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   argv: string[] = process.argv.slice(2),
   overrides: Record<string, unknown> = {},
 ): KeeperConfig {
-  const raw: Record<string, unknown> = {};
+  const fromEnv: Record<string, unknown> = {};
   for (const [key, name] of Object.entries(ENV))
-    if (env[name] !== undefined && env[name] !== "") raw[key] = env[name];
+    if (env[name] !== undefined && env[name] !== "") fromEnv[key] = env[name];
+  const fromFlags: Record<string, unknown> = {};
+  let file = env.KEEPER_CONFIG || undefined;
   for (let i = 0; i < argv.length; i++) {
     if (!argv[i].startsWith("--")) continue;
     const key = camel(argv[i].slice(2));
-    if (!(key in ENV)) continue;
-    if (BOOLEAN_FLAGS.has(key)) raw[key] = true;
-    else raw[key] = argv[++i];
+    if (key === "config") file = argv[++i];
+    else if (!(key in ENV)) continue;
+    else if (BOOLEAN_FLAGS.has(key)) fromFlags[key] = true;
+    else fromFlags[key] = argv[++i];
   }
-  const parsed = configSchema.safeParse({ ...raw, ...overrides });
+  let fromFile: Record<string, unknown> = {};
+  if (file !== undefined) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+    } catch (error) {
+      throw new Error(`invalid keeper config: cannot read ${file}: ${(error as Error).message}`);
+    }
+  }
+  const parsed = configSchema.safeParse({ ...fromFile, ...fromEnv, ...fromFlags, ...overrides });
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "config"}: ${i.message}`);
     throw new Error(`invalid keeper config: ${issues.join("; ")}`);
   }
-  const { maxGasPriceGwei, ...rest } = parsed.data;
+  const { maxGasPriceGwei, minProfitUsd, nativeUsd, tipGwei, ...rest } = parsed.data;
   return {
     ...rest,
     maxGasPriceWei: maxGasPriceGwei === undefined ? undefined : parseUnits(maxGasPriceGwei, "gwei"),
+    minProfitD18: minProfitUsd === undefined ? undefined : parseUnits(minProfitUsd, 18),
+    nativeUsdD18: parseUnits(nativeUsd, 18),
+    tipWei: tipGwei === undefined ? undefined : parseUnits(tipGwei, "gwei"),
   };
+}
+
+function readBook(file: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
 }
 
 /** The engine address: the configured one, or the address book's (several layouts accepted until it settles). */
 export function resolveEngineAddress(config: KeeperConfig): string {
   if (config.engine !== undefined) return config.engine;
-  const book = JSON.parse(readFileSync(config.addressBook!, "utf8")) as Record<string, unknown>;
+  const book = readBook(config.addressBook!);
   const contracts = (book.contracts ?? book) as Record<string, unknown>;
   for (const key of ["engine", "MarginEngine", "Bulkhead", "marginEngine"]) {
     const entry = contracts[key];
@@ -109,4 +175,12 @@ export function resolveEngineAddress(config: KeeperConfig): string {
     if (typeof candidate === "string" && isAddress(candidate)) return candidate;
   }
   throw new Error(`no engine address in ${config.addressBook}`);
+}
+
+/** The first block to index: the configured one, else the address book's `startBlock` (the engine's), else 0. */
+export function resolveStartBlock(config: KeeperConfig): number {
+  if (config.startBlock !== undefined) return config.startBlock;
+  if (config.addressBook === undefined) return 0;
+  const start = readBook(config.addressBook).startBlock;
+  return typeof start === "number" && Number.isInteger(start) && start >= 0 ? start : 0;
 }

@@ -1,8 +1,15 @@
 /**
  * Account index built from engine events, incrementally: each refresh reads only blocks after the last one
  * indexed, in bounded eth_getLogs ranges. It keeps every account and, per account, the net size of each market
- * as the events report it, so that the bot quotes only accounts with open positions.
+ * as the events report it, so that the bot checks only accounts with open positions; and it remembers which
+ * accounts and markets the new events touched, so that the bot re-reads and re-checks those first.
+ *
+ * With a checkpoint file, the index is saved after every refresh that read new blocks (written to a temporary
+ * file, then renamed, so a crash never leaves half a file) and loaded at start: a restarted keeper resumes at the
+ * block after the checkpoint instead of rescanning from the deployment's start block.
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import type { EngineAdapter, EngineEvent } from "./chain.js";
 
 export interface IndexedAccount {
@@ -12,41 +19,82 @@ export interface IndexedAccount {
   sizes: Map<number, bigint>;
 }
 
+const CHECKPOINT_VERSION = 1;
+
+interface CheckpointFile {
+  version: number;
+  engine: string;
+  lastIndexedBlock: number;
+  /** [accountId, owner, isolated, [[marketId, size], ...]] with bigints as decimal strings. */
+  accounts: [string, string, boolean, [number, string][]][];
+}
+
 export class AccountIndexer {
   readonly accounts = new Map<bigint, IndexedAccount>();
   /** Last block whose events are applied; startBlock - 1 before the first refresh. */
   lastIndexedBlock: number;
+  /** Accounts touched by events since the last `takeTouched()`. */
+  private touchedAccounts = new Set<bigint>();
+  private touchedMarkets = new Set<number>();
 
   constructor(
     private readonly chain: Pick<EngineAdapter, "blockNumber" | "events">,
     startBlock: number,
     private readonly rangeSize: number,
+    private readonly checkpoint?: { file: string; engine: string },
   ) {
     this.lastIndexedBlock = startBlock - 1;
+    if (checkpoint !== undefined) this.load(checkpoint.file, checkpoint.engine);
   }
 
-  /** Applies every event up to the current head; returns how many events were read. */
-  async refresh(): Promise<number> {
-    const head = await this.chain.blockNumber();
+  /** Applies every event up to `head` (default: the chain's head); returns how many events were read. */
+  async refresh(head?: number): Promise<number> {
+    const to = head ?? (await this.chain.blockNumber());
     let read = 0;
-    while (this.lastIndexedBlock < head) {
+    const before = this.lastIndexedBlock;
+    while (this.lastIndexedBlock < to) {
       const from = this.lastIndexedBlock + 1;
-      const to = Math.min(head, from + this.rangeSize - 1);
-      const events = await this.chain.events(from, to);
+      const end = Math.min(to, from + this.rangeSize - 1);
+      const events = await this.chain.events(from, end);
       for (const event of events) this.apply(event);
       read += events.length;
-      this.lastIndexedBlock = to;
+      this.lastIndexedBlock = end;
     }
+    if (this.lastIndexedBlock > before) this.save();
     return read;
   }
 
+  /** The accounts and markets touched since the last call, and forgets them. */
+  takeTouched(): { accounts: Set<bigint>; markets: Set<number> } {
+    const out = { accounts: this.touchedAccounts, markets: this.touchedMarkets };
+    this.touchedAccounts = new Set();
+    this.touchedMarkets = new Set();
+    return out;
+  }
+
   private apply(event: EngineEvent): void {
-    if (event.kind === "AccountCreated") {
-      this.accounts.set(event.accountId, { owner: event.owner, isolated: event.isolated, sizes: new Map() });
-      return;
+    switch (event.kind) {
+      case "AccountCreated":
+        this.accounts.set(event.accountId, {
+          owner: event.owner,
+          isolated: event.isolated,
+          sizes: new Map(),
+        });
+        this.touchedAccounts.add(event.accountId);
+        return;
+      case "AccountTouched":
+        for (const id of event.accountIds) if (this.accounts.has(id)) this.touchedAccounts.add(id);
+        return;
+      case "MarketTouched":
+        this.touchedMarkets.add(event.marketId);
+        return;
+      default:
+        break;
     }
     const account = this.accounts.get(event.accountId);
     if (account === undefined) return; // created before startBlock: not tracked
+    this.touchedAccounts.add(event.accountId);
+    this.touchedMarkets.add(event.marketId);
     const size =
       event.kind === "PositionModified"
         ? event.newSizeD18
@@ -66,5 +114,51 @@ export class AccountIndexer {
   /** Accounts holding a position in `marketId`. */
   inMarket(marketId: number): bigint[] {
     return [...this.accounts.entries()].filter(([, a]) => a.sizes.has(marketId)).map(([id]) => id);
+  }
+
+  private save(): void {
+    if (this.checkpoint === undefined) return;
+    const body: CheckpointFile = {
+      version: CHECKPOINT_VERSION,
+      engine: this.checkpoint.engine.toLowerCase(),
+      lastIndexedBlock: this.lastIndexedBlock,
+      accounts: [...this.accounts.entries()].map(([id, a]) => [
+        id.toString(),
+        a.owner,
+        a.isolated,
+        [...a.sizes.entries()].map(([m, s]) => [m, s.toString()]),
+      ]),
+    };
+    const file = this.checkpoint.file;
+    mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(body));
+    renameSync(tmp, file);
+  }
+
+  /** Loads a checkpoint written for the same engine; a missing file is a fresh start, a foreign one an error. */
+  private load(file: string, engine: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      return;
+    }
+    const body = JSON.parse(text) as CheckpointFile;
+    if (body.version !== CHECKPOINT_VERSION)
+      throw new Error(`checkpoint ${file}: unknown version ${body.version}`);
+    if (body.engine !== engine.toLowerCase()) {
+      throw new Error(`checkpoint ${file} is for engine ${body.engine}, not ${engine}: use another file`);
+    }
+    if (body.lastIndexedBlock < this.lastIndexedBlock) return; // older than the configured start: ignore
+    this.lastIndexedBlock = body.lastIndexedBlock;
+    for (const [id, owner, isolated, sizes] of body.accounts) {
+      this.accounts.set(BigInt(id), {
+        owner,
+        isolated,
+        sizes: new Map(sizes.map(([m, s]) => [m, BigInt(s)])),
+      });
+      this.touchedAccounts.add(BigInt(id));
+    }
   }
 }

@@ -4,15 +4,16 @@
  *   KEEPER_ENGINE=0x... npx hardhat run keeper/main.ts --network localhost
  *   KEEPER_ADDRESS_BOOK=deployments/31337.json KEEPER_DRY_RUN=1 npx hardhat run keeper/main.ts --network localhost
  *   KEEPER_ONCE=1 ...   one tick, then exit (tests, cron)
+ *   npx hardhat run keeper/main.ts --network localhost -- --config keeper.json
  *
- * Every setting is listed in keeper/config.ts. The key comes from KEEPER_PRIVATE_KEY (environment or Hardhat
+ * Every setting is listed in keeper/config.ts and keeper/README.md. The key comes from KEEPER_PRIVATE_KEY (environment or Hardhat
  * configuration variable, e.g. the keystore); without it, on a local chain, the network's first signer is used.
  */
 import hre from "hardhat";
 import { configVariable } from "hardhat/config";
 import { JsonRpcProvider, Wallet, type Signer } from "ethers";
 import { EngineAdapter } from "./chain.js";
-import { loadConfig, resolveEngineAddress, type KeeperConfig } from "./config.js";
+import { loadConfig, resolveEngineAddress, resolveStartBlock, type KeeperConfig } from "./config.js";
 import { Keeper } from "./bot.js";
 import { jsonLogger, type Logger } from "./log.js";
 import { Metrics, MetricsServer } from "./metrics.js";
@@ -57,34 +58,55 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const signer = await keeperSigner(config, log);
   const keeperAddress = await signer.getAddress();
-  const chain = new EngineAdapter(resolveEngineAddress(config), signer);
+  const metrics = new Metrics();
+  const chain = new EngineAdapter(resolveEngineAddress(config), signer, {
+    onRetry: (error, retry, delayMs) => {
+      metrics.inc("keeper_rpc_retries_total");
+      log("warn", "rpc_retry", { retry, delayMs, error: (error as Error).message?.split("\n")[0] });
+    },
+  });
   if ((await chain.provider.getCode(chain.address)) === "0x")
     throw new Error(`no contract at ${chain.address}`);
-  const metrics = new Metrics();
+  const startBlock = resolveStartBlock(config);
   const keeper = new Keeper({
     chain,
     rewardReceiver: config.rewardReceiver ?? keeperAddress,
     log,
     metrics,
-    startBlock: config.startBlock,
+    startBlock,
+    checkpointFile: config.checkpointFile,
     logRange: config.logRange,
     batchSize: config.batchSize,
+    quoteBatchSize: config.quoteBatchSize,
+    gasTargetPerTx: config.gasTargetPerTx,
+    blockGasBudget: config.blockGasBudget,
     dryRun: config.dryRun,
     maxGasPriceWei: config.maxGasPriceWei,
+    minProfitD18: config.minProfitD18,
+    nativeUsdD18: config.nativeUsdD18,
+    screenMarginBps: config.screenMarginBps,
+    fullQuoteEvery: config.fullQuoteEvery,
+    fees: {
+      tipWei: config.tipWei,
+      replaceAfterBlocks: config.replaceAfterBlocks,
+      bumpPercent: BigInt(config.feeBumpPercent),
+    },
   });
   log("info", "keeper_start", {
     engine: chain.address,
     keeper: keeperAddress,
     dryRun: config.dryRun,
     batchSize: config.batchSize,
-    startBlock: config.startBlock,
+    startBlock,
+    resumedFrom: keeper.indexer.lastIndexedBlock + 1,
+    checkpointFile: config.checkpointFile ?? null,
   });
 
   if (config.once) {
     await keeper.tick();
     return;
   }
-  const server = new MetricsServer(metrics);
+  const server = new MetricsServer(metrics, Math.max(60_000, config.pollMs * 10));
   const port = await server.start(config.metricsPort);
   log("info", "metrics_listening", { url: `http://127.0.0.1:${port}/metrics` });
   const stop = new AbortController();

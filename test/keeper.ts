@@ -1,63 +1,14 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { expect } from "chai";
 import { ethers, networkHelpers, deployBulkhead, ETH, riskParams } from "./helpers/fixture.js";
 import { feedAnswer, usd, wad } from "./helpers/constants.js";
-import { EngineAdapter, decodeError } from "../keeper/chain.js";
-import { Keeper, type KeeperOptions } from "../keeper/bot.js";
+import { REWARDS, REWARD_CAROL, makeKeeper, twoUnderwater } from "./helpers/keeper.js";
+import { EngineAdapter, decodeError, decodeLog } from "../keeper/chain.js";
 import { AccountIndexer } from "../keeper/indexer.js";
-import { jsonLogger } from "../keeper/log.js";
-import { Metrics, MetricsServer } from "../keeper/metrics.js";
-import { loadConfig } from "../keeper/config.js";
-
-/**
- * Keeper rewards here (issue 8: flat 5 + liquidation fee x 50% share, below the 1,000 cap), at ETH 2920:
- * bob's 10 ETH: 5 + 29,200 x 0.5% x 0.5 = 78; carol's 15 ETH: 5 + 43,800 x 0.5% x 0.5 = 114.5.
- */
-const REWARD_BOB = usd("78");
-const REWARD_CAROL = usd("114.5");
-const REWARDS = REWARD_BOB + REWARD_CAROL; // 192.5 USDC
-
-/**
- * Three accounts, then ETH 3000 -> 2920:
- *  1 alice, cross, 1 ETH long on 10,000      healthy
- *  2 bob, isolated, 10 ETH long on 1,000     equity ~180 < MM ~312: liquidatable
- *  3 carol, cross, 15 ETH long on 1,500      equity ~270 < MM ~470: liquidatable
- */
-async function twoUnderwater() {
-  const base = await deployBulkhead();
-  const { engine, ethAggregator } = base.contracts;
-  const { alice, bob, carol } = base.signers;
-  await engine.connect(alice).createCrossAccount();
-  await engine.connect(alice).deposit(1, usd("10000"));
-  await engine.connect(alice).trade(1, ETH, wad("1"), wad("3100"));
-  await engine.connect(bob).openIsolated(ETH, 0, usd("1000"), wad("10"), wad("3100"));
-  await engine.connect(carol).createCrossAccount();
-  await engine.connect(carol).deposit(3, usd("1500"));
-  await engine.connect(carol).trade(3, ETH, wad("15"), wad("3100"));
-  await ethAggregator.setAnswer(feedAnswer("2920"));
-  return base;
-}
-
-function makeKeeper(
-  base: Awaited<ReturnType<typeof deployBulkhead>>,
-  overrides: Partial<KeeperOptions> = {},
-  signer = base.signers.keeper,
-) {
-  const lines: Record<string, unknown>[] = [];
-  const metrics = new Metrics();
-  const chain = new EngineAdapter(base.contracts.engine.target as string, signer);
-  const keeper = new Keeper({
-    chain,
-    rewardReceiver: signer.address,
-    log: jsonLogger((line) => lines.push(JSON.parse(line))),
-    metrics,
-    startBlock: 0,
-    logRange: 2000,
-    batchSize: 50,
-    dryRun: false,
-    ...overrides,
-  });
-  return { keeper, metrics, lines, byMsg: (msg: string) => lines.filter((l) => l.msg === msg) };
-}
+import { MetricsServer } from "../keeper/metrics.js";
+import { loadConfig, resolveEngineAddress, resolveStartBlock } from "../keeper/config.js";
 
 describe("keeper bot", () => {
   it("indexes accounts and open positions incrementally in bounded log ranges", async () => {
@@ -82,10 +33,13 @@ describe("keeper bot", () => {
     expect(await indexer.refresh()).to.equal(0);
     expect(calls).to.deep.equal([]);
 
+    indexer.takeTouched();
     await base.contracts.engine.connect(base.signers.keeper).liquidate(2, base.signers.keeper);
     await base.contracts.engine.connect(base.signers.alice).trade(1, ETH, wad("-1"), 0);
-    expect(await indexer.refresh()).to.equal(2);
+    // PositionLiquidated, Liquidated, MarketUpdated, then PositionModified.
+    expect(await indexer.refresh()).to.equal(4);
     expect(indexer.withPositions()).to.deep.equal([3n]);
+    expect(indexer.takeTouched()).to.deep.equal({ accounts: new Set([2n, 1n]), markets: new Set([ETH]) });
   });
 
   it("in dry-run logs the plan and sends nothing", async () => {
@@ -102,7 +56,7 @@ describe("keeper bot", () => {
     expect(report.liquidated).to.deep.equal([]);
     const [plan] = byMsg("dry_run_would_liquidate");
     expect(plan).to.deep.include({ accounts: ["2", "3"], expectedLiquidated: "2" });
-    expect(plan.expectedRewardD18).to.equal(wad("192.5").toString());
+    expect(plan.expectedRewardD18).to.equal((REWARDS * 10n ** 12n).toString());
     expect(await ethers.provider.getTransactionCount(keeperSigner)).to.equal(nonce);
     expect(await token.balanceOf(keeperSigner)).to.equal(balance);
     expect(await engine.isLiquidatable(2)).to.equal(true);
@@ -120,7 +74,7 @@ describe("keeper bot", () => {
     const report = await keeper.tick();
 
     expect(report.liquidated).to.deep.equal([2n, 3n]);
-    expect(report.rewardD18).to.equal(wad("192.5"));
+    expect(report.rewardD18).to.equal(REWARDS * 10n ** 12n);
     expect(await token.balanceOf(keeperSigner)).to.equal(balance + REWARDS);
     expect((await engine.getPositions(2)).length).to.equal(0);
     expect((await engine.getPositions(3)).length).to.equal(0);
@@ -220,7 +174,7 @@ describe("keeper bot", () => {
         "keeper_ticks_total 1",
         "keeper_accounts_indexed 3",
         "keeper_liquidations_total 2",
-        "keeper_rewards_usd_total 192.5",
+        "keeper_rewards_usd_total 40",
         "keeper_races_lost_total 0",
         "keeper_errors_total 0",
       ]) {
@@ -228,6 +182,18 @@ describe("keeper bot", () => {
       }
       expect(text).to.match(/\nkeeper_last_tick_timestamp \d{10}\n/);
       expect(text).to.include("# TYPE keeper_ticks_total counter");
+      // Both liquidated in the block after the one the keeper saw them in: latency 1 block.
+      expect(text).to.include("# TYPE keeper_liquidation_latency_blocks histogram");
+      expect(text).to.include('\nkeeper_liquidation_latency_blocks_bucket{le="0"} 0\n');
+      expect(text).to.include('\nkeeper_liquidation_latency_blocks_bucket{le="1"} 2\n');
+      expect(text).to.include("\nkeeper_liquidation_latency_blocks_count 2\n");
+      for (const reason of ["gas_price", "unprofitable", "capacity", "send_failed"]) {
+        expect(text).to.include(`\nkeeper_missed_opportunities_total{reason="${reason}"} 0\n`);
+      }
+      expect(text).to.match(/\nkeeper_gas_used_total [1-9]\d{4,}\n/);
+      expect(text).to.match(/\nkeeper_gas_spent_wei_total [1-9]/);
+      expect(text).to.include("\nkeeper_txs_sent_total 1\n");
+      expect(text).to.include("\nkeeper_pending_txs 0\n");
 
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       expect(health.status).to.equal(200);
@@ -236,11 +202,42 @@ describe("keeper bot", () => {
         lastTick: { liquidated: number; accounts: number };
       };
       expect(body.status).to.equal("ok");
+      expect(res.headers.get("content-type")).to.match(/^text\/plain; version=0\.0\.4/);
       expect(body.lastTick).to.deep.include({ liquidated: 2, accounts: 3 });
       expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).to.equal(404);
     } finally {
       await server.close();
     }
+  });
+
+  it("decodes every engine log like ethers' parseLog, from a topic table built once", async () => {
+    const base = await networkHelpers.loadFixture(twoUnderwater);
+    await base.contracts.engine.connect(base.signers.keeper).liquidate(2, base.signers.keeper);
+    const engine = base.contracts.engine;
+    const logs = await ethers.provider.getLogs({ address: engine.target as string, fromBlock: 0 });
+    const names = new Set<string>();
+    for (const log of logs) {
+      const expected = engine.interface.parseLog(log);
+      if (expected === null) {
+        expect(decodeLog(log)).to.equal(undefined); // e.g. AccessControl's RoleGranted: not in IBulkhead
+        continue;
+      }
+      const decoded = decodeLog(log)!;
+      expect(decoded.name).to.equal(expected.name);
+      for (const input of expected.fragment.inputs) {
+        expect(decoded.args[input.name], `${expected.name}.${input.name}`).to.deep.equal(
+          expected.args.getValue(input.name),
+        );
+      }
+      names.add(decoded.name);
+    }
+    expect([...names]).to.include.members([
+      "AccountCreated",
+      "PositionModified",
+      "Liquidated",
+      "PositionLiquidated",
+    ]);
+    expect(decodeLog({ topics: [ethers.ZeroHash], data: "0x" })).to.equal(undefined);
   });
 
   it("decodes custom errors from the IBulkhead ABI", async () => {
@@ -260,11 +257,47 @@ describe("keeper bot", () => {
       "--once",
     ]);
     expect(config).to.deep.include({ engine, dryRun: true, batchSize: 20, once: true, metricsPort: 9464 });
-    expect(() => loadConfig({ KEEPER_ENGINE: engine, KEEPER_BATCH_SIZE: "51" }, [])).to.throw(/batchSize/);
+    expect(() => loadConfig({ KEEPER_ENGINE: engine, KEEPER_BATCH_SIZE: "501" }, [])).to.throw(/batchSize/);
     expect(() => loadConfig({}, [])).to.throw(/KEEPER_ENGINE/);
     expect(() => loadConfig({ KEEPER_ENGINE: "0x12" }, [])).to.throw(/not an address/);
     expect(
       loadConfig({ KEEPER_ENGINE: engine, KEEPER_MAX_GAS_PRICE_GWEI: "1.5" }, []).maxGasPriceWei,
     ).to.equal(1_500_000_000n);
+  });
+
+  it("reads a config file, overridden by the environment, overridden by flags; starts at the address book's block", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "keeper-config-"));
+    const engine = "0x" + "22".repeat(20);
+    const book = path.join(dir, "31337.json");
+    writeFileSync(book, JSON.stringify({ chainId: 31337, engine, startBlock: 42 }));
+    const file = path.join(dir, "keeper.json");
+    writeFileSync(
+      file,
+      JSON.stringify({
+        addressBook: book,
+        batchSize: 30,
+        quoteBatchSize: 700,
+        gasTargetPerTx: 2_000_000,
+        dryRun: true,
+      }),
+    );
+    const config = loadConfig({ KEEPER_CONFIG: file, KEEPER_BATCH_SIZE: "40" }, [
+      "--quote-batch-size",
+      "800",
+    ]);
+    expect(config).to.deep.include({
+      batchSize: 40,
+      quoteBatchSize: 800,
+      gasTargetPerTx: 2_000_000n,
+      dryRun: true,
+    });
+    expect(resolveEngineAddress(config)).to.equal(engine);
+    expect(resolveStartBlock(config)).to.equal(42);
+    expect(resolveStartBlock({ ...config, startBlock: 7 })).to.equal(7);
+    expect(loadConfig({}, ["--config", file]).nativeUsdD18).to.equal(wad("3000"));
+
+    writeFileSync(file, JSON.stringify({ engine, batchSzie: 3 }));
+    expect(() => loadConfig({ KEEPER_CONFIG: file }, [])).to.throw(/batchSzie/);
+    expect(() => loadConfig({ KEEPER_CONFIG: path.join(dir, "missing.json") }, [])).to.throw(/cannot read/);
   });
 });

@@ -1,4 +1,8 @@
-/** A dependency-free SVG line chart: equity (solid) and maintenance margin (dashed) per account along a path. */
+/**
+ * A dependency-free SVG line chart: equity (solid) and maintenance margin (dashed) per account along a path in the
+ * demo; liquidatable vs liquidated accounts and fund values per block in the stress harness. Long series (more
+ * than MAX_DOTS points) are drawn without point markers, and empty x labels get no tick.
+ */
 
 export interface Series {
   label: string;
@@ -18,6 +22,7 @@ export interface ChartSpec {
   markers: { x: number; text: string; color: string }[];
 }
 
+const MAX_DOTS = 60;
 const W = 1000;
 const H = 600;
 const M = { left: 90, right: 250, top: 70, bottom: 80 };
@@ -35,7 +40,7 @@ export function lineChart(spec: ChartSpec): string {
   const all = spec.series.flatMap((s) => s.values);
   const step = niceStep(Math.max(...all, 1) - Math.min(0, ...all));
   const yMin = Math.floor(Math.min(0, ...all) / step) * step;
-  const yMax = Math.ceil(Math.max(...all) / step) * step;
+  const yMax = Math.max(Math.ceil(Math.max(...all) / step) * step, yMin + step);
   const plotW = W - M.left - M.right;
   const plotH = H - M.top - M.bottom;
   const n = spec.xLabels.length;
@@ -56,6 +61,7 @@ export function lineChart(spec: ChartSpec): string {
     );
   }
   spec.xLabels.forEach((label, i) => {
+    if (label === "") return;
     out.push(
       `<line x1="${x(i)}" x2="${x(i)}" y1="${M.top + plotH}" y2="${M.top + plotH + 5}" stroke="#333"/>`,
       ...label
@@ -82,7 +88,7 @@ export function lineChart(spec: ChartSpec): string {
     const points = s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
     const dash = s.dashed ? ` stroke-dasharray="7 4"` : "";
     out.push(`<polyline points="${points}" fill="none" stroke="${s.color}" stroke-width="2.5"${dash}/>`);
-    if (!s.dashed) {
+    if (!s.dashed && s.values.length <= MAX_DOTS) {
       for (const [i, v] of s.values.entries()) {
         out.push(`<circle cx="${x(i).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${s.color}"/>`);
       }
