@@ -47,6 +47,8 @@ export default defineConfig({
         settings: { optimizer: { enabled: false }, evmVersion: "cancun", viaIR: true },
       },
     },
+    // Artifacts for npm contracts that tests and local deployments deploy (never used by production code).
+    npmFilesToBuild: ["@pythnetwork/pyth-sdk-solidity/MockPyth.sol"],
   },
   test: {
     solidity: {

@@ -182,9 +182,15 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return `CooldownActive: ${a[0]}'s shares are locked until ${time(a[1])}`;
     case "VaultParameterOutOfBounds":
       return "VaultParameterOutOfBounds: a vault parameter is outside its bounds";
+    case "VaultValueNotPositive":
+      return `VaultValueNotPositive: the vault's value ${d18(a[0])} is not positive; a deposit now would absorb its deficit`;
     case "AssetMismatch":
       return "AssetMismatch: the vault asset is not the engine's settlement token";
     // IChainlinkPriceFeed
+    case "AnswerAtCircuitBreaker":
+      return `AnswerAtCircuitBreaker: the oracle answer ${a[0]} is at the aggregator's bound [${a[1]}, ${a[2]}], not a price`;
+    case "InvalidAnswerBounds":
+      return `InvalidAnswerBounds: the aggregator's bounds [${a[0]}, ${a[1]}] are empty`;
     case "InvalidPrice":
       return `InvalidPrice: the oracle answer ${a[0]} is not positive`;
     case "StalePrice":

@@ -167,16 +167,16 @@ describe("keeper at scale", () => {
       const slow = makeKeeper(base, { fees: { tipWei: 1n * GWEI } });
       const fast = makeKeeper(base, { fees: { tipWei: 3n * GWEI } }, base.signers.carol);
       await manualMining(async () => {
-        expect((await slow.keeper.tick()).sent).to.deep.equal([2n, 3n]);
-        expect((await fast.keeper.tick()).sent).to.deep.equal([2n, 3n]);
+        expect((await slow.keeper.tick()).sent).to.deep.equal([3n, 2n]);
+        expect((await fast.keeper.tick()).sent).to.deep.equal([3n, 2n]);
         await mine(); // the higher tip is ordered first
         const lost = await slow.keeper.tick();
         const won = await fast.keeper.tick();
-        expect(won.liquidated).to.deep.equal([2n, 3n]);
+        expect(won.liquidated).to.deep.equal([3n, 2n]);
         expect(lost.liquidated).to.deep.equal([]);
         expect(lost.racesLost).to.equal(2);
         expect(slow.byMsg("race_lost")).to.deep.equal([
-          { ...slow.byMsg("race_lost")[0], stage: "inclusion", accounts: ["2", "3"] },
+          { ...slow.byMsg("race_lost")[0], stage: "inclusion", accounts: ["3", "2"] },
         ]);
         expect(slow.metrics.get("keeper_races_lost_total")).to.equal(2);
         expect(slow.metrics.get("keeper_errors_total")).to.equal(0);
@@ -195,7 +195,7 @@ describe("keeper at scale", () => {
         fees: { tipWei: 1n * GWEI, replaceAfterBlocks: 2 },
       });
       await manualMining(async () => {
-        expect((await keeper.tick()).sent).to.deep.equal([2n, 3n]);
+        expect((await keeper.tick()).sent).to.deep.equal([3n, 2n]);
         const [stuck] = keeper.txs.pending.values();
         const firstHash = stuck.hashes[0];
         const firstMaxFee = stuck.maxFeePerGas;
@@ -210,11 +210,11 @@ describe("keeper at scale", () => {
         expect(stuck.hashes).to.have.length(2);
         expect(stuck.nonce).to.equal(keeper.txs.pending.get(stuck.nonce)!.nonce);
         expect(stuck.maxFeePerGas > firstMaxFee * 2n).to.equal(true);
-        expect(byMsg("tx_replaced")[0]).to.deep.include({ nonce: stuck.nonce, accounts: ["2", "3"] });
+        expect(byMsg("tx_replaced")[0]).to.deep.include({ nonce: stuck.nonce, accounts: ["3", "2"] });
 
         await mine();
         const done = await keeper.tick();
-        expect(done.liquidated).to.deep.equal([2n, 3n]);
+        expect(done.liquidated).to.deep.equal([3n, 2n]);
         expect(await provider.getTransactionReceipt(firstHash)).to.equal(null);
         expect(keeper.txs.pending.size).to.equal(0);
       });
@@ -237,7 +237,7 @@ describe("keeper at scale", () => {
         await mine();
         const report = await keeper.tick();
         expect(report.racesLost).to.equal(2);
-        expect(byMsg("race_lost")[0]).to.deep.include({ stage: "replacement", accounts: ["2", "3"] });
+        expect(byMsg("race_lost")[0]).to.deep.include({ stage: "replacement", accounts: ["3", "2"] });
         expect(byMsg("tx_replaced")[0]).to.deep.include({ kind: "cancel", accounts: [] });
         await mine();
         await keeper.tick();
@@ -288,7 +288,7 @@ describe("keeper at scale", () => {
       // One retry per failed read (a snapshot's concurrent calls can fail together and retry as one).
       expect(metrics.get("keeper_rpc_retries_total")).to.be.within(1, flaky.failures());
       expect(report.errors).to.equal(0);
-      expect(report.liquidated).to.deep.equal([2n, 3n]);
+      expect(report.liquidated).to.deep.equal([3n, 2n]);
     });
 
     it("backs off exponentially on transient errors, never retries a revert, and gives up after its attempts", async () => {
@@ -345,14 +345,14 @@ describe("keeper at scale", () => {
 
       // Under the cap the same prices do not stop it: the cap, not the price, is the operator's limit.
       const uncapped = makeKeeper(base, { nativeUsdD18: wad("1000000000000") });
-      expect((await uncapped.keeper.tick()).sent).to.deep.equal([2n, 3n]);
+      expect((await uncapped.keeper.tick()).sent).to.deep.equal([3n, 2n]);
     });
 
     it("above the maximum gas price still sends when the reward covers the gas", async () => {
       const base = await networkHelpers.loadFixture(twoUnderwater);
       const cheap = makeKeeper(base, { maxGasPriceWei: 1n, nativeUsdD18: 1n });
       const report = await cheap.keeper.tick();
-      expect(report.liquidated).to.deep.equal([2n, 3n]);
+      expect(report.liquidated).to.deep.equal([3n, 2n]);
       expect(cheap.metrics.missedOf("gas_price")).to.equal(0);
       expect(cheap.byMsg("gas_price_above_cap")).to.deep.equal([]);
     });

@@ -55,7 +55,7 @@ describe("keeper bot", () => {
     expect(report.liquidatable).to.deep.equal([2n, 3n]);
     expect(report.liquidated).to.deep.equal([]);
     const [plan] = byMsg("dry_run_would_liquidate");
-    expect(plan).to.deep.include({ accounts: ["2", "3"], expectedLiquidated: "2" });
+    expect(plan).to.deep.include({ accounts: ["3", "2"], expectedLiquidated: "2" });
     expect(plan.expectedRewardD18).to.equal((REWARDS * 10n ** 12n).toString());
     expect(await ethers.provider.getTransactionCount(keeperSigner)).to.equal(nonce);
     expect(await token.balanceOf(keeperSigner)).to.equal(balance);
@@ -73,7 +73,7 @@ describe("keeper bot", () => {
 
     const report = await keeper.tick();
 
-    expect(report.liquidated).to.deep.equal([2n, 3n]);
+    expect(report.liquidated).to.deep.equal([3n, 2n]);
     expect(report.rewardD18).to.equal(REWARDS * 10n ** 12n);
     expect(await token.balanceOf(keeperSigner)).to.equal(balance + REWARDS);
     expect((await engine.getPositions(2)).length).to.equal(0);
@@ -82,7 +82,7 @@ describe("keeper bot", () => {
     expect(metrics.get("keeper_liquidations_total")).to.equal(2);
     expect(metrics.get("keeper_rewards_usd_total")).to.equal(192.5);
     expect(metrics.get("keeper_errors_total")).to.equal(0);
-    expect(byMsg("liquidated")[0].accounts).to.deep.equal(["2", "3"]);
+    expect(byMsg("liquidated")[0].accounts).to.deep.equal(["3", "2"]);
 
     const again = await keeper.tick();
     expect(again.liquidatable).to.deep.equal([]);
@@ -174,7 +174,7 @@ describe("keeper bot", () => {
         "keeper_ticks_total 1",
         "keeper_accounts_indexed 3",
         "keeper_liquidations_total 2",
-        "keeper_rewards_usd_total 40",
+        "keeper_rewards_usd_total 192.5",
         "keeper_races_lost_total 0",
         "keeper_errors_total 0",
       ]) {

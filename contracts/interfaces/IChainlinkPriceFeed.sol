@@ -26,6 +26,16 @@ interface IChainlinkPriceFeed is IPriceFeed {
     /// @param answeredInRound The round in which the answer was computed.
     error IncompleteRound(uint80 roundId, uint80 answeredInRound);
 
+    /// @notice Thrown when the answer is at or beyond the aggregator's circuit-breaker bounds: Chainlink clamps
+    ///         its answer into `[minAnswer, maxAnswer]`, so an answer at a bound says only "this far or further".
+    /// @param answer The raw aggregator answer.
+    /// @param minAnswer The aggregator's lower bound (raw units); answers <= it are refused.
+    /// @param maxAnswer The aggregator's upper bound (raw units); answers >= it are refused.
+    error AnswerAtCircuitBreaker(int256 answer, int256 minAnswer, int256 maxAnswer);
+
+    /// @notice Thrown at construction when the aggregator reports `maxAnswer <= minAnswer`.
+    error InvalidAnswerBounds(int256 minAnswer, int256 maxAnswer);
+
     /// @notice Thrown when the sequencer-uptime feed reports the sequencer down, or has no valid status.
     error SequencerDown();
 
@@ -64,4 +74,12 @@ interface IChainlinkPriceFeed is IPriceFeed {
 
     /// @notice The aggregator's decimals, read once at construction. `latestPrice` always has 18.
     function decimals() external view returns (uint8);
+
+    /// @notice The circuit-breaker lower bound in raw answer units, read once at construction from the
+    ///         aggregator (0 when it exposes none). Answers at or below it are refused.
+    function minAnswer() external view returns (int256);
+
+    /// @notice The circuit-breaker upper bound in raw answer units, read once at construction from the
+    ///         aggregator (`type(int256).max` when it exposes none). Answers at or above it are refused.
+    function maxAnswer() external view returns (int256);
 }

@@ -23,6 +23,11 @@ interface ILiquidityVault is IERC4626 {
     error AssetMismatch();
     /// @notice Thrown on a zero-share or zero-asset deposit or withdrawal.
     error ZeroAmount();
+    /// @notice Thrown when a deposit would buy into a vault whose value is not positive: the new LP would absorb the
+    ///         hole (bad debt socialised beyond the vault's cash). A first deposit into an empty vault is accepted.
+    error VaultValueNotPositive(int256 valueD18);
+    /// @notice Emitted when tokens sent straight to the vault are recovered.
+    event Swept(address indexed token, address indexed to, uint256 amount);
 
     /// @notice Entry fee in basis points of the deposited assets, kept by the vault.
     function entryFeeBps() external view returns (uint256);
@@ -42,4 +47,9 @@ interface ILiquidityVault is IERC4626 {
 
     /// @notice Sets the fees (each <= 100 bps) and the cooldown (<= 7 days). Admin only.
     function setVaultParams(uint256 entryFeeBps, uint256 exitFeeBps, uint256 cooldown) external;
+
+    /// @notice Recovers tokens sent to this contract by mistake. Admin only. The vault holds no ledger funds of its
+    ///         own (its cash lives in the engine and every flow passes straight through), so its whole balance of
+    ///         any token is stray.
+    function sweep(address token, address to) external;
 }

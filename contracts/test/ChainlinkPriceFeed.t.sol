@@ -281,6 +281,28 @@ contract ChainlinkPriceFeedTest {
 
     /* HELPERS */
 
+    /* CIRCUIT BREAKER */
+
+    /// @dev Answers strictly inside (minAnswer, maxAnswer) pass; at or beyond either bound they revert.
+    function testFuzz_latestPrice_circuitBreaker(int256 answer) public {
+        int192 lo = 1e8;
+        int192 hi = 100_000e8;
+        MockAggregatorV3 bounded = new MockAggregatorV3(DECIMALS);
+        bounded.setAnswerBounds(lo, hi);
+        bounded.setAnswer(PRICE);
+        ChainlinkPriceFeed breaker = new ChainlinkPriceFeed(bounded, HEARTBEAT, NO_SEQUENCER, 0);
+        answer = int256(_bound(uint256(answer), 1, uint256(int256(hi)) * 2));
+        bounded.setAnswer(answer);
+        if (answer <= lo || answer >= hi) {
+            vm.expectRevert(
+                abi.encodeWithSelector(IChainlinkPriceFeed.AnswerAtCircuitBreaker.selector, answer, lo, hi)
+            );
+            breaker.latestPrice();
+        } else {
+            vm.assertEq(breaker.latestPrice(), uint256(answer) * 1e10, "inside the bounds");
+        }
+    }
+
     function _feedAnswering(uint8 decimals, int256 answer) private returns (ChainlinkPriceFeed) {
         MockAggregatorV3 mock = new MockAggregatorV3(decimals);
         mock.setAnswer(answer);

@@ -30,8 +30,31 @@ contract MockAggregatorV3 is AggregatorV3Interface {
 
     mapping(uint80 roundId => Round) private _rounds;
 
+    /// @notice Thrown by `minAnswer`/`maxAnswer` until bounds are set: by default the mock behaves like a
+    ///         source that exposes no circuit breaker.
+    error NoAnswerBounds();
+
+    int192 private _minAnswer;
+    int192 private _maxAnswer;
+    bool private _hasBounds;
+
     constructor(uint8 decimals_) {
         decimals = decimals_;
+    }
+
+    /// @notice Makes the mock expose circuit-breaker bounds, as Chainlink's OCR aggregator does.
+    function setAnswerBounds(int192 minAnswer_, int192 maxAnswer_) external {
+        (_minAnswer, _maxAnswer, _hasBounds) = (minAnswer_, maxAnswer_, true);
+    }
+
+    function minAnswer() external view returns (int192) {
+        if (!_hasBounds) revert NoAnswerBounds();
+        return _minAnswer;
+    }
+
+    function maxAnswer() external view returns (int192) {
+        if (!_hasBounds) revert NoAnswerBounds();
+        return _maxAnswer;
     }
 
     /// @notice The id of the latest round.

@@ -122,7 +122,17 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
     }
 
     function _canFlow() private view returns (bool) {
-        return !engine.paused() && _isPriced();
+        if (engine.paused()) return false;
+        try engine.vaultValue() returns (int256 value) {
+            return _acceptsDeposits(value);
+        } catch {
+            return false;
+        }
+    }
+
+    /// @dev A deposit must not buy into a hole: refused while the value is negative, or zero with shares out.
+    function _acceptsDeposits(int256 value) private view returns (bool) {
+        return value > 0 || (value == 0 && totalSupply() == 0);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -169,6 +179,7 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         uint256 assets,
         address receiver
     ) public override(ERC4626, IERC4626) nonReentrant returns (uint256 shares) {
+        _requireValueForDeposits();
         shares = super.deposit(assets, receiver);
     }
 
@@ -176,7 +187,17 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         uint256 shares,
         address receiver
     ) public override(ERC4626, IERC4626) nonReentrant returns (uint256 assets) {
+        _requireValueForDeposits();
         assets = super.mint(shares, receiver);
+    }
+
+    /// @dev The clear error for a deposit into a hole (`maxDeposit`/`maxMint` also say 0 then), checked before the
+    ///      ERC-4626 limit so that the caller learns why.
+    ///      While the vault cannot be priced the ERC-4626 limit (0) speaks instead.
+    function _requireValueForDeposits() private view {
+        try engine.vaultValue() returns (int256 value) {
+            if (!_acceptsDeposits(value)) revert VaultValueNotPositive(value);
+        } catch {}
     }
 
     function withdraw(
@@ -245,6 +266,15 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         uint256 cooldown_
     ) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _setVaultParams(entryFeeBps_, exitFeeBps_, cooldown_);
+    }
+
+    /// @inheritdoc ILiquidityVault
+    function sweep(address token, address to) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
+        if (to == address(0)) revert VaultParameterOutOfBounds();
+        uint256 amount = IERC20(token).balanceOf(address(this));
+        if (amount == 0) revert ZeroAmount();
+        emit Swept(token, to, amount);
+        SafeERC20.safeTransfer(IERC20(token), to, amount);
     }
 
     function _setVaultParams(uint256 entryFeeBps_, uint256 exitFeeBps_, uint256 cooldown_) internal {

@@ -1,5 +1,13 @@
 import { expect } from "chai";
-import { COVERAGE, ethers, networkHelpers, deployBulkhead, ETH, BTC, riskParams } from "../helpers/fixture.js";
+import {
+  COVERAGE,
+  ethers,
+  networkHelpers,
+  deployBulkhead,
+  ETH,
+  BTC,
+  riskParams,
+} from "../helpers/fixture.js";
 import {
   TOKEN_SCALE,
   WAD,

@@ -364,6 +364,8 @@ describe("solvency fixes (issue 8)", () => {
   });
 
   describe("7. smaller holes", () => {
+    const smallVaultForDeposits = () => deployProtocol({ lpDeposit: "100000" });
+
     it("tokens sent straight to the engine can be swept by the admin, never the ledger's", async () => {
       const { contracts, signers } = await loadFixture(deployProtocol);
       const { engine, token } = contracts;
@@ -397,6 +399,62 @@ describe("solvency fixes (issue 8)", () => {
       await other.mint(await engine.getAddress(), wad("5"));
       await engine.sweep(await other.getAddress(), carol, wad("5"));
       expect(await other.balanceOf(carol)).to.equal(wad("5"));
+    });
+
+    it("the vault refuses deposits while its value is not positive (a new LP would absorb the hole)", async () => {
+      const { contracts, signers } = await loadFixture(smallVaultForDeposits);
+      const { engine, vault, ethAggregator } = contracts;
+      const { alice, carol } = signers;
+      await engine.connect(alice).createCrossAccount();
+      await engine.connect(alice).deposit(1, usd("20000"));
+      await engine.connect(alice).trade(1, ETH, wad("55"), BUY_ANY);
+      await ethAggregator.setAnswer(feedAnswer("5000")); // traders' open profit ~110,000 > the vault's ~100,000
+      const value = await engine.vaultValue();
+      expect(value).to.be.lt(0n);
+      expect(await vault.maxDeposit(carol)).to.equal(0n);
+      expect(await vault.maxMint(carol)).to.equal(0n);
+      // (The value in the error is the vault's at the block of the deposit: funding moves it by the second.)
+      await expect(vault.connect(carol).deposit(usd("1000"), carol)).to.be.revertedWithCustomError(
+        vault,
+        "VaultValueNotPositive",
+      );
+      await expect(vault.connect(carol).mint(10n ** 12n, carol)).to.be.revertedWithCustomError(
+        vault,
+        "VaultValueNotPositive",
+      );
+      // The engine's constructor set the risk parameters; nobody can set them again that way.
+      await expect(engine.initializeRisk(riskParams)).to.be.revertedWithCustomError(
+        engine,
+        "AlreadyInitialized",
+      );
+      // Back above water, deposits are taken again.
+      await ethAggregator.setAnswer(feedAnswer("3000"));
+      await vault.connect(carol).deposit(usd("1000"), carol);
+    });
+
+    it("tokens sent straight to the vault can be swept by its admin only; LP value is untouched", async () => {
+      const { contracts, signers } = await loadFixture(deployProtocol);
+      const { vault, token } = contracts;
+      const { admin, carol } = signers;
+      const assets = await vault.totalAssets();
+      await token.connect(carol).transfer(await vault.getAddress(), usd("77"));
+      await expect(vault.connect(carol).sweep(await token.getAddress(), carol)).to.be.revertedWithCustomError(
+        vault,
+        "AccessControlUnauthorizedAccount",
+      );
+      await expect(
+        vault.connect(admin).sweep(await token.getAddress(), ethers.ZeroAddress),
+      ).to.be.revertedWithCustomError(vault, "VaultParameterOutOfBounds");
+      const before = await token.balanceOf(carol);
+      await expect(vault.connect(admin).sweep(await token.getAddress(), carol))
+        .to.emit(vault, "Swept")
+        .withArgs(await token.getAddress(), await carol.getAddress(), usd("77"));
+      expect(await token.balanceOf(carol)).to.equal(before + usd("77"));
+      expect(await vault.totalAssets()).to.equal(assets);
+      await expect(vault.connect(admin).sweep(await token.getAddress(), carol)).to.be.revertedWithCustomError(
+        vault,
+        "ZeroAmount",
+      );
     });
 
     it("liquidationPrice is the boundary: not liquidatable there, liquidatable one tick beyond", async () => {
