@@ -201,7 +201,10 @@ await send(() => engine.connect(judy).openIsolated(MARKET_ETH, 0, usd("21000"), 
 const largeId = await lastAccount();
 await setPrice(MARKET_ETH, "2950");
 const largeQuote = await engine.quoteLiquidation(largeId);
-check(largeQuote.liquidatable && largeQuote.closedNotionalD18 > wad("900000"), "the large account is liquidatable");
+check(
+  largeQuote.liquidatable && largeQuote.closedNotionalD18 > wad("900000"),
+  "the large account is liquidatable",
+);
 await measure("liquidateLarge", () => engine.connect(keeper).liquidate(largeId, keeper));
 
 // ---- ADL: a big long whose profit in its market exceeds the trigger share of vault cash ----

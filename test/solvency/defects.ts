@@ -6,6 +6,7 @@
 import { expect } from "chai";
 import type { ContractTransactionResponse, LogDescription } from "ethers";
 import {
+  deployBulkhead,
   deployProtocol,
   ethers,
   networkHelpers,
@@ -86,7 +87,7 @@ describe("solvency fixes (issue 8)", () => {
       const logs = await events(engine, engine.connect(signers.carol).trade(3, ETH, wad("-0.02"), 0));
       expect(named(logs, "ProfitShortfall")).to.have.length(0);
       const t = named(logs, "PositionModified")[0].args;
-      const owed: bigint = t.realisedPnlD18 - t.fundingPaidD18;
+      const owed = (t.realisedPnlD18 as bigint) - (t.fundingPaidD18 as bigint);
       expect(owed).to.be.lt(-wad("19")); // about -20 USD on 0.02 ETH, less than the vault's deficit
       expect(await collateralOf(engine, 3)).to.equal(collateral + owed - t.feeD18);
       expect(await engine.insuranceFund()).to.equal(insurance + t.feeToInsuranceD18);
@@ -103,7 +104,7 @@ describe("solvency fixes (issue 8)", () => {
 
       const logs = await events(engine, engine.connect(signers.carol).trade(3, ETH, wad("-0.05"), 0));
       const t = named(logs, "PositionModified")[0].args;
-      const owed: bigint = t.realisedPnlD18 - t.fundingPaidD18;
+      const owed = (t.realisedPnlD18 as bigint) - (t.fundingPaidD18 as bigint);
       expect(owed).to.be.lt(-wad("49"));
       expect(owed).to.be.gt(cash); // the case that used to take the shortfall path
       expect(await collateralOf(engine, 3)).to.equal(collateral + owed - t.feeD18);
@@ -117,7 +118,7 @@ describe("solvency fixes (issue 8)", () => {
   describe("2. closing through liquidation never returns more than closing by trade", () => {
     /** A thin ETH market (skewScale 1,000 ETH = 3M USD) so that the skew impact is material. */
     async function thinMarket() {
-      const f = await loadFixture(deployProtocol);
+      const f = await loadFixture(deployBulkhead);
       const { engine, ethFeed } = f.contracts;
       await engine.setMarketParams(ETH, {
         ...marketParams(await ethFeed.getAddress(), "ETH"),
@@ -342,7 +343,7 @@ describe("solvency fixes (issue 8)", () => {
   describe("6. keeper rewards scale with the liquidated notional", () => {
     /** An isolated account opened at about its initial margin, then a 1.5% drop. */
     async function liquidateAtNotional(notionalUsd: bigint) {
-      const f = await loadFixture(deployProtocol);
+      const f = await loadFixture(deployBulkhead);
       const { engine, ethAggregator } = f.contracts;
       const size = (notionalUsd * WAD) / 3000n;
       // 2.1% of notional + 25 USD: just above IM = notional x (0.02 + size / 1,000,000) + 20.
@@ -367,7 +368,7 @@ describe("solvency fixes (issue 8)", () => {
     const smallVaultForDeposits = () => deployProtocol({ lpDeposit: "100000" });
 
     it("tokens sent straight to the engine can be swept by the admin, never the ledger's", async () => {
-      const { contracts, signers } = await loadFixture(deployProtocol);
+      const { contracts, signers } = await loadFixture(deployBulkhead);
       const { engine, token } = contracts;
       const { admin, alice, carol } = signers;
       await engine.connect(alice).createCrossAccount();
@@ -433,7 +434,7 @@ describe("solvency fixes (issue 8)", () => {
     });
 
     it("tokens sent straight to the vault can be swept by its admin only; LP value is untouched", async () => {
-      const { contracts, signers } = await loadFixture(deployProtocol);
+      const { contracts, signers } = await loadFixture(deployBulkhead);
       const { vault, token } = contracts;
       const { admin, carol } = signers;
       const assets = await vault.totalAssets();
@@ -458,7 +459,7 @@ describe("solvency fixes (issue 8)", () => {
     });
 
     it("liquidationPrice is the boundary: not liquidatable there, liquidatable one tick beyond", async () => {
-      const { contracts, signers } = await loadFixture(deployProtocol);
+      const { contracts, signers } = await loadFixture(deployBulkhead);
       const { engine, ethAggregator } = contracts;
       await engine.connect(signers.alice).openIsolated(ETH, 0, usd("1000"), wad("10"), BUY_ANY);
       const id = await engine.accountCount();
