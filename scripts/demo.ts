@@ -7,7 +7,7 @@
  * The keeper bot (keeper/) ticks after every price update and liquidates what becomes liquidatable.
  * Equity and maintenance margin along the path are charted to out/demo/equity-vs-margin.svg.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { network } from "hardhat";
 import { EngineAdapter } from "../keeper/chain.js";
 import { Keeper } from "../keeper/bot.js";
@@ -15,7 +15,7 @@ import { jsonLogger } from "../keeper/log.js";
 import { Metrics } from "../keeper/metrics.js";
 import { BTC, ETH, deployProtocol, feedAnswer, usd, wad, TOKEN_DECIMALS } from "./lib/protocol.js";
 import { pad, price18, ratio18, signedUsd, toNumber, usd18, usdToken } from "./lib/format.js";
-import { lineChart } from "./lib/svg-chart.js";
+import { writeChart } from "./lib/chart.js";
 
 const OUT_DIR = "out/demo";
 const STEP_SECONDS = 3600;
@@ -243,7 +243,7 @@ accounts.forEach((a, k) => {
 });
 
 mkdirSync(OUT_DIR, { recursive: true });
-const svg = lineChart({
+writeChart(`${OUT_DIR}/equity-vs-margin`, {
   title: "Equity vs maintenance margin along a correlated crash",
   subtitle:
     "Solid: equity; dashed: maintenance margin. An account is liquidatable when its equity line falls below its margin line.",
@@ -259,6 +259,5 @@ const svg = lineChart({
       ? []
       : [{ x: liquidation.step, text: `keeper liquidates #${isolated}`, color: "#d62728" }],
 });
-writeFileSync(`${OUT_DIR}/equity-vs-margin.svg`, svg);
 line(`finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-console.log(`\nChart written to ${OUT_DIR}/ (equity-vs-margin.svg)`);
+console.log(`\nChart written to ${OUT_DIR}/ (equity-vs-margin.png and .svg)`);

@@ -3,7 +3,7 @@
  *
  *   npx tsx scripts/stress-plot.ts [bench/stress-report.json]
  *
- * Writes <report's folder>/stress/<path>-accounts.svg and <path>-funds.svg.
+ * Writes <report's folder>/stress/<path>-accounts.png and <path>-funds.png (SVG beside each).
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -19,5 +19,5 @@ const outDir = path.dirname(file);
 mkdirSync(path.join(outDir, "stress"), { recursive: true });
 for (const [name, rows] of Object.entries(report.perBlock)) {
   writeStressCharts(outDir, name, rows, { accounts: report.accounts, blockGasLimit: report.blockGasLimit });
-  console.log(`${name}: ${path.join(outDir, "stress", `${name}-accounts.svg`)}, ${name}-funds.svg`);
+  console.log(`${name}: ${path.join(outDir, "stress", `${name}-accounts.png`)}, ${name}-funds.png`);
 }

@@ -29,8 +29,8 @@
  *   STRESS_BLOCK_GAS_LIMIT  block gas limit during the paths (default 30,000,000)
  *   STRESS_OUT              output folder (default: bench for full, out/stress for ci)
  *
- * Writes <out>/stress-report.json and, per path, <out>/stress/<path>-accounts.svg (liquidatable vs liquidated)
- * and <out>/stress/<path>-funds.svg (insurance fund and vault value). Exits 1 when a requirement fails (every
+ * Writes <out>/stress-report.json and, per path, <out>/stress/<path>-accounts.png (liquidatable vs liquidated)
+ * and <out>/stress/<path>-funds.png (insurance fund and vault value). Exits 1 when a requirement fails (every
  * path: >= 1,000 accounts in the full profile, max latency <= 2 blocks; no bad debt on crash30 and slowBleed;
  * gap15's bad debt covered or socialised with an event), after writing the report.
  */

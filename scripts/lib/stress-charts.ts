@@ -1,10 +1,9 @@
 /**
- * The stress harness's plots, as SVG through scripts/lib/svg-chart.ts: per path, liquidatable vs liquidated
+ * The stress harness's plots, PNG (and SVG) through scripts/lib/chart.ts (ECharts + resvg): per path, liquidatable vs liquidated
  * accounts, and the insurance fund and vault value. `scripts/stress-plot.ts` redraws them from a report.
  */
-import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { lineChart } from "./svg-chart.js";
+import { writeChart } from "./chart.js";
 
 export interface BlockRow {
   block: number;
@@ -33,7 +32,7 @@ export function writeStressCharts(
 ): void {
   const labelEvery = Math.max(1, Math.ceil(rows.length / 12));
   const xLabels = rows.map((r, i) => (i % labelEvery === 0 || i === rows.length - 1 ? String(i + 1) : ""));
-  const accounts = lineChart({
+  writeChart(path.join(outDir, "stress", `${name}-accounts`), {
     title: `${name}: liquidatable vs liquidated accounts`,
     subtitle: `${meta.accounts} accounts, two competing keepers, ${meta.blockGasLimit / 1e6}M gas blocks; max latency ${Math.max(...rows.map((r) => r.maxLatency))} blocks`,
     xLabels,
@@ -58,7 +57,7 @@ export function writeStressCharts(
     markers: [],
   });
   const v0 = rows[0].vaultValueUsd;
-  const funds = lineChart({
+  writeChart(path.join(outDir, "stress", `${name}-funds`), {
     title: `${name}: insurance fund and vault value`,
     subtitle: `vault value at the start $${Math.round(v0).toLocaleString("en-US")}; bad debt $${Math.round(rows.at(-1)!.badDebtUsd).toLocaleString("en-US")}`,
     xLabels,
@@ -80,6 +79,4 @@ export function writeStressCharts(
     ],
     markers: [],
   });
-  writeFileSync(path.join(outDir, "stress", `${name}-accounts.svg`), accounts);
-  writeFileSync(path.join(outDir, "stress", `${name}-funds.svg`), funds);
 }
