@@ -47,7 +47,7 @@ export function lineChart(spec: ChartSpec): string {
         textStyle: { fontSize: 11 },
         data: spec.series.map((s) => s.label),
       },
-      grid: { left: 90, right: 40, top: 110, bottom: 80 },
+      grid: { left: 90, right: 40, top: 130, bottom: 80 },
       xAxis: {
         type: "category",
         data: spec.xLabels,
