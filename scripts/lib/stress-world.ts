@@ -9,6 +9,7 @@ import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { BTC, ETH, deployProtocol, feedAnswer, usd, wad } from "./protocol.js";
+import { rng } from "./rng.js";
 
 export { BTC, ETH, feedAnswer, usd, wad };
 
@@ -24,18 +25,6 @@ export interface AccountSpec {
 }
 
 export const PRICES: Record<number, number> = { [ETH]: 3000, [BTC]: 60000 };
-
-/** Deterministic PRNG (mulberry32): the same seed gives the same population. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A block gas limit large enough to set up thousands of accounts quickly; paths set their own. */
 const SETUP_BLOCK_GAS_LIMIT = 1_000_000_000n;

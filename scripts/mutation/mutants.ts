@@ -5,6 +5,8 @@
  * they know nothing about Bulkhead's functions: they apply to whatever the contracts contain today.
  */
 
+import { rng } from "../lib/rng.js";
+
 export type Operator =
   | "comparison" // `<` ↔ `<=`, `>` ↔ `>=`, `==` ↔ `!=`: boundary errors
   | "arithmetic" // binary `+` ↔ `-`, `+=` ↔ `-=`
@@ -297,18 +299,6 @@ export function declaredFunctions(sources: Iterable<string>): Set<string> {
 /** Applies one mutant to its file's source. */
 export function apply(src: string, m: Mutant): string {
   return src.slice(0, m.start) + m.replacement + src.slice(m.end);
-}
-
-/** Deterministic PRNG (mulberry32), so that `--seed` picks the same sample on every machine. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `n` mutants drawn without replacement (Fisher–Yates with a seeded PRNG), returned in source order. */

@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { BTC, deployBulkhead, ETH, ethers, networkHelpers, riskParams } from "../helpers/fixture.js";
+import { BTC, deployBulkhead, deployEngine, ETH, ethers, networkHelpers } from "../helpers/fixture.js";
 import { MAX_UINT256, TOKEN_SCALE, usd, wad } from "../helpers/constants.js";
 import { expectCustodyIdentity, expectUnchanged } from "../helpers/invariants.js";
 import type { MockERC20 } from "../../types/ethers-contracts/index.js";
@@ -19,16 +19,7 @@ async function twoFundedAccounts() {
 /** A bare engine (no vault, no markets) settled in `token`, with alice funded and approved. */
 async function engineFor<T extends MockERC20>(token: T) {
   const [admin, alice, attacker] = await ethers.getSigners();
-  const module = await ethers.deployContract("LiquidationModule", [token]);
-  const governance = await ethers.deployContract("GovernanceModule", [token]);
-  const engineImpl = await ethers.deployContract("MarginEngine", [
-    token,
-    admin,
-    riskParams,
-    module,
-    governance,
-  ]);
-  const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
+  const { engineImpl, engine } = await deployEngine(token, admin);
   await token.mint(alice, usd("1000000"));
   await token.connect(alice).approve(engine, ethers.MaxUint256);
   return { admin, alice, attacker, token, engine, engineImpl };

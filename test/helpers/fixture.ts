@@ -44,6 +44,24 @@ export const ETH = 1;
 export const BTC = 2;
 export const HEARTBEAT = DAY;
 
+/** The engine and its two modules for `token`, `admin` holding the admin role; `engine` is its IBulkhead view. */
+export async function deployEngine(
+  token: { getAddress(): Promise<string> },
+  admin: { getAddress(): Promise<string> },
+) {
+  const module = await ethers.deployContract("LiquidationModule", [token]);
+  const governance = await ethers.deployContract("GovernanceModule", [token]);
+  const engineImpl = await ethers.deployContract("MarginEngine", [
+    token,
+    admin,
+    riskParams,
+    module,
+    governance,
+  ]);
+  const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
+  return { module, governance, engineImpl, engine };
+}
+
 /** Deployment variants: the token contract, the LP's initial vault deposit, and extra ETH-like markets. */
 export interface ProtocolOptions {
   tokenKind?: "MockERC20" | "BlacklistToken";
@@ -78,16 +96,7 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
     );
   }
 
-  const module = await ethers.deployContract("LiquidationModule", [token]);
-  const governance = await ethers.deployContract("GovernanceModule", [token]);
-  const engineImpl = await ethers.deployContract("MarginEngine", [
-    token,
-    admin,
-    riskParams,
-    module,
-    governance,
-  ]);
-  const engine = await ethers.getContractAt("IBulkhead", await engineImpl.getAddress());
+  const { module, engineImpl, engine } = await deployEngine(token, admin);
   const vault = await ethers.deployContract("LiquidityVault", [token, engine, admin, 10, 10, 3600]);
   await engineImpl.setVault(vault);
   await engineImpl.grantRole(await engineImpl.RISK_ROLE(), admin);

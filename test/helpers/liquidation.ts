@@ -619,18 +619,6 @@ export async function setPrice(agg: MockAggregatorV3, priceD18: bigint) {
   await agg.setAnswer(priceD18 / 10n ** 10n);
 }
 
-/** Deterministic PRNG (mulberry32) for the seeded loops. */
-export function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /* -------------------------------------------------------------- variants */
 
 /** Gas limit for liquidations in the tests (skips estimation, so a revert surfaces as the call's error); coverage's
@@ -644,3 +632,4 @@ export const deploySmallVaultBulkhead = () => deployProtocol({ lpDeposit: "10000
 export const deploySixteenMarketBulkhead = () => deployProtocol({ extraMarkets: 14 });
 
 export { WAD, TOKEN_SCALE, usd, wad, feedAnswer };
+export { rng } from "../../scripts/lib/rng.js";
