@@ -610,7 +610,11 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     ///      (skew x closeFill - netBasis) - (skew x index - netFundingBasis), with closeFill the average price of
     ///      closing the whole skew. Rounded up: the vault values itself low.
     function _tradersNetPnl(Market storage m) internal view returns (int256) {
-        uint256 price = m.feed.latestPrice();
+        return _tradersNetPnl(m, m.feed.latestPrice());
+    }
+
+    /// @dev `_tradersNetPnl` at a price already read.
+    function _tradersNetPnl(Market storage m, uint256 price) internal view returns (int256) {
         (, int256 index) = _pendingFunding(m, price);
         int256 skew = _skew(m);
         // Closing the whole skew pays skew x price x (1 + skew / 2 skewScale) whatever the order of the closes

@@ -486,15 +486,23 @@ contract MarginEngine is IMarginEngine, EngineBase {
     }
 
     /// @inheritdoc IMarginEngine
+    function vaultValue() external view returns (int256 value) {
+        (value, ) = vaultValueAt();
+    }
+
+    /// @inheritdoc IMarginEngine
     /// @dev Loops over markets (at most MAX_MARKETS), never over positions; reverts while any market with open
     ///      interest has no valid price, so LP shares are never priced on a guess.
-    function vaultValue() public view returns (int256 value) {
+    function vaultValueAt() public view returns (int256 value, uint256 oldestPublishTime) {
         value = _ledger.vaultCash;
+        oldestPublishTime = block.timestamp;
         uint32 n = _marketCount;
         for (uint32 id = 1; id <= n; ++id) {
             Market storage m = _markets[id];
             if (m.longOi == 0 && m.shortOi == 0) continue;
-            value -= _tradersNetPnl(m);
+            (uint256 price, uint256 publishTime) = m.feed.latestPriceData();
+            if (publishTime < oldestPublishTime) oldestPublishTime = publishTime;
+            value -= _tradersNetPnl(m, price);
         }
     }
 

@@ -394,6 +394,15 @@ interface IMarginEngine {
     /// @notice Vault cash plus traders' net loss over all markets (O(markets), never a loop over positions).
     function vaultValue() external view returns (int256);
 
+    /// @notice `vaultValue()` together with the oldest publish time of the prices it used, so that an LP request
+    ///         settles only on prices published after it (ERC-7540 flows of the vault).
+    /// @dev Same loop and same prices as `vaultValue()`: for every market with open interest the price comes from
+    ///      `feed.latestPriceData()`. With no open interest anywhere the value depends on no price and
+    ///      `oldestPublishTime` is `block.timestamp`. Reverts whenever `vaultValue()` would.
+    /// @return valueD18 Vault cash plus traders' net loss, D18.
+    /// @return oldestPublishTime The smallest `publishTime` among the prices used, in seconds.
+    function vaultValueAt() external view returns (int256 valueD18, uint256 oldestPublishTime);
+
     /*//////////////////////////////////////////////////////////////
                                  VAULT
     //////////////////////////////////////////////////////////////*/
