@@ -4,3 +4,4 @@ export * as math from "./math.js";
 export * from "./client.js";
 export * from "./errors.js";
 export * from "./preview.js";
+export * from "./pyth.js";

@@ -11,6 +11,8 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {ILiquidation} from "../interfaces/ILiquidation.sol";
 import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
+import {IPullPriceFeed} from "../interfaces/IPullPriceFeed.sol";
+import {IOrders} from "../interfaces/IOrders.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 
 /// @title EngineBase
@@ -61,8 +63,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         int64 fundingCheckpointD9;
     }
 
-    /// @dev Six slots grouped by access: the first four are everything a health check reads, the last two
-    ///      only trades. Ratios are kept with 9 decimals (`D9`: governance sets D18 values that are multiples
+    /// @dev Seven slots grouped by access: the first four are everything a health check reads, the next two
+    ///      only trades, the last one only order settlement. Ratios are kept with 9 decimals (`D9`: governance sets D18 values that are multiples
     ///      of 1e9); base-unit quantities are D18 below 7.9e10 units; the reserve is whole USD.
     ///      `insuranceFeeShareD9` is a copy of the protocol-wide `RiskParams.insuranceFeeShareD18`, kept in every
     ///      market's fee slot (written by governance whenever either changes) so that a trade reads its fee split
@@ -90,6 +92,28 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         uint32 insuranceFeeShareD9;
         int128 netBasis;
         int128 netFundingBasis;
+        IPullPriceFeed pullFeed;
+        uint32 maxDivergenceD9;
+    }
+
+    /// @dev A pending order. The first slot is all a plain order writes (one new slot per commit); the second is
+    ///      written only by the isolated-account flows. `acceptablePrice` is capped at 2^96 - 1 (a buy limit
+    ///      above it means no limit); `maxRewardD6` is the settlement-reward budget in 1e-6 USD (at most 4,294 USD,
+    ///      far above the reward's hard bound); `commitTime` is 0 when there is no order.
+    struct Order {
+        int96 sizeDelta;
+        uint96 acceptablePrice;
+        uint32 commitTime;
+        uint32 maxRewardD6;
+        IOrders.OrderKind kind;
+        uint64 returnAccountId;
+    }
+
+    /// @dev `IOrders.OrderParams` in one slot (the reward is far below 2^96).
+    struct OrderConfig {
+        uint32 minDelay;
+        uint32 maxDelay;
+        uint96 settlementRewardD18;
     }
 
     /// @dev Vault cash, insurance fund and total reserve share one slot because every trade touches all three.
@@ -145,6 +169,9 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     Ledger internal _ledger;
     /// @dev Settlement tokens (token units) the ledger accounts for: every pull adds, every push subtracts.
     uint256 internal _custody;
+
+    mapping(uint256 accountId => mapping(uint32 marketId => Order)) internal _orders;
+    OrderConfig internal _orderConfig;
 
     /// @param token The settlement asset, at most 18 decimals.
     constructor(IERC20Metadata token) {

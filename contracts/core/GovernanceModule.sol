@@ -7,6 +7,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {IGovernance} from "../interfaces/IGovernance.sol";
+import {IOrders} from "../interfaces/IOrders.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {EngineBase} from "./EngineBase.sol";
 
@@ -36,6 +37,10 @@ contract GovernanceModule is IGovernance, EngineBase {
     uint256 public constant MAX_LIQUIDATION_BUFFER = 0.5e18;
     uint256 public constant MAX_INSURANCE_FEE_SHARE = 0.5e18;
     uint256 public constant MAX_ADL_MIN_SHARE = 0.5e18;
+    uint256 public constant MAX_PRICE_DIVERGENCE = 0.1e18;
+    uint256 public constant MAX_MIN_ORDER_DELAY = 1 hours;
+    uint256 public constant MAX_ORDER_WINDOW = 1 days;
+    uint256 public constant MAX_SETTLEMENT_REWARD = 1_000e18;
     /// @dev 1e10 base units: open interest and positions live in 96-bit storage.
     uint256 public constant MAX_SIZE_PARAM = 1e28;
 
@@ -86,6 +91,52 @@ contract GovernanceModule is IGovernance, EngineBase {
     }
 
     /// @inheritdoc IGovernance
+    function setOrderParams(IOrders.OrderParams calldata p) external onlyRole(RISK_ROLE) {
+        _check(p.minDelay >= 1 && p.minDelay <= MAX_MIN_ORDER_DELAY, "minDelay");
+        _check(p.maxDelay > p.minDelay && p.maxDelay - p.minDelay <= MAX_ORDER_WINDOW, "maxDelay");
+        _check(p.settlementRewardD18 <= MAX_SETTLEMENT_REWARD, "settlementReward");
+        _orderConfig = OrderConfig(p.minDelay, p.maxDelay, uint96(p.settlementRewardD18));
+        emit IOrders.OrderParamsUpdated(p);
+    }
+
+    /*//////////////////////////////////////////////////////////////
+                            PARAMETER VIEWS
+    //////////////////////////////////////////////////////////////*/
+
+    /// @inheritdoc IGovernance
+    function getMarketParams(uint32 marketId) external view returns (IMarginEngine.MarketParams memory p) {
+        Market storage m = _market(marketId);
+        p = IMarginEngine.MarketParams(
+            m.feed,
+            uint64(m.baseImrD9 * D9_TO_D18),
+            uint64(m.maxImrD9 * D9_TO_D18),
+            uint64(m.imrSizeSlopeD9 * D9_TO_D18),
+            uint64(m.mmScalarD9 * D9_TO_D18),
+            uint64(m.maxFundingVelocityD9 * D9_TO_D18),
+            m.minPositionMargin,
+            m.skewScale,
+            uint64(m.makerFeeD9 * D9_TO_D18),
+            uint64(m.takerFeeD9 * D9_TO_D18),
+            uint64(m.liquidationFeeD9 * D9_TO_D18),
+            uint64(m.reserveRatioD9 * D9_TO_D18),
+            m.maxOiPerSide,
+            m.pullFeed,
+            uint64(m.maxDivergenceD9 * D9_TO_D18)
+        );
+    }
+
+    /// @inheritdoc IGovernance
+    function getOrderParams() external view returns (IOrders.OrderParams memory) {
+        OrderConfig memory c = _orderConfig;
+        return IOrders.OrderParams(c.minDelay, c.maxDelay, c.settlementRewardD18);
+    }
+
+    /// @inheritdoc IGovernance
+    function getRiskParams() external view returns (IMarginEngine.RiskParams memory) {
+        return _riskParams();
+    }
+
+    /// @inheritdoc IGovernance
     function pause() external onlyRole(PAUSER_ROLE) {
         if (_risk.paused) revert IMarginEngine.EnforcedPause();
         _risk.paused = true;
@@ -124,7 +175,8 @@ contract GovernanceModule is IGovernance, EngineBase {
     ///      the trading fee a close would pay plus the liquidation fee, leaves equity >= 0) and
     ///      minPositionMargin >= flatKeeperReward (a dust position always pays its liquidator).
     function _writeMarketParams(Market storage m, IMarginEngine.MarketParams calldata p) internal {
-        if (address(p.feed) == address(0)) revert IMarginEngine.ZeroAddress();
+        if (address(p.feed) == address(0) || address(p.pullFeed) == address(0))
+            revert IMarginEngine.ZeroAddress();
         _check(p.baseImrD18 >= MIN_BASE_IMR && p.baseImrD18 <= p.maxImrD18, "baseImr");
         _check(p.maxImrD18 <= MAX_IMR, "maxImr");
         _check(p.imrSizeSlopeD18 <= MAX_IMR_SLOPE, "imrSizeSlope");
@@ -144,6 +196,7 @@ contract GovernanceModule is IGovernance, EngineBase {
         );
         _check(p.reserveRatioD18 > 0 && p.reserveRatioD18 <= WAD, "reserveRatio");
         _check(p.maxOiPerSideD18 > 0 && p.maxOiPerSideD18 <= p.skewScaleD18, "maxOiPerSide");
+        _check(p.maxDivergenceD18 <= MAX_PRICE_DIVERGENCE, "maxDivergence");
         m.feed = p.feed;
         m.baseImrD9 = _toD9(p.baseImrD18);
         m.maxImrD9 = _toD9(p.maxImrD18);
@@ -158,6 +211,8 @@ contract GovernanceModule is IGovernance, EngineBase {
         m.reserveRatioD9 = _toD9(p.reserveRatioD18);
         m.maxOiPerSide = uint96(p.maxOiPerSideD18);
         m.insuranceFeeShareD9 = _toD9(_risk.insuranceFeeShareD18);
+        m.pullFeed = p.pullFeed;
+        m.maxDivergenceD9 = _toD9(p.maxDivergenceD18);
     }
 
     /// @dev A D18 ratio as stored (D9); the bounds keep every ratio below 4.29, so it fits 32 bits.

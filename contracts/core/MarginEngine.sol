@@ -8,6 +8,7 @@ import {Address} from "@openzeppelin/contracts/utils/Address.sol";
 
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {IGovernance} from "../interfaces/IGovernance.sol";
+import {IOrders} from "../interfaces/IOrders.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {EngineBase} from "./EngineBase.sol";
 import {LiquidationModule} from "./LiquidationModule.sol";
@@ -21,7 +22,7 @@ import {GovernanceModule} from "./GovernanceModule.sol";
 ///         its module: the `IGovernance` selectors to governance, everything else to liquidation, whose dispatcher
 ///         is the allowlist (it reverts on any selector it does not have).
 /// @dev Integrators use `IBulkhead` (IMarginEngine + ILiquidation + IGovernance) at this address.
-contract MarginEngine is IMarginEngine, EngineBase {
+contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     using MarginMath for uint256;
 
     /// @notice The liquidation module this engine delegates the `ILiquidation` selectors to.
@@ -64,6 +65,10 @@ contract MarginEngine is IMarginEngine, EngineBase {
         address module = sig == IGovernance.listMarket.selector ||
             sig == IGovernance.setMarketParams.selector ||
             sig == IGovernance.setRiskParams.selector ||
+            sig == IGovernance.setOrderParams.selector ||
+            sig == IGovernance.getMarketParams.selector ||
+            sig == IGovernance.getRiskParams.selector ||
+            sig == IGovernance.getOrderParams.selector ||
             sig == IGovernance.pause.selector ||
             sig == IGovernance.unpause.selector ||
             sig == IGovernance.sweep.selector ||
@@ -200,26 +205,38 @@ contract MarginEngine is IMarginEngine, EngineBase {
     }
 
     /*//////////////////////////////////////////////////////////////
-                                TRADING
+                                 ORDERS
     //////////////////////////////////////////////////////////////*/
 
-    /// @inheritdoc IMarginEngine
-    function trade(
+    /// @inheritdoc IOrders
+    function commitOrder(
         uint256 accountId,
         uint32 marketId,
         int256 sizeDeltaD18,
-        uint256 acceptablePriceD18
-    ) external nonReentrant returns (uint256, uint256) {
-        return _trade(accountId, _authorizedAccount(accountId), marketId, sizeDeltaD18, acceptablePriceD18);
+        uint256 acceptablePriceD18,
+        uint256 maxSettlementRewardD18
+    ) external nonReentrant {
+        Account storage a = _authorizedAccount(accountId);
+        _commit(
+            accountId,
+            a,
+            marketId,
+            sizeDeltaD18,
+            acceptablePriceD18,
+            maxSettlementRewardD18,
+            OrderKind.Trade,
+            0
+        );
     }
 
-    /// @inheritdoc IMarginEngine
-    function openIsolated(
+    /// @inheritdoc IOrders
+    function commitIsolatedOrder(
         uint32 marketId,
         uint256 sourceAccountId,
         uint256 margin,
         int256 sizeDeltaD18,
-        uint256 acceptablePriceD18
+        uint256 acceptablePriceD18,
+        uint256 maxSettlementRewardD18
     ) external nonReentrant returns (uint256 accountId) {
         _market(marketId);
         if (margin == 0) revert ZeroAmount();
@@ -238,71 +255,243 @@ contract MarginEngine is IMarginEngine, EngineBase {
         }
         Account storage a = _accounts[accountId];
         a.collateral = SafeCast.toInt120(SafeCast.toInt256(marginD18));
-        _trade(accountId, a, marketId, sizeDeltaD18, acceptablePriceD18);
+        _commit(
+            accountId,
+            a,
+            marketId,
+            sizeDeltaD18,
+            acceptablePriceD18,
+            maxSettlementRewardD18,
+            OrderKind.OpenIsolated,
+            sourceAccountId
+        );
     }
 
-    /// @inheritdoc IMarginEngine
-    function closeIsolated(
+    /// @inheritdoc IOrders
+    function commitCloseIsolated(
         uint256 accountId,
         uint256 acceptablePriceD18,
         uint256 destinationAccountId,
-        address receiver
-    ) external nonReentrant returns (uint256 returnedD18) {
+        uint256 maxSettlementRewardD18
+    ) external nonReentrant {
         Account storage a = _authorizedAccount(accountId);
         if (!a.isolated) revert WrongAccountMode(accountId);
-        if (destinationAccountId == 0) {
-            if (receiver == address(0)) revert ZeroAddress();
-        } else {
+        if (destinationAccountId != 0) {
             Account storage d = _account(destinationAccountId);
             if (d.owner != a.owner || d.isolated) revert InvalidTransfer(accountId, destinationAccountId);
         }
         uint32 marketId = a.marketId;
         int256 size = _positions[accountId][marketId].size;
-        if (size != 0) _trade(accountId, a, marketId, -size, acceptablePriceD18);
+        if (size == 0) revert NoPosition(accountId, marketId);
+        _commit(
+            accountId,
+            a,
+            marketId,
+            -size,
+            acceptablePriceD18,
+            maxSettlementRewardD18,
+            OrderKind.CloseIsolated,
+            destinationAccountId
+        );
+    }
 
-        int256 collateral = a.collateral;
-        if (destinationAccountId == 0) {
-            // Sub-unit dust stays in the account: payouts round down.
-            uint256 amount = collateral > 0 ? uint256(collateral) / TOKEN_SCALE : 0;
-            if (amount == 0) return 0;
-            returnedD18 = amount * TOKEN_SCALE;
-            _credit(a, -int256(returnedD18));
-            emit Withdrawn(accountId, receiver, amount);
-            _push(receiver, amount);
+    /// @inheritdoc IOrders
+    function settleOrder(
+        uint256 accountId,
+        uint32 marketId,
+        bytes[] calldata priceUpdate
+    ) external payable nonReentrant returns (uint256 fill, uint256 fee) {
+        Order memory o = _orders[accountId][marketId];
+        if (o.commitTime == 0) revert NoPendingOrder(accountId, marketId);
+        OrderConfig memory c = _orderConfig;
+        uint256 readyTime = uint256(o.commitTime) + c.minDelay;
+        uint256 expiryTime = uint256(o.commitTime) + c.maxDelay;
+        if (block.timestamp < readyTime) revert OrderNotReady(readyTime);
+        if (block.timestamp > expiryTime) revert OrderExpired(expiryTime);
+        Market storage m = _markets[marketId];
+        (uint256 price, uint256 publishTime) = m.pullFeed.priceInWindow{value: msg.value}(
+            priceUpdate,
+            uint64(readyTime),
+            uint64(expiryTime)
+        );
+        uint256 maxDivergence = uint256(m.maxDivergenceD9) * D9_TO_D18;
+        if (maxDivergence != 0) {
+            uint256 mark = m.feed.latestPrice();
+            uint256 gap = price > mark ? price - mark : mark - price;
+            if (gap.mulUp(WAD) > mark.mulDown(maxDivergence)) revert PriceDivergence(price, mark);
+        }
+        delete _orders[accountId][marketId];
+
+        // The keeper's reward, in whole token units, at most the order's budget.
+        uint256 reward = c.settlementRewardD18;
+        if (reward > uint256(o.maxRewardD6) * 1e12) reward = uint256(o.maxRewardD6) * 1e12;
+        uint256 rewardTokens = reward / TOKEN_SCALE;
+
+        Account storage a = _accounts[accountId];
+        int256 sizeDelta = o.kind == OrderKind.CloseIsolated
+            ? -int256(_positions[accountId][marketId].size)
+            : int256(o.sizeDelta);
+        if (sizeDelta != 0) {
+            (fill, fee) = _trade(
+                accountId,
+                a,
+                marketId,
+                m,
+                price,
+                sizeDelta,
+                o.acceptablePrice,
+                rewardTokens * TOKEN_SCALE
+            );
         } else {
-            if (collateral <= 0) return 0;
-            returnedD18 = uint256(collateral);
-            a.collateral = 0;
-            _credit(_accounts[destinationAccountId], collateral);
-            emit MarginTransferred(accountId, destinationAccountId, returnedD18);
+            // The position was liquidated away before its close settled: the reward comes from what is left.
+            int256 collateral = a.collateral;
+            uint256 available = collateral > 0 ? uint256(collateral) / TOKEN_SCALE : 0;
+            if (rewardTokens > available) rewardTokens = available;
+            _credit(a, -int256(rewardTokens * TOKEN_SCALE));
+        }
+        emit OrderSettled(accountId, marketId, msg.sender, price, publishTime, rewardTokens * TOKEN_SCALE);
+        if (o.kind == OrderKind.CloseIsolated) _returnIsolated(accountId, a, o.returnAccountId);
+        if (rewardTokens != 0) _push(msg.sender, rewardTokens);
+    }
+
+    /// @inheritdoc IOrders
+    function cancelOrder(uint256 accountId, uint32 marketId) external nonReentrant {
+        Order memory o = _orders[accountId][marketId];
+        if (o.commitTime == 0) revert NoPendingOrder(accountId, marketId);
+        uint256 expiryTime = uint256(o.commitTime) + _orderConfig.maxDelay;
+        if (block.timestamp <= expiryTime) revert OrderNotExpired(expiryTime);
+        delete _orders[accountId][marketId];
+        emit OrderCancelled(accountId, marketId, msg.sender);
+        Account storage a = _accounts[accountId];
+        if (o.kind == OrderKind.OpenIsolated && a.positionCount == 0) {
+            _returnIsolated(accountId, a, o.returnAccountId);
         }
     }
 
-    /// @dev A trade: priced and applied by the shared `_fill` (fill with skew impact, maker/taker fee), settled by
-    ///      `_settle`, then the margin rule. Risk-increasing trades (open, increase, flip) need equity >= IM
-    ///      afterwards and are stopped by pause. Risk-reducing trades are always allowed unless they turn a healthy
-    ///      account liquidatable.
-    function _trade(
+    /// @dev Stores an order after the commit-time checks: the account may trade this market, one order per market,
+    ///      the reward fits the budget, and (for risk-increasing orders) not paused, a free position slot and
+    ///      equity >= initial margin after the order's fee and reward at the current mark price.
+    function _commit(
         uint256 accountId,
         Account storage a,
         uint32 marketId,
         int256 sizeDelta,
-        uint256 acceptablePrice
-    ) internal returns (uint256, uint256) {
+        uint256 acceptablePrice,
+        uint256 maxRewardD18,
+        OrderKind kind,
+        uint256 returnAccountId
+    ) internal {
         Market storage m = _market(marketId);
+        OrderConfig memory c = _orderConfig;
+        if (c.maxDelay == 0) revert OrdersNotConfigured();
         if (a.isolated && a.marketId != marketId) revert WrongAccountMode(accountId);
         // Sizes live in int96 storage; rejecting larger deltas first also keeps the price math overflow-free.
         if (sizeDelta == 0 || sizeDelta > type(int96).max || sizeDelta < type(int96).min) {
             revert InvalidSize(sizeDelta);
         }
+        Order storage o = _orders[accountId][marketId];
+        if (o.commitTime != 0) revert OrderPending(accountId, marketId);
+        if (maxRewardD18 > uint256(type(uint32).max) * 1e12) maxRewardD18 = uint256(type(uint32).max) * 1e12;
+        uint256 maxRewardD6 = maxRewardD18 / 1e12;
+        if (c.settlementRewardD18 > maxRewardD6 * 1e12) {
+            revert SettlementRewardAboveBudget(c.settlementRewardD18, maxRewardD6 * 1e12);
+        }
+        _checkCommit(accountId, a, marketId, m, sizeDelta, c.settlementRewardD18);
 
+        if (acceptablePrice > type(uint96).max) acceptablePrice = type(uint96).max;
+        o.sizeDelta = int96(sizeDelta);
+        o.acceptablePrice = uint96(acceptablePrice);
+        o.commitTime = uint32(block.timestamp);
+        o.maxRewardD6 = uint32(maxRewardD6);
+        if (kind != OrderKind.Trade) {
+            o.kind = kind;
+            o.returnAccountId = SafeCast.toUint64(returnAccountId);
+        }
+        emit OrderCommitted(
+            accountId,
+            marketId,
+            sizeDelta,
+            acceptablePrice,
+            block.timestamp,
+            maxRewardD6 * 1e12,
+            kind
+        );
+    }
+
+    /// @dev The commit-time margin check of a risk-increasing order, at the current mark price: at a fixed price a
+    ///      trade changes equity by its fee only (positions are marked at their exit fill), so the account passes
+    ///      if equity - fee - reward covers the initial margin with this position resized. Reducing orders are
+    ///      left to settlement.
+    function _checkCommit(
+        uint256 accountId,
+        Account storage a,
+        uint32 marketId,
+        Market storage m,
+        int256 sizeDelta,
+        uint256 reward
+    ) internal view {
         int256 oldSize = _positions[accountId][marketId].size;
-        bool increasesRisk = oldSize == 0 ||
+        if (!_increasesRisk(oldSize, sizeDelta)) return;
+        if (_risk.paused) revert EnforcedPause();
+        if (oldSize == 0 && !a.isolated && a.positionCount >= _risk.maxPositionsPerAccount) {
+            revert TooManyPositions(_risk.maxPositionsPerAccount);
+        }
+        uint256 price = m.feed.latestPrice();
+        (, uint256 fee) = _quote(m, price, sizeDelta);
+        MarginSummary memory s = _summaryAt(accountId, a, marketId, price, new uint256[](0));
+        (, uint256 imNew, ) = _positionMargins(m, oldSize + sizeDelta, price);
+        uint256 im = s.initialMarginD18 + imNew;
+        if (oldSize != 0) {
+            (, uint256 imOld, ) = _positionMargins(m, oldSize, price);
+            im -= imOld;
+        }
+        int256 equity = s.equityD18 - int256(fee + reward);
+        if (equity < int256(im)) revert InsufficientMargin(equity, im);
+    }
+
+    /// @dev Moves an isolated account's remaining collateral to `destinationAccountId` (a cross account of the same
+    ///      owner) or, for 0, to the owner's wallet in whole token units (sub-unit dust stays: payouts round down).
+    function _returnIsolated(uint256 accountId, Account storage a, uint256 destinationAccountId) internal {
+        int256 collateral = a.collateral;
+        if (destinationAccountId == 0) {
+            uint256 amount = collateral > 0 ? uint256(collateral) / TOKEN_SCALE : 0;
+            if (amount == 0) return;
+            _credit(a, -int256(amount * TOKEN_SCALE));
+            emit Withdrawn(accountId, a.owner, amount);
+            _push(a.owner, amount);
+        } else {
+            if (collateral <= 0) return;
+            a.collateral = 0;
+            _credit(_accounts[destinationAccountId], collateral);
+            emit MarginTransferred(accountId, destinationAccountId, uint256(collateral));
+        }
+    }
+
+    function _increasesRisk(int256 oldSize, int256 sizeDelta) internal pure returns (bool) {
+        return
+            oldSize == 0 ||
             (oldSize > 0) == (sizeDelta > 0) ||
             MarginMath.abs(sizeDelta) > MarginMath.abs(oldSize);
+    }
+
+    /// @dev A settled order's trade at `price`: priced and applied by the shared `_fill` (fill with skew impact,
+    ///      maker/taker fee), settled by `_settle`, the keeper's `reward` taken from the account, then the margin
+    ///      rule. Risk-increasing trades (open, increase, flip) need equity >= IM afterwards and are stopped by
+    ///      pause. Risk-reducing trades are always allowed unless they turn a healthy account liquidatable.
+    function _trade(
+        uint256 accountId,
+        Account storage a,
+        uint32 marketId,
+        Market storage m,
+        uint256 price,
+        int256 sizeDelta,
+        uint256 acceptablePrice,
+        uint256 reward
+    ) internal returns (uint256, uint256) {
+        int256 oldSize = _positions[accountId][marketId].size;
+        bool increasesRisk = _increasesRisk(oldSize, sizeDelta);
         if (increasesRisk && _risk.paused) revert EnforcedPause();
 
-        uint256 price = m.feed.latestPrice();
         Fill memory f = _fill(accountId, a, marketId, m, price, sizeDelta, acceptablePrice);
         if (f.fill == 0) revert SlippageExceeded(0, acceptablePrice);
         uint256 feeToInsurance = _settle(
@@ -313,6 +502,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             f.fee,
             uint256(m.insuranceFeeShareD9) * D9_TO_D18
         );
+        if (reward != 0) _credit(a, -int256(reward));
         emit PositionModified(
             accountId,
             marketId,
@@ -333,7 +523,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
             if (s.equityD18 < int256(s.initialMarginD18))
                 revert InsufficientMargin(s.equityD18, s.initialMarginD18);
         } else if (s.equityD18 < int256(s.maintenanceMarginD18)) {
-            _checkReduce(s, m, oldSize, f, price);
+            _checkReduce(s, m, oldSize, f, price, reward);
         }
         return (f.fill, f.fee);
     }
@@ -341,7 +531,7 @@ contract MarginEngine is IMarginEngine, EngineBase {
     /// @dev A risk-reducing trade left the account below maintenance margin. Reconstruct the pre-trade figures:
     ///      positions are marked at their exit fill and a reduce sells (or buys) along the same impact line a full
     ///      close would, so at a fixed oracle price the trade changed equity by its fee only (up to rounding), and
-    ///      maintenance margin by this position's MM after minus before. The reduce is refused if the account was
+    ///      maintenance margin by this position's MM after minus before (the keeper's `reward` is added back too). The reduce is refused if the account was
     ///      healthy before, or if it would leave negative equity behind (closing out an insolvent account is
     ///      liquidation's job).
     function _checkReduce(
@@ -349,9 +539,10 @@ contract MarginEngine is IMarginEngine, EngineBase {
         Market storage m,
         int256 oldSize,
         Fill memory f,
-        uint256 price
+        uint256 price,
+        uint256 reward
     ) internal view {
-        int256 equityBefore = s.equityD18 + int256(f.fee);
+        int256 equityBefore = s.equityD18 + int256(f.fee + reward);
         (, , uint256 mmOld) = _positionMargins(m, oldSize, price);
         uint256 mmNew;
         if (f.newSize != 0) (, , mmNew) = _positionMargins(m, f.newSize, price);
@@ -409,23 +600,20 @@ contract MarginEngine is IMarginEngine, EngineBase {
         (q.fillPriceD18, q.feeD18) = _quote(m, q.oraclePriceD18, sizeDeltaD18);
     }
 
-    /// @inheritdoc IMarginEngine
-    function getMarketParams(uint32 marketId) external view returns (MarketParams memory p) {
-        Market storage m = _market(marketId);
-        p = MarketParams(
-            m.feed,
-            uint64(m.baseImrD9 * D9_TO_D18),
-            uint64(m.maxImrD9 * D9_TO_D18),
-            uint64(m.imrSizeSlopeD9 * D9_TO_D18),
-            uint64(m.mmScalarD9 * D9_TO_D18),
-            uint64(m.maxFundingVelocityD9 * D9_TO_D18),
-            m.minPositionMargin,
-            m.skewScale,
-            uint64(m.makerFeeD9 * D9_TO_D18),
-            uint64(m.takerFeeD9 * D9_TO_D18),
-            uint64(m.liquidationFeeD9 * D9_TO_D18),
-            uint64(m.reserveRatioD9 * D9_TO_D18),
-            m.maxOiPerSide
+    /// @inheritdoc IOrders
+    function getOrder(uint256 accountId, uint32 marketId) external view returns (OrderInfo memory info) {
+        Order storage o = _orders[accountId][marketId];
+        if (o.commitTime == 0) return info;
+        OrderConfig memory c = _orderConfig;
+        info = OrderInfo(
+            o.sizeDelta,
+            o.acceptablePrice,
+            o.commitTime,
+            uint256(o.maxRewardD6) * 1e12,
+            o.kind,
+            o.returnAccountId,
+            uint256(o.commitTime) + c.minDelay,
+            uint256(o.commitTime) + c.maxDelay
         );
     }
 
@@ -458,11 +646,6 @@ contract MarginEngine is IMarginEngine, EngineBase {
     /// @inheritdoc IMarginEngine
     function accountCount() external view returns (uint256) {
         return _accountCount;
-    }
-
-    /// @inheritdoc IMarginEngine
-    function getRiskParams() external view returns (RiskParams memory) {
-        return _riskParams();
     }
 
     /// @inheritdoc IMarginEngine

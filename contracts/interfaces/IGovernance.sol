@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IMarginEngine} from "./IMarginEngine.sol";
+import {IOrders} from "./IOrders.sol";
 
 /// @title IGovernance
 /// @notice Parameters, pausing and recovery of a Bulkhead engine. Implemented by `GovernanceModule`, which the
@@ -31,6 +32,11 @@ interface IGovernance {
     /// @notice Updates the protocol-wide risk parameters within bounds. Risk role only.
     function setRiskParams(IMarginEngine.RiskParams calldata params) external;
 
+    /// @notice Sets the order delays and settlement reward (RISK_ROLE). Emits `IOrders.OrderParamsUpdated`.
+    /// @dev Bounds: 1 <= minDelay <= MAX_MIN_ORDER_DELAY, minDelay < maxDelay <= minDelay + MAX_ORDER_WINDOW,
+    ///      settlementReward <= MAX_SETTLEMENT_REWARD.
+    function setOrderParams(IOrders.OrderParams calldata params) external;
+
     /// @notice Stops risk-increasing actions. Pause guardian only.
     function pause() external;
 
@@ -44,4 +50,13 @@ interface IGovernance {
 
     /// @notice Settlement tokens held beyond the ledger (token decimals): what `sweep` may recover.
     function sweepable() external view returns (uint256);
+
+    /// @notice The market's parameters.
+    function getMarketParams(uint32 marketId) external view returns (IMarginEngine.MarketParams memory);
+
+    /// @notice The protocol-wide risk parameters.
+    function getRiskParams() external view returns (IMarginEngine.RiskParams memory);
+
+    /// @notice The order parameters.
+    function getOrderParams() external view returns (IOrders.OrderParams memory);
 }

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IPriceFeed} from "./IPriceFeed.sol";
+import {IPullPriceFeed} from "./IPullPriceFeed.sol";
 
 /// @title IMarginEngine
 /// @notice The Bulkhead accounting core: custody of the settlement asset, cross and isolated margin
@@ -18,7 +19,8 @@ interface IMarginEngine {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Risk and economic parameters of one market. All ratios are D18 fractions (1e18 = 100%).
-    /// @param feed Price source; reverts when it has no valid price.
+    /// @param feed Mark price source for margin, liquidation and the vault's value; reverts when it has no valid
+    ///        price. Orders fill at `pullFeed`'s price instead.
     /// @param baseImrD18 Initial margin ratio of a tiny position.
     /// @param maxImrD18 Cap on the size-scaled initial margin ratio.
     /// @param imrSizeSlopeD18 Increase of the IMR per `skewScale` of position size.
@@ -31,6 +33,9 @@ interface IMarginEngine {
     /// @param liquidationFeeD18 Liquidation fee per unit of closed notional; must stay below baseImr x mmScalar.
     /// @param reserveRatioD18 Share of the larger side's notional the vault reserves as traders' plausible max profit.
     /// @param maxOiPerSideD18 Cap on long and on short open interest, in base units.
+    /// @param pullFeed The pull oracle orders settle on (Pyth in production).
+    /// @param maxDivergenceD18 Largest relative distance between an order's settlement price and the mark price
+    ///        `feed` allows (0 disables the check, for deployments where `feed` reads the same source).
     struct MarketParams {
         IPriceFeed feed;
         uint64 baseImrD18;
@@ -45,6 +50,8 @@ interface IMarginEngine {
         uint64 liquidationFeeD18;
         uint64 reserveRatioD18;
         uint128 maxOiPerSideD18;
+        IPullPriceFeed pullFeed;
+        uint64 maxDivergenceD18;
     }
 
     /// @notice Live state of one market.
@@ -305,43 +312,6 @@ interface IMarginEngine {
     function fundInsurance(uint256 amount) external;
 
     /*//////////////////////////////////////////////////////////////
-                                TRADING
-    //////////////////////////////////////////////////////////////*/
-
-    /// @notice Changes the account's position in `marketId` by `sizeDeltaD18` at the fill price.
-    /// @param acceptablePriceD18 Worst fill accepted: max price when buying, min price when selling.
-    /// @return fillPriceD18 The price the trade executed at.
-    /// @return feeD18 The trading fee charged to the account.
-    function trade(
-        uint256 accountId,
-        uint32 marketId,
-        int256 sizeDeltaD18,
-        uint256 acceptablePriceD18
-    ) external returns (uint256 fillPriceD18, uint256 feeD18);
-
-    /// @notice Atomically creates an isolated account on `marketId`, funds it and opens a position.
-    /// @param sourceAccountId 0 to take `margin` tokens from the caller's wallet, otherwise a cross account of
-    ///        the same owner (the caller must be authorised on it) to take `margin` (token units) from.
-    /// @return accountId The new isolated account, owned by the caller (wallet) or by the source's owner.
-    function openIsolated(
-        uint32 marketId,
-        uint256 sourceAccountId,
-        uint256 margin,
-        int256 sizeDeltaD18,
-        uint256 acceptablePriceD18
-    ) external returns (uint256 accountId);
-
-    /// @notice Atomically closes an isolated account's position and returns what is left.
-    /// @param destinationAccountId 0 to send the remainder to `receiver`, otherwise a cross account of the same owner.
-    /// @return returnedD18 The collateral moved out of the isolated account.
-    function closeIsolated(
-        uint256 accountId,
-        uint256 acceptablePriceD18,
-        uint256 destinationAccountId,
-        address receiver
-    ) external returns (uint256 returnedD18);
-
-    /*//////////////////////////////////////////////////////////////
                                  VIEWS
     //////////////////////////////////////////////////////////////*/
 
@@ -360,9 +330,6 @@ interface IMarginEngine {
     /// @notice The quote of a trade at current price and skew.
     function quoteTrade(uint32 marketId, int256 sizeDeltaD18) external view returns (TradeQuote memory);
 
-    /// @notice The market's parameters.
-    function getMarketParams(uint32 marketId) external view returns (MarketParams memory);
-
     /// @notice The market's state as last stored (funding not accrued to now).
     function getMarketState(uint32 marketId) external view returns (MarketState memory);
 
@@ -374,9 +341,6 @@ interface IMarginEngine {
 
     /// @notice Number of accounts created; ids run from 1 to this.
     function accountCount() external view returns (uint256);
-
-    /// @notice The risk parameters.
-    function getRiskParams() external view returns (RiskParams memory);
 
     /// @notice The liquidity vault's realised cash held by the engine.
     function vaultCash() external view returns (int256);

@@ -7,11 +7,19 @@ export const { ethers, networkHelpers } = connection;
 /** Running under `npm run coverage`: instrumented, unoptimised code costs far more gas, so gas figures mean nothing. */
 export const COVERAGE = hre.globalOptions.coverage === true;
 
-/** Local market parameters: ETH and BTC, 50x max leverage, 6 bps taker fee. */
-export function marketParams(feed: string, kind: "ETH" | "BTC") {
+/** Pull feed deployed next to each mark feed by `deployProtocol` (mark feed address -> PythPriceFeed address). */
+const pullFeedOf = new Map<string, string>();
+
+/**
+ * Local market parameters: ETH and BTC, 50x max leverage, 6 bps taker fee, orders settled on `pullFeed` (by
+ * default the Pyth feed `deployProtocol` deployed next to `feed`) within 5% of the mark price.
+ */
+export function marketParams(feed: string, kind: "ETH" | "BTC", pullFeed?: string) {
   const skewScale = kind === "ETH" ? wad("1000000") : wad("50000");
   return {
     feed,
+    pullFeed: pullFeed ?? pullFeedOf.get(feed.toLowerCase()) ?? ZERO_ADDRESS,
+    maxDivergenceD18: wad("0.05"),
     baseImrD18: wad("0.02"),
     maxImrD18: wad("0.5"),
     imrSizeSlopeD18: wad("1"),
@@ -39,6 +47,15 @@ export const riskParams = {
   adlTargetD18: wad("0.4"),
   adlMinShareD18: wad("0.01"),
 };
+
+const ZERO_ADDRESS = "0x0000000000000000000000000000000000000000";
+
+/** Orders settle 1 to 60 seconds after commit; no settlement reward unless a test sets one. */
+export const orderParams = { minDelay: 1, maxDelay: 60, settlementRewardD18: 0n };
+/** MockPyth's fee per price update, in wei. */
+export const PYTH_UPDATE_FEE = 1n;
+/** The Pyth price id of market `marketId` in local deployments. */
+export const pythPriceId = (marketId: number) => ethers.id(`BULKHEAD/${marketId}`);
 
 export const ETH = 1;
 export const BTC = 2;
@@ -72,8 +89,8 @@ export interface ProtocolOptions {
 }
 
 /**
- * Deploys the whole protocol: a 6-decimal stablecoin, ETH at 3000 and BTC at 60000 (plus any extra markets),
- * the engine with its liquidation module, and the vault; funds and approves the users and seeds the vault.
+ * Deploys the whole protocol: a 6-decimal stablecoin, ETH at 3000 and BTC at 60000 (plus any extra markets)
+ * behind Chainlink mark feeds with a Pyth pull feed each (MockPyth), the engine with its modules, and the vault; funds and approves the users and seeds the vault.
  */
 export async function deployProtocol(opts: ProtocolOptions = {}) {
   const [admin, lp, alice, bob, keeper, carol] = await ethers.getSigners();
@@ -96,6 +113,14 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
     );
   }
 
+  const pyth = await ethers.deployContract("MockPyth", [HEARTBEAT, PYTH_UPDATE_FEE]);
+  const pullFeeds = [];
+  for (const [i, feed] of feeds.entries()) {
+    const pull = await ethers.deployContract("PythPriceFeed", [pyth, pythPriceId(i + 1), admin, HEARTBEAT, 100]);
+    pullFeedOf.set((await feed.getAddress()).toLowerCase(), await pull.getAddress());
+    pullFeeds.push(pull);
+  }
+
   const { module, engineImpl, engine } = await deployEngine(token, admin);
   const vault = await ethers.deployContract("LiquidityVault", [token, engine, admin, 10, 10, 3600]);
   await engineImpl.setVault(vault);
@@ -104,6 +129,7 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
   for (const [i, feed] of feeds.entries()) {
     await engine.listMarket(marketParams(await feed.getAddress(), i === 1 ? "BTC" : "ETH"));
   }
+  await engine.setOrderParams(orderParams);
 
   for (const user of [lp, alice, bob, keeper, carol]) {
     await token.mint(user, usd("10000000"));
@@ -126,6 +152,10 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
       btcAggregator: aggregators[1],
       ethFeed: feeds[0],
       btcFeed: feeds[1],
+      pyth,
+      pullFeeds,
+      ethPull: pullFeeds[0],
+      btcPull: pullFeeds[1],
     },
   };
 }

@@ -60,10 +60,10 @@ contract BulkheadHandler is BulkheadFixture {
         token.mint(SENTINEL, 2 * SENTINEL_FUNDS);
         vm.startPrank(SENTINEL);
         token.approve(address(engine), type(uint256).max);
-        sentinelIsolated = engine.openIsolated(BTC, 0, SENTINEL_FUNDS / 2, 1e18, type(uint256).max);
+        sentinelIsolated = _openIsolated(BTC, 0, SENTINEL_FUNDS / 2, 1e18, type(uint256).max);
         sentinelCross = engine.createCrossAccount();
         engine.deposit(sentinelCross, SENTINEL_FUNDS);
-        engine.trade(sentinelCross, ETH, -10e18, 0);
+        _trade(sentinelCross, ETH, -10e18, 0);
         vm.stopPrank();
         sentinelIsolatedPosition = engine.getPositions(sentinelIsolated)[0];
         sentinelCrossPosition = engine.getPositions(sentinelCross)[0];
@@ -137,9 +137,8 @@ contract BulkheadHandler is BulkheadFixture {
         if (size == 0) return;
         _count("trade");
         vm.prank(actor);
-        try engine.trade(id, marketId, size, size > 0 ? type(uint256).max : 0) {
-            _ok("trade");
-        } catch {}
+        (bool ok, ) = _tryTrade(id, marketId, size, size > 0 ? type(uint256).max : 0);
+        if (ok) _ok("trade");
     }
 
     function openIsolated(
@@ -156,19 +155,18 @@ contract BulkheadHandler is BulkheadFixture {
         if (size == 0) return;
         _count("openIsolated");
         vm.prank(actor);
-        try
-            engine.openIsolated(
-                marketId,
-                fromCross ? crossOf[actor] : 0,
-                margin,
-                size,
-                size > 0 ? type(uint256).max : 0
-            )
-        returns (uint256 id) {
+        (bool ok, uint256 id) = _tryOpenIsolated(
+            marketId,
+            fromCross ? crossOf[actor] : 0,
+            margin,
+            size,
+            size > 0 ? type(uint256).max : 0
+        );
+        if (ok) {
             isolatedOf[actor].push(id);
             accounts.push(id);
             _ok("openIsolated");
-        } catch {}
+        }
     }
 
     function closeIsolated(uint256 actorSeed, uint256 indexSeed, bool toCross) external {
@@ -177,12 +175,18 @@ contract BulkheadHandler is BulkheadFixture {
         if (ids.length == 0) return;
         uint256 id = ids[indexSeed % ids.length];
         int256 size = _size(id, engine.getAccount(id).marketId);
+        if (size == 0) return; // nothing to close (withdraw covers an empty isolated account)
         bool healthy = !engine.isLiquidatable(id);
         _count("closeIsolated");
         vm.prank(actor);
-        try engine.closeIsolated(id, size > 0 ? 0 : type(uint256).max, toCross ? crossOf[actor] : 0, actor) {
+        (bool ok, bytes memory reason) = _tryCloseIsolated(
+            id,
+            size > 0 ? 0 : type(uint256).max,
+            toCross ? crossOf[actor] : 0
+        );
+        if (ok) {
             _ok("closeIsolated");
-        } catch (bytes memory reason) {
+        } else {
             if (healthy) {
                 healthyCloseRefused = true;
                 healthyCloseReason = reason;

@@ -14,6 +14,10 @@ interface Vm {
     /// @notice Sets `block.timestamp`.
     function warp(uint256 newTimestamp) external;
 
+    /// @dev The current block timestamp. Unlike `block.timestamp`, which via-IR may read once per function and
+    ///      reuse, this always sees the latest `warp`.
+    function getBlockTimestamp() external view returns (uint256);
+
     /// @notice Expects the next call to revert with exactly `revertData`.
     function expectRevert(bytes calldata revertData) external;
 
