@@ -9,6 +9,7 @@ import { ROLES } from "../deploy/ignition/BulkheadModule.js";
 import { ENGINE_BOUNDS, ParameterFileError, readParameterFile } from "../deploy/parameters/schema.js";
 import { DAY, FEED_DECIMALS, TOKEN_DECIMALS, feedAnswer, wad } from "./helpers/constants.js";
 import { marketParams, riskParams } from "./helpers/fixture.js";
+import { trade } from "./helpers/orders.js";
 
 const connection = await network.getOrCreate();
 const { ethers, networkHelpers } = connection;
@@ -125,7 +126,7 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       await vault.deposit(amount, deployer);
       await engine.createCrossAccount();
       await engine.deposit(1n, amount);
-      await engine.trade(1n, 1, wad("1"), wad("3100"));
+      await trade(engine, 1n, 1, wad("1"), wad("3100"));
       expect((await engine.getPositions(1n))[0].sizeD18).to.equal(wad("1"));
     });
   });

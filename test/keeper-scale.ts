@@ -17,6 +17,7 @@ import {
   type GasModel,
 } from "../keeper/planner.js";
 import { backoffDelay, isTransient, withRetry } from "../keeper/rpc.js";
+import { trade } from "./helpers/orders.js";
 
 const GWEI = 10n ** 9n;
 const provider = ethers.provider;
@@ -37,7 +38,7 @@ async function thirdVictim(base: Base): Promise<void> {
   const { engine, ethAggregator } = base.contracts;
   await engine.connect(base.signers.alice).createCrossAccount();
   await engine.connect(base.signers.alice).deposit(4, usd("1000"));
-  await engine.connect(base.signers.alice).trade(4, ETH, wad("10"), wad("3000"));
+  await trade(engine.connect(base.signers.alice), 4, ETH, wad("10"), wad("3000"));
   await ethAggregator.setAnswer(feedAnswer("2850"));
 }
 

@@ -9,6 +9,7 @@ import { EngineAdapter, decodeError, decodeLog } from "../keeper/chain.js";
 import { AccountIndexer } from "../keeper/indexer.js";
 import { MetricsServer } from "../keeper/metrics.js";
 import { loadConfig, resolveEngineAddress, resolveStartBlock } from "../keeper/config.js";
+import { trade } from "./helpers/orders.js";
 
 describe("keeper bot", () => {
   // The keeper sizes its transactions from a gas model of the optimised contracts; coverage's instrumented build
@@ -42,7 +43,7 @@ describe("keeper bot", () => {
 
     indexer.takeTouched();
     await base.contracts.engine.connect(base.signers.keeper).liquidate(2, base.signers.keeper);
-    await base.contracts.engine.connect(base.signers.alice).trade(1, ETH, wad("-1"), 0);
+    await trade(base.contracts.engine.connect(base.signers.alice), 1, ETH, wad("-1"), 0);
     // PositionLiquidated, Liquidated, MarketUpdated, then PositionModified.
     expect(await indexer.refresh()).to.equal(4);
     expect(indexer.withPositions()).to.deep.equal([3n]);
@@ -150,10 +151,10 @@ describe("keeper bot", () => {
       .setRiskParams({ ...riskParams, adlTriggerD18: wad("0.0002"), adlTargetD18: wad("0.0001") });
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("10000"));
-    await engine.connect(alice).trade(1, ETH, wad("10"), wad("3100"));
+    await trade(engine.connect(alice), 1, ETH, wad("10"), wad("3100"));
     await engine.connect(bob).createCrossAccount();
     await engine.connect(bob).deposit(2, usd("10000"));
-    await engine.connect(bob).trade(2, ETH, wad("2"), wad("3100"));
+    await trade(engine.connect(bob), 2, ETH, wad("2"), wad("3100"));
     await ethAggregator.setAnswer(feedAnswer("3200"));
     expect((await engine.adlStatus(ETH))[0]).to.equal(true);
     const { keeper, byMsg } = makeKeeper(base);

@@ -11,6 +11,7 @@ import {
   HEARTBEAT,
 } from "./helpers/fixture.js";
 import { TOKEN_SCALE, WAD, feedAnswer, usd, wad } from "./helpers/constants.js";
+import { trade } from "./helpers/orders.js";
 
 const { time, loadFixture } = networkHelpers;
 
@@ -92,7 +93,7 @@ async function openCross(
   await engine.connect(user).createCrossAccount();
   const id = await engine.accountCount();
   await engine.connect(user).deposit(id, margin);
-  await engine.connect(user).trade(id, ETH, size, size > 0n ? wad("1000000") : 1n);
+  await trade(engine.connect(user), id, ETH, size, size > 0n ? wad("1000000") : 1n);
   return id;
 }
 
@@ -282,7 +283,7 @@ describe("LiquidityVault", () => {
       await engine.connect(attacker).createCrossAccount();
       await engine.connect(attacker).deposit(1, usd("1000"));
       // 0.01 ETH reserves 15 USD of vault cash, which holds 2 units (plus the would-be fee).
-      await expect(engine.connect(attacker).trade(1, ETH, wad("0.01"), wad("4000")))
+      await expect(trade(engine.connect(attacker), 1, ETH, wad("0.01"), wad("4000")))
         .to.be.revertedWithCustomError(engine, "VaultCapacityExceeded")
         .withArgs(wad("15"), anyValue);
       expect(await engine.vaultCash()).to.equal(2n * TOKEN_SCALE);

@@ -3,6 +3,7 @@ import { BTC, deployBulkhead, deployEngine, ETH, ethers, networkHelpers } from "
 import { MAX_UINT256, TOKEN_SCALE, usd, wad } from "../helpers/constants.js";
 import { expectCustodyIdentity, expectUnchanged } from "../helpers/invariants.js";
 import type { MockERC20 } from "../../types/ethers-contracts/index.js";
+import { openIsolated, trade } from "../helpers/orders.js";
 
 /** A cross account for alice (id 1) with 1,000 deposited, and one for bob (id 2) with 1,000. */
 async function twoFundedAccounts() {
@@ -98,7 +99,7 @@ describe("core: accounts", () => {
     expect(await engine.isAuthorized(3, keeper)).to.equal(false);
 
     // The owner-wide operator acts on every account alice owns.
-    await expect(engine.connect(bob).trade(3, ETH, wad("1"), wad("3100"))).to.emit(
+    await expect(trade(engine.connect(bob), 3, ETH, wad("1"), wad("3100"))).to.emit(
       engine,
       "PositionModified",
     );
@@ -109,7 +110,7 @@ describe("core: accounts", () => {
       usd("10"),
     );
     // The per-account operator acts on account 1 only.
-    await expect(engine.connect(keeper).trade(1, BTC, wad("0.01"), wad("61000"))).to.emit(
+    await expect(trade(engine.connect(keeper), 1, BTC, wad("0.01"), wad("61000"))).to.emit(
       engine,
       "PositionModified",
     );
@@ -126,7 +127,7 @@ describe("core: accounts", () => {
     );
     // A stranger can do nothing.
     await expectUnchanged(contracts, () =>
-      expect(engine.connect(carol).trade(1, ETH, wad("1"), wad("3100")))
+      expect(trade(engine.connect(carol), 1, ETH, wad("1"), wad("3100")))
         .to.be.revertedWithCustomError(engine, "Unauthorized")
         .withArgs(carol.address, 1),
     );
@@ -143,7 +144,7 @@ describe("core: accounts", () => {
         .withArgs(bob.address, 1),
     );
     await expectUnchanged(contracts, () =>
-      expect(engine.connect(keeper).trade(1, ETH, wad("1"), wad("3100")))
+      expect(trade(engine.connect(keeper), 1, ETH, wad("1"), wad("3100")))
         .to.be.revertedWithCustomError(engine, "Unauthorized")
         .withArgs(keeper.address, 1),
     );
@@ -327,7 +328,7 @@ describe("core: accounts", () => {
     const { signers, contracts } = await twoFundedAccounts();
     const { engine } = contracts;
     const { alice } = signers;
-    await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("10"), wad("3100")); // id 3
+    await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("10"), wad("3100")); // id 3
     // int256(2^256 - 900e18) == -900e18: a wrapped "transfer" of 900 from 1 to 3 would move 900 from 3 to 1.
     const wrapped = 2n ** 256n - wad("900");
     await expectUnchanged(contracts, () =>

@@ -9,6 +9,7 @@ import {
   expectSummaryMatches,
   expectUnchanged,
 } from "../helpers/invariants.js";
+import { openIsolated, trade } from "../helpers/orders.js";
 
 /** Oracle prices (D18) per market id, as the feeds report them. */
 const prices = (eth: string, btc: string) =>
@@ -26,10 +27,10 @@ describe("core: margin", () => {
     // Alice: one cross account with 2,000. Bob: the same two positions in two isolated accounts of 1,000 each.
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("2000"));
-    await engine.connect(alice).trade(1, ETH, wad("10"), wad("3100"));
-    await engine.connect(alice).trade(1, BTC, wad("-0.5"), wad("59000"));
-    await engine.connect(bob).openIsolated(ETH, 0, usd("1000"), wad("10"), wad("3100"));
-    await engine.connect(bob).openIsolated(BTC, 0, usd("1000"), wad("-0.5"), wad("59000"));
+    await trade(engine.connect(alice), 1, ETH, wad("10"), wad("3100"));
+    await trade(engine.connect(alice), 1, BTC, wad("-0.5"), wad("59000"));
+    await openIsolated(engine.connect(bob), ETH, 0, usd("1000"), wad("10"), wad("3100"));
+    await openIsolated(engine.connect(bob), BTC, 0, usd("1000"), wad("-0.5"), wad("59000"));
 
     // Both prices rise 10%: the ETH long gains about 3,000, the BTC short loses about 3,000.
     await ethAggregator.setAnswer(feedAnswer("3300"));
@@ -61,9 +62,9 @@ describe("core: margin", () => {
 
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("5000"));
-    await engine.connect(alice).trade(1, ETH, wad("5"), wad("3100"));
-    await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("-2"), wad("2900"));
-    await engine.connect(alice).openIsolated(BTC, 0, usd("1000"), wad("0.5"), wad("61000"));
+    await trade(engine.connect(alice), 1, ETH, wad("5"), wad("3100"));
+    await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("-2"), wad("2900"));
+    await openIsolated(engine.connect(alice), BTC, 0, usd("1000"), wad("0.5"), wad("61000"));
 
     const crossBefore = await accountSnapshot(engine, 1n);
     const isolatedBefore = await accountSnapshot(engine, 2n);
@@ -93,7 +94,7 @@ describe("core: margin", () => {
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("1000"));
-    await engine.connect(alice).trade(1, ETH, wad("10"), wad("3100"));
+    await trade(engine.connect(alice), 1, ETH, wad("10"), wad("3100"));
     const s = await expectedSummary(engine, 1n, prices("3000", "60000"));
     const free = s.equityD18 - BigInt(s.initialMarginD18);
     const tooMuch = free / TOKEN_SCALE + 1n; // one token unit more than the free collateral
@@ -116,7 +117,7 @@ describe("core: margin", () => {
       contracts,
       () =>
         expect(
-          engine.connect(alice).openIsolated(ETH, 1, tooMuch, wad("0.01"), wad("3100")),
+          openIsolated(engine.connect(alice), ETH, 1, tooMuch, wad("0.01"), wad("3100")),
         ).to.be.revertedWithCustomError(engine, "InsufficientMargin"),
       [alice.address],
     );
@@ -132,7 +133,7 @@ describe("core: margin", () => {
     const { alice } = signers;
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("1000"));
-    await engine.connect(alice).trade(1, ETH, wad("10"), wad("3100"));
+    await trade(engine.connect(alice), 1, ETH, wad("10"), wad("3100"));
     await ethAggregator.setAnswer(feedAnswer("3500")); // about +5,000 of unrealised profit
     const collateral = (await engine.getAccount(1)).collateralD18;
     const s = await expectedSummary(engine, 1n, prices("3500", "60000"));
@@ -154,8 +155,8 @@ describe("core: margin", () => {
     const { signers, contracts } = await networkHelpers.loadFixture(deployBulkhead);
     const { engine } = contracts;
     const { alice } = signers;
-    await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("5"), wad("3100"));
-    await engine.connect(alice).openIsolated(BTC, 0, usd("500"), wad("-0.1"), wad("59000"));
+    await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("5"), wad("3100"));
+    await openIsolated(engine.connect(alice), BTC, 0, usd("500"), wad("-0.1"), wad("59000"));
     await engine.connect(alice).createCrossAccount();
 
     for (const id of [1n, 2n]) {
@@ -184,7 +185,7 @@ describe("core: margin", () => {
       const { signers, contracts } = await networkHelpers.loadFixture(deployBulkhead);
       const { engine, ethAggregator } = contracts;
       const { alice } = signers;
-      await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad(side.size), wad(side.accept));
+      await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad(side.size), wad(side.accept));
       const liq = await engine.liquidationPrice(1, ETH);
       expect(liq > 0n).to.equal(true);
 
@@ -209,8 +210,8 @@ describe("core: margin", () => {
     const { alice } = signers;
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("3000"));
-    await engine.connect(alice).trade(1, ETH, wad("10"), wad("3100"));
-    await engine.connect(alice).trade(1, BTC, wad("0.2"), wad("61000"));
+    await trade(engine.connect(alice), 1, ETH, wad("10"), wad("3100"));
+    await trade(engine.connect(alice), 1, BTC, wad("0.2"), wad("61000"));
     const s = await expectedSummary(engine, 1n, prices("3000", "60000"));
     const expectedMax = (s.equityD18 - BigInt(s.initialMarginD18)) / TOKEN_SCALE;
     const max = await engine.maxWithdrawable(1);

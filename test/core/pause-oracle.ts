@@ -10,6 +10,7 @@ import {
 } from "../helpers/fixture.js";
 import { DAY, feedAnswer, usd, wad } from "../helpers/constants.js";
 import { expectCustodyIdentity, expectUnchanged } from "../helpers/invariants.js";
+import { closeIsolated, openIsolated, trade } from "../helpers/orders.js";
 
 /** Every margin view of an account; each must revert while a market the account holds has no price. */
 const VIEWS = [
@@ -27,22 +28,22 @@ describe("core: pause", () => {
     const { admin, alice, bob, keeper } = signers;
     await engine.connect(alice).createCrossAccount(); // 1
     await engine.connect(alice).deposit(1, usd("10000"));
-    await engine.connect(alice).trade(1, ETH, wad("10"), wad("3100"));
-    await engine.connect(bob).openIsolated(ETH, 0, usd("1000"), wad("10"), wad("3100")); // 2
-    await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100")); // 3
+    await trade(engine.connect(alice), 1, ETH, wad("10"), wad("3100"));
+    await openIsolated(engine.connect(bob), ETH, 0, usd("1000"), wad("10"), wad("3100")); // 2
+    await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("1"), wad("3100")); // 3
 
     await expect(engine.connect(admin).pause()).to.emit(engineImpl, "Paused").withArgs(admin.address);
     const blocked: [string, () => Promise<unknown>][] = [
-      ["open", () => engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000"))],
-      ["increase", () => engine.connect(alice).trade(1, ETH, wad("1"), wad("3100"))],
-      ["flip", () => engine.connect(alice).trade(1, ETH, wad("-11"), 0)],
+      ["open", () => trade(engine.connect(alice), 1, BTC, wad("0.01"), wad("61000"))],
+      ["increase", () => trade(engine.connect(alice), 1, ETH, wad("1"), wad("3100"))],
+      ["flip", () => trade(engine.connect(alice), 1, ETH, wad("-11"), 0)],
       [
         "openIsolated",
-        () => engine.connect(alice).openIsolated(BTC, 0, usd("1000"), wad("0.01"), wad("61000")),
+        () => openIsolated(engine.connect(alice), BTC, 0, usd("1000"), wad("0.01"), wad("61000")),
       ],
       [
         "openIsolated from cross",
-        () => engine.connect(alice).openIsolated(BTC, 1, usd("1000"), wad("0.01"), wad("61000")),
+        () => openIsolated(engine.connect(alice), BTC, 1, usd("1000"), wad("0.01"), wad("61000")),
       ],
     ];
     for (const [, call] of blocked) {
@@ -53,13 +54,10 @@ describe("core: pause", () => {
       );
     }
 
-    await expect(engine.connect(alice).trade(1, ETH, wad("-3"), 0)).to.emit(engine, "PositionModified");
-    await expect(engine.connect(alice).trade(1, ETH, wad("-7"), 0)).to.emit(engine, "PositionModified");
+    await expect(trade(engine.connect(alice), 1, ETH, wad("-3"), 0)).to.emit(engine, "PositionModified");
+    await expect(trade(engine.connect(alice), 1, ETH, wad("-7"), 0)).to.emit(engine, "PositionModified");
     expect(await engine.getPositions(1)).to.deep.equal([]);
-    await expect(engine.connect(alice).closeIsolated(3, 0, 1, ethers.ZeroAddress)).to.emit(
-      engine,
-      "MarginTransferred",
-    );
+    await expect(closeIsolated(engine.connect(alice), 3, 0, 1)).to.emit(engine, "MarginTransferred");
     await expect(engine.connect(alice).deposit(1, usd("5"))).to.emit(engine, "Deposited");
     await expect(engine.connect(alice).withdraw(1, usd("100"), alice)).to.changeTokenBalance(
       ethers,
@@ -72,7 +70,7 @@ describe("core: pause", () => {
     await expect(engine.connect(keeper).liquidate(2, keeper)).to.emit(engine, "Liquidated");
 
     await expect(engine.connect(admin).unpause()).to.emit(engineImpl, "Unpaused").withArgs(admin.address);
-    await expect(engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000"))).to.emit(
+    await expect(trade(engine.connect(alice), 1, BTC, wad("0.01"), wad("61000"))).to.emit(
       engine,
       "PositionModified",
     );
@@ -88,10 +86,10 @@ describe("core: oracle failures", () => {
     const { alice, bob, carol } = f.signers;
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("10000"));
-    await engine.connect(alice).trade(1, ETH, wad("1"), wad("3100"));
-    await engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000"));
-    await engine.connect(bob).openIsolated(BTC, 0, usd("1000"), wad("0.01"), wad("61000"));
-    await engine.connect(carol).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100"));
+    await trade(engine.connect(alice), 1, ETH, wad("1"), wad("3100"));
+    await trade(engine.connect(alice), 1, BTC, wad("0.01"), wad("61000"));
+    await openIsolated(engine.connect(bob), BTC, 0, usd("1000"), wad("0.01"), wad("61000"));
+    await openIsolated(engine.connect(carol), ETH, 0, usd("1000"), wad("1"), wad("3100"));
     return f;
   }
 
@@ -136,15 +134,15 @@ describe("core: oracle failures", () => {
       const args = await breakage.apply(ethAggregator);
 
       const broken: [string, () => Promise<unknown>][] = [
-        ["cross trade in ETH", () => engine.connect(alice).trade(1, ETH, wad("-0.5"), 0)],
+        ["cross trade in ETH", () => trade(engine.connect(alice), 1, ETH, wad("-0.5"), 0)],
         [
           "cross trade in BTC while holding ETH",
-          () => engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000")),
+          () => trade(engine.connect(alice), 1, BTC, wad("0.01"), wad("61000")),
         ],
-        ["isolated ETH close", () => engine.connect(carol).closeIsolated(3, 0, 0, carol)],
+        ["isolated ETH close", () => closeIsolated(engine.connect(carol), 3, 0, 0)],
         [
           "new isolated ETH",
-          () => engine.connect(bob).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100")),
+          () => openIsolated(engine.connect(bob), ETH, 0, usd("1000"), wad("1"), wad("3100")),
         ],
         ["withdraw from an ETH holder", () => engine.connect(alice).withdraw(1, usd("1"), alice)],
       ];
@@ -163,17 +161,17 @@ describe("core: oracle failures", () => {
       await expect(engine.quoteTrade(ETH, wad("1"))).to.be.revertedWithCustomError(ethFeed, breakage.error);
 
       // The BTC market and accounts without ETH keep working.
-      await expect(engine.connect(bob).trade(2, BTC, wad("0.01"), wad("61000"))).to.emit(
+      await expect(trade(engine.connect(bob), 2, BTC, wad("0.01"), wad("61000"))).to.emit(
         engine,
         "PositionModified",
       );
-      await expect(engine.connect(carol).openIsolated(BTC, 0, usd("1000"), wad("-0.01"), 0)).to.emit(
+      await expect(openIsolated(engine.connect(carol), BTC, 0, usd("1000"), wad("-0.01"), 0)).to.emit(
         engine,
         "PositionModified",
       );
       await engine.connect(bob).createCrossAccount();
       await engine.connect(bob).deposit(5, usd("1000"));
-      await expect(engine.connect(bob).trade(5, BTC, wad("0.01"), wad("61000"))).to.emit(
+      await expect(trade(engine.connect(bob), 5, BTC, wad("0.01"), wad("61000"))).to.emit(
         engine,
         "PositionModified",
       );
@@ -182,7 +180,7 @@ describe("core: oracle failures", () => {
 
       // A fresh valid round restores the market.
       await ethAggregator.setAnswer(feedAnswer("3000"));
-      await expect(engine.connect(alice).trade(1, ETH, wad("-0.5"), 0)).to.emit(engine, "PositionModified");
+      await expect(trade(engine.connect(alice), 1, ETH, wad("-0.5"), 0)).to.emit(engine, "PositionModified");
       await expectCustodyIdentity(contracts);
     });
   }
@@ -205,18 +203,18 @@ describe("core: oracle failures", () => {
     ]);
     await engine.listMarket(marketParams(await solFeed.getAddress(), "ETH"));
     const SOL = 3;
-    await engine.connect(alice).openIsolated(SOL, 0, usd("1000"), wad("10"), wad("160")); // 4
+    await openIsolated(engine.connect(alice), SOL, 0, usd("1000"), wad("10"), wad("160")); // 4
     await engine.connect(bob).createCrossAccount(); // 5
     await engine.connect(bob).deposit(5, usd("10000"));
-    await engine.connect(bob).trade(5, SOL, wad("-5"), 0);
+    await trade(engine.connect(bob), 5, SOL, wad("-5"), 0);
 
     const downAt = BigInt(await networkHelpers.time.latest());
     await sequencer.setRoundData(2, 1, downAt, downAt, 2);
     for (const call of [
-      () => engine.connect(alice).trade(4, SOL, wad("1"), wad("160")),
-      () => engine.connect(alice).closeIsolated(4, 0, 0, alice),
-      () => engine.connect(bob).trade(5, ETH, wad("1"), wad("3100")),
-      () => engine.connect(carol).openIsolated(SOL, 0, usd("1000"), wad("1"), wad("160")),
+      () => trade(engine.connect(alice), 4, SOL, wad("1"), wad("160")),
+      () => closeIsolated(engine.connect(alice), 4, 0, 0),
+      () => trade(engine.connect(bob), 5, ETH, wad("1"), wad("3100")),
+      () => openIsolated(engine.connect(carol), SOL, 0, usd("1000"), wad("1"), wad("160")),
     ]) {
       await expectUnchanged(contracts, () =>
         expect(call()).to.be.revertedWithCustomError(solFeed, "SequencerDown"),
@@ -227,11 +225,11 @@ describe("core: oracle failures", () => {
       await expect(engine[view](5)).to.be.revertedWithCustomError(solFeed, "SequencerDown");
     }
     // The other markets and the accounts on them keep trading.
-    await expect(engine.connect(carol).trade(3, ETH, wad("1"), wad("3100"))).to.emit(
+    await expect(trade(engine.connect(carol), 3, ETH, wad("1"), wad("3100"))).to.emit(
       engine,
       "PositionModified",
     );
-    await expect(engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000"))).to.emit(
+    await expect(trade(engine.connect(alice), 1, BTC, wad("0.01"), wad("61000"))).to.emit(
       engine,
       "PositionModified",
     );
@@ -239,11 +237,11 @@ describe("core: oracle failures", () => {
     // Back up, but inside the grace period: still blocked.
     const upAt = BigInt(await networkHelpers.time.latest());
     await sequencer.setRoundData(3, 0, upAt, upAt, 3);
-    await expect(engine.connect(alice).trade(4, SOL, wad("1"), wad("160")))
+    await expect(trade(engine.connect(alice), 4, SOL, wad("1"), wad("160")))
       .to.be.revertedWithCustomError(solFeed, "SequencerGracePeriodNotOver")
       .withArgs(upAt, grace);
     await networkHelpers.time.increase(grace + 1n);
-    await expect(engine.connect(alice).trade(4, SOL, wad("1"), wad("160"))).to.emit(
+    await expect(trade(engine.connect(alice), 4, SOL, wad("1"), wad("160"))).to.emit(
       engine,
       "PositionModified",
     );

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { deployProtocol, networkHelpers, ETH } from "../helpers/fixture.js";
 import { feedAnswer, usd, wad } from "../helpers/constants.js";
 import { expectCustodyIdentity } from "../helpers/invariants.js";
+import { trade } from "../helpers/orders.js";
 
 describe("core: a profit larger than the vault's cash", () => {
   const smallVault = () => deployProtocol({ lpDeposit: "100000" });
@@ -16,13 +17,13 @@ describe("core: a profit larger than the vault's cash", () => {
     await engine.connect(carol).fundInsurance(usd("1000"));
     await engine.connect(alice).createCrossAccount(); // 2
     await engine.connect(alice).deposit(2, usd("50000"));
-    await engine.connect(alice).trade(2, ETH, wad("60"), wad("3100")); // reserve 90k of the vault's ~100k cash
+    await trade(engine.connect(alice), 2, ETH, wad("60"), wad("3100")); // reserve 90k of the vault's ~100k cash
     await contracts.ethAggregator.setAnswer(feedAnswer("6000")); // alice's profit ~180k
 
     const cash = await engine.vaultCash();
     const insurance = await engine.insuranceFund();
     const collateral = (await engine.getAccount(2)).collateralD18;
-    const tx = await engine.connect(alice).trade(2, ETH, wad("-60"), 0);
+    const tx = await trade(engine.connect(alice), 2, ETH, wad("-60"), 0);
     const receipt = await tx.wait();
     const parsed = receipt!.logs.map((log) => engine.interface.parseLog(log)).filter((e) => e !== null);
     const shortfall = parsed.find((e) => e.name === "ProfitShortfall")!;

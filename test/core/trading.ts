@@ -22,6 +22,7 @@ import {
   mulDown,
   tradingFee,
 } from "../helpers/invariants.js";
+import { closeIsolated, openIsolated, trade } from "../helpers/orders.js";
 
 const ETH_PRICE = wad("3000");
 const INT256_MAX = 2n ** 255n - 1n;
@@ -69,7 +70,7 @@ describe("core: trading", () => {
       const { engine } = contracts;
       const { alice, bob } = signers;
       const p = marketParams(ethers.ZeroAddress, "ETH");
-      await engine.connect(bob).openIsolated(ETH, 0, usd("10000"), wad("10"), wad("3100")); // skew +10
+      await openIsolated(engine.connect(bob), ETH, 0, usd("10000"), wad("10"), wad("3100")); // skew +10
 
       const delta = wad("-25"); // 10 reduce the skew (maker), 15 push it short (taker)
       const fill = fillPrice(ETH_PRICE, wad("10"), delta, p.skewScaleD18);
@@ -86,7 +87,7 @@ describe("core: trading", () => {
 
       const insuranceBefore = await engine.insuranceFund();
       const cashBefore = await engine.vaultCash();
-      const tradeTx = engine.connect(alice).trade(1, ETH, delta, wad("2999"));
+      const tradeTx = trade(engine.connect(alice), 1, ETH, delta, wad("2999"));
       await expect(tradeTx)
         .to.emit(engine, "PositionModified")
         .withArgs(1, ETH, delta, delta, fill, fee, toInsurance, 0, 0, anyValue, anyValue);
@@ -104,8 +105,8 @@ describe("core: trading", () => {
       const { engine } = contracts;
       const { alice, bob } = signers;
       const p = marketParams(ethers.ZeroAddress, "ETH");
-      await engine.connect(alice).openIsolated(ETH, 0, usd("5000"), wad("-10"), wad("2900")); // id 1
-      await engine.connect(bob).openIsolated(ETH, 0, usd("50000"), wad("100"), wad("3100")); // id 2, skew +90
+      await openIsolated(engine.connect(alice), ETH, 0, usd("5000"), wad("-10"), wad("2900")); // id 1
+      await openIsolated(engine.connect(bob), ETH, 0, usd("50000"), wad("100"), wad("3100")); // id 2, skew +90
       const skew = wad("90");
 
       const expectFunding = async () => {
@@ -140,7 +141,7 @@ describe("core: trading", () => {
 
       // Settling: the long's reduce pays exactly what had accrued by the block it is mined in.
       const collateral = (await engine.getAccount(2)).collateralD18;
-      const tx = await engine.connect(bob).trade(2, ETH, wad("-1"), 0);
+      const tx = await trade(engine.connect(bob), 2, ETH, wad("-1"), 0);
       const receipt = await tx.wait();
       const event = receipt!.logs
         .map((l) => engine.interface.parseLog(l))
@@ -159,24 +160,24 @@ describe("core: trading", () => {
       const { alice } = signers;
       const params = marketParams(await ethFeed.getAddress(), "ETH");
       await engine.setMarketParams(ETH, { ...params, maxOiPerSideD18: wad("10") });
-      await engine.connect(alice).trade(1, ETH, wad("10"), wad("3100"));
+      await trade(engine.connect(alice), 1, ETH, wad("10"), wad("3100"));
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, wad("1"), wad("3100")))
+        expect(trade(engine.connect(alice), 1, ETH, wad("1"), wad("3100")))
           .to.be.revertedWithCustomError(engine, "OpenInterestCapExceeded")
           .withArgs(ETH, wad("11"), wad("10")),
       );
       // Governance lowers the cap under the current open interest: reducing still works, increasing does not.
       await engine.setMarketParams(ETH, { ...params, maxOiPerSideD18: wad("5") });
-      await engine.connect(alice).trade(1, ETH, wad("-2"), 0);
+      await trade(engine.connect(alice), 1, ETH, wad("-2"), 0);
       expect((await engine.getMarketState(ETH)).longOiD18).to.equal(wad("8"));
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, wad("1"), wad("3100")))
+        expect(trade(engine.connect(alice), 1, ETH, wad("1"), wad("3100")))
           .to.be.revertedWithCustomError(engine, "OpenInterestCapExceeded")
           .withArgs(ETH, wad("9"), wad("5")),
       );
       // Flipping to a short over the short cap is an increase of risk as well.
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, wad("-14"), 0))
+        expect(trade(engine.connect(alice), 1, ETH, wad("-14"), 0))
           .to.be.revertedWithCustomError(engine, "OpenInterestCapExceeded")
           .withArgs(ETH, wad("6"), wad("5")),
       );
@@ -191,11 +192,11 @@ describe("core: trading", () => {
       await engine.connect(alice).deposit(1, usd("1000000"));
       // Reserve = 4,000 ETH x 3,000 x 50% = 6,000,000 > the vault's 5,000,000.
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, wad("4000"), wad("3100")))
+        expect(trade(engine.connect(alice), 1, ETH, wad("4000"), wad("3100")))
           .to.be.revertedWithCustomError(engine, "VaultCapacityExceeded")
           .withArgs(wad("6000000"), anyValue),
       );
-      await engine.connect(alice).trade(1, ETH, wad("3000"), wad("3100")); // 4,500,000 reserved fits
+      await trade(engine.connect(alice), 1, ETH, wad("3000"), wad("3100")); // 4,500,000 reserved fits
       expect(await engine.totalReserved()).to.equal(wad("4500000"));
       await expectCustodyIdentity(contracts);
     });
@@ -206,11 +207,11 @@ describe("core: trading", () => {
         const { engine } = contracts;
         const { alice, bob } = signers;
         await engine.connect(alice).createCrossAccount();
-        if (prior !== "0") await engine.connect(bob).openIsolated(ETH, 0, usd("100000"), wad(prior), 0);
+        if (prior !== "0") await openIsolated(engine.connect(bob), ETH, 0, usd("100000"), wad(prior), 0);
         await engine.connect(alice).deposit(1, usd("10000"));
         const before = (await engine.getAccount(1)).collateralD18;
-        await engine.connect(alice).trade(1, ETH, wad("10"), wad("3100"));
-        await engine.connect(alice).trade(1, ETH, wad("-10"), 0);
+        await trade(engine.connect(alice), 1, ETH, wad("10"), wad("3100"));
+        await trade(engine.connect(alice), 1, ETH, wad("-10"), 0);
         const after = (await engine.getAccount(1)).collateralD18;
         expect(after < before).to.equal(true);
         expect(await engine.getPositions(1)).to.deep.equal([]);
@@ -227,27 +228,27 @@ describe("core: trading", () => {
       await engine.connect(alice).createIsolatedAccount(ETH); // id 2
       await engine.connect(alice).deposit(2, usd("1000"));
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, 0, wad("3100")))
+        expect(trade(engine.connect(alice), 1, ETH, 0, wad("3100")))
           .to.be.revertedWithCustomError(engine, "InvalidSize")
           .withArgs(0),
       );
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, 3, wad("1"), wad("3100")))
+        expect(trade(engine.connect(alice), 1, 3, wad("1"), wad("3100")))
           .to.be.revertedWithCustomError(engine, "UnknownMarket")
           .withArgs(3),
       );
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(2, BTC, wad("0.01"), wad("61000")))
+        expect(trade(engine.connect(alice), 2, BTC, wad("0.01"), wad("61000")))
           .to.be.revertedWithCustomError(engine, "WrongAccountMode")
           .withArgs(2),
       );
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(bob).trade(1, ETH, wad("1"), wad("3100")))
+        expect(trade(engine.connect(bob), 1, ETH, wad("1"), wad("3100")))
           .to.be.revertedWithCustomError(engine, "Unauthorized")
           .withArgs(bob.address, 1),
       );
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(5, ETH, wad("1"), wad("3100")))
+        expect(trade(engine.connect(alice), 5, ETH, wad("1"), wad("3100")))
           .to.be.revertedWithCustomError(engine, "UnknownAccount")
           .withArgs(5),
       );
@@ -262,17 +263,17 @@ describe("core: trading", () => {
       const buyFill = fillPrice(ETH_PRICE, 0n, wad("2"), p.skewScaleD18);
       const sellFill = fillPrice(ETH_PRICE, 0n, wad("-2"), p.skewScaleD18);
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, wad("2"), buyFill - 1n))
+        expect(trade(engine.connect(alice), 1, ETH, wad("2"), buyFill - 1n))
           .to.be.revertedWithCustomError(engine, "SlippageExceeded")
           .withArgs(buyFill, buyFill - 1n),
       );
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, wad("-2"), sellFill + 1n))
+        expect(trade(engine.connect(alice), 1, ETH, wad("-2"), sellFill + 1n))
           .to.be.revertedWithCustomError(engine, "SlippageExceeded")
           .withArgs(sellFill, sellFill + 1n),
       );
       // Exactly at the bound is accepted.
-      await expect(engine.connect(alice).trade(1, ETH, wad("2"), buyFill)).to.emit(
+      await expect(trade(engine.connect(alice), 1, ETH, wad("2"), buyFill)).to.emit(
         engine,
         "PositionModified",
       );
@@ -284,15 +285,15 @@ describe("core: trading", () => {
       const { engine } = contracts;
       const { alice } = signers;
       await engine.setRiskParams({ ...riskParams, maxPositionsPerAccount: 1 });
-      await engine.connect(alice).trade(1, ETH, wad("1"), wad("3100"));
+      await trade(engine.connect(alice), 1, ETH, wad("1"), wad("3100"));
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000")))
+        expect(trade(engine.connect(alice), 1, BTC, wad("0.01"), wad("61000")))
           .to.be.revertedWithCustomError(engine, "TooManyPositions")
           .withArgs(1),
       );
       // Closing frees the slot.
-      await engine.connect(alice).trade(1, ETH, wad("-1"), 0);
-      await engine.connect(alice).trade(1, BTC, wad("0.01"), wad("61000"));
+      await trade(engine.connect(alice), 1, ETH, wad("-1"), 0);
+      await trade(engine.connect(alice), 1, BTC, wad("0.01"), wad("61000"));
       await expectCustodyIdentity(contracts);
     });
 
@@ -305,7 +306,7 @@ describe("core: trading", () => {
       const large = p.skewScaleD18; // a basis of ~4.5e9 USD still fits the int96 basis slot
       const largeFill = fillPrice(ETH_PRICE, 0n, large, p.skewScaleD18);
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, large, wad("3100")))
+        expect(trade(engine.connect(alice), 1, ETH, large, wad("3100")))
           .to.be.revertedWithCustomError(engine, "SlippageExceeded")
           .withArgs(largeFill, wad("3100")),
       );
@@ -314,18 +315,18 @@ describe("core: trading", () => {
       const big = 2n ** 95n - 1n; // int96 position storage
       const fill = fillPrice(ETH_PRICE, 0n, big, p.skewScaleD18);
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, big, wad("3100")))
+        expect(trade(engine.connect(alice), 1, ETH, big, wad("3100")))
           .to.be.revertedWithCustomError(engine, "SlippageExceeded")
           .withArgs(fill, wad("3100")),
       );
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, big + 1n, wad("3100")))
+        expect(trade(engine.connect(alice), 1, ETH, big + 1n, wad("3100")))
           .to.be.revertedWithCustomError(engine, "InvalidSize")
           .withArgs(big + 1n),
       );
       // A size that cannot be priced at all must be refused as an invalid size, not by an arithmetic panic.
       await expectUnchanged(contracts, () =>
-        expect(engine.connect(alice).trade(1, ETH, INT256_MAX, ethers.MaxUint256))
+        expect(trade(engine.connect(alice), 1, ETH, INT256_MAX, ethers.MaxUint256))
           .to.be.revertedWithCustomError(engine, "InvalidSize")
           .withArgs(INT256_MAX),
       );
@@ -341,7 +342,7 @@ describe("core: trading", () => {
       const p = marketParams(ethers.ZeroAddress, "ETH");
       const fill = fillPrice(ETH_PRICE, 0n, wad("1"), p.skewScaleD18);
       const fee = tradingFee(ETH_PRICE, 0n, wad("1"), p.skewScaleD18, p.makerFeeD18, p.takerFeeD18);
-      const tx = engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100"));
+      const tx = openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("1"), wad("3100"));
       await expect(tx).to.emit(engine, "AccountCreated").withArgs(1, alice.address, true, ETH);
       await expect(tx).to.emit(engine, "Deposited").withArgs(1, alice.address, usd("1000"));
       await expect(tx)
@@ -376,7 +377,7 @@ describe("core: trading", () => {
       const { engine, token } = contracts;
       const { alice, keeper } = signers;
       await engine.connect(alice).setAccountOperator(1, keeper, true);
-      const tx = engine.connect(keeper).openIsolated(BTC, 1, usd("500"), wad("0.01"), wad("61000"));
+      const tx = openIsolated(engine.connect(keeper), BTC, 1, usd("500"), wad("0.01"), wad("61000"));
       await expect(tx).to.emit(engine, "AccountCreated").withArgs(2, alice.address, true, BTC);
       await expect(tx).to.emit(engine, "MarginTransferred").withArgs(1, 2, wad("500"));
       await expect(tx).to.changeTokenBalances(ethers, token, [keeper, alice, engine], [0, 0, 0]);
@@ -392,7 +393,7 @@ describe("core: trading", () => {
       const { engine, token } = contracts;
       const { alice, carol } = signers;
       const p = marketParams(ethers.ZeroAddress, "ETH");
-      await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100"));
+      await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("1"), wad("3100"));
       const [pos] = await engine.getPositions(1);
       const collateral = (await engine.getAccount(1)).collateralD18;
       const fill = fillPrice(ETH_PRICE, wad("1"), wad("-1"), p.skewScaleD18);
@@ -401,7 +402,7 @@ describe("core: trading", () => {
       const left = collateral + realised - fee;
       const returned = (left / TOKEN_SCALE) * TOKEN_SCALE;
 
-      const tx = engine.connect(alice).closeIsolated(1, 0, 0, carol);
+      const tx = closeIsolated(engine.connect(alice), 1, 0, 0);
       await expect(tx)
         .to.emit(engine, "Withdrawn")
         .withArgs(1, carol.address, returned / TOKEN_SCALE);
@@ -411,7 +412,7 @@ describe("core: trading", () => {
       expect(dust < TOKEN_SCALE).to.equal(true);
       expect(await engine.getPositions(1)).to.deep.equal([]);
       // Closing again returns nothing: the dust is below one token unit.
-      await expect(engine.connect(alice).closeIsolated(1, 0, 0, carol)).to.not.emit(engine, "Withdrawn");
+      await expect(closeIsolated(engine.connect(alice), 1, 0, 0)).to.not.emit(engine, "Withdrawn");
       await expectCustodyIdentity(contracts);
     });
 
@@ -420,7 +421,7 @@ describe("core: trading", () => {
       const { engine } = contracts;
       const { alice } = signers;
       await engine.connect(alice).createCrossAccount(); // id 1
-      await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("-1"), 0); // id 2
+      await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("-1"), 0); // id 2
       const cross = (await engine.getAccount(1)).collateralD18;
       const [pos] = await engine.getPositions(2);
       const isolated = (await engine.getAccount(2)).collateralD18;
@@ -429,7 +430,7 @@ describe("core: trading", () => {
       const fee = tradingFee(ETH_PRICE, wad("-1"), wad("1"), p.skewScaleD18, p.makerFeeD18, p.takerFeeD18);
       const realised = divFloor(-wad("1") * fill, WAD) - pos.basisD18;
       const left = isolated + realised - fee;
-      await expect(engine.connect(alice).closeIsolated(2, wad("3100"), 1, ethers.ZeroAddress))
+      await expect(closeIsolated(engine.connect(alice), 2, wad("3100"), 1))
         .to.emit(engine, "MarginTransferred")
         .withArgs(2, 1, left);
       expect((await engine.getAccount(2)).collateralD18).to.equal(0n);
@@ -445,34 +446,34 @@ describe("core: trading", () => {
       await engine.connect(alice).deposit(2, usd("1000"));
       const cases: RejectedCase[] = [
         [
-          () => engine.connect(alice).openIsolated(9, 0, usd("100"), wad("1"), wad("3100")),
+          () => openIsolated(engine.connect(alice), 9, 0, usd("100"), wad("1"), wad("3100")),
           "UnknownMarket",
           [9],
         ],
-        [() => engine.connect(alice).openIsolated(ETH, 0, 0, wad("1"), wad("3100")), "ZeroAmount", []],
+        [() => openIsolated(engine.connect(alice), ETH, 0, 0, wad("1"), wad("3100")), "ZeroAmount", []],
         [
-          () => engine.connect(alice).openIsolated(ETH, 2, usd("100"), wad("1"), wad("3100")),
+          () => openIsolated(engine.connect(alice), ETH, 2, usd("100"), wad("1"), wad("3100")),
           "WrongAccountMode",
           [2],
         ],
         [
-          () => engine.connect(bob).openIsolated(ETH, 1, usd("100"), wad("0.01"), wad("3100")),
+          () => openIsolated(engine.connect(bob), ETH, 1, usd("100"), wad("0.01"), wad("3100")),
           "Unauthorized",
           [bob.address, 1],
         ],
         [
-          () => engine.connect(alice).openIsolated(ETH, 8, usd("100"), wad("1"), wad("3100")),
+          () => openIsolated(engine.connect(alice), ETH, 8, usd("100"), wad("1"), wad("3100")),
           "UnknownAccount",
           [8],
         ],
-        [() => engine.connect(alice).openIsolated(ETH, 1, usd("100"), 0, wad("3100")), "InvalidSize", [0]],
+        [() => openIsolated(engine.connect(alice), ETH, 1, usd("100"), 0, wad("3100")), "InvalidSize", [0]],
         [
-          () => engine.connect(alice).openIsolated(ETH, 0, usd("100"), wad("1"), wad("2999")),
+          () => openIsolated(engine.connect(alice), ETH, 0, usd("100"), wad("1"), wad("2999")),
           "SlippageExceeded",
           [anyValue, wad("2999")],
         ],
         [
-          () => engine.connect(alice).openIsolated(ETH, 1, usd("100001"), wad("0.01"), wad("3100")),
+          () => openIsolated(engine.connect(alice), ETH, 1, usd("100001"), wad("0.01"), wad("3100")),
           "InsufficientCollateral",
           [wad("100000"), wad("100001")],
         ],
@@ -485,18 +486,18 @@ describe("core: trading", () => {
       const { signers, contracts } = await aliceFunded();
       const { engine } = contracts;
       const { alice, bob } = signers;
-      await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("1"), wad("3100")); // id 2
-      await engine.connect(alice).openIsolated(BTC, 0, usd("1000"), wad("0.01"), wad("61000")); // id 3
+      await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("1"), wad("3100")); // id 2
+      await openIsolated(engine.connect(alice), BTC, 0, usd("1000"), wad("0.01"), wad("61000")); // id 3
       await engine.connect(bob).createCrossAccount(); // id 4
       const cases: RejectedCase[] = [
-        [() => engine.connect(alice).closeIsolated(1, 0, 0, alice), "WrongAccountMode", [1]],
-        [() => engine.connect(alice).closeIsolated(2, 0, 0, ethers.ZeroAddress), "ZeroAddress", []],
-        [() => engine.connect(alice).closeIsolated(2, 0, 4, alice), "InvalidTransfer", [2, 4]],
-        [() => engine.connect(alice).closeIsolated(2, 0, 3, alice), "InvalidTransfer", [2, 3]],
-        [() => engine.connect(alice).closeIsolated(2, 0, 9, alice), "UnknownAccount", [9]],
-        [() => engine.connect(bob).closeIsolated(2, 0, 0, bob), "Unauthorized", [bob.address, 2]],
+        [() => closeIsolated(engine.connect(alice), 1, 0, 0), "WrongAccountMode", [1]],
+        [() => closeIsolated(engine.connect(alice), 2, 0, 0), "ZeroAddress", []],
+        [() => closeIsolated(engine.connect(alice), 2, 0, 4), "InvalidTransfer", [2, 4]],
+        [() => closeIsolated(engine.connect(alice), 2, 0, 3), "InvalidTransfer", [2, 3]],
+        [() => closeIsolated(engine.connect(alice), 2, 0, 9), "UnknownAccount", [9]],
+        [() => closeIsolated(engine.connect(bob), 2, 0, 0), "Unauthorized", [bob.address, 2]],
         [
-          () => engine.connect(alice).closeIsolated(2, wad("3001"), 0, alice),
+          () => closeIsolated(engine.connect(alice), 2, wad("3001"), 0),
           "SlippageExceeded",
           [anyValue, wad("3001")],
         ],

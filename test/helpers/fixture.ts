@@ -116,7 +116,13 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
   const pyth = await ethers.deployContract("MockPyth", [HEARTBEAT, PYTH_UPDATE_FEE]);
   const pullFeeds = [];
   for (const [i, feed] of feeds.entries()) {
-    const pull = await ethers.deployContract("PythPriceFeed", [pyth, pythPriceId(i + 1), admin, HEARTBEAT, 100]);
+    const pull = await ethers.deployContract("PythPriceFeed", [
+      pyth,
+      pythPriceId(i + 1),
+      admin,
+      HEARTBEAT,
+      100,
+    ]);
     pullFeedOf.set((await feed.getAddress()).toLowerCase(), await pull.getAddress());
     pullFeeds.push(pull);
   }

@@ -6,6 +6,7 @@ import { EngineAdapter, type AdapterOptions } from "../../keeper/chain.js";
 import { Keeper, type KeeperOptions } from "../../keeper/bot.js";
 import { jsonLogger } from "../../keeper/log.js";
 import { Metrics } from "../../keeper/metrics.js";
+import { openIsolated, trade } from "./orders.js";
 
 /**
  * Keeper rewards here (issue 8: flat 5 + liquidation fee x 50% share, below the 1,000 cap), at ETH 2920:
@@ -29,11 +30,11 @@ export async function twoUnderwater(): Promise<Base> {
   const { alice, bob, carol } = base.signers;
   await engine.connect(alice).createCrossAccount();
   await engine.connect(alice).deposit(1, usd("10000"));
-  await engine.connect(alice).trade(1, ETH, wad("1"), wad("3100"));
-  await engine.connect(bob).openIsolated(ETH, 0, usd("1000"), wad("10"), wad("3100"));
+  await trade(engine.connect(alice), 1, ETH, wad("1"), wad("3100"));
+  await openIsolated(engine.connect(bob), ETH, 0, usd("1000"), wad("10"), wad("3100"));
   await engine.connect(carol).createCrossAccount();
   await engine.connect(carol).deposit(3, usd("1500"));
-  await engine.connect(carol).trade(3, ETH, wad("15"), wad("3100"));
+  await trade(engine.connect(carol), 3, ETH, wad("15"), wad("3100"));
   await ethAggregator.setAnswer(feedAnswer("2920"));
   return base;
 }

@@ -121,7 +121,9 @@ export async function closeIsolated(
   destinationAccountId: BigNumberish = 0,
   opts: SettleOptions = {},
 ): Promise<ContractTransactionResponse> {
-  await (await engine.commitCloseIsolated(accountId, acceptablePriceD18, destinationAccountId, ANY_REWARD)).wait();
+  await (
+    await engine.commitCloseIsolated(accountId, acceptablePriceD18, destinationAccountId, ANY_REWARD)
+  ).wait();
   const { marketId } = await engine.getAccount(accountId);
   return settleOrCancel(engine, accountId, marketId, opts);
 }

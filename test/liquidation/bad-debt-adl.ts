@@ -22,6 +22,7 @@ import {
   up,
 } from "../helpers/liquidation.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
+import { openIsolated, trade } from "../helpers/orders.js";
 
 const { loadFixture } = networkHelpers;
 
@@ -32,8 +33,8 @@ describe("liquidation: bad debt", () => {
     const { alice, carol } = f.signers;
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("2000"));
-    await engine.connect(alice).trade(1, ETH, wad("10"), up(1n));
-    await engine.connect(alice).trade(1, BTC, wad("0.5"), up(1n));
+    await trade(engine.connect(alice), 1, ETH, wad("10"), up(1n));
+    await trade(engine.connect(alice), 1, BTC, wad("0.5"), up(1n));
     if (insuranceTopUp !== null) await engine.connect(carol).fundInsurance(usd(insuranceTopUp));
     await ethAggregator.setAnswer(feedAnswer("2800"));
     await btcAggregator.setAnswer(feedAnswer("55000"));
@@ -84,7 +85,7 @@ describe("liquidation: bad debt", () => {
   it("emits no BadDebt when the account ends with non-negative collateral", async () => {
     const f = await loadFixture(deployBulkhead);
     const { engine, ethAggregator } = f.contracts;
-    await engine.connect(f.signers.alice).openIsolated(ETH, 0, usd("1000"), wad("10"), up(1n));
+    await openIsolated(engine.connect(f.signers.alice), ETH, 0, usd("1000"), wad("10"), up(1n));
     await ethAggregator.setAnswer(feedAnswer("2920"));
     const r = await liquidateModelled(engine, f.signers.keeper, 1);
     expect(r.sim.collateral).to.be.gte(0n);
@@ -98,8 +99,8 @@ describe("liquidation: auto-deleveraging", () => {
     const f = await loadFixture(deploySmallVaultBulkhead);
     const { engine } = f.contracts;
     const { alice, bob } = f.signers;
-    await engine.connect(alice).openIsolated(ETH, 0, usd("10000"), wad("40"), up(1n)); // id 1
-    await engine.connect(bob).openIsolated(ETH, 0, usd("30000"), wad("-10"), 0n); // id 2
+    await openIsolated(engine.connect(alice), ETH, 0, usd("10000"), wad("40"), up(1n)); // id 1
+    await openIsolated(engine.connect(bob), ETH, 0, usd("30000"), wad("-10"), 0n); // id 2
     return f;
   }
 
@@ -229,7 +230,7 @@ describe("liquidation: auto-deleveraging", () => {
   it("ADL and batch liquidation keep working while the engine is paused (they only reduce risk)", async () => {
     const { contracts, signers } = await adlSetup();
     const { engine, ethAggregator } = contracts;
-    await engine.connect(signers.carol).openIsolated(ETH, 0, usd("100"), wad("-1"), 0n); // id 3
+    await openIsolated(engine.connect(signers.carol), ETH, 0, usd("100"), wad("-1"), 0n); // id 3
     await ethAggregator.setAnswer(feedAnswer("4800"));
     await engine.connect(signers.admin).pause();
     await expect(engine.connect(signers.keeper).autoDeleverage(1, ETH)).to.emit(engine, "AutoDeleveraged");

@@ -25,6 +25,7 @@ import {
   up,
 } from "../helpers/liquidation.js";
 import type { ContractTransactionReceipt } from "ethers";
+import { openIsolated, trade } from "../helpers/orders.js";
 
 const { loadFixture } = networkHelpers;
 
@@ -36,10 +37,10 @@ describe("liquidation: batch and keeper", () => {
     const f = await loadFixture(deployBulkhead);
     const { engine, ethAggregator } = f.contracts;
     const { alice, bob, carol } = f.signers;
-    await engine.connect(alice).openIsolated(ETH, 0, usd("1000"), wad("10"), up(1n));
-    await engine.connect(bob).openIsolated(ETH, 0, usd("60"), wad("0.5"), up(1n));
-    await engine.connect(carol).openIsolated(ETH, 0, usd("5000"), wad("1"), up(1n));
-    await engine.connect(carol).openIsolated(BTC, 0, usd("5000"), wad("-0.1"), 0n);
+    await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("10"), up(1n));
+    await openIsolated(engine.connect(bob), ETH, 0, usd("60"), wad("0.5"), up(1n));
+    await openIsolated(engine.connect(carol), ETH, 0, usd("5000"), wad("1"), up(1n));
+    await openIsolated(engine.connect(carol), BTC, 0, usd("5000"), wad("-0.1"), 0n);
     await ethAggregator.setAnswer(feedAnswer("2890"));
     return f;
   }
@@ -180,7 +181,7 @@ describe("liquidation: batch and keeper", () => {
     const f = await loadFixture(deployBulkhead);
     const { engine, ethAggregator, token } = f.contracts;
     const { alice, keeper } = f.signers;
-    await engine.connect(alice).openIsolated(ETH, 0, usd("200"), wad("2"), up(1n));
+    await openIsolated(engine.connect(alice), ETH, 0, usd("200"), wad("2"), up(1n));
     await ethAggregator.setAnswer(feedAnswer("2940"));
     const kb = await token.balanceOf(keeper);
     const ins = await engine.insuranceFund();
@@ -206,10 +207,10 @@ describe("liquidation: batch and keeper", () => {
       expect(await engine.marketCount()).to.equal(16n);
       await engine.connect(alice).createCrossAccount();
       await engine.connect(alice).deposit(1, usd(collateral));
-      await engine.connect(alice).trade(1, 1, wad(ethSize), up(1n));
-      await engine.connect(alice).trade(1, 2, wad("-0.1"), 0n);
+      await trade(engine.connect(alice), 1, 1, wad(ethSize), up(1n));
+      await trade(engine.connect(alice), 1, 2, wad("-0.1"), 0n);
       for (let m = 3; m <= 16; m++)
-        await engine.connect(alice).trade(1, m, wad(m % 2 ? "10" : "-10"), m % 2 ? up(1n) : 0n);
+        await trade(engine.connect(alice), 1, m, wad(m % 2 ? "10" : "-10"), m % 2 ? up(1n) : 0n);
       expect((await engine.getAccount(1)).positionCount).to.equal(16n);
       return f;
     }

@@ -23,6 +23,7 @@ import {
   GAS,
 } from "../helpers/liquidation.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
+import { closeIsolated, openIsolated, trade } from "../helpers/orders.js";
 
 const { loadFixture, takeSnapshot } = networkHelpers;
 const FEED_UNIT = 10n ** 10n; // one unit of an 8-decimal answer, in D18
@@ -37,7 +38,7 @@ async function openIso(
   margin: string,
   size: bigint,
 ) {
-  await engine.connect(who).openIsolated(marketId, 0, usd(margin), size, bound(size));
+  await openIsolated(engine.connect(who), marketId, 0, usd(margin), size, bound(size));
   return await engine.accountCount();
 }
 
@@ -183,8 +184,8 @@ describe("liquidation: liquidate", () => {
         await engine.connect(alice).createCrossAccount();
         id = 1n;
         await engine.connect(alice).deposit(id, usd("4000"));
-        await engine.connect(alice).trade(id, ETH, wad("20"), bound(1n));
-        await engine.connect(alice).trade(id, BTC, wad("-0.4"), 0n);
+        await trade(engine.connect(alice), id, ETH, wad("20"), bound(1n));
+        await trade(engine.connect(alice), id, BTC, wad("-0.4"), 0n);
       }
       const t = (await latest()) + 20n;
       const a = await healthyBoundary(engine, id, ETH, t, feedAnswer("1000"), feedAnswer("3000"));
@@ -221,8 +222,8 @@ describe("liquidation: liquidate", () => {
         await engine.connect(alice).createCrossAccount();
         id = await engine.accountCount();
         await engine.connect(alice).deposit(id, usd(margin.toString()));
-        await engine.connect(alice).trade(id, ETH, ethSize, bound(ethSize));
-        if (btcSize !== 0n) await engine.connect(alice).trade(id, BTC, btcSize, bound(btcSize));
+        await trade(engine.connect(alice), id, ETH, ethSize, bound(ethSize));
+        if (btcSize !== 0n) await trade(engine.connect(alice), id, BTC, btcSize, bound(btcSize));
       } else {
         id = await openIso(engine, alice, ETH, margin.toString(), ethSize);
       }
@@ -250,8 +251,8 @@ describe("liquidation: liquidate", () => {
     const { alice, keeper } = signers;
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("50000"));
-    await engine.connect(alice).trade(1, ETH, wad("5"), bound(1n));
-    await engine.connect(alice).trade(1, BTC, wad("-0.3"), 0n);
+    await trade(engine.connect(alice), 1, ETH, wad("5"), bound(1n));
+    await trade(engine.connect(alice), 1, BTC, wad("-0.3"), 0n);
     const iso = await openIso(engine, alice, ETH, "1000", wad("10"));
     await ethAggregator.setAnswer(feedAnswer("2930"));
     const t = (await latest()) + 10n;
@@ -295,8 +296,8 @@ describe("liquidation: liquidate", () => {
     const { alice, keeper } = signers;
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("1500"));
-    await engine.connect(alice).trade(1, ETH, wad("10"), bound(1n));
-    await engine.connect(alice).trade(1, BTC, wad("0.1"), bound(1n));
+    await trade(engine.connect(alice), 1, ETH, wad("10"), bound(1n));
+    await trade(engine.connect(alice), 1, BTC, wad("0.1"), bound(1n));
     const iso = await openIso(engine, alice, ETH, "20000", wad("10"));
     await ethAggregator.setAnswer(feedAnswer("2880"));
     const t = (await latest()) + 10n;
@@ -324,8 +325,8 @@ describe("liquidation: liquidate", () => {
     const { alice, bob, keeper } = signers;
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("2000"));
-    await engine.connect(alice).trade(1, ETH, wad("10"), bound(1n));
-    await engine.connect(alice).trade(1, BTC, wad("0.5"), bound(1n));
+    await trade(engine.connect(alice), 1, ETH, wad("10"), bound(1n));
+    await trade(engine.connect(alice), 1, BTC, wad("0.5"), bound(1n));
     const twin = await openIso(engine, bob, ETH, "2000", wad("10")); // the ETH leg alone, same margin
     await ethAggregator.setAnswer(feedAnswer("2700"));
     await btcAggregator.setAnswer(feedAnswer("68000"));
@@ -362,14 +363,14 @@ describe("liquidation: liquidate", () => {
 
     const snap = await takeSnapshot();
     // Path 1: alice closes herself at the same oracle price and takes her collateral back.
-    await engine.connect(alice).closeIsolated(id, 0n, 0, alice);
+    await closeIsolated(engine.connect(alice), id, 0n, 0);
     const closePath = await total();
     await snap.restore();
 
     // Path 2: carol (alice's second wallet) liquidates it and collects the reward; alice takes the rest.
     const r = await liquidateModelled(engine, carol, id, carol.address, t);
     expect(r.plan.charge).to.be.gt(r.plan.reward);
-    await engine.connect(alice).closeIsolated(id, 0n, 0, alice);
+    await closeIsolated(engine.connect(alice), id, 0n, 0);
     const liqPath = await total();
     // Exact: the wallets got back the reward plus what the account kept after the charge (rounded down).
     const returned = r.sim.collateral / TOKEN_SCALE;
@@ -438,7 +439,7 @@ describe("liquidation: liquidate", () => {
     await owner.arm(engine, engine.interface.encodeFunctionData("setOperator", [alice.address, true]));
     await owner.connect(bob).transfer(alice, 1n);
     await engine.connect(alice).deposit(id, usd("1000")); // deposits are permissionless
-    await engine.connect(alice).trade(id, ETH, wad("10"), bound(1n)); // as operator
+    await trade(engine.connect(alice), id, ETH, wad("10"), bound(1n)); // as operator
     await ethAggregator.setAnswer(feedAnswer("2930"));
     const r = await liquidateModelled(engine, keeper, id);
     expect(r.plan.liquidatable).to.equal(true);
@@ -452,8 +453,8 @@ describe("liquidation: liquidate", () => {
     const { alice, keeper, carol } = signers;
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd("3000"));
-    await engine.connect(alice).trade(1, ETH, wad("12"), bound(1n));
-    await engine.connect(alice).trade(1, BTC, wad("-0.6"), 0n);
+    await trade(engine.connect(alice), 1, ETH, wad("12"), bound(1n));
+    await trade(engine.connect(alice), 1, BTC, wad("-0.6"), 0n);
     await networkHelpers.time.increase(3600); // some funding
     await ethAggregator.setAnswer(feedAnswer("2800"));
     const ins = await engine.insuranceFund();
@@ -560,7 +561,7 @@ describe("liquidation: liquidate", () => {
       const { engine } = contracts;
       await engine.connect(signers.admin).pause();
       await expect(
-        engine.connect(signers.alice).trade(id, ETH, wad("1"), bound(1n)),
+        trade(engine.connect(signers.alice), id, ETH, wad("1"), bound(1n)),
       ).to.be.revertedWithCustomError(contracts.engineImpl, "EnforcedPause");
       const r = await liquidateModelled(engine, signers.keeper, id);
       expect(r.plan.liquidatable).to.equal(true);

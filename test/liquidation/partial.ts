@@ -25,6 +25,7 @@ import {
   up,
 } from "../helpers/liquidation.js";
 import type { Model } from "../helpers/liquidation.js";
+import { openIsolated, trade } from "../helpers/orders.js";
 
 const { loadFixture } = networkHelpers;
 
@@ -68,8 +69,8 @@ describe("liquidation: partial", () => {
     const { alice } = f.signers;
     await engine.connect(alice).createCrossAccount();
     await engine.connect(alice).deposit(1, usd(collateral));
-    await engine.connect(alice).trade(1, ETH, wad(eth), up(wad(eth)));
-    await engine.connect(alice).trade(1, BTC, wad(btc), up(wad(btc)));
+    await trade(engine.connect(alice), 1, ETH, wad(eth), up(wad(eth)));
+    await trade(engine.connect(alice), 1, BTC, wad(btc), up(wad(btc)));
     return f;
   }
 
@@ -162,7 +163,7 @@ describe("liquidation: partial", () => {
   it("partially liquidates a large isolated account pro rata too", async () => {
     const f = await loadFixture(deployBulkhead);
     const { engine, ethAggregator } = f.contracts;
-    await engine.connect(f.signers.alice).openIsolated(ETH, 0, usd("4000"), wad("-50"), 0n);
+    await openIsolated(engine.connect(f.signers.alice), ETH, 0, usd("4000"), wad("-50"), 0n);
     await ethAggregator.setAnswer(feedAnswer("3050"));
     const r = await liquidateModelled(engine, f.signers.keeper, 1);
     expect(r.plan.liquidatable && r.plan.partial).to.equal(true);
@@ -237,8 +238,8 @@ describe("liquidation: partial", () => {
       const collateral = (notional * BigInt(Math.floor(250 + rand() * 300))) / 10000n + 60n; // 2.5%..5.5%
       await engine.connect(alice).createCrossAccount();
       await engine.connect(alice).deposit(1, usd(collateral.toString()));
-      await engine.connect(alice).trade(1, ETH, ethSize, up(ethSize));
-      if (btcSize !== 0n) await engine.connect(alice).trade(1, BTC, btcSize, up(btcSize));
+      await trade(engine.connect(alice), 1, ETH, ethSize, up(ethSize));
+      if (btcSize !== 0n) await trade(engine.connect(alice), 1, BTC, btcSize, up(btcSize));
       const t = (await latest()) + 10n;
       // Walk ETH against the position until liquidatable, then a random extra step.
       const dir = ethSize > 0n ? -1n : 1n;

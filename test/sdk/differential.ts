@@ -38,6 +38,7 @@ import {
   walk,
   type Deployment,
 } from "./harness.js";
+import { trade } from "../helpers/orders.js";
 
 const SEED = Number(process.env.SDK_SEED ?? 0xb01d);
 const CASES = 320;
@@ -120,7 +121,7 @@ describe("SDK differential (chain vs sdk/math, to the wei)", function () {
         const preview = previewTrade(snap, acct, marketId, size, bound, ts);
         await execute(
           preview,
-          engine.connect(trader.signer).trade(trader.accountId, marketId, size, bound),
+          trade(engine.connect(trader.signer), trader.accountId, marketId, size, bound),
           tally,
         );
         if (preview.allowed) await expectTradeResult(d, reader, preview, trader.accountId, marketId, size);

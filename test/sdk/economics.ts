@@ -15,6 +15,7 @@ import { decodeRevert } from "../../sdk/errors.js";
 import { PreviewRevert, applyTrade } from "../../sdk/preview.js";
 import type { AccountSnapshot, ProtocolSnapshot } from "../../sdk/types.js";
 import { Rng, START_PRICES, clientFor, expectFields, setPrices, walk } from "./harness.js";
+import { trade } from "../helpers/orders.js";
 
 const SEED = Number(process.env.SDK_SEED ?? 0xec0);
 const STEPS = 160;
@@ -95,7 +96,7 @@ describe("SDK market economics (reference model vs chain)", function () {
       await networkHelpers.time.setNextBlockTimestamp(ts);
       let chainError: unknown;
       try {
-        await (await engine.connect(trader.signer).trade(trader.id, marketId, size, bound)).wait();
+        await (await trade(engine.connect(trader.signer), trader.id, marketId, size, bound)).wait();
       } catch (e) {
         chainError = e;
       }

@@ -6,6 +6,7 @@ import { ethers, networkHelpers, deployBulkhead, ETH } from "../helpers/fixture.
 import { usd, wad, DAY } from "../helpers/constants.js";
 import { decodeError, decodeRevert, errorInterface, formatD18 } from "../../sdk/errors.js";
 import { clientFor } from "./harness.js";
+import { trade } from "../helpers/orders.js";
 
 /** The decoded revert of a promise that must reject. */
 async function revertOf(p: Promise<unknown>) {
@@ -33,7 +34,7 @@ describe("SDK error decoding", () => {
     const id = await client.createCrossAccount();
     await client.deposit(id, usd("1000"));
     // 100 ETH at ~3000 needs ~6,050 of initial margin.
-    const err = await revertOf(d.contracts.engine.connect(alice).trade(id, ETH, wad("100"), wad("4000")));
+    const err = await revertOf(trade(d.contracts.engine.connect(alice), id, ETH, wad("100"), wad("4000")));
     expect(err.name).to.equal("InsufficientMargin");
     const equity = err.args.equityD18 as bigint;
     const im = err.args.initialMarginD18 as bigint;
@@ -59,7 +60,7 @@ describe("SDK error decoding", () => {
       `Unauthorized: ${bob.address} is neither the owner nor an operator of account ${id}`,
     );
 
-    const slippage = await revertOf(engine.connect(alice).trade(id, ETH, wad("1"), wad("2999")));
+    const slippage = await revertOf(trade(engine.connect(alice), id, ETH, wad("1"), wad("2999")));
     expect(slippage.name).to.equal("SlippageExceeded");
     expect(slippage.args.acceptablePriceD18).to.equal(wad("2999"));
     expect(slippage.message).to.match(
@@ -109,7 +110,7 @@ describe("SDK error decoding", () => {
     const id = await client.createCrossAccount();
     await client.deposit(id, usd("10000"));
     await engine.connect(admin).pause();
-    const paused = await revertOf(engine.connect(alice).trade(id, ETH, wad("1"), wad("4000")));
+    const paused = await revertOf(trade(engine.connect(alice), id, ETH, wad("1"), wad("4000")));
     expect(paused.name).to.equal("EnforcedPause");
     const vaultPaused = await revertOf(vault.connect(alice).deposit(usd("1"), alice));
     expect(vaultPaused.name).to.equal("ERC4626ExceededMaxDeposit");

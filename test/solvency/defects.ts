@@ -18,6 +18,7 @@ import {
 import { TOKEN_SCALE, WAD, feedAnswer, usd, wad } from "../helpers/constants.js";
 import { expectCustodyIdentity } from "../helpers/invariants.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
+import { openIsolated, trade } from "../helpers/orders.js";
 
 const { loadFixture } = networkHelpers;
 const BUY_ANY = wad("1000000000");
@@ -51,18 +52,18 @@ describe("solvency fixes (issue 8)", () => {
       const { alice, bob, carol, keeper } = f.signers;
       await engine.connect(alice).createCrossAccount(); // 1: the profitable long
       await engine.connect(alice).deposit(1, usd("20000"));
-      await engine.connect(alice).trade(1, ETH, wad("55"), BUY_ANY);
+      await trade(engine.connect(alice), 1, ETH, wad("55"), BUY_ANY);
       await engine.connect(bob).createCrossAccount(); // 2: goes bankrupt
       await engine.connect(bob).deposit(2, usd("1000"));
-      await engine.connect(bob).trade(2, ETH, wad("10"), BUY_ANY);
+      await trade(engine.connect(bob), 2, ETH, wad("10"), BUY_ANY);
       await engine.connect(carol).createCrossAccount(); // 3: a small loser
       await engine.connect(carol).deposit(3, usd("5000"));
-      await engine.connect(carol).trade(3, ETH, wad("0.05"), BUY_ANY);
+      await trade(engine.connect(carol), 3, ETH, wad("0.05"), BUY_ANY);
 
       await ethAggregator.setAnswer(feedAnswer("5000"));
       await engine.connect(bob).withdraw(2, await engine.maxWithdrawable(2), bob);
       const shortfall = named(
-        await events(engine, engine.connect(alice).trade(1, ETH, wad("-55"), 0)),
+        await events(engine, trade(engine.connect(alice), 1, ETH, wad("-55"), 0)),
         "ProfitShortfall",
       );
       expect(shortfall).to.have.length(1);
@@ -84,7 +85,7 @@ describe("solvency fixes (issue 8)", () => {
       const insurance = await engine.insuranceFund();
       const collateral = await collateralOf(engine, 3);
 
-      const logs = await events(engine, engine.connect(signers.carol).trade(3, ETH, wad("-0.02"), 0));
+      const logs = await events(engine, trade(engine.connect(signers.carol), 3, ETH, wad("-0.02"), 0));
       expect(named(logs, "ProfitShortfall")).to.have.length(0);
       const t = named(logs, "PositionModified")[0].args;
       const owed = (t.realisedPnlD18 as bigint) - (t.fundingPaidD18 as bigint);
@@ -102,7 +103,7 @@ describe("solvency fixes (issue 8)", () => {
       const cash = await engine.vaultCash();
       const collateral = await collateralOf(engine, 3);
 
-      const logs = await events(engine, engine.connect(signers.carol).trade(3, ETH, wad("-0.05"), 0));
+      const logs = await events(engine, trade(engine.connect(signers.carol), 3, ETH, wad("-0.05"), 0));
       const t = named(logs, "PositionModified")[0].args;
       const owed = (t.realisedPnlD18 as bigint) - (t.fundingPaidD18 as bigint);
       expect(owed).to.be.lt(-wad("49"));
@@ -167,9 +168,9 @@ describe("solvency fixes (issue 8)", () => {
         const { alice, bob, carol } = signers;
         await engine.connect(bob).createCrossAccount(); // 1: the rest of the market
         await engine.connect(bob).deposit(1, usd("100000"));
-        await engine.connect(bob).trade(1, ETH, wad(c.otherSkew), c.otherSkew.startsWith("-") ? 0 : BUY_ANY);
+        await trade(engine.connect(bob), 1, ETH, wad(c.otherSkew), c.otherSkew.startsWith("-") ? 0 : BUY_ANY);
         const size = wad(c.size);
-        await engine.connect(alice).openIsolated(ETH, 0, marginFor(size), size, size > 0n ? BUY_ANY : 0);
+        await openIsolated(engine.connect(alice), ETH, 0, marginFor(size), size, size > 0n ? BUY_ANY : 0);
         const id = await engine.accountCount();
         // Just beyond the liquidation boundary, in the adverse direction.
         const boundary = await engine.liquidationPrice(id, ETH);
@@ -184,7 +185,7 @@ describe("solvency fixes (issue 8)", () => {
 
         // Closing the same size by trade, from the owner's wallet.
         const snapshot = await networkHelpers.takeSnapshot();
-        await engine.connect(alice).trade(id, ETH, -closeSize, size > 0n ? 0 : BUY_ANY);
+        await trade(engine.connect(alice), id, ETH, -closeSize, size > 0n ? 0 : BUY_ANY);
         const byTrade = (await engine.marginSummary(id)).equityD18;
         await snapshot.restore();
 
@@ -205,10 +206,10 @@ describe("solvency fixes (issue 8)", () => {
       const { engine } = contracts;
       await engine.connect(signers.bob).createCrossAccount();
       await engine.connect(signers.bob).deposit(1, usd("100000"));
-      await engine.connect(signers.bob).trade(1, ETH, wad("-50"), 0); // skew -50: a buyer fills below the oracle
+      await trade(engine.connect(signers.bob), 1, ETH, wad("-50"), 0); // skew -50: a buyer fills below the oracle
       await engine.connect(signers.alice).createCrossAccount();
       await engine.connect(signers.alice).deposit(2, usd("5000"));
-      const logs = await events(engine, engine.connect(signers.alice).trade(2, ETH, wad("20"), BUY_ANY));
+      const logs = await events(engine, trade(engine.connect(signers.alice), 2, ETH, wad("20"), BUY_ANY));
       const t = named(logs, "PositionModified")[0].args;
       expect(t.fillPriceD18).to.be.lt(wad("3000")); // the discount
       const s = await engine.marginSummary(2);
@@ -228,10 +229,10 @@ describe("solvency fixes (issue 8)", () => {
       const { alice, bob } = f.signers;
       await engine.connect(alice).createCrossAccount(); // 1: the whale
       await engine.connect(alice).deposit(1, usd("20000"));
-      await engine.connect(alice).trade(1, ETH, wad("30"), BUY_ANY);
+      await trade(engine.connect(alice), 1, ETH, wad("30"), BUY_ANY);
       await engine.connect(bob).createCrossAccount(); // 2: a bystander
       await engine.connect(bob).deposit(2, usd("1000"));
-      await engine.connect(bob).trade(2, ETH, wad("0.01"), BUY_ANY);
+      await trade(engine.connect(bob), 2, ETH, wad("0.01"), BUY_ANY);
       await ethAggregator.setAnswer(feedAnswer("5000"));
       const [triggered] = await engine.adlStatus(ETH);
       expect(triggered).to.equal(true);
@@ -275,15 +276,15 @@ describe("solvency fixes (issue 8)", () => {
       const { alice, carol, keeper } = signers;
       await engine.connect(alice).createCrossAccount(); // 1: the whale that pushes ETH over the ADL trigger
       await engine.connect(alice).deposit(1, usd("20000"));
-      await engine.connect(alice).trade(1, ETH, wad("40"), BUY_ANY);
+      await trade(engine.connect(alice), 1, ETH, wad("40"), BUY_ANY);
       await engine.connect(carol).createCrossAccount(); // 2: long ETH, short BTC
       await engine.connect(carol).deposit(2, usd("5000"));
-      await engine.connect(carol).trade(2, ETH, wad("2"), BUY_ANY);
-      await engine.connect(carol).trade(2, BTC, wad("-0.5"), 0);
+      await trade(engine.connect(carol), 2, ETH, wad("2"), BUY_ANY);
+      await trade(engine.connect(carol), 2, BTC, wad("-0.5"), 0);
 
       await ethAggregator.setAnswer(feedAnswer("5000"));
       await btcAggregator.setAnswer(feedAnswer("76000"));
-      await engine.connect(carol).trade(2, BTC, wad("0.5"), BUY_ANY); // realises ~-8,000: collateral < 0
+      await trade(engine.connect(carol), 2, BTC, wad("0.5"), BUY_ANY); // realises ~-8,000: collateral < 0
       expect(await collateralOf(engine, 2)).to.be.lt(-wad("2900"));
       await ethAggregator.setAnswer(feedAnswer("4400"));
       expect((await engine.marginSummary(2)).equityD18).to.be.lt(0n); // insolvent
@@ -311,8 +312,8 @@ describe("solvency fixes (issue 8)", () => {
       await engine.connect(alice).createCrossAccount();
       await engine.connect(alice).deposit(1, usd("300"));
       // BTC first, ETH second: liquidation walks the list backwards, so the profitable ETH leg settles first.
-      await engine.connect(alice).trade(1, BTC, wad("-0.05"), 0);
-      await engine.connect(alice).trade(1, ETH, wad("1"), BUY_ANY);
+      await trade(engine.connect(alice), 1, BTC, wad("-0.05"), 0);
+      await trade(engine.connect(alice), 1, ETH, wad("1"), BUY_ANY);
       const cash = await engine.vaultCash();
       // ETH profit about cash + 1,000, BTC loss 200 more than that: the account's net is a loss.
       const ethGain = cash / WAD + 1000n;
@@ -348,7 +349,7 @@ describe("solvency fixes (issue 8)", () => {
       const size = (notionalUsd * WAD) / 3000n;
       // 2.1% of notional + 25 USD: just above IM = notional x (0.02 + size / 1,000,000) + 20.
       const margin = usd(String((notionalUsd * 21n) / 1000n + 25n));
-      await engine.connect(f.signers.alice).openIsolated(ETH, 0, margin, size, BUY_ANY);
+      await openIsolated(engine.connect(f.signers.alice), ETH, 0, margin, size, BUY_ANY);
       const id = await engine.accountCount();
       await ethAggregator.setAnswer(feedAnswer("2950"));
       const logs = await events(engine, engine.connect(f.signers.keeper).liquidate(id, f.signers.keeper));
@@ -408,7 +409,7 @@ describe("solvency fixes (issue 8)", () => {
       const { alice, carol } = signers;
       await engine.connect(alice).createCrossAccount();
       await engine.connect(alice).deposit(1, usd("20000"));
-      await engine.connect(alice).trade(1, ETH, wad("55"), BUY_ANY);
+      await trade(engine.connect(alice), 1, ETH, wad("55"), BUY_ANY);
       await ethAggregator.setAnswer(feedAnswer("5000")); // traders' open profit ~110,000 > the vault's ~100,000
       const value = await engine.vaultValue();
       expect(value).to.be.lt(0n);
@@ -461,7 +462,7 @@ describe("solvency fixes (issue 8)", () => {
     it("liquidationPrice is the boundary: not liquidatable there, liquidatable one tick beyond", async () => {
       const { contracts, signers } = await loadFixture(deployBulkhead);
       const { engine, ethAggregator } = contracts;
-      await engine.connect(signers.alice).openIsolated(ETH, 0, usd("1000"), wad("10"), BUY_ANY);
+      await openIsolated(engine.connect(signers.alice), ETH, 0, usd("1000"), wad("10"), BUY_ANY);
       const id = await engine.accountCount();
       const boundary = await engine.liquidationPrice(id, ETH);
       const tick = 10n ** 10n; // one unit of an 8-decimal feed answer, in D18
