@@ -180,10 +180,34 @@ export function buildProgram(): Command {
 
   program
     .command("trade <accountId> <market> <size>")
-    .description("change a position by <size> base units (negative sells); market by symbol or id")
+    .description("commit an order changing a position by <size> base units (negative sells); = order commit")
     .addOption(slippage())
     .addOption(dryRun())
     .action(run((opts, log, a) => write.trade(opts, opts, log, a[0], a[1], a[2], opts.slippageBps)));
+
+  const order = program
+    .command("order")
+    .description(
+      "delayed orders: committed now, settled by a keeper on the first oracle price after a delay",
+    );
+  order
+    .command("commit <accountId> <market> <size>")
+    .description("commit an order changing a position by <size> base units (negative sells)")
+    .addOption(slippage())
+    .addOption(dryRun())
+    .action(run((opts, log, a) => write.trade(opts, opts, log, a[0], a[1], a[2], opts.slippageBps)));
+  order
+    .command("status <accountId>")
+    .description("the account's pending orders: waiting, ready to settle, or expired")
+    .option("--market <market>", "only this market")
+    .action(run(async (opts, _log, a) => write.orderStatus(opts, a[0], opts)));
+  order
+    .command("cancel <accountId> <market>")
+    .description(
+      "remove an expired order (anyone may; no fee; an unfilled isolated opening returns its margin)",
+    )
+    .addOption(dryRun())
+    .action(run((opts, log, a) => write.orderCancel(opts, opts, log, a[0], a[1])));
 
   program
     .command("open-isolated <market> <marginUSD> <size>")

@@ -18,7 +18,9 @@ import {
   errorInterface,
   previewDeposit,
   previewOpenIsolated,
+  previewSettlement,
   previewTrade,
+  settlementReward,
   previewTransferMargin,
   previewWithdraw,
 } from "../sdk/index.js";
@@ -394,6 +396,28 @@ function tradeTitle(ctx: Context, id: bigint | string, marketId: number, sizeD18
   return `${side} ${fmt.size(sizeD18 < 0n ? -sizeD18 : sizeD18).replace(/^\+/, "")} ${sym} in account ${id}, ${side === "buy" ? "at most" : "at least"} ${fmt.price(bound)}`;
 }
 
+/** What a committed order waits for, in words: the preview is at today's price, the fill will not be. */
+async function orderNote(ctx: Context): Promise<string> {
+  const p = await ctx.client.getOrderParams();
+  const reward = fmt.usd(p.settlementRewardD18);
+  return (
+    `Order: fills at the first oracle price published ${p.minDelay} s after the commit (settled by a keeper ` +
+    `within ${p.maxDelay} s, for a ${reward} reward), not at the preview's price; a move past the limit ` +
+    `makes it expire unfilled.`
+  );
+}
+
+/** The order summary of a commit: the order's id (account, market) and its window. */
+function committedOrder(events: DecodedEvent[]) {
+  const e = events.find((x) => x.name === "OrderCommitted");
+  if (!e) return { json: {}, human: "" };
+  const a = e.args as Record<string, unknown>;
+  return {
+    json: { order: { accountId: a.accountId, marketId: a.marketId, commitTime: a.commitTime } },
+    human: `Order committed for account ${a.accountId} on market ${a.marketId}: \`bulkhead order status ${a.accountId}\` follows it.`,
+  };
+}
+
 export async function trade(
   opts: GlobalOptions,
   w: WriteOptions,
@@ -410,15 +434,84 @@ export async function trade(
   const bps = parseBps(slippageBps);
   const { snap, accounts, now } = await snapshots(ctx, [id]);
   const bound = await boundFor(ctx, market.id, sizeD18, bps);
-  const p = previewTrade(snap, accounts[0], market.id, sizeD18, bound, now);
+  const reward = await rewardFor(ctx);
+  const p = previewSettlement(
+    snap,
+    accounts[0],
+    market.id,
+    { sizeDeltaD18: sizeD18, acceptablePriceD18: bound },
+    snap.markets.get(market.id)?.priceD18 ?? 0n,
+    reward,
+    now,
+  );
+  const preview = fromPreview(ctx, "commit an order: " + tradeTitle(ctx, id, market.id, sizeD18, bound), p);
+  preview.human += "\n" + (await orderNote(ctx));
   return previewThenSend(
     ctx,
     w,
     log,
-    "trade",
-    fromPreview(ctx, tradeTitle(ctx, id, market.id, sizeD18, bound), p),
-    () => ctx.client.engine.trade(id, market.id, sizeD18, bound),
+    "order commit",
+    preview,
+    () => ctx.client.commitOrder(id, market.id, sizeD18, { acceptablePriceD18: bound }),
+    committedOrder,
   );
+}
+
+/** The settlement reward an order committed now pays (whole token units). */
+async function rewardFor(ctx: Context): Promise<bigint> {
+  const p = await ctx.client.getOrderParams();
+  const scale = await ctx.client.tokenScale();
+  return settlementReward(p.settlementRewardD18, p.settlementRewardD18, scale);
+}
+
+/** `order status <accountId> [--market]`: the account's pending orders and where they stand. */
+export async function orderStatus(opts: GlobalOptions, idArg: string, o: { market?: string }) {
+  const ctx = await connect(opts);
+  const id = parseAccountId(idArg);
+  const ids =
+    o.market === undefined ? ctx.book.markets.map((m) => m.id) : [resolveMarket(ctx.book, o.market).id];
+  const orders = (await Promise.all(ids.map((m) => ctx.client.getOrder(id, m)))).filter(
+    (x) => x.status !== "none",
+  );
+  const human =
+    orders.length === 0
+      ? `Account ${id} has no pending order.`
+      : orders
+          .map(
+            (x) =>
+              `${marketSymbol(ctx.book, x.marketId)}: ${tradeTitle(ctx, id, x.marketId, x.sizeDeltaD18, x.acceptablePriceD18)}; ` +
+              `${x.status} (ready at ${x.readyTime}, expires after ${x.expiryTime})`,
+          )
+          .join("\n");
+  return { json: { accountId: id, orders }, human };
+}
+
+/** `order cancel <accountId> <market>`: removes an expired order (anyone, no fee). */
+export async function orderCancel(
+  opts: GlobalOptions,
+  w: WriteOptions,
+  log: Log,
+  idArg: string,
+  marketArg: string,
+) {
+  const ctx = await writeContext(opts, w);
+  const id = parseAccountId(idArg);
+  const market = resolveMarket(ctx.book, marketArg);
+  const order = await ctx.client.getOrder(id, market.id);
+  const allowed = order.status === "expired";
+  const reason =
+    order.status === "none" ? "NoPendingOrder" : order.status === "expired" ? undefined : "OrderNotExpired";
+  const preview = {
+    json: { accountId: id, marketId: market.id, status: order.status },
+    human: allowed
+      ? `Preview: cancel the expired ${market.symbol} order of account ${id}`
+      : `Preview: the ${market.symbol} order of account ${id} cannot be cancelled (${order.status}: ${reason})`,
+    allowed,
+    rejection: allowed
+      ? undefined
+      : new PreviewRejected(reason ?? "", { status: order.status }, `the order is ${order.status}`),
+  };
+  return previewThenSend(ctx, w, log, "order cancel", preview, () => ctx.client.cancelOrder(id, market.id));
 }
 
 export async function openIsolated(
@@ -453,10 +546,11 @@ export async function openIsolated(
     w,
     log,
     "open-isolated",
-    fromPreview(ctx, title, p),
+    { ...fromPreview(ctx, title, p), human: previewHuman(ctx, title, p) + "\n" + (await orderNote(ctx)) },
     async () => {
       if (source === undefined) await ctx.client.ensureAllowance(ctx.book.engine, margin);
-      return ctx.client.engine.openIsolated(market.id, source ?? 0n, margin, sizeD18, bound);
+      const budget = (await ctx.client.getOrderParams()).settlementRewardD18;
+      return ctx.client.engine.commitIsolatedOrder(market.id, source ?? 0n, margin, sizeD18, bound, budget);
     },
     createdAccount,
   );
@@ -495,8 +589,18 @@ export async function close(
       const title = `close isolated account ${id}: ${tradeTitle(ctx, id, marketId, -sizeD18, bound)}; the rest to ${where}`;
       preview = fromPreview(ctx, title, p);
     }
-    return previewThenSend(ctx, w, log, "close", preview, async () =>
-      ctx.client.engine.closeIsolated(id, bound, dest, (ctx as { from: string }).from),
+    if (sizeD18 === 0n) {
+      throw new CliError(`Account ${id} has no position: withdraw its collateral instead`, "NoPosition");
+    }
+    preview.human += "\n" + (await orderNote(ctx));
+    return previewThenSend(
+      ctx,
+      w,
+      log,
+      "close",
+      preview,
+      () => ctx.client.commitCloseIsolated(id, { destinationAccountId: dest, toleranceBps: bps }),
+      committedOrder,
     );
   }
   if (o.toAccount !== undefined) throw new CliError("--to-account applies to isolated accounts only");
@@ -510,8 +614,16 @@ export async function close(
   const bound = await boundFor(ctx, market.id, -sizeD18, bps);
   const p = previewTrade(snap, account, market.id, -sizeD18, bound, now);
   const title = `close the ${market.symbol} position of account ${id}: ${tradeTitle(ctx, id, market.id, -sizeD18, bound)}`;
-  return previewThenSend(ctx, w, log, "close", fromPreview(ctx, title, p), () =>
-    ctx.client.engine.trade(id, market.id, -sizeD18, bound),
+  const preview = fromPreview(ctx, title, p);
+  preview.human += "\n" + (await orderNote(ctx));
+  return previewThenSend(
+    ctx,
+    w,
+    log,
+    "close",
+    preview,
+    () => ctx.client.commitOrder(id, market.id, -sizeD18, { acceptablePriceD18: bound }),
+    committedOrder,
   );
 }
 

@@ -7,10 +7,27 @@
  *
  * Determinism: after the deploy every transaction is mined at a timestamp set explicitly (a fixed step
  * after the previous one), so funding, prices and therefore gas are identical from run to run.
+ *
+ * Trades are orders: `commitOrder` then `settleOrder` one second later (the minimum delay) by a keeper, with a
+ * MockPyth update proving the mark price. `openCross`, `increaseCross`, `closeCross` and `openCross16` are the
+ * settlement transactions (oracle update included); `openIsolatedFromWallet` and `closeIsolatedToWallet` are
+ * commit + settlement together; `settleOrder` and `settleOrder16` are `openCross` and `openCross16` without
+ * the oracle update's own cost, `oracleUpdate`: the same update verified alone by the pull feed
+ * (`priceInWindow` from an EOA, minus the 21,000 intrinsic gas), so the subtraction errs high, since the feed's
+ * address is warm in that transaction and cold inside the settlement.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import type { ContractTransactionResponse } from "ethers";
-import { ethers, networkHelpers, deployBulkhead, marketParams, ETH, BTC } from "../test/helpers/fixture.js";
+import {
+  ethers,
+  networkHelpers,
+  deployBulkhead,
+  marketParams,
+  pythPriceId,
+  ETH,
+  BTC,
+} from "../test/helpers/fixture.js";
+import { encodeMockPythUpdate } from "../sdk/pyth.js";
 import { feedAnswer, usd, wad } from "../test/helpers/constants.js";
 import { checkSnapshot } from "./lib/gas-snapshot.js";
 
@@ -22,7 +39,7 @@ const EXTRA_PRICE = "100";
 
 const { signers, contracts } = await deployBulkhead();
 const { admin, lp, alice, bob, keeper, carol } = signers;
-const { token, engine, vault, ethAggregator, btcAggregator } = contracts;
+const { token, engine, vault, ethAggregator, btcAggregator, pyth } = contracts;
 const [dave, erin, frank, grace, heidi, ivan, judy] = (await ethers.getSigners()).slice(6, 13);
 
 const gas: Record<string, bigint> = {};
@@ -54,20 +71,64 @@ const aggregators = new Map([
   [ETH, ethAggregator],
   [BTC, btcAggregator],
 ]);
-const extraFeeds: string[] = [];
+const extraFeeds: [string, string][] = [];
 for (let id = 3; id <= MARKET_COUNT; ++id) {
   const aggregator = await ethers.deployContract("MockAggregatorV3", [8]);
   const feed = await ethers.deployContract("ChainlinkPriceFeed", [aggregator, 86_400, ethers.ZeroAddress, 0]);
+  const pull = await ethers.deployContract("PythPriceFeed", [pyth, pythPriceId(id), admin, 86_400, 100]);
   aggregators.set(id, aggregator);
-  extraFeeds.push(await feed.getAddress());
+  extraFeeds.push([await feed.getAddress(), await pull.getAddress()]);
 }
 
 let now = BigInt(await networkHelpers.time.latest());
-for (const [index, feed] of extraFeeds.entries()) {
+for (const [index, [feed, pull]] of extraFeeds.entries()) {
   await send(() => aggregators.get(index + 3)!.setAnswer(feedAnswer(EXTRA_PRICE)));
-  await send(() => engine.connect(admin).listMarket(marketParams(feed, "ETH")));
+  await send(() => engine.connect(admin).listMarket(marketParams(feed, "ETH", pull)));
 }
 check(Number(await engine.marketCount()) === MARKET_COUNT, "16 markets");
+
+/** Update data proving the market's mark price, published at `publishTime`, with its fee. */
+async function priceUpdate(marketId: number, publishTime: bigint) {
+  const params = await engine.getMarketParams(marketId);
+  const pull = await ethers.getContractAt("PythPriceFeed", params.pullFeed);
+  const mark = await ethers.getContractAt("IPriceFeed", params.feed);
+  const data = [encodeMockPythUpdate(await pull.priceId(), await mark.latestPrice(), publishTime)];
+  return { pull, data, fee: await pull.updateFee(data) };
+}
+
+/** Settles the pending order one second (the minimum delay) after the last transaction, by the keeper. */
+async function settle(accountId: bigint, marketId: number): Promise<bigint> {
+  const { data, fee } = await priceUpdate(marketId, now + 1n);
+  return send(() => engine.connect(keeper).settleOrder(accountId, marketId, data, { value: fee }), 1n);
+}
+
+/** A trade as an order: commit, then settlement one second later. Returns [commit gas, settlement gas]. */
+async function order(
+  who: typeof alice,
+  accountId: bigint,
+  marketId: number,
+  size: bigint,
+  acceptable: bigint,
+): Promise<[bigint, bigint]> {
+  const commit = await send(() =>
+    engine.connect(who).commitOrder(accountId, marketId, size, acceptable, ethers.MaxUint256),
+  );
+  return [commit, await settle(accountId, marketId)];
+}
+
+/** A new isolated account funded from the wallet, as an order. Returns its id and the gas of both steps. */
+async function orderIsolated(
+  who: typeof alice,
+  marketId: number,
+  margin: bigint,
+  size: bigint,
+  acceptable: bigint,
+) {
+  const args = [marketId, 0, margin, size, acceptable, ethers.MaxUint256] as const;
+  const id = await engine.connect(who).commitIsolatedOrder.staticCall(...args);
+  const commit = await send(() => engine.connect(who).commitIsolatedOrder(...args));
+  return { id, gas: commit + (await settle(id, marketId)) };
+}
 
 async function setPrice(marketId: number, price: string) {
   await send(() => aggregators.get(marketId)!.setAnswer(feedAnswer(price)));
@@ -94,39 +155,52 @@ const M_PARTIAL16 = 9;
 await send(() => engine.connect(ivan).createCrossAccount());
 const ivanId = await lastAccount();
 await send(() => engine.connect(ivan).deposit(ivanId, usd("100000")));
-await send(() => engine.connect(ivan).trade(ivanId, MARKET_ETH, wad("-10"), SELL));
-await send(() => engine.connect(ivan).trade(ivanId, MARKET_BTC, wad("0.5"), BUY));
+await order(ivan, ivanId, MARKET_ETH, wad("-10"), SELL);
+await order(ivan, ivanId, MARKET_BTC, wad("0.5"), BUY);
 
 // ---- cross margin: alice's account exists, is funded and holds an ETH position ----
 await send(() => engine.connect(alice).createCrossAccount());
 const aliceId = await lastAccount();
 await send(() => engine.connect(alice).deposit(aliceId, usd("100000")));
-await send(() => engine.connect(alice).trade(aliceId, MARKET_ETH, wad("5"), BUY));
+await order(alice, aliceId, MARKET_ETH, wad("5"), BUY);
 await measure("deposit", () => engine.connect(alice).deposit(aliceId, usd("1000")));
 await measure("withdraw", () => engine.connect(alice).withdraw(aliceId, usd("1000"), alice));
-await measure("openCross", () => engine.connect(alice).trade(aliceId, MARKET_BTC, wad("-0.2"), SELL));
-await measure("increaseCross", () => engine.connect(alice).trade(aliceId, MARKET_ETH, wad("2"), BUY));
-await measure("closeCross", () => engine.connect(alice).trade(aliceId, MARKET_BTC, wad("0.2"), BUY));
+[gas.commitOrder, gas.openCross] = await order(alice, aliceId, MARKET_BTC, wad("-0.2"), SELL);
+{
+  // The same update verified alone (from an EOA, so minus the intrinsic 21,000).
+  const { pull, data, fee } = await priceUpdate(MARKET_BTC, now + 1n);
+  const publishTime = now + 1n;
+  gas.oracleUpdate =
+    (await send(() => pull.priceInWindow(data, publishTime, publishTime + 59n, { value: fee }), 1n)) -
+    21_000n;
+  gas.settleOrder = gas.openCross - gas.oracleUpdate;
+}
+[, gas.increaseCross] = await order(alice, aliceId, MARKET_ETH, wad("2"), BUY);
+[, gas.closeCross] = await order(alice, aliceId, MARKET_BTC, wad("0.2"), BUY);
+
+// ---- an order nobody settled: expired, then cleaned up by anyone ----
+await send(() => engine.connect(alice).commitOrder(aliceId, MARKET_BTC, wad("0.1"), BUY, ethers.MaxUint256));
+await measure("cancelOrder", () => engine.connect(keeper).cancelOrder(aliceId, MARKET_BTC), 61n);
 
 // ---- isolated from and to the wallet: carol has traded this market and holds tokens ----
-await measure("openIsolatedFromWallet", () =>
-  engine.connect(carol).openIsolated(MARKET_ETH, 0, usd("2000"), wad("-3"), SELL),
-);
-const carolIsolated = await lastAccount();
-await measure("closeIsolatedToWallet", () =>
-  engine.connect(carol).closeIsolated(carolIsolated, BUY, 0, carol),
-);
+const carol1 = await orderIsolated(carol, MARKET_ETH, usd("2000"), wad("-3"), SELL);
+gas.openIsolatedFromWallet = carol1.gas;
+const carolIsolated = carol1.id;
+gas.closeIsolatedToWallet =
+  (await send(() => engine.connect(carol).commitCloseIsolated(carolIsolated, BUY, 0, ethers.MaxUint256))) +
+  (await settle(carolIsolated, MARKET_ETH));
 
 // ---- a cross account with 15 positions opens its 16th; bob's big long in market 3 makes it liquidatable later ----
 await send(() => engine.connect(bob).createCrossAccount());
 const bobId = await lastAccount();
 await send(() => engine.connect(bob).deposit(bobId, usd("2000")));
-await send(() => engine.connect(bob).trade(bobId, M_CROSS16, wad("500"), BUY));
-await send(() => engine.connect(bob).trade(bobId, MARKET_ETH, wad("0.03"), BUY));
+await order(bob, bobId, M_CROSS16, wad("500"), BUY);
+await order(bob, bobId, MARKET_ETH, wad("0.03"), BUY);
 for (let id = 4; id <= MARKET_COUNT; ++id) {
-  await send(() => engine.connect(bob).trade(bobId, id, wad("1"), BUY));
+  await order(bob, bobId, id, wad("1"), BUY);
 }
-await measure("openCross16", () => engine.connect(bob).trade(bobId, MARKET_BTC, wad("0.002"), BUY));
+[, gas.openCross16] = await order(bob, bobId, MARKET_BTC, wad("0.002"), BUY);
+gas.settleOrder16 = gas.openCross16 - gas.oracleUpdate;
 check(Number((await engine.getAccount(bobId)).positionCount) === 16, "bob holds 16 positions");
 
 // ---- the liquidity vault: the LP adds to its position, then withdraws after the cooldown ----
@@ -135,23 +209,21 @@ await measure("vaultWithdraw", () => vault.connect(lp).withdraw(usd("50000"), lp
 
 // ---- liquidations: each scenario's price move is in a market only its victims (and bob's 1-unit long) hold ----
 // Isolated, 25x long.
-await send(() => engine.connect(erin).openIsolated(M_ISOLATED, 0, usd("150"), wad("40"), BUY));
-const erinId = await lastAccount();
+const erinId = (await orderIsolated(erin, M_ISOLATED, usd("150"), wad("40"), BUY)).id;
 // One position in a cross account.
 await send(() => engine.connect(dave).createCrossAccount());
 const daveId = await lastAccount();
 await send(() => engine.connect(dave).deposit(daveId, usd("150")));
-await send(() => engine.connect(dave).trade(daveId, M_CROSS1, wad("40"), BUY));
+await order(dave, daveId, M_CROSS1, wad("40"), BUY);
 // A cross account above the partial-liquidation notional (150,000 USD).
 await send(() => engine.connect(frank).createCrossAccount());
 const frankId = await lastAccount();
 await send(() => engine.connect(frank).deposit(frankId, usd("4000")));
-await send(() => engine.connect(frank).trade(frankId, M_PARTIAL, wad("1500"), BUY));
+await order(frank, frankId, M_PARTIAL, wad("1500"), BUY);
 // Ten isolated accounts in one market.
 const batchIds: bigint[] = [];
 for (let i = 0; i < 10; ++i) {
-  await send(() => engine.connect(grace).openIsolated(M_BATCH, 0, usd("150"), wad("40"), BUY));
-  batchIds.push(await lastAccount());
+  batchIds.push((await orderIsolated(grace, M_BATCH, usd("150"), wad("40"), BUY)).id);
 }
 
 await setPrice(M_ISOLATED, "97");
@@ -182,11 +254,11 @@ await measure("liquidateCross16", () => engine.connect(keeper).liquidate(bobId, 
 await send(() => engine.connect(judy).createCrossAccount());
 const judyId = await lastAccount();
 await send(() => engine.connect(judy).deposit(judyId, usd("4000")));
-await send(() => engine.connect(judy).trade(judyId, M_PARTIAL16, wad("1500"), BUY));
-await send(() => engine.connect(judy).trade(judyId, MARKET_ETH, wad("0.03"), BUY));
-await send(() => engine.connect(judy).trade(judyId, MARKET_BTC, wad("0.002"), BUY));
+await order(judy, judyId, M_PARTIAL16, wad("1500"), BUY);
+await order(judy, judyId, MARKET_ETH, wad("0.03"), BUY);
+await order(judy, judyId, MARKET_BTC, wad("0.002"), BUY);
 for (let id = 3; id <= MARKET_COUNT; ++id) {
-  if (id !== M_PARTIAL16) await send(() => engine.connect(judy).trade(judyId, id, wad("1"), BUY));
+  if (id !== M_PARTIAL16) await order(judy, judyId, id, wad("1"), BUY);
 }
 check(Number((await engine.getAccount(judyId)).positionCount) === 16, "judy holds 16 positions");
 await setPrice(M_PARTIAL16, "98.6");
@@ -197,8 +269,7 @@ check(Number((await engine.getAccount(judyId)).positionCount) === 16, "partial c
 check((await engine.getAccount(bobId)).positionCount === 0n, "16 positions closed");
 
 // ---- a large isolated account: about 1,000,000 USD notional, partially liquidated with a scaled reward ----
-await send(() => engine.connect(judy).openIsolated(MARKET_ETH, 0, usd("21000"), wad("333"), BUY));
-const largeId = await lastAccount();
+const largeId = (await orderIsolated(judy, MARKET_ETH, usd("21000"), wad("333"), BUY)).id;
 await setPrice(MARKET_ETH, "2950");
 const largeQuote = await engine.quoteLiquidation(largeId);
 check(
@@ -211,7 +282,7 @@ await measure("liquidateLarge", () => engine.connect(keeper).liquidate(largeId, 
 await send(() => engine.connect(heidi).createCrossAccount());
 const heidiId = await lastAccount();
 await send(() => engine.connect(heidi).deposit(heidiId, usd("200000")));
-await send(() => engine.connect(heidi).trade(heidiId, M_ADL, wad("20000"), BUY));
+await order(heidi, heidiId, M_ADL, wad("20000"), BUY);
 await setPrice(M_ADL, "250");
 const [triggered] = await engine.adlStatus(M_ADL);
 check(triggered, "ADL triggered");

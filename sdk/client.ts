@@ -13,11 +13,13 @@ import type { BlockTag, ContractRunner, ContractTransactionResponse, Provider } 
 import {
   IBulkhead__factory,
   IPriceFeed__factory,
+  IPythPriceFeed__factory,
   LiquidityVault__factory,
   MarginEngine__factory,
   MockERC20__factory,
 } from "../types/ethers-contracts/index.js";
 import type { IBulkhead, LiquidityVault, MockERC20 } from "../types/ethers-contracts/index.js";
+import type { PriceService } from "./pyth.js";
 import * as math from "./math.js";
 import type {
   AccountInfo,
@@ -28,6 +30,10 @@ import type {
   MarketParams,
   MarketSnapshot,
   MarketState,
+  OrderInfo,
+  OrderKind,
+  OrderParams,
+  OrderStatus,
   PositionInfo,
   ProtocolSnapshot,
   RiskParams,
@@ -58,7 +64,21 @@ export function toMarketParams(r: Named<MarketParams>): MarketParams {
     liquidationFeeD18: r.liquidationFeeD18,
     reserveRatioD18: r.reserveRatioD18,
     maxOiPerSideD18: r.maxOiPerSideD18,
+    pullFeed: r.pullFeed,
+    maxDivergenceD18: r.maxDivergenceD18,
   };
+}
+
+/** The status of an order with these times, at `now`. */
+export function orderStatus(
+  commitTime: bigint,
+  readyTime: bigint,
+  expiryTime: bigint,
+  now: bigint,
+): OrderStatus {
+  if (commitTime === 0n) return "none";
+  if (now > expiryTime) return "expired";
+  return now >= readyTime ? "ready" : "waiting";
 }
 
 export function toMarketState(r: MarketState): MarketState {
@@ -420,47 +440,118 @@ export class BulkheadClient {
     return acceptablePrice(q.fillPriceD18, sizeDeltaD18, toleranceBps);
   }
 
-  /** Trades with a slippage bound of `toleranceBps` around the current quote (default 50 bps). */
-  async trade(
+  /* ------------------------------------------------- orders ----------------------------------------------- */
+
+  async getOrderParams(opts: ReadOptions = {}): Promise<OrderParams> {
+    const p = await this.engine.getOrderParams({ blockTag: opts.blockTag });
+    return { minDelay: p.minDelay, maxDelay: p.maxDelay, settlementRewardD18: p.settlementRewardD18 };
+  }
+
+  /** The pending order of `accountId` on `marketId`, with its status at the read block's time. */
+  async getOrder(accountId: bigint, marketId: number, opts: ReadOptions = {}): Promise<OrderInfo> {
+    const [o, now] = await Promise.all([
+      this.engine.getOrder(accountId, marketId, { blockTag: opts.blockTag }),
+      this.viewTimestamp(opts),
+    ]);
+    return {
+      accountId,
+      marketId,
+      sizeDeltaD18: o.sizeDeltaD18,
+      acceptablePriceD18: o.acceptablePriceD18,
+      commitTime: o.commitTime,
+      maxSettlementRewardD18: o.maxSettlementRewardD18,
+      kind: Number(o.kind) as OrderKind,
+      returnAccountId: o.returnAccountId,
+      readyTime: o.readyTime,
+      expiryTime: o.expiryTime,
+      status: orderStatus(o.commitTime, o.readyTime, o.expiryTime, now),
+    };
+  }
+
+  /** Every order committed from `fromBlock` on that is still pending, with its status. */
+  async pendingOrders(fromBlock: number = 0, toBlock?: number): Promise<OrderInfo[]> {
+    const logs = await this.engine.queryFilter(this.engine.filters.OrderCommitted(), fromBlock, toBlock);
+    const keys = new Map<string, [bigint, number]>();
+    for (const l of logs)
+      keys.set(`${l.args.accountId}:${l.args.marketId}`, [l.args.accountId, Number(l.args.marketId)]);
+    const orders = await Promise.all([...keys.values()].map(([id, m]) => this.getOrder(id, m)));
+    return orders.filter((o) => o.status !== "none");
+  }
+
+  /**
+   * Commits an order changing the position by `sizeDeltaD18`, bounded by `toleranceBps` around the current quote
+   * (default 50 bps). It fills one delay later at the first price published then, not at today's quote: the
+   * acceptable price is the worst it accepts; a move beyond it makes the settlement fail and the order expire.
+   */
+  async commitOrder(
     accountId: bigint,
     marketId: number,
     sizeDeltaD18: bigint,
-    toleranceBps = 50n,
+    opts: { toleranceBps?: bigint; acceptablePriceD18?: bigint; maxSettlementRewardD18?: bigint } = {},
   ): Promise<ContractTransactionResponse> {
-    const price = await this.acceptablePriceFor(marketId, sizeDeltaD18, toleranceBps);
-    return this.engine.trade(accountId, marketId, sizeDeltaD18, price);
+    const price =
+      opts.acceptablePriceD18 ??
+      (await this.acceptablePriceFor(marketId, sizeDeltaD18, opts.toleranceBps ?? 50n));
+    const budget = opts.maxSettlementRewardD18 ?? (await this.getOrderParams()).settlementRewardD18;
+    return this.engine.commitOrder(accountId, marketId, sizeDeltaD18, price, budget);
   }
 
-  /** Opens an isolated position funded by `margin` token units from the wallet (source 0) or a cross account. */
-  async openIsolated(
+  /** Creates an isolated account funded by `margin` token units (wallet, or a cross account) and commits its order. */
+  async commitIsolatedOrder(
     marketId: number,
     margin: bigint,
     sizeDeltaD18: bigint,
-    opts: { sourceAccountId?: bigint; toleranceBps?: bigint } = {},
+    opts: { sourceAccountId?: bigint; toleranceBps?: bigint; maxSettlementRewardD18?: bigint } = {},
   ): Promise<{ tx: ContractTransactionResponse; accountId: bigint }> {
     const source = opts.sourceAccountId ?? 0n;
     if (source === 0n) await this.ensureAllowance(this.addresses.engine, margin);
     const price = await this.acceptablePriceFor(marketId, sizeDeltaD18, opts.toleranceBps ?? 50n);
-    const tx = await this.engine.openIsolated(marketId, source, margin, sizeDeltaD18, price);
+    const budget = opts.maxSettlementRewardD18 ?? (await this.getOrderParams()).settlementRewardD18;
+    const tx = await this.engine.commitIsolatedOrder(marketId, source, margin, sizeDeltaD18, price, budget);
     return { tx, accountId: await this.accountIdFrom(tx) };
   }
 
-  /** Closes an isolated account: to a cross account (`destinationAccountId`) or to `receiver` (default signer). */
-  async closeIsolated(
+  /** Commits the close of an isolated account; the rest goes to the owner's wallet or `destinationAccountId`. */
+  async commitCloseIsolated(
     accountId: bigint,
-    opts: { destinationAccountId?: bigint; receiver?: string; toleranceBps?: bigint } = {},
+    opts: { destinationAccountId?: bigint; toleranceBps?: bigint; maxSettlementRewardD18?: bigint } = {},
   ): Promise<ContractTransactionResponse> {
     const info = await this.getAccount(accountId);
     const positions = await this.getPositions(accountId);
     const size = positions.find((p) => p.marketId === info.marketId)?.sizeD18 ?? 0n;
     const price =
       size === 0n ? 0n : await this.acceptablePriceFor(info.marketId, -size, opts.toleranceBps ?? 50n);
-    return this.engine.closeIsolated(
-      accountId,
-      price,
-      opts.destinationAccountId ?? 0n,
-      opts.receiver ?? (await this.signerAddress()),
-    );
+    const budget = opts.maxSettlementRewardD18 ?? (await this.getOrderParams()).settlementRewardD18;
+    return this.engine.commitCloseIsolated(accountId, price, opts.destinationAccountId ?? 0n, budget);
+  }
+
+  /**
+   * Settles a pending order with the update `prices` serves for the market's first price at or after the
+   * order's ready time. Anyone may settle; the signer earns the settlement reward.
+   */
+  async settleOrder(
+    accountId: bigint,
+    marketId: number,
+    prices: PriceService,
+  ): Promise<ContractTransactionResponse> {
+    const order = await this.getOrder(accountId, marketId);
+    if (order.status === "none")
+      throw new Error(`no pending order for account ${accountId} on market ${marketId}`);
+    const pull = await this.pullFeed(marketId);
+    const update = await prices.updateAt(await pull.priceId(), order.readyTime);
+    if (!update) throw new Error(`no price for market ${marketId} at ${order.readyTime}`);
+    return this.engine.settleOrder(accountId, marketId, update.data, { value: update.feeWei });
+  }
+
+  /** Removes an expired order (anyone; an unfilled isolated opening returns its margin). */
+  async cancelOrder(accountId: bigint, marketId: number): Promise<ContractTransactionResponse> {
+    return this.engine.cancelOrder(accountId, marketId);
+  }
+
+  /** The market's pull feed (Pyth adapter). */
+  async pullFeed(marketId: number) {
+    const params = await this.getMarketParams(marketId);
+    return IPythPriceFeed__factory.connect(params.pullFeed, this.runner);
   }
 
   /** Deposits `assets` token units into the vault for the signer (the vault requires receiver == caller). */

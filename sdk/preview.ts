@@ -249,7 +249,8 @@ export interface TradeExecution {
 }
 
 /**
- * MarginEngine._trade replayed on `snap` and `a` in place, at block time `now`. Throws PreviewRevert with the
+ * MarginEngine._trade (an order's settlement) replayed on `snap` and `a` in place, at block time `now`, at the
+ * market's `priceD18` in `snap` (the settlement price), with the keeper's `rewardD18` taken from the account. Throws PreviewRevert with the
  * engine's custom error, in the engine's order of checks.
  */
 export function applyTrade(
@@ -259,6 +260,7 @@ export function applyTrade(
   sizeDeltaD18: bigint,
   acceptablePriceD18: bigint,
   now: bigint,
+  rewardD18 = 0n,
 ): TradeExecution {
   const m = snap.markets.get(marketId);
   if (!m) throw new PreviewRevert("UnknownMarket", [BigInt(marketId)]);
@@ -292,6 +294,8 @@ export function applyTrade(
 
   // _settle: the fee first, then the solvency order.
   const toInsuranceD18 = settle(snap, a, realisedPnlD18 - funding, fee);
+  // The settling keeper's reward, taken from the account's collateral.
+  a.info.collateralD18 -= rewardD18;
 
   // _checkCapacity.
   if (increasesRisk) {
@@ -311,7 +315,7 @@ export function applyTrade(
   } else if (s.equityD18 < s.maintenanceMarginD18) {
     // _checkReduce: the account before the trade, at the same oracle price. Positions are marked at their exit
     // fill, so the reduce changed equity by its fee only.
-    const equityBefore = s.equityD18 + fee;
+    const equityBefore = s.equityD18 + fee + rewardD18;
     const mmOld = math.positionMargins(m.params, oldSize, price).mmD18;
     const mmNew = newSize !== 0n ? math.positionMargins(m.params, newSize, price).mmD18 : 0n;
     const wasHealthy = equityBefore >= s.maintenanceMarginD18 + mmOld - mmNew;
@@ -439,6 +443,48 @@ export function previewTrade(
       fundingPaidD18: e.fundingPaidD18,
     };
   });
+}
+
+/**
+ * settleOrder: the pending order of `account` on `marketId` settled at `settlementPriceD18` (the pull-oracle
+ * price, which may differ from the snapshot's mark price) at block time `now`, paying `rewardD18` (whole token
+ * units, see `settlementReward`) to the keeper. The mark price of every other market stays the snapshot's.
+ */
+export function previewSettlement(
+  snapshot: ProtocolSnapshot,
+  account: AccountSnapshot,
+  marketId: number,
+  order: { sizeDeltaD18: bigint; acceptablePriceD18: bigint },
+  settlementPriceD18: bigint,
+  rewardD18: bigint,
+  now: bigint = snapshot.timestamp,
+): Preview {
+  const atSettlement = cloneSnapshot(snapshot);
+  const m = atSettlement.markets.get(marketId);
+  if (m) atSettlement.markets.set(marketId, { ...m, priceD18: settlementPriceD18 });
+  return run(atSettlement, account, now, (snap, a) => {
+    const e = applyTrade(snap, a, marketId, order.sizeDeltaD18, order.acceptablePriceD18, now, rewardD18);
+    return {
+      fillPriceD18: e.fillPriceD18,
+      feeD18: e.feeD18,
+      feeToInsuranceD18: e.feeToInsuranceD18,
+      realisedPnlD18: e.realisedPnlD18,
+      fundingPaidD18: e.fundingPaidD18,
+    };
+  });
+}
+
+/**
+ * The reward a settlement pays: governance's flat reward capped by the order's budget, in whole token units
+ * (rounded down), as D18.
+ */
+export function settlementReward(
+  settlementRewardD18: bigint,
+  maxRewardD18: bigint,
+  tokenScale: bigint,
+): bigint {
+  const reward = settlementRewardD18 < maxRewardD18 ? settlementRewardD18 : maxRewardD18;
+  return (reward / tokenScale) * tokenScale;
 }
 
 /**

@@ -18,6 +18,40 @@ export interface MarketParams {
   liquidationFeeD18: bigint;
   reserveRatioD18: bigint;
   maxOiPerSideD18: bigint;
+  pullFeed: string;
+  maxDivergenceD18: bigint;
+}
+
+/** IOrders.OrderParams. */
+export interface OrderParams {
+  minDelay: bigint;
+  maxDelay: bigint;
+  settlementRewardD18: bigint;
+}
+
+/** IOrders.OrderKind. */
+export enum OrderKind {
+  Trade = 0,
+  OpenIsolated = 1,
+  CloseIsolated = 2,
+}
+
+/** Where a pending order stands at a given time. */
+export type OrderStatus = "none" | "waiting" | "ready" | "expired";
+
+/** IOrders.OrderInfo with its status at the time it was read. */
+export interface OrderInfo {
+  accountId: bigint;
+  marketId: number;
+  sizeDeltaD18: bigint;
+  acceptablePriceD18: bigint;
+  commitTime: bigint;
+  maxSettlementRewardD18: bigint;
+  kind: OrderKind;
+  returnAccountId: bigint;
+  readyTime: bigint;
+  expiryTime: bigint;
+  status: OrderStatus;
 }
 
 /** IMarginEngine.MarketState: funding as last stored (not accrued to now). */
