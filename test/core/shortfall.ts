@@ -27,11 +27,11 @@ describe("core: a profit larger than the vault's cash", () => {
     const receipt = await tx.wait();
     const parsed = receipt!.logs.map((log) => engine.interface.parseLog(log)).filter((e) => e !== null);
     const shortfall = parsed.find((e) => e.name === "ProfitShortfall")!;
-    const trade = parsed.find((e) => e.name === "PositionModified")!;
-    const realisedPnl: bigint = trade.args.realisedPnlD18;
-    const fundingPaid: bigint = trade.args.fundingPaidD18;
-    const feeD18: bigint = trade.args.feeD18;
-    const feeToInsuranceD18: bigint = trade.args.feeToInsuranceD18;
+    const modified = parsed.find((e) => e.name === "PositionModified")!;
+    const realisedPnl: bigint = modified.args.realisedPnlD18;
+    const fundingPaid: bigint = modified.args.fundingPaidD18;
+    const feeD18: bigint = modified.args.feeD18;
+    const feeToInsuranceD18: bigint = modified.args.feeToInsuranceD18;
     const owed = realisedPnl - fundingPaid;
 
     // The fee is paid first (its shares land in the vault and the fund), then the profit takes what they hold.
