@@ -48,21 +48,27 @@ export async function accountSnapshot(engine: IBulkhead, accountId: bigint) {
 
 /**
  * The engine's stored state (no time-dependent views): balances, ledger, every account with its positions and
- * every market's state. Two equal snapshots mean nothing changed.
+ * pending orders, and every market's state. Two equal snapshots mean nothing changed.
  */
 export async function engineState(contracts: Core, holders: string[] = []) {
   const { engine, token } = contracts;
+  const marketCount = await engine.marketCount();
   const accounts = [];
+  const orders = [];
   for (const id of await allAccountIds(engine)) {
     accounts.push([plain(await engine.getAccount(id)), plain(await engine.getPositions(id))]);
+    for (let marketId = 1n; marketId <= marketCount; marketId++) {
+      const order = await engine.getOrder(id, marketId);
+      if (order.commitTime !== 0n) orders.push([id, marketId, plain(order)]);
+    }
   }
   const markets = [];
-  for (let id = 1n; id <= (await engine.marketCount()); id++)
-    markets.push(plain(await engine.getMarketState(id)));
+  for (let id = 1n; id <= marketCount; id++) markets.push(plain(await engine.getMarketState(id)));
   const balances = [];
   for (const holder of [await engine.getAddress(), ...holders]) balances.push(await token.balanceOf(holder));
   return {
     accounts,
+    orders,
     markets,
     balances,
     vaultCash: await engine.vaultCash(),
