@@ -20,9 +20,10 @@ import {
   expectUnchanged,
   fillPrice,
   mulDown,
+  positionMargins,
   tradingFee,
 } from "../helpers/invariants.js";
-import { closeIsolated, openIsolated, trade } from "../helpers/orders.js";
+import { ANY_REWARD, closeIsolated, openIsolated, settleNext, trade } from "../helpers/orders.js";
 
 const ETH_PRICE = wad("3000");
 const INT256_MAX = 2n ** 255n - 1n;
@@ -302,22 +303,26 @@ describe("core: trading", () => {
       const { engine } = contracts;
       const { alice } = signers;
       const p = marketParams(ethers.ZeroAddress, "ETH");
-      // A size the storage holds is priced and refused by the caller's bound (the whole trade reverts).
+      // Orders: the commit prices a risk-increasing order at the mark price and checks its initial margin before
+      // the order exists, so a size the storage holds is priced without overflow and refused at commit by the
+      // margin check (before the acceptable price, which only settlement applies).
+      const refusedAtCommit = (size: bigint) => {
+        const fee = tradingFee(ETH_PRICE, 0n, size, p.skewScaleD18, p.makerFeeD18, p.takerFeeD18);
+        const { im } = positionMargins(size, ETH_PRICE, p);
+        return [wad("100000") - fee, im];
+      };
       const large = p.skewScaleD18; // a basis of ~4.5e9 USD still fits the int96 basis slot
-      const largeFill = fillPrice(ETH_PRICE, 0n, large, p.skewScaleD18);
       await expectUnchanged(contracts, () =>
         expect(trade(engine.connect(alice), 1, ETH, large, wad("3100")))
-          .to.be.revertedWithCustomError(engine, "SlippageExceeded")
-          .withArgs(largeFill, wad("3100")),
+          .to.be.revertedWithCustomError(engine, "InsufficientMargin")
+          .withArgs(...refusedAtCommit(large)),
       );
-      // The largest size the int96 size slot holds: the fill is checked against the caller's bound before
-      // anything moves, so the bound is what refuses it, with no state change.
+      // The largest size the int96 size slot holds: priced exactly as well, refused with no state change.
       const big = 2n ** 95n - 1n; // int96 position storage
-      const fill = fillPrice(ETH_PRICE, 0n, big, p.skewScaleD18);
       await expectUnchanged(contracts, () =>
         expect(trade(engine.connect(alice), 1, ETH, big, wad("3100")))
-          .to.be.revertedWithCustomError(engine, "SlippageExceeded")
-          .withArgs(fill, wad("3100")),
+          .to.be.revertedWithCustomError(engine, "InsufficientMargin")
+          .withArgs(...refusedAtCommit(big)),
       );
       await expectUnchanged(contracts, () =>
         expect(trade(engine.connect(alice), 1, ETH, big + 1n, wad("3100")))
@@ -342,9 +347,19 @@ describe("core: trading", () => {
       const p = marketParams(ethers.ZeroAddress, "ETH");
       const fill = fillPrice(ETH_PRICE, 0n, wad("1"), p.skewScaleD18);
       const fee = tradingFee(ETH_PRICE, 0n, wad("1"), p.skewScaleD18, p.makerFeeD18, p.takerFeeD18);
-      const tx = openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("1"), wad("3100"));
-      await expect(tx).to.emit(engine, "AccountCreated").withArgs(1, alice.address, true, ETH);
-      await expect(tx).to.emit(engine, "Deposited").withArgs(1, alice.address, usd("1000"));
+      // Orders: the commit creates and funds the account; the settlement opens the position and moves no tokens.
+      const commit = engine
+        .connect(alice)
+        .commitIsolatedOrder(ETH, 0, usd("1000"), wad("1"), wad("3100"), ANY_REWARD);
+      await expect(commit).to.emit(engine, "AccountCreated").withArgs(1, alice.address, true, ETH);
+      await expect(commit).to.emit(engine, "Deposited").withArgs(1, alice.address, usd("1000"));
+      await expect(commit).to.changeTokenBalances(
+        ethers,
+        token,
+        [alice, engine],
+        [-usd("1000"), usd("1000")],
+      );
+      const tx = settleNext(engine, 1, ETH);
       await expect(tx)
         .to.emit(engine, "PositionModified")
         .withArgs(
@@ -361,7 +376,7 @@ describe("core: trading", () => {
           anyValue,
         );
       await expectFundingInEvent(engine, await tx, ETH);
-      await expect(tx).to.changeTokenBalances(ethers, token, [alice, engine], [-usd("1000"), usd("1000")]);
+      await expect(tx).to.changeTokenBalances(ethers, token, [alice, engine], [0, 0]);
       const info = await engine.getAccount(1);
       expect([info.owner, info.isolated, info.marketId, info.collateralD18]).to.deep.equal([
         alice.address,
@@ -377,9 +392,15 @@ describe("core: trading", () => {
       const { engine, token } = contracts;
       const { alice, keeper } = signers;
       await engine.connect(alice).setAccountOperator(1, keeper, true);
-      const tx = openIsolated(engine.connect(keeper), BTC, 1, usd("500"), wad("0.01"), wad("61000"));
-      await expect(tx).to.emit(engine, "AccountCreated").withArgs(2, alice.address, true, BTC);
-      await expect(tx).to.emit(engine, "MarginTransferred").withArgs(1, 2, wad("500"));
+      // Orders: the commit creates the account and moves the margin; the settlement opens the position.
+      const commit = engine
+        .connect(keeper)
+        .commitIsolatedOrder(BTC, 1, usd("500"), wad("0.01"), wad("61000"), ANY_REWARD);
+      await expect(commit).to.emit(engine, "AccountCreated").withArgs(2, alice.address, true, BTC);
+      await expect(commit).to.emit(engine, "MarginTransferred").withArgs(1, 2, wad("500"));
+      await expect(commit).to.changeTokenBalances(ethers, token, [keeper, alice, engine], [0, 0, 0]);
+      const tx = settleNext(engine, 2, BTC);
+      await expect(tx).to.emit(engine, "PositionModified");
       await expect(tx).to.changeTokenBalances(ethers, token, [keeper, alice, engine], [0, 0, 0]);
       expect((await engine.getAccount(1)).collateralD18).to.equal(wad("99500"));
       expect((await engine.getAccount(2)).owner).to.equal(alice.address);
@@ -388,7 +409,7 @@ describe("core: trading", () => {
       await expectCustodyIdentity(contracts);
     });
 
-    it("closeIsolated to the wallet returns the exact whole-unit remainder to the named receiver; dust stays", async () => {
+    it("closeIsolated to the wallet returns the exact whole-unit remainder to the owner; dust stays", async () => {
       const { signers, contracts } = await noEthFunding();
       const { engine, token } = contracts;
       const { alice, carol } = signers;
@@ -402,17 +423,26 @@ describe("core: trading", () => {
       const left = collateral + realised - fee;
       const returned = (left / TOKEN_SCALE) * TOKEN_SCALE;
 
-      const tx = closeIsolated(engine.connect(alice), 1, 0, 0);
+      // Orders: a close to the wallet always pays the owner (there is no receiver argument any more); the
+      // settling keeper (carol here) gets nothing, as the settlement reward is 0.
+      const tx = closeIsolated(engine.connect(alice), 1, 0, 0, { keeper: carol });
       await expect(tx)
         .to.emit(engine, "Withdrawn")
-        .withArgs(1, carol.address, returned / TOKEN_SCALE);
-      await expect(tx).to.changeTokenBalances(ethers, token, [alice, carol], [0, returned / TOKEN_SCALE]);
+        .withArgs(1, alice.address, returned / TOKEN_SCALE);
+      await expect(tx).to.changeTokenBalances(ethers, token, [alice, carol], [returned / TOKEN_SCALE, 0]);
       const dust = (await engine.getAccount(1)).collateralD18;
       expect(dust).to.equal(left - returned);
       expect(dust < TOKEN_SCALE).to.equal(true);
       expect(await engine.getPositions(1)).to.deep.equal([]);
-      // Closing again returns nothing: the dust is below one token unit.
-      await expect(closeIsolated(engine.connect(alice), 1, 0, 0)).to.not.emit(engine, "Withdrawn");
+      // The dust stays: there is no position left to close (a close order needs one now), and less than one
+      // token unit cannot be withdrawn.
+      await expect(closeIsolated(engine.connect(alice), 1, 0, 0))
+        .to.be.revertedWithCustomError(engine, "NoPosition")
+        .withArgs(1, ETH);
+      await expect(engine.connect(alice).withdraw(1, 1, alice))
+        .to.be.revertedWithCustomError(engine, "InsufficientCollateral")
+        .withArgs(dust, TOKEN_SCALE);
+      expect((await engine.getAccount(1)).collateralD18).to.equal(dust);
       await expectCustodyIdentity(contracts);
     });
 
@@ -468,17 +498,30 @@ describe("core: trading", () => {
         ],
         [() => openIsolated(engine.connect(alice), ETH, 1, usd("100"), 0, wad("3100")), "InvalidSize", [0]],
         [
-          () => openIsolated(engine.connect(alice), ETH, 0, usd("100"), wad("1"), wad("2999")),
-          "SlippageExceeded",
-          [anyValue, wad("2999")],
-        ],
-        [
           () => openIsolated(engine.connect(alice), ETH, 1, usd("100001"), wad("0.01"), wad("3100")),
           "InsufficientCollateral",
           [wad("100000"), wad("100001")],
         ],
       ];
       await expectEachRejected(contracts, engine, cases, [alice.address, bob.address]);
+
+      // Orders: slippage is only known at settlement, after the commit created and funded the account. The
+      // settlement reverts; once the order expires, cancelling it returns the margin to the wallet, leaving an
+      // empty isolated account (id 3) and alice's balance whole.
+      const wallet = await contracts.token.balanceOf(alice);
+      await expect(openIsolated(engine.connect(alice), ETH, 0, usd("100"), wad("1"), wad("2999")))
+        .to.be.revertedWithCustomError(engine, "SlippageExceeded")
+        .withArgs(anyValue, wad("2999"));
+      expect(await engine.accountCount()).to.equal(3n);
+      const info = await engine.getAccount(3);
+      expect([info.owner, info.isolated, info.positionCount, info.collateralD18]).to.deep.equal([
+        alice.address,
+        true,
+        0n,
+        0n,
+      ]);
+      expect((await engine.getOrder(3, ETH)).commitTime).to.equal(0n);
+      expect(await contracts.token.balanceOf(alice)).to.equal(wallet);
       await expectCustodyIdentity(contracts);
     });
 
@@ -489,9 +532,11 @@ describe("core: trading", () => {
       await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("1"), wad("3100")); // id 2
       await openIsolated(engine.connect(alice), BTC, 0, usd("1000"), wad("0.01"), wad("61000")); // id 3
       await engine.connect(bob).createCrossAccount(); // id 4
+      await engine.connect(alice).createIsolatedAccount(ETH); // id 5, no position
       const cases: RejectedCase[] = [
         [() => closeIsolated(engine.connect(alice), 1, 0, 0), "WrongAccountMode", [1]],
-        [() => closeIsolated(engine.connect(alice), 2, 0, 0), "ZeroAddress", []],
+        // Orders: no receiver argument any more (no ZeroAddress case); a close order needs a position.
+        [() => closeIsolated(engine.connect(alice), 5, 0, 0), "NoPosition", [5, ETH]],
         [() => closeIsolated(engine.connect(alice), 2, 0, 4), "InvalidTransfer", [2, 4]],
         [() => closeIsolated(engine.connect(alice), 2, 0, 3), "InvalidTransfer", [2, 3]],
         [() => closeIsolated(engine.connect(alice), 2, 0, 9), "UnknownAccount", [9]],
