@@ -7,6 +7,7 @@ import {
   HEARTBEAT,
   marketParams,
   networkHelpers,
+  pythPriceId,
 } from "../helpers/fixture.js";
 import { DAY, feedAnswer, usd, wad } from "../helpers/constants.js";
 import { expectCustodyIdentity, expectUnchanged } from "../helpers/invariants.js";
@@ -133,13 +134,16 @@ describe("core: oracle failures", () => {
       const { alice, bob, carol } = signers;
       const args = await breakage.apply(ethAggregator);
 
+      // Orders: a reducing order commits without a price and is refused at settlement, where the engine reads
+      // the mark price (the settlement price is given, so the refusal comes from the engine, not the helper).
+      const settleAt = { priceD18: wad("3000") };
       const broken: [string, () => Promise<unknown>][] = [
-        ["cross trade in ETH", () => trade(engine.connect(alice), 1, ETH, wad("-0.5"), 0)],
+        ["cross trade in ETH", () => trade(engine.connect(alice), 1, ETH, wad("-0.5"), 0, settleAt)],
         [
           "cross trade in BTC while holding ETH",
           () => trade(engine.connect(alice), 1, BTC, wad("0.01"), wad("61000")),
         ],
-        ["isolated ETH close", () => closeIsolated(engine.connect(carol), 3, 0, 0)],
+        ["isolated ETH close", () => closeIsolated(engine.connect(carol), 3, 0, 0, settleAt)],
         [
           "new isolated ETH",
           () => openIsolated(engine.connect(bob), ETH, 0, usd("1000"), wad("1"), wad("3100")),
@@ -187,8 +191,8 @@ describe("core: oracle failures", () => {
 
   it("a sequencer-down feed blocks its market only, until the grace period after recovery is over", async () => {
     const { signers, contracts } = await mixedBook();
-    const { engine } = contracts;
-    const { alice, bob, carol } = signers;
+    const { engine, pyth } = contracts;
+    const { admin, alice, bob, carol } = signers;
     const grace = 3600n;
     const sequencer = await ethers.deployContract("MockAggregatorV3", [0]);
     const longAgo = BigInt(await networkHelpers.time.latest()) - 2n * grace;
@@ -201,8 +205,16 @@ describe("core: oracle failures", () => {
       sequencer,
       grace,
     ]);
-    await engine.listMarket(marketParams(await solFeed.getAddress(), "ETH"));
     const SOL = 3;
+    // Orders settle on a pull feed, which every market needs: a Pyth feed for SOL on the fixture's MockPyth.
+    const solPull = await ethers.deployContract("PythPriceFeed", [
+      pyth,
+      pythPriceId(SOL),
+      admin,
+      HEARTBEAT,
+      100,
+    ]);
+    await engine.listMarket(marketParams(await solFeed.getAddress(), "ETH", await solPull.getAddress()));
     await openIsolated(engine.connect(alice), SOL, 0, usd("1000"), wad("10"), wad("160")); // 4
     await engine.connect(bob).createCrossAccount(); // 5
     await engine.connect(bob).deposit(5, usd("10000"));
@@ -212,7 +224,8 @@ describe("core: oracle failures", () => {
     await sequencer.setRoundData(2, 1, downAt, downAt, 2);
     for (const call of [
       () => trade(engine.connect(alice), 4, SOL, wad("1"), wad("160")),
-      () => closeIsolated(engine.connect(alice), 4, 0, 0),
+      // A reducing order commits; its settlement (at a given price) is refused by the engine's mark read.
+      () => closeIsolated(engine.connect(alice), 4, 0, 0, { priceD18: wad("150") }),
       () => trade(engine.connect(bob), 5, ETH, wad("1"), wad("3100")),
       () => openIsolated(engine.connect(carol), SOL, 0, usd("1000"), wad("1"), wad("160")),
     ]) {
