@@ -185,11 +185,14 @@ describe("solvency fixes (issue 8)", () => {
 
         // Closing the same size by trade, from the owner's wallet.
         const snapshot = await networkHelpers.takeSnapshot();
-        await trade(engine.connect(alice), id, ETH, -closeSize, size > 0n ? 0 : BUY_ANY);
+        const settled = await trade(engine.connect(alice), id, ETH, -closeSize, size > 0n ? 0 : BUY_ANY);
+        const settledAt = (await (await settled.wait())!.getBlock()).timestamp;
         const byTrade = (await engine.marginSummary(id)).equityD18;
         await snapshot.restore();
 
-        // Liquidating it from the owner's second wallet: owner and keeper together.
+        // Liquidating it from the owner's second wallet: owner and keeper together. Orders: the trade settles
+        // after its commit delay, so the liquidation is mined at the same timestamp (same funding) to compare.
+        await networkHelpers.time.setNextBlockTimestamp(settledAt);
         const logs = await events(engine, engine.connect(carol).liquidate(id, carol));
         const reward: bigint = named(logs, "Liquidated")[0].args.keeperRewardD18;
         const byLiquidation = (await engine.marginSummary(id)).equityD18 + reward;
