@@ -43,11 +43,17 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     ///      (collateral, position count and the list of held markets) in one slot, so a trade dirties one slot.
     ///      `markets` holds one byte per held market id (ids stay below MAX_MARKETS = 64), the first
     ///      `positionCount` bytes in use; isolated accounts leave it empty and hold at most `marketId`.
+    ///      `pendingFlow` and `returnAccountId` belong to an isolated account's pending order (one market, so at most
+    ///      one order): whether it opens or closes the account, and where the margin goes back (0: the owner's
+    ///      wallet). Kept in the header, which an isolated opening writes anyway, instead of an order slot; they
+    ///      are meaningful only while an order is pending (every commit rewrites them when they differ).
     ///      Collateral range: +-6.6e17 USD (D18).
     struct Account {
         address owner;
         bool isolated;
         uint32 marketId;
+        IOrders.OrderKind pendingFlow;
+        uint48 returnAccountId;
         int120 collateral;
         uint8 positionCount;
         bytes16 markets;
@@ -96,17 +102,15 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         uint32 maxDivergenceD9;
     }
 
-    /// @dev A pending order. The first slot is all a plain order writes (one new slot per commit); the second is
-    ///      written only by the isolated-account flows. `acceptablePrice` is capped at 2^96 - 1 (a buy limit
-    ///      above it means no limit); `maxRewardD6` is the settlement-reward budget in 1e-6 USD (at most 4,294 USD,
-    ///      far above the reward's hard bound); `commitTime` is 0 when there is no order.
+    /// @dev A pending order in one slot, so a commit writes one new slot (an isolated account's flow lives in its
+    ///      header, see `Account`). `acceptablePrice` is capped at 2^96 - 1 (a buy limit above it means no
+    ///      limit); `maxRewardD6` is the settlement-reward budget in 1e-6 USD (at most 4,294 USD, far above the
+    ///      reward's hard bound); `commitTime` is 0 when there is no order.
     struct Order {
         int96 sizeDelta;
         uint96 acceptablePrice;
         uint32 commitTime;
         uint32 maxRewardD6;
-        IOrders.OrderKind kind;
-        uint64 returnAccountId;
     }
 
     /// @dev `IOrders.OrderParams` in one slot (the reward is far below 2^96).

@@ -328,7 +328,9 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         uint256 rewardTokens = reward / TOKEN_SCALE;
 
         Account storage a = _accounts[accountId];
-        int256 sizeDelta = o.kind == OrderKind.CloseIsolated
+        OrderKind kind = a.pendingFlow;
+        uint256 returnAccountId = a.returnAccountId;
+        int256 sizeDelta = kind == OrderKind.CloseIsolated
             ? -int256(_positions[accountId][marketId].size)
             : int256(o.sizeDelta);
         if (sizeDelta != 0) {
@@ -350,21 +352,21 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
             _credit(a, -int256(rewardTokens * TOKEN_SCALE));
         }
         emit OrderSettled(accountId, marketId, msg.sender, price, publishTime, rewardTokens * TOKEN_SCALE);
-        if (o.kind == OrderKind.CloseIsolated) _returnIsolated(accountId, a, o.returnAccountId);
+        if (kind == OrderKind.CloseIsolated) _returnIsolated(accountId, a, returnAccountId);
         if (rewardTokens != 0) _push(msg.sender, rewardTokens);
     }
 
     /// @inheritdoc IOrders
     function cancelOrder(uint256 accountId, uint32 marketId) external nonReentrant {
-        Order memory o = _orders[accountId][marketId];
-        if (o.commitTime == 0) revert NoPendingOrder(accountId, marketId);
-        uint256 expiryTime = uint256(o.commitTime) + _orderConfig.maxDelay;
+        uint256 commitTime = _orders[accountId][marketId].commitTime;
+        if (commitTime == 0) revert NoPendingOrder(accountId, marketId);
+        uint256 expiryTime = commitTime + _orderConfig.maxDelay;
         if (block.timestamp <= expiryTime) revert OrderNotExpired(expiryTime);
         delete _orders[accountId][marketId];
         emit OrderCancelled(accountId, marketId, msg.sender);
         Account storage a = _accounts[accountId];
-        if (o.kind == OrderKind.OpenIsolated && a.positionCount == 0) {
-            _returnIsolated(accountId, a, o.returnAccountId);
+        if (a.pendingFlow == OrderKind.OpenIsolated && a.positionCount == 0) {
+            _returnIsolated(accountId, a, a.returnAccountId);
         }
     }
 
@@ -403,9 +405,10 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         o.acceptablePrice = uint96(acceptablePrice);
         o.commitTime = uint32(block.timestamp);
         o.maxRewardD6 = uint32(maxRewardD6);
-        if (kind != OrderKind.Trade) {
-            o.kind = kind;
-            o.returnAccountId = SafeCast.toUint64(returnAccountId);
+        // An isolated account's header says what its one pending order is; a cross account's is always a trade.
+        if (a.isolated && (kind != a.pendingFlow || returnAccountId != a.returnAccountId)) {
+            a.pendingFlow = kind;
+            a.returnAccountId = SafeCast.toUint48(returnAccountId);
         }
         emit OrderCommitted(
             accountId,
@@ -430,7 +433,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         int256 sizeDelta,
         uint256 reward
     ) internal view {
-        int256 oldSize = _positions[accountId][marketId].size;
+        int256 oldSize = a.positionCount == 0 ? int256(0) : int256(_positions[accountId][marketId].size);
         if (!_increasesRisk(oldSize, sizeDelta)) return;
         if (_risk.paused) revert EnforcedPause();
         if (oldSize == 0 && !a.isolated && a.positionCount >= _risk.maxPositionsPerAccount) {
@@ -605,13 +608,14 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         Order storage o = _orders[accountId][marketId];
         if (o.commitTime == 0) return info;
         OrderConfig memory c = _orderConfig;
+        Account storage a = _accounts[accountId];
         info = OrderInfo(
             o.sizeDelta,
             o.acceptablePrice,
             o.commitTime,
             uint256(o.maxRewardD6) * 1e12,
-            o.kind,
-            o.returnAccountId,
+            a.pendingFlow,
+            a.returnAccountId,
             uint256(o.commitTime) + c.minDelay,
             uint256(o.commitTime) + c.maxDelay
         );
