@@ -75,6 +75,7 @@ export async function engineState(contracts: Core, holders: string[] = []) {
     insurance: await engine.insuranceFund(),
     reserved: await engine.totalReserved(),
     risk: plain(await engine.getRiskParams()),
+    orderParams: plain(await engine.getOrderParams()),
   };
 }
 
