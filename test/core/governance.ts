@@ -1,5 +1,13 @@
 import { expect } from "chai";
-import { deployBulkhead, ETH, ethers, marketParams, networkHelpers, riskParams } from "../helpers/fixture.js";
+import {
+  deployBulkhead,
+  ETH,
+  ethers,
+  marketParams,
+  networkHelpers,
+  orderParams,
+  riskParams,
+} from "../helpers/fixture.js";
 import { usd, wad } from "../helpers/constants.js";
 import { expectCustodyIdentity, expectUnchanged } from "../helpers/invariants.js";
 
@@ -31,6 +39,7 @@ const MARKET_BOUNDS: [string, Partial<Market>][] = [
   ["reserveRatio", { reserveRatioD18: wad("1.01") }],
   ["maxOiPerSide", { maxOiPerSideD18: 0n }],
   ["maxOiPerSide", { maxOiPerSideD18: wad("1000001") }], // above skewScale
+  ["maxDivergence", { maxDivergenceD18: wad("0.1") + 1n }], // settlement vs mark price, at most 10%
 ];
 
 /** Each risk-parameter bound of GovernanceModule._setRiskParams, one violation per row. */
@@ -74,6 +83,18 @@ describe("core: governance", () => {
     await expect(engine.listMarket({ ...base, feed: ethers.ZeroAddress })).to.be.revertedWithCustomError(
       engine,
       "ZeroAddress",
+    );
+    // Orders settle on the pull feed: a market without one is refused too.
+    await expectUnchanged(contracts, () =>
+      expect(engine.listMarket({ ...base, pullFeed: ethers.ZeroAddress })).to.be.revertedWithCustomError(
+        engine,
+        "ZeroAddress",
+      ),
+    );
+    await expectUnchanged(contracts, () =>
+      expect(
+        engine.setMarketParams(ETH, { ...base, pullFeed: ethers.ZeroAddress }),
+      ).to.be.revertedWithCustomError(engine, "ZeroAddress"),
     );
     await expect(engine.setMarketParams(9, base))
       .to.be.revertedWithCustomError(engine, "UnknownMarket")
@@ -135,6 +156,7 @@ describe("core: governance", () => {
       [() => engine.connect(alice).listMarket(base), risk],
       [() => engine.connect(alice).setMarketParams(ETH, base), risk],
       [() => engine.connect(alice).setRiskParams(riskParams), risk],
+      [() => engine.connect(alice).setOrderParams(orderParams), risk],
       [() => engine.connect(alice).pause(), pauser],
       [() => engine.connect(alice).unpause(), pauser],
       [() => engine.connect(alice).setVault(alice), admin],
