@@ -263,6 +263,7 @@ describe("core: trading", () => {
       const p = marketParams(ethers.ZeroAddress, "ETH");
       const buyFill = fillPrice(ETH_PRICE, 0n, wad("2"), p.skewScaleD18);
       const sellFill = fillPrice(ETH_PRICE, 0n, wad("-2"), p.skewScaleD18);
+      // Orders: the bound is applied at settlement; the refused order expires and is cancelled, leaving nothing.
       await expectUnchanged(contracts, () =>
         expect(trade(engine.connect(alice), 1, ETH, wad("2"), buyFill - 1n))
           .to.be.revertedWithCustomError(engine, "SlippageExceeded")
