@@ -5,6 +5,7 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {ILiquidation} from "../interfaces/ILiquidation.sol";
+import {IOrders} from "../interfaces/IOrders.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {EngineBase} from "./EngineBase.sol";
 
@@ -156,6 +157,12 @@ contract LiquidationModule is ILiquidation, EngineBase {
             tradingFees += f.fee;
             emit PositionLiquidated(accountId, marketId, closeSize, f.fill, f.realisedPnl, f.funding, f.fee);
             _emitMarketUpdated(marketId, m);
+            // A pending order on a liquidated market was made for a position that no longer exists: a close
+            // would open the other side. It goes with the liquidation (the owner may commit again).
+            if (_orders[accountId][marketId].commitTime != 0) {
+                delete _orders[accountId][marketId];
+                emit IOrders.OrderCancelled(accountId, marketId, keeper);
+            }
         }
         _settle(accountId, a, 0, pnl, tradingFees, _risk.insuranceFeeShareD18);
 

@@ -14,7 +14,9 @@ pragma solidity 0.8.28;
 ///      fee-free. The owner cannot cancel before expiry: cancelling after seeing the window's price would be a
 ///      free option against the vault. One pending order per account and market. A pending order never blocks or
 ///      escapes liquidation: it holds no margin of its own (the isolated flows move margin into the isolated
-///      account at commit, where it counts as that account's), and liquidation ignores it.
+///      account at commit, where it counts as that account's), liquidation does not look at it, and a
+///      liquidation cancels the pending orders on the markets it closes (`OrderCancelled` by the keeper), since
+///      an order made for the old position could turn a close into an opening of the other side.
 interface IOrders {
     /// @notice Timing and reward of order settlement (protocol-wide).
     /// @param minDelay Seconds after commit before the earliest accepted price (>= 1: never a price known at commit).
