@@ -132,16 +132,49 @@ describe("Orders", function () {
           engine.connect(alice).commitOrder(1, ETH, wad("2000"), BUY, REWARD),
         ).to.be.revertedWithCustomError(engine, "InsufficientMargin"),
       );
-      // 1,000 ETH (IM about 63,000) passes at commit; alice then withdraws 40,000 and the settlement refuses it.
+      // 1,000 ETH (IM about 63,000) passes at commit at 3000; the mark then rises 4% (within the divergence
+      // bound) and the settlement, at 3120 with 1,000 ETH now needing about 65,500 plus the fee, still passes:
+      // the check that matters is the one at settlement.
       await engine.connect(alice).commitOrder(1, ETH, wad("1000"), BUY, REWARD);
-      await engine.connect(alice).withdraw(1, usd("40000"), alice);
+      await contracts.ethAggregator.setAnswer(feedAnswer("3120"));
       const { readyTime } = await engine.getOrder(1, ETH);
       await nextBlockAt(readyTime);
+      await engine.settleOrder(1, ETH, update(ETH, wad("3120"), readyTime), { value: 1n });
+      // 1,500 ETH more passes the commit check only if equity covers IM at the mark: it does not.
       await expectUnchanged(contracts, () =>
         expect(
-          engine.settleOrder(1, ETH, update(ETH, wad("3000"), readyTime), { value: 1n }),
+          engine.connect(alice).commitOrder(1, ETH, wad("1500"), BUY, REWARD),
         ).to.be.revertedWithCustomError(engine, "InsufficientMargin"),
       );
+    });
+
+    it("locks the account's collateral while an order is pending (no free option on the window's price)", async function () {
+      const { signers, contracts } = await loadFixture(deployWithReward);
+      const { engine } = contracts;
+      const { alice } = signers;
+      await engine.connect(alice).createCrossAccount(); // account 2, same owner
+      await engine.connect(alice).commitOrder(1, ETH, wad("10"), BUY, REWARD);
+      // Otherwise: see the window's price, pull the margin so no keeper can settle, put it back and settle
+      // yourself only if the (by then stale) price suits you.
+      for (const call of [
+        () => engine.connect(alice).withdraw(1, usd("1000"), alice),
+        () => engine.connect(alice).transferMargin(1, 2, wad("1000")),
+        () => engine.connect(alice).commitIsolatedOrder(ETH, 1, usd("1000"), wad("1"), BUY, REWARD),
+      ]) {
+        await expectUnchanged(contracts, () =>
+          expect(call()).to.be.revertedWithCustomError(engine, "CollateralLockedByOrder").withArgs(1),
+        );
+      }
+      // Deposits are welcome, and once the order is settled the collateral is free again.
+      await engine.connect(alice).deposit(1, usd("1000"));
+      await settleNext(engine, 1, ETH);
+      await expect(engine.connect(alice).withdraw(1, usd("1000"), alice)).to.emit(engine, "Withdrawn");
+      // An isolated account's pending opening locks its margin too.
+      await engine.connect(alice).commitIsolatedOrder(ETH, 0, usd("1000"), wad("1"), BUY, REWARD);
+      const isolated = await engine.accountCount();
+      await expect(engine.connect(alice).withdraw(isolated, usd("1"), alice))
+        .to.be.revertedWithCustomError(engine, "CollateralLockedByOrder")
+        .withArgs(isolated);
     });
 
     it("lets anyone cancel an expired order without a fee, and nobody before", async function () {

@@ -47,13 +47,16 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     ///      one order): whether it opens or closes the account, and where the margin goes back (0: the owner's
     ///      wallet). Kept in the header, which an isolated opening writes anyway, instead of an order slot; they
     ///      are meaningful only while an order is pending (every commit rewrites them when they differ).
+    ///      `pendingOrders` counts a cross account's pending orders (at most one per market, so below 2^8); while
+    ///      it is not zero no collateral leaves the account (an isolated account checks its one order slot).
     ///      Collateral range: +-6.6e17 USD (D18).
     struct Account {
         address owner;
         bool isolated;
         uint32 marketId;
         IOrders.OrderKind pendingFlow;
-        uint48 returnAccountId;
+        uint40 returnAccountId;
+        uint8 pendingOrders;
         int120 collateral;
         uint8 positionCount;
         bytes16 markets;

@@ -161,6 +161,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             // would open the other side. It goes with the liquidation (the owner may commit again).
             if (_orders[accountId][marketId].commitTime != 0) {
                 delete _orders[accountId][marketId];
+                if (!a.isolated) --a.pendingOrders;
                 emit IOrders.OrderCancelled(accountId, marketId, keeper);
             }
         }

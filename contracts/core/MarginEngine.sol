@@ -156,7 +156,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         Account storage a = _authorizedAccount(accountId);
         if (amount == 0) revert ZeroAmount();
         if (receiver == address(0)) revert ZeroAddress();
-        _debit(a, amount * TOKEN_SCALE);
+        _debit(accountId, a, amount * TOKEN_SCALE);
         _requireInitialMargin(accountId, a);
         emit Withdrawn(accountId, receiver, amount);
         _push(receiver, amount);
@@ -174,7 +174,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
             revert InvalidTransfer(fromAccountId, toAccountId);
         }
         if (amountD18 == 0) revert ZeroAmount();
-        _debit(from, amountD18);
+        _debit(fromAccountId, from, amountD18);
         _credit(to, int256(amountD18));
         _requireInitialMargin(fromAccountId, from);
         emit MarginTransferred(fromAccountId, toAccountId, amountD18);
@@ -188,8 +188,13 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         emit InsuranceFunded(msg.sender, amount, _ledger.insurance);
     }
 
-    /// @dev Takes `amountD18` of realised collateral; only what is there can leave.
-    function _debit(Account storage a, uint256 amountD18) internal {
+    /// @dev Takes `amountD18` of realised collateral; only what is there can leave, and nothing while an order of
+    ///      the account is pending: otherwise an owner could make their own order unsettleable after seeing the
+    ///      window's price, and settle it (after putting the margin back) only when that price suits them.
+    function _debit(uint256 accountId, Account storage a, uint256 amountD18) internal {
+        if (a.isolated ? _orders[accountId][a.marketId].commitTime != 0 : a.pendingOrders != 0) {
+            revert CollateralLockedByOrder(accountId);
+        }
         int256 collateral = a.collateral;
         if (collateral < 0 || uint256(collateral) < amountD18)
             revert InsufficientCollateral(collateral, amountD18);
@@ -249,7 +254,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
             Account storage source = _authorizedAccount(sourceAccountId);
             if (source.isolated) revert WrongAccountMode(sourceAccountId);
             accountId = _createAccount(source.owner, true, marketId);
-            _debit(source, marginD18);
+            _debit(sourceAccountId, source, marginD18);
             _requireInitialMargin(sourceAccountId, source);
             emit MarginTransferred(sourceAccountId, accountId, marginD18);
         }
@@ -330,6 +335,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         Account storage a = _accounts[accountId];
         OrderKind kind = a.pendingFlow;
         uint256 returnAccountId = a.returnAccountId;
+        if (!a.isolated) --a.pendingOrders;
         int256 sizeDelta = kind == OrderKind.CloseIsolated
             ? -int256(_positions[accountId][marketId].size)
             : int256(o.sizeDelta);
@@ -365,6 +371,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         delete _orders[accountId][marketId];
         emit OrderCancelled(accountId, marketId, msg.sender);
         Account storage a = _accounts[accountId];
+        if (!a.isolated) --a.pendingOrders;
         if (a.pendingFlow == OrderKind.OpenIsolated && a.positionCount == 0) {
             _returnIsolated(accountId, a, a.returnAccountId);
         }
@@ -405,10 +412,12 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         o.acceptablePrice = uint96(acceptablePrice);
         o.commitTime = uint32(block.timestamp);
         o.maxRewardD6 = uint32(maxRewardD6);
-        // An isolated account's header says what its one pending order is; a cross account's is always a trade.
-        if (a.isolated && (kind != a.pendingFlow || returnAccountId != a.returnAccountId)) {
+        // An isolated account's header says what its one pending order is; a cross account's counts its orders.
+        if (!a.isolated) {
+            ++a.pendingOrders;
+        } else if (kind != a.pendingFlow || returnAccountId != a.returnAccountId) {
             a.pendingFlow = kind;
-            a.returnAccountId = SafeCast.toUint48(returnAccountId);
+            a.returnAccountId = SafeCast.toUint40(returnAccountId);
         }
         emit OrderCommitted(
             accountId,

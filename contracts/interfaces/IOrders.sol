@@ -13,7 +13,8 @@ pragma solidity 0.8.28;
 ///      margin, pause) reverts and the order stays until it expires; an expired order is cancelled by anyone,
 ///      fee-free. The owner cannot cancel before expiry: cancelling after seeing the window's price would be a
 ///      free option against the vault. One pending order per account and market. A pending order never blocks or
-///      escapes liquidation: it holds no margin of its own (the isolated flows move margin into the isolated
+///      escapes liquidation: it reserves no margin of its own (but no collateral can leave the account while it is
+///      pending, see `CollateralLockedByOrder`) (the isolated flows move margin into the isolated
 ///      account at commit, where it counts as that account's), liquidation does not look at it, and a
 ///      liquidation cancels the pending orders on the markets it closes (`OrderCancelled` by the keeper), since
 ///      an order made for the old position could turn a close into an opening of the other side.
@@ -90,6 +91,9 @@ interface IOrders {
     error SettlementRewardAboveBudget(uint256 rewardD18, uint256 budgetD18);
     /// @notice The order parameters were never set.
     error OrdersNotConfigured();
+    /// @notice Collateral cannot leave an account while one of its orders is pending (withdraw, transfer, funding an
+    ///         isolated account): the order's settlement must not depend on its owner's later choices.
+    error CollateralLockedByOrder(uint256 accountId);
     /// @notice The settlement price is further from the mark price than the market allows.
     error PriceDivergence(uint256 settlementPriceD18, uint256 markPriceD18);
 
