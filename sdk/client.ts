@@ -154,6 +154,16 @@ export function toLiquidationQuote(r: LiquidationQuote): LiquidationQuote {
   };
 }
 
+/**
+ * The settlement-reward budget to commit an order with so that it covers `settlementRewardD18`: the engine keeps
+ * budgets with 6 decimals (rounded down), so the reward is rounded up to that grid (a budget equal to a reward
+ * with more decimals would be stored below it and refused with `SettlementRewardAboveBudget`).
+ */
+export function rewardBudget(settlementRewardD18: bigint): bigint {
+  const step = 10n ** 12n;
+  return ((settlementRewardD18 + step - 1n) / step) * step;
+}
+
 /** Worst acceptable fill for a trade of `sizeDelta` given the quoted fill: fill x (1 +- tolerance), against you. */
 export function acceptablePrice(fillPriceD18: bigint, sizeDeltaD18: bigint, toleranceBps: bigint): bigint {
   return sizeDeltaD18 > 0n
@@ -459,7 +469,7 @@ export class BulkheadClient {
       sizeDeltaD18: o.sizeDeltaD18,
       acceptablePriceD18: o.acceptablePriceD18,
       commitTime: o.commitTime,
-      maxSettlementRewardD18: o.maxSettlementRewardD18,
+      settlementRewardD18: o.settlementRewardD18,
       kind: Number(o.kind) as OrderKind,
       returnAccountId: o.returnAccountId,
       readyTime: o.readyTime,
@@ -492,7 +502,8 @@ export class BulkheadClient {
     const price =
       opts.acceptablePriceD18 ??
       (await this.acceptablePriceFor(marketId, sizeDeltaD18, opts.toleranceBps ?? 50n));
-    const budget = opts.maxSettlementRewardD18 ?? (await this.getOrderParams()).settlementRewardD18;
+    const budget =
+      opts.maxSettlementRewardD18 ?? rewardBudget((await this.getOrderParams()).settlementRewardD18);
     return this.engine.commitOrder(accountId, marketId, sizeDeltaD18, price, budget);
   }
 
@@ -506,7 +517,8 @@ export class BulkheadClient {
     const source = opts.sourceAccountId ?? 0n;
     if (source === 0n) await this.ensureAllowance(this.addresses.engine, margin);
     const price = await this.acceptablePriceFor(marketId, sizeDeltaD18, opts.toleranceBps ?? 50n);
-    const budget = opts.maxSettlementRewardD18 ?? (await this.getOrderParams()).settlementRewardD18;
+    const budget =
+      opts.maxSettlementRewardD18 ?? rewardBudget((await this.getOrderParams()).settlementRewardD18);
     const tx = await this.engine.commitIsolatedOrder(marketId, source, margin, sizeDeltaD18, price, budget);
     return { tx, accountId: await this.accountIdFrom(tx) };
   }
@@ -521,13 +533,15 @@ export class BulkheadClient {
     const size = positions.find((p) => p.marketId === info.marketId)?.sizeD18 ?? 0n;
     const price =
       size === 0n ? 0n : await this.acceptablePriceFor(info.marketId, -size, opts.toleranceBps ?? 50n);
-    const budget = opts.maxSettlementRewardD18 ?? (await this.getOrderParams()).settlementRewardD18;
+    const budget =
+      opts.maxSettlementRewardD18 ?? rewardBudget((await this.getOrderParams()).settlementRewardD18);
     return this.engine.commitCloseIsolated(accountId, price, opts.destinationAccountId ?? 0n, budget);
   }
 
   /**
    * Settles a pending order with the update `prices` serves for the market's first price at or after the
-   * order's ready time. Anyone may settle; the signer earns the settlement reward.
+   * order's ready time. Anyone may settle; the signer earns the settlement reward. The oracle fee sent is the
+   * one the pull feed asks for this update (the engine requires it exactly), not the service's estimate.
    */
   async settleOrder(
     accountId: bigint,
@@ -540,7 +554,8 @@ export class BulkheadClient {
     const pull = await this.pullFeed(marketId);
     const update = await prices.updateAt(await pull.priceId(), order.readyTime);
     if (!update) throw new Error(`no price for market ${marketId} at ${order.readyTime}`);
-    return this.engine.settleOrder(accountId, marketId, update.data, { value: update.feeWei });
+    const fee = await pull.updateFee(update.data);
+    return this.engine.settleOrder(accountId, marketId, update.data, { value: fee });
   }
 
   /** Removes an expired order (anyone; an unfilled isolated opening returns its margin). */

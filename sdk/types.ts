@@ -46,7 +46,8 @@ export interface OrderInfo {
   sizeDeltaD18: bigint;
   acceptablePriceD18: bigint;
   commitTime: bigint;
-  maxSettlementRewardD18: bigint;
+  /** The reward its settlement pays, fixed at commit (D18). */
+  settlementRewardD18: bigint;
   kind: OrderKind;
   returnAccountId: bigint;
   readyTime: bigint;

@@ -254,12 +254,12 @@ describe("bad inputs: orders", () => {
     const { engine } = contracts;
     const { admin, alice } = signers;
     await engine.setOrderParams({ ...orderParams, settlementRewardD18: wad("1") });
-    // The budget is kept in 1e-6 USD: 1 USD - 1 wei is stored (and reported) as 0.999999.
+    // The budget is compared exactly: 1 USD - 1 wei is short by 1 wei.
     const budget: RejectedCase[] = [
       [
         () => engine.connect(alice).commitOrder(1, ETH, wad("1"), BUY, wad("1") - 1n),
         "SettlementRewardAboveBudget",
-        [wad("1"), wad("0.999999")],
+        [wad("1"), wad("1") - 1n],
       ],
       [
         () => engine.connect(alice).commitIsolatedOrder(ETH, 0, usd("1000"), wad("1"), BUY, 0),

@@ -65,7 +65,7 @@ describe("Orders", function () {
       expect(order.commitTime).to.equal(commitTime);
       expect(order.readyTime).to.equal(commitTime + 1n);
       expect(order.expiryTime).to.equal(commitTime + 60n);
-      expect(order.maxSettlementRewardD18).to.equal(REWARD);
+      expect(order.settlementRewardD18).to.equal(REWARD);
       expect((await engine.getAccount(1)).collateralD18, "committing pays nothing").to.equal(before);
       expect(await engine.getPositions(1)).to.have.length(0);
 
@@ -86,11 +86,12 @@ describe("Orders", function () {
       await expectCustodyIdentity(contracts);
     });
 
-    it("pays the budget when governance raised the reward after the commit", async function () {
+    it("fixes the reward at commit: a later change by governance does not touch pending orders", async function () {
       const { signers, contracts } = await loadFixture(deployWithReward);
       const { engine, token } = contracts;
-      await engine.connect(signers.alice).commitOrder(1, ETH, wad("1"), BUY, REWARD);
+      await engine.connect(signers.alice).commitOrder(1, ETH, wad("1"), BUY, ANY_REWARD);
       await engine.setOrderParams({ ...orderParams, settlementRewardD18: wad("5") });
+      expect((await engine.getOrder(1, ETH)).settlementRewardD18).to.equal(REWARD);
       const settle = settleNext(engine, 1, ETH, { keeper: signers.keeper });
       await expect(settle).to.changeTokenBalance(ethers, token, signers.keeper, usd("2"));
     });
@@ -102,7 +103,7 @@ describe("Orders", function () {
       await expectUnchanged(contracts, () =>
         expect(engine.connect(alice).commitOrder(1, ETH, wad("1"), BUY, REWARD - 1n))
           .to.be.revertedWithCustomError(engine, "SettlementRewardAboveBudget")
-          .withArgs(REWARD, wad("1.999999")),
+          .withArgs(REWARD, REWARD - 1n),
       );
       await expectUnchanged(contracts, () =>
         expect(engine.connect(bob).commitOrder(1, ETH, wad("1"), BUY, REWARD))

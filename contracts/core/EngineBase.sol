@@ -48,16 +48,17 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     ///      wallet). Kept in the header, which an isolated opening writes anyway, instead of an order slot; they
     ///      are meaningful only while an order is pending (every commit rewrites them when they differ).
     ///      `pendingOrders` counts a cross account's pending orders (at most one per market, so below 2^8); while
-    ///      it is not zero no collateral leaves the account (an isolated account checks its one order slot).
-    ///      Collateral range: +-6.6e17 USD (D18).
+    ///      it is not zero no collateral leaves the account (an isolated account checks its one order slot). It
+    ///      shares the collateral's slot, which a settlement writes anyway.
+    ///      Collateral range: +-2.6e15 USD (D18).
     struct Account {
         address owner;
         bool isolated;
         uint32 marketId;
         IOrders.OrderKind pendingFlow;
-        uint40 returnAccountId;
+        uint48 returnAccountId;
+        int112 collateral;
         uint8 pendingOrders;
-        int120 collateral;
         uint8 positionCount;
         bytes16 markets;
     }
@@ -107,20 +108,13 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
 
     /// @dev A pending order in one slot, so a commit writes one new slot (an isolated account's flow lives in its
     ///      header, see `Account`). `acceptablePrice` is capped at 2^96 - 1 (a buy limit above it means no
-    ///      limit); `maxRewardD6` is the settlement-reward budget in 1e-6 USD (at most 4,294 USD, far above the
-    ///      reward's hard bound); `commitTime` is 0 when there is no order.
+    ///      limit); `rewardD6` is the settlement reward fixed at commit, in 1e-6 USD (governance keeps the reward a
+    ///      multiple of 1e-6 USD below 1,000 USD); `commitTime` is 0 when there is no order.
     struct Order {
         int96 sizeDelta;
         uint96 acceptablePrice;
         uint32 commitTime;
-        uint32 maxRewardD6;
-    }
-
-    /// @dev `IOrders.OrderParams` in one slot (the reward is far below 2^96).
-    struct OrderConfig {
-        uint32 minDelay;
-        uint32 maxDelay;
-        uint96 settlementRewardD18;
+        uint32 rewardD6;
     }
 
     /// @dev Vault cash, insurance fund and total reserve share one slot because every trade touches all three.
@@ -151,8 +145,9 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     mapping(address owner => mapping(address operator => bool)) public isOperator;
     mapping(uint256 accountId => mapping(address operator => bool)) public isAccountOperator;
 
-    /// @dev `IMarginEngine.RiskParams` as stored, with the pause flag in the first slot: a risk-increasing trade
-    ///      reads the flag, the position limit and the fee split in one slot.
+    /// @dev `IMarginEngine.RiskParams` as stored, with the pause flag and the order delays
+    ///      (`IOrders.OrderParams`) in the first slot: a settlement reads its window, the pause flag, the position
+    ///      limit and the fee split in one slot.
     ///      Keeper rewards are stored in 96 bits (7.9e10 USD), far above their hard bound.
     struct Risk {
         uint8 maxPositionsPerAccount;
@@ -160,6 +155,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         uint64 liquidationBufferD18;
         uint64 insuranceFeeShareD18;
         bool paused;
+        uint16 minOrderDelay;
+        uint32 maxOrderDelay;
         uint96 flatKeeperRewardD18;
         uint96 maxKeeperRewardD18;
         uint64 adlMinShareD18;
@@ -178,7 +175,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     uint256 internal _custody;
 
     mapping(uint256 accountId => mapping(uint32 marketId => Order)) internal _orders;
-    OrderConfig internal _orderConfig;
+    /// @dev `IOrders.OrderParams.settlementRewardD18` (the delays live in `Risk`), read only at commit.
+    uint256 internal _settlementRewardD18;
 
     /// @param token The settlement asset, at most 18 decimals.
     constructor(IERC20Metadata token) {
@@ -536,7 +534,7 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
 
     /// @dev Adds `delta` (may be negative) to an account's collateral.
     function _credit(Account storage a, int256 delta) internal {
-        a.collateral = SafeCast.toInt120(a.collateral + delta);
+        a.collateral = SafeCast.toInt112(a.collateral + delta);
     }
 
     function _addVaultCash(int256 delta) internal {

@@ -95,7 +95,10 @@ contract GovernanceModule is IGovernance, EngineBase {
         _check(p.minDelay >= 1 && p.minDelay <= MAX_MIN_ORDER_DELAY, "minDelay");
         _check(p.maxDelay > p.minDelay && p.maxDelay - p.minDelay <= MAX_ORDER_WINDOW, "maxDelay");
         _check(p.settlementRewardD18 <= MAX_SETTLEMENT_REWARD, "settlementReward");
-        _orderConfig = OrderConfig(p.minDelay, p.maxDelay, uint96(p.settlementRewardD18));
+        _check(p.settlementRewardD18 % 1e12 == 0, "settlementRewardPrecision");
+        _risk.minOrderDelay = uint16(p.minDelay);
+        _risk.maxOrderDelay = p.maxDelay;
+        _settlementRewardD18 = p.settlementRewardD18;
         emit IOrders.OrderParamsUpdated(p);
     }
 
@@ -127,8 +130,7 @@ contract GovernanceModule is IGovernance, EngineBase {
 
     /// @inheritdoc IGovernance
     function getOrderParams() external view returns (IOrders.OrderParams memory) {
-        OrderConfig memory c = _orderConfig;
-        return IOrders.OrderParams(c.minDelay, c.maxDelay, c.settlementRewardD18);
+        return IOrders.OrderParams(_risk.minOrderDelay, _risk.maxOrderDelay, uint128(_settlementRewardD18));
     }
 
     /// @inheritdoc IGovernance
@@ -250,6 +252,8 @@ contract GovernanceModule is IGovernance, EngineBase {
             p.liquidationBufferD18,
             p.insuranceFeeShareD18,
             _risk.paused,
+            _risk.minOrderDelay,
+            _risk.maxOrderDelay,
             uint96(p.flatKeeperRewardD18),
             uint96(p.maxKeeperRewardD18),
             p.adlMinShareD18,

@@ -198,7 +198,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         int256 collateral = a.collateral;
         if (collateral < 0 || uint256(collateral) < amountD18)
             revert InsufficientCollateral(collateral, amountD18);
-        a.collateral = SafeCast.toInt120(collateral - int256(amountD18));
+        a.collateral = SafeCast.toInt112(collateral - int256(amountD18));
     }
 
     /// @dev Risk-adding check: equity >= total initial margin (trivially true without positions).
@@ -259,7 +259,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
             emit MarginTransferred(sourceAccountId, accountId, marginD18);
         }
         Account storage a = _accounts[accountId];
-        a.collateral = SafeCast.toInt120(SafeCast.toInt256(marginD18));
+        a.collateral = SafeCast.toInt112(SafeCast.toInt256(marginD18));
         _commit(
             accountId,
             a,
@@ -308,9 +308,8 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     ) external payable nonReentrant returns (uint256 fill, uint256 fee) {
         Order memory o = _orders[accountId][marketId];
         if (o.commitTime == 0) revert NoPendingOrder(accountId, marketId);
-        OrderConfig memory c = _orderConfig;
-        uint256 readyTime = uint256(o.commitTime) + c.minDelay;
-        uint256 expiryTime = uint256(o.commitTime) + c.maxDelay;
+        uint256 readyTime = uint256(o.commitTime) + _risk.minOrderDelay;
+        uint256 expiryTime = uint256(o.commitTime) + _risk.maxOrderDelay;
         if (block.timestamp < readyTime) revert OrderNotReady(readyTime);
         if (block.timestamp > expiryTime) revert OrderExpired(expiryTime);
         Market storage m = _markets[marketId];
@@ -327,10 +326,8 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         }
         delete _orders[accountId][marketId];
 
-        // The keeper's reward, in whole token units, at most the order's budget.
-        uint256 reward = c.settlementRewardD18;
-        if (reward > uint256(o.maxRewardD6) * 1e12) reward = uint256(o.maxRewardD6) * 1e12;
-        uint256 rewardTokens = reward / TOKEN_SCALE;
+        // The keeper's reward, fixed at commit, in whole token units.
+        uint256 rewardTokens = (uint256(o.rewardD6) * 1e12) / TOKEN_SCALE;
 
         Account storage a = _accounts[accountId];
         OrderKind kind = a.pendingFlow;
@@ -366,7 +363,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     function cancelOrder(uint256 accountId, uint32 marketId) external nonReentrant {
         uint256 commitTime = _orders[accountId][marketId].commitTime;
         if (commitTime == 0) revert NoPendingOrder(accountId, marketId);
-        uint256 expiryTime = commitTime + _orderConfig.maxDelay;
+        uint256 expiryTime = commitTime + _risk.maxOrderDelay;
         if (block.timestamp <= expiryTime) revert OrderNotExpired(expiryTime);
         delete _orders[accountId][marketId];
         emit OrderCancelled(accountId, marketId, msg.sender);
@@ -391,8 +388,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         uint256 returnAccountId
     ) internal {
         Market storage m = _market(marketId);
-        OrderConfig memory c = _orderConfig;
-        if (c.maxDelay == 0) revert OrdersNotConfigured();
+        if (_risk.maxOrderDelay == 0) revert OrdersNotConfigured();
         if (a.isolated && a.marketId != marketId) revert WrongAccountMode(accountId);
         // Sizes live in int96 storage; rejecting larger deltas first also keeps the price math overflow-free.
         if (sizeDelta == 0 || sizeDelta > type(int96).max || sizeDelta < type(int96).min) {
@@ -400,34 +396,23 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         }
         Order storage o = _orders[accountId][marketId];
         if (o.commitTime != 0) revert OrderPending(accountId, marketId);
-        if (maxRewardD18 > uint256(type(uint32).max) * 1e12) maxRewardD18 = uint256(type(uint32).max) * 1e12;
-        uint256 maxRewardD6 = maxRewardD18 / 1e12;
-        if (c.settlementRewardD18 > maxRewardD6 * 1e12) {
-            revert SettlementRewardAboveBudget(c.settlementRewardD18, maxRewardD6 * 1e12);
-        }
-        _checkCommit(accountId, a, marketId, m, sizeDelta, c.settlementRewardD18);
+        uint256 reward = _settlementRewardD18;
+        if (reward > maxRewardD18) revert SettlementRewardAboveBudget(reward, maxRewardD18);
+        _checkCommit(accountId, a, marketId, m, sizeDelta, reward);
 
         if (acceptablePrice > type(uint96).max) acceptablePrice = type(uint96).max;
         o.sizeDelta = int96(sizeDelta);
         o.acceptablePrice = uint96(acceptablePrice);
         o.commitTime = uint32(block.timestamp);
-        o.maxRewardD6 = uint32(maxRewardD6);
+        o.rewardD6 = uint32(reward / 1e12);
         // An isolated account's header says what its one pending order is; a cross account's counts its orders.
         if (!a.isolated) {
             ++a.pendingOrders;
         } else if (kind != a.pendingFlow || returnAccountId != a.returnAccountId) {
             a.pendingFlow = kind;
-            a.returnAccountId = SafeCast.toUint40(returnAccountId);
+            a.returnAccountId = SafeCast.toUint48(returnAccountId);
         }
-        emit OrderCommitted(
-            accountId,
-            marketId,
-            sizeDelta,
-            acceptablePrice,
-            block.timestamp,
-            maxRewardD6 * 1e12,
-            kind
-        );
+        emit OrderCommitted(accountId, marketId, sizeDelta, acceptablePrice, block.timestamp, reward, kind);
     }
 
     /// @dev The commit-time margin check of a risk-increasing order, at the current mark price: at a fixed price a
@@ -616,17 +601,16 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     function getOrder(uint256 accountId, uint32 marketId) external view returns (OrderInfo memory info) {
         Order storage o = _orders[accountId][marketId];
         if (o.commitTime == 0) return info;
-        OrderConfig memory c = _orderConfig;
         Account storage a = _accounts[accountId];
         info = OrderInfo(
             o.sizeDelta,
             o.acceptablePrice,
             o.commitTime,
-            uint256(o.maxRewardD6) * 1e12,
+            uint256(o.rewardD6) * 1e12,
             a.pendingFlow,
             a.returnAccountId,
-            uint256(o.commitTime) + c.minDelay,
-            uint256(o.commitTime) + c.maxDelay
+            uint256(o.commitTime) + _risk.minOrderDelay,
+            uint256(o.commitTime) + _risk.maxOrderDelay
         );
     }
 

@@ -9,7 +9,7 @@ pragma solidity 0.8.28;
 /// @dev Margin is checked at commit, against the mark price (so an order that cannot pass is refused early), and
 ///      again at settlement, which has the last word. Committing pays nothing but gas; settlement charges the fill
 ///      with skew impact and fees like any trade, plus the flat settlement reward, which it pays to the keeper
-///      (bounded by governance and by the budget the order was committed with). A settlement that fails (slippage,
+///      (set by governance within a hard bound, fixed at commit, refused at commit above the order's budget). A settlement that fails (slippage,
 ///      margin, pause) reverts and the order stays until it expires; an expired order is cancelled by anyone,
 ///      fee-free. The owner cannot cancel before expiry: cancelling after seeing the window's price would be a
 ///      free option against the vault. One pending order per account and market. A pending order never blocks or
@@ -22,8 +22,8 @@ interface IOrders {
     /// @notice Timing and reward of order settlement (protocol-wide).
     /// @param minDelay Seconds after commit before the earliest accepted price (>= 1: never a price known at commit).
     /// @param maxDelay Seconds after commit after which the order is expired (> minDelay).
-    /// @param settlementRewardD18 Flat reward (USD, D18) the settling keeper receives from the account, paid in
-    ///        whole token units (rounded down).
+    /// @param settlementRewardD18 Flat reward (USD, D18, a multiple of 1e-6 USD) the settling keeper receives from
+    ///        the account, fixed when the order is committed and paid in whole token units (rounded down).
     struct OrderParams {
         uint32 minDelay;
         uint32 maxDelay;
@@ -46,21 +46,22 @@ interface IOrders {
         int256 sizeDeltaD18;
         uint256 acceptablePriceD18;
         uint256 commitTime;
-        uint256 maxSettlementRewardD18;
+        uint256 settlementRewardD18;
         OrderKind kind;
         uint256 returnAccountId;
         uint256 readyTime;
         uint256 expiryTime;
     }
 
-    /// @notice An order was committed. `acceptablePriceD18` and `maxSettlementRewardD18` are the stored values.
+    /// @notice An order was committed. `acceptablePriceD18` is the stored limit, `settlementRewardD18` the reward
+    ///         its settlement will pay (fixed at commit).
     event OrderCommitted(
         uint256 indexed accountId,
         uint32 indexed marketId,
         int256 sizeDeltaD18,
         uint256 acceptablePriceD18,
         uint256 commitTime,
-        uint256 maxSettlementRewardD18,
+        uint256 settlementRewardD18,
         OrderKind kind
     );
     /// @notice An order was settled at `priceD18` (published at `publishTime`); `keeper` received `rewardD18`.
@@ -100,8 +101,8 @@ interface IOrders {
     /// @notice Commits an order to change the account's position in `marketId` by `sizeDeltaD18`.
     /// @param acceptablePriceD18 Worst fill accepted: max price when buying, min price when selling (stored in 96
     ///        bits: a buy limit above 7.9e28 is kept as that maximum, i.e. no limit).
-    /// @param maxSettlementRewardD18 The most the account agrees to pay its settling keeper (kept with 6
-    ///        decimals, at most 4,294 USD; the reward's hard bound is far lower).
+    /// @param maxSettlementRewardD18 The most the account agrees to pay its settling keeper: the commit is refused
+    ///        if governance's reward is higher. The reward is then fixed for this order.
     function commitOrder(
         uint256 accountId,
         uint32 marketId,
