@@ -154,16 +154,6 @@ export function toLiquidationQuote(r: LiquidationQuote): LiquidationQuote {
   };
 }
 
-/**
- * The settlement-reward budget to commit an order with so that it covers `settlementRewardD18`: the engine keeps
- * budgets with 6 decimals (rounded down), so the reward is rounded up to that grid (a budget equal to a reward
- * with more decimals would be stored below it and refused with `SettlementRewardAboveBudget`).
- */
-export function rewardBudget(settlementRewardD18: bigint): bigint {
-  const step = 10n ** 12n;
-  return ((settlementRewardD18 + step - 1n) / step) * step;
-}
-
 /** Worst acceptable fill for a trade of `sizeDelta` given the quoted fill: fill x (1 +- tolerance), against you. */
 export function acceptablePrice(fillPriceD18: bigint, sizeDeltaD18: bigint, toleranceBps: bigint): bigint {
   return sizeDeltaD18 > 0n
@@ -502,8 +492,7 @@ export class BulkheadClient {
     const price =
       opts.acceptablePriceD18 ??
       (await this.acceptablePriceFor(marketId, sizeDeltaD18, opts.toleranceBps ?? 50n));
-    const budget =
-      opts.maxSettlementRewardD18 ?? rewardBudget((await this.getOrderParams()).settlementRewardD18);
+    const budget = opts.maxSettlementRewardD18 ?? (await this.getOrderParams()).settlementRewardD18;
     return this.engine.commitOrder(accountId, marketId, sizeDeltaD18, price, budget);
   }
 
@@ -517,8 +506,7 @@ export class BulkheadClient {
     const source = opts.sourceAccountId ?? 0n;
     if (source === 0n) await this.ensureAllowance(this.addresses.engine, margin);
     const price = await this.acceptablePriceFor(marketId, sizeDeltaD18, opts.toleranceBps ?? 50n);
-    const budget =
-      opts.maxSettlementRewardD18 ?? rewardBudget((await this.getOrderParams()).settlementRewardD18);
+    const budget = opts.maxSettlementRewardD18 ?? (await this.getOrderParams()).settlementRewardD18;
     const tx = await this.engine.commitIsolatedOrder(marketId, source, margin, sizeDeltaD18, price, budget);
     return { tx, accountId: await this.accountIdFrom(tx) };
   }
@@ -533,8 +521,7 @@ export class BulkheadClient {
     const size = positions.find((p) => p.marketId === info.marketId)?.sizeD18 ?? 0n;
     const price =
       size === 0n ? 0n : await this.acceptablePriceFor(info.marketId, -size, opts.toleranceBps ?? 50n);
-    const budget =
-      opts.maxSettlementRewardD18 ?? rewardBudget((await this.getOrderParams()).settlementRewardD18);
+    const budget = opts.maxSettlementRewardD18 ?? (await this.getOrderParams()).settlementRewardD18;
     return this.engine.commitCloseIsolated(accountId, price, opts.destinationAccountId ?? 0n, budget);
   }
 

@@ -1,9 +1,11 @@
 /**
- * Decoding of Bulkhead reverts: every custom error of the engine (IMarginEngine, ILiquidation, IGovernance,
- * MarginEngine and its liquidation and governance modules),
- * the vault (ILiquidityVault, OpenZeppelin ERC-4626/ERC-20), the Chainlink adapter and the OpenZeppelin
- * building blocks (AccessControl, Pausable, ReentrancyGuard, SafeERC20, SafeCast), plus `Error(string)` and `Panic(uint256)`,
- * into `{ name, args, message }` with a human message.
+ * Decoding of Bulkhead reverts: every custom error of the engine (IMarginEngine, IOrders, ILiquidation,
+ * IGovernance, MarginEngine and its liquidation and governance modules),
+ * the vault (ILiquidityVault, OpenZeppelin ERC-4626/ERC-20), the Chainlink adapter, the Pyth pull feed and the
+ * Pyth contract behind it (PythErrors, which a settlement can meet), and the OpenZeppelin
+ * building blocks (AccessControl, Ownable, Pausable, ReentrancyGuard, SafeERC20, SafeCast), plus `Error(string)` and `Panic(uint256)`,
+ * into `{ name, args, message }` with a human message. Two names have two signatures (`InvalidPrice` and
+ * `StalePrice`, Chainlink vs Pyth): decode by selector, and encode them by signature.
  */
 import { ErrorFragment, Interface, id, type InterfaceAbi, type Result } from "ethers";
 
@@ -14,6 +16,8 @@ import {
   LiquidityVault__factory,
   MarginEngine__factory,
   MockERC20__factory,
+  MockPyth__factory,
+  PythPriceFeed__factory,
 } from "../types/ethers-contracts/index.js";
 
 /** A decoded revert. `args` holds the error's arguments by name (and by position in `values`). */
@@ -35,6 +39,8 @@ function combinedInterface(): Interface {
     GovernanceModule__factory.abi,
     LiquidityVault__factory.abi,
     ChainlinkPriceFeed__factory.abi,
+    PythPriceFeed__factory.abi,
+    MockPyth__factory.abi, // PythErrors, as a real Pyth contract reverts with them
     MockERC20__factory.abi,
   ];
   for (const abi of abis) {
@@ -159,6 +165,25 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return "TooManyMarkets: the market limit is reached";
     case "ModuleMismatch":
       return "ModuleMismatch: a module (liquidation or governance) was built for another token";
+    // IOrders
+    case "OrderPending":
+      return `OrderPending: account ${a[0]} already has a pending order in market ${a[1]}`;
+    case "NoPendingOrder":
+      return `NoPendingOrder: account ${a[0]} has no pending order in market ${a[1]}`;
+    case "OrderNotReady":
+      return `OrderNotReady: the order cannot settle before ${time(a[0])} (its minimum delay)`;
+    case "OrderExpired":
+      return `OrderExpired: the order expired at ${time(a[0])}; anyone may cancel it`;
+    case "OrderNotExpired":
+      return `OrderNotExpired: the order can only be cancelled after it expires at ${time(a[0])}`;
+    case "SettlementRewardAboveBudget":
+      return `SettlementRewardAboveBudget: the settlement reward ${d18(a[0], 6)} exceeds the order's budget ${d18(a[1], 6)}`;
+    case "OrdersNotConfigured":
+      return "OrdersNotConfigured: the order parameters (delays, settlement reward) were never set";
+    case "CollateralLockedByOrder":
+      return `CollateralLockedByOrder: account ${a[0]} has a pending order; no collateral may leave it until the order settles or is cancelled`;
+    case "PriceDivergence":
+      return `PriceDivergence: settlement price ${d18(a[0])} is further from the mark price ${d18(a[1])} than the market allows`;
     // IGovernance
     case "AlreadyInitialized":
       return "AlreadyInitialized: the risk parameters were already initialised (only the engine's constructor may)";
@@ -192,9 +217,13 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
     case "InvalidAnswerBounds":
       return `InvalidAnswerBounds: the aggregator's bounds [${a[0]}, ${a[1]}] are empty`;
     case "InvalidPrice":
-      return `InvalidPrice: the oracle answer ${a[0]} is not positive`;
+      return a.length === 2
+        ? `InvalidPrice: the Pyth price ${a[0]} x 10^${a[1]} is not a positive price`
+        : `InvalidPrice: the oracle answer ${a[0]} is not positive`;
     case "StalePrice":
-      return `StalePrice: the oracle was last updated at ${time(a[0])}, older than the heartbeat of ${a[1]} s`;
+      return a.length === 0
+        ? "StalePrice: the Pyth price is older than the contract's valid time period"
+        : `StalePrice: the oracle was last updated at ${time(a[0])}, older than the heartbeat of ${a[1]} s`;
     case "IncompleteRound":
       return `IncompleteRound: round ${a[0]} was answered in round ${a[1]}`;
     case "SequencerDown":
@@ -207,11 +236,47 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return `InvalidGracePeriod: grace period ${a[0]} s is invalid`;
     case "InvalidDecimals":
       return `InvalidDecimals: aggregator decimals ${a[0]} are not supported`;
+    // IPythPriceFeed
+    case "InvalidExponent":
+      return `InvalidExponent: the Pyth exponent ${a[0]} is outside the supported range`;
+    case "ConfidenceTooWide":
+      return `ConfidenceTooWide: the Pyth confidence ${a[0]} is wider than ${a[2]} bps of the price ${a[1]}`;
+    case "InvalidWindow":
+      return `InvalidWindow: the settlement window [${a[0]}, ${a[1]}] is empty`;
+    case "PriceOutsideWindow":
+      return `PriceOutsideWindow: the price was published at ${a[0]}, outside the window [${a[1]}, ${a[2]}]`;
+    case "WrongPriceId":
+      return `WrongPriceId: expected a price for ${a[0]}, received ${a[1]}`;
+    case "InsufficientUpdateFee":
+      return `InsufficientUpdateFee: sent ${a[0]} wei, the oracle's update fee is ${a[1]} wei (send it exactly)`;
+    case "RefundFailed":
+      return `RefundFailed: could not refund ${a[1]} wei of excess update fee to ${a[0]}`;
+    case "InvalidMaxAge":
+      return `InvalidMaxAge: max age ${a[0]} s is zero or above the limit`;
+    case "InvalidMaxConfidence":
+      return `InvalidMaxConfidence: max confidence ${a[0]} bps is zero or above the limit`;
+    // PythErrors (the Pyth contract)
+    case "InsufficientFee":
+      return "InsufficientFee: Pyth: the fee sent does not cover the update fee";
+    case "InvalidArgument":
+      return "InvalidArgument: Pyth: an argument is invalid";
+    case "NoFreshUpdate":
+      return "NoFreshUpdate: Pyth: the update carries no price fresher than the stored one";
+    case "PriceFeedNotFound":
+      return "PriceFeedNotFound: Pyth: no price for this id in the update";
+    case "PriceFeedNotFoundWithinRange":
+      return "PriceFeedNotFoundWithinRange: Pyth: the update has no price for this id published inside the window (the first price at or after the order's ready time)";
+    case "InvalidTwapUpdateDataSet":
+      return "InvalidTwapUpdateDataSet: Pyth: invalid TWAP update data";
     // OpenZeppelin
     case "AccessControlUnauthorizedAccount": {
       const role = ROLE_NAMES[(a[1] as string).toLowerCase()] ?? (a[1] as string);
       return `AccessControlUnauthorizedAccount: ${a[0]} lacks ${role}`;
     }
+    case "OwnableUnauthorizedAccount":
+      return `OwnableUnauthorizedAccount: ${a[0]} is not the owner`;
+    case "OwnableInvalidOwner":
+      return `OwnableInvalidOwner: ${a[0]} cannot be the owner`;
     case "AccessControlBadConfirmation":
       return "AccessControlBadConfirmation: renounceRole must be called by the account itself";
     case "EnforcedPause":

@@ -475,8 +475,9 @@ export function previewSettlement(
 }
 
 /**
- * The reward a settlement pays: governance's flat reward capped by the order's budget, in whole token units
- * (rounded down), as D18.
+ * The reward a settlement pays, in whole token units (rounded down), as D18: the order's reward, fixed when it was
+ * committed (`OrderInfo.settlementRewardD18`; governance's reward at commit, which a commit refuses above its
+ * budget). `maxRewardD18` caps it, for a reward read from governance before committing with a budget.
  */
 export function settlementReward(
   settlementRewardD18: bigint,
@@ -488,9 +489,12 @@ export function settlementReward(
 }
 
 /**
- * openIsolated(marketId, sourceAccountId, margin, sizeDelta, acceptablePrice). `source` is the cross account
- * funding it (undefined: the wallet). The preview's before/after describe the new isolated account (`newAccountId`,
- * default accountCount + 1 unknown off-chain, so pass it when it matters); `result.others` holds the source.
+ * commitIsolatedOrder(marketId, sourceAccountId, margin, sizeDelta, acceptablePrice, budget) and the order's
+ * settlement, as one action at block time `now` (the settlement's). `source` is the cross account funding it
+ * (undefined: the wallet). The order settles at `settlementPriceD18` (default: the snapshot's mark price) and
+ * pays the keeper `rewardD18` (default 0; see `settlementReward`). The preview's before/after describe the new
+ * isolated account (`newAccountId`, default accountCount + 1 unknown off-chain, so pass it when it matters);
+ * `result.others` holds the source.
  */
 export function previewOpenIsolated(
   snapshot: ProtocolSnapshot,
@@ -498,9 +502,21 @@ export function previewOpenIsolated(
   marketId: number,
   margin: bigint,
   sizeDeltaD18: bigint,
-  opts: { source?: AccountSnapshot; acceptablePriceD18?: bigint; newAccountId?: bigint; now?: bigint } = {},
+  opts: {
+    source?: AccountSnapshot;
+    acceptablePriceD18?: bigint;
+    newAccountId?: bigint;
+    now?: bigint;
+    settlementPriceD18?: bigint;
+    rewardD18?: bigint;
+  } = {},
 ): Preview {
   const now = opts.now ?? snapshot.timestamp;
+  const atSettlement = cloneSnapshot(snapshot);
+  const market = atSettlement.markets.get(marketId);
+  if (market && opts.settlementPriceD18 !== undefined) {
+    atSettlement.markets.set(marketId, { ...market, priceD18: opts.settlementPriceD18 });
+  }
   const fresh: AccountSnapshot = {
     accountId: opts.newAccountId ?? 0n,
     info: {
@@ -513,7 +529,7 @@ export function previewOpenIsolated(
     positions: [],
   };
   const bound = opts.acceptablePriceD18 ?? (sizeDeltaD18 > 0n ? math.MAX_UINT256 : 0n);
-  return run(snapshot, fresh, now, (snap, a) => {
+  return run(atSettlement, fresh, now, (snap, a) => {
     if (!snap.markets.has(marketId)) throw new PreviewRevert("UnknownMarket", [BigInt(marketId)]);
     if (margin === 0n) throw new PreviewRevert("ZeroAmount");
     const marginD18 = margin * snapshot.tokenScale;
@@ -522,11 +538,12 @@ export function previewOpenIsolated(
       if (opts.source.info.isolated) throw new PreviewRevert("WrongAccountMode", [opts.source.accountId]);
       const src = cloneAccount(opts.source);
       debit(src, marginD18);
-      requireInitialMargin(snap, src, now);
+      // Checked at commit, at the mark prices.
+      requireInitialMargin(snapshot, src, now);
       others.push(src);
     }
     a.info.collateralD18 = marginD18;
-    const e = applyTrade(snap, a, marketId, sizeDeltaD18, bound, now);
+    const e = applyTrade(snap, a, marketId, sizeDeltaD18, bound, now, opts.rewardD18 ?? 0n);
     return {
       fillPriceD18: e.fillPriceD18,
       feeD18: e.feeD18,
