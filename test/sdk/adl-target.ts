@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { networkHelpers, deployBulkhead, ETH } from "../helpers/fixture.js";
 import { usd, wad, feedAnswer, DAY } from "../helpers/constants.js";
 import * as math from "../../sdk/math.js";
-import { clientFor } from "./harness.js";
+import { clientFor, orderTrade } from "./harness.js";
 
 describe("autoDeleverage target (NatSpec: traders' PnL <= target x vault cash afterwards)", () => {
   it("reaches the target when the deleveraged position owes funding", async () => {
@@ -19,7 +19,7 @@ describe("autoDeleverage target (NatSpec: traders' PnL <= target x vault cash af
     const a = await clientFor(d, alice);
     const id = await a.createCrossAccount();
     await a.deposit(id, usd("2000000"));
-    await (await a.trade(id, ETH, wad("3000"), 100n)).wait();
+    await orderTrade(a, id, ETH, wad("3000"), 100n);
 
     // Ten days of long skew: the position owes funding; then ETH rallies so that ADL triggers.
     await networkHelpers.time.increase(10n * DAY);
@@ -61,10 +61,10 @@ describe("autoDeleverage target (NatSpec: traders' PnL <= target x vault cash af
     const b = await clientFor(d, bob);
     const whale = await a.createCrossAccount();
     await a.deposit(whale, usd("2000000"));
-    await (await a.trade(whale, ETH, wad("3000"), 100n)).wait();
+    await orderTrade(a, whale, ETH, wad("3000"), 100n);
     const bystander = await b.createCrossAccount();
     await b.deposit(bystander, usd("1000"));
-    await (await b.trade(bystander, ETH, wad("0.01"), 100n)).wait();
+    await orderTrade(b, bystander, ETH, wad("0.01"), 100n);
     await ethAggregator.setAnswer(feedAnswer("4000"));
     await d.contracts.btcAggregator.setAnswer(feedAnswer("60000"));
     expect((await engine.adlStatus(ETH))[0], "market over the ADL trigger").to.equal(true);

@@ -5,7 +5,7 @@ import { networkHelpers, deployBulkhead, ETH, BTC } from "../helpers/fixture.js"
 import { usd, wad, feedAnswer, TOKEN_SCALE } from "../helpers/constants.js";
 import { acceptablePrice } from "../../sdk/client.js";
 import { previewTrade } from "../../sdk/preview.js";
-import { clientFor } from "./harness.js";
+import { clientFor, orderCloseIsolated, orderOpenIsolated, settleAtReady } from "./harness.js";
 
 describe("BulkheadClient", () => {
   it("bounds the acceptable price by the tolerance, against the trader", () => {
@@ -14,7 +14,7 @@ describe("BulkheadClient", () => {
     expect(acceptablePrice(3n, 1n, 1n)).to.equal(4n); // buying rounds the bound up
   });
 
-  it("reads snapshots, finds accounts by owner and trades within the quoted bound", async () => {
+  it("reads snapshots, finds accounts by owner and trades (an order settled one delay later) within the quoted bound", async () => {
     const d = await networkHelpers.loadFixture(deployBulkhead);
     const { alice, bob } = d.signers;
     const a = await clientFor(d, alice);
@@ -34,10 +34,23 @@ describe("BulkheadClient", () => {
     expect(snap.paused).to.equal(false);
 
     const acct = await a.getAccountSnapshot(cross);
+    // Committed 10 s after the snapshot, settled one minimum delay later at the (unchanged) mark: the commit
+    // changes no state, so the trade previewed at the settlement's time is what the settlement does.
+    const { minDelay } = await a.getOrderParams();
+    const settledAt = snap.timestamp + 10n + minDelay;
+    const preview = previewTrade(snap, acct, ETH, wad("5"), undefined, settledAt);
     await networkHelpers.time.setNextBlockTimestamp(snap.timestamp + 10n);
-    const preview = previewTrade(snap, acct, ETH, wad("5"), undefined, snap.timestamp + 10n);
-    await (await a.trade(cross, ETH, wad("5"), 10n)).wait();
+    await (await a.commitOrder(cross, ETH, wad("5"), { toleranceBps: 10n })).wait();
+    const order = await a.getOrder(cross, ETH);
+    expect(order.status).to.equal("waiting");
+    expect(order.readyTime).to.equal(settledAt);
+    expect(order.acceptablePriceD18).to.equal(await a.acceptablePriceFor(ETH, wad("5"), 10n));
+    expect((await a.pendingOrders()).map((o) => [o.accountId, o.marketId])).to.deep.equal([[cross, ETH]]);
+    await settleAtReady(a, cross, ETH);
+    expect((await a.getOrder(cross, ETH)).status).to.equal("none");
+    expect(await a.pendingOrders()).to.deep.equal([]);
     const view = await a.getAccountView(cross);
+    expect(await a.viewTimestamp()).to.equal(settledAt);
     expect(view.summary).to.deep.equal(preview.after.summary);
     expect(view.positions).to.deep.equal(preview.result!.account.positions);
 
@@ -53,8 +66,8 @@ describe("BulkheadClient", () => {
     const { alice, keeper } = d.signers;
     const a = await clientFor(d, alice);
     const k = await clientFor(d, keeper);
-    const { accountId: safe } = await a.openIsolated(BTC, usd("20000"), wad("0.1"));
-    const { accountId: risky } = await a.openIsolated(ETH, usd("1000"), wad("10"));
+    const { accountId: safe } = await orderOpenIsolated(a, BTC, usd("20000"), wad("0.1"));
+    const { accountId: risky } = await orderOpenIsolated(a, ETH, usd("1000"), wad("10"));
     expect((await a.getAccount(risky)).isolated).to.equal(true);
     expect(await k.liquidatable([safe, risky])).to.deep.equal([]);
 
@@ -67,7 +80,7 @@ describe("BulkheadClient", () => {
 
     const balance = await d.contracts.token.balanceOf(alice);
     const collateral = (await a.computeSummary(safe)).collateralD18;
-    await (await a.closeIsolated(safe)).wait();
+    await orderCloseIsolated(a, safe);
     expect((await a.getPositions(safe)).length).to.equal(0);
     const left = (await a.getAccount(safe)).collateralD18;
     expect(left < TOKEN_SCALE && left >= 0n).to.equal(true);

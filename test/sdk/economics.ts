@@ -2,7 +2,8 @@
  * Market economics reference model: the SDK replays a seeded random sequence of trades and time steps on its own
  * copy of the protocol state (read from chain once, then evolved only by sdk/preview's `applyTrade` and
  * sdk/math), and after every step its fill price, fee, funding rate and index, open interest, bases, reserve and
- * ledger must equal the chain's to the wei.
+ * ledger must equal the chain's to the wei. Each trade is an order committed at one block and settled at the mark
+ * one minimum delay later: the model applies it at the settlement's time.
  */
 import { expect } from "chai";
 import type { Signer } from "ethers";
@@ -14,8 +15,9 @@ import { toMarketState } from "../../sdk/client.js";
 import { decodeRevert } from "../../sdk/errors.js";
 import { PreviewRevert, applyTrade } from "../../sdk/preview.js";
 import type { AccountSnapshot, ProtocolSnapshot } from "../../sdk/types.js";
-import { Rng, START_PRICES, clientFor, expectFields, setPrices, walk } from "./harness.js";
+import { Rng, START_PRICES, clientFor, commitRevert, expectFields, setPrices, walk } from "./harness.js";
 import { trade } from "../helpers/orders.js";
+import { orderParams } from "../helpers/fixture.js";
 
 const SEED = Number(process.env.SDK_SEED ?? 0xec0);
 const STEPS = 160;
@@ -85,12 +87,16 @@ describe("SDK market economics (reference model vs chain)", function () {
       };
       const nextBook: AccountSnapshot = structuredClone(books.get(trader.id)!);
       let predicted: ReturnType<typeof applyTrade> | undefined;
-      let reason: string | undefined;
-      try {
-        predicted = applyTrade(nextModel, nextBook, marketId, size, bound, ts);
-      } catch (e) {
-        if (!(e instanceof PreviewRevert)) throw e;
-        reason = e.errorName;
+      // Committed at ts (the engine's commit-time checks at the mark), settled at ts + minDelay.
+      const settledAt = ts + BigInt(orderParams.minDelay);
+      let reason = commitRevert(model, books.get(trader.id)!, marketId, size, 0n, ts)?.name;
+      if (reason === undefined) {
+        try {
+          predicted = applyTrade(nextModel, nextBook, marketId, size, bound, settledAt);
+        } catch (e) {
+          if (!(e instanceof PreviewRevert)) throw e;
+          reason = e.errorName;
+        }
       }
 
       await networkHelpers.time.setNextBlockTimestamp(ts);
@@ -110,7 +116,7 @@ describe("SDK market economics (reference model vs chain)", function () {
         expect(ev.args.fillPriceD18, `step ${step} fill`).to.equal(quote.fillPriceD18);
         expect(ev.args.feeD18, `step ${step} fee`).to.equal(quote.feeD18);
         expect(ev.args.fillPriceD18).to.equal(predicted!.fillPriceD18);
-        Object.assign(model, { ...nextModel, timestamp: ts });
+        Object.assign(model, { ...nextModel, timestamp: settledAt });
         books.set(trader.id, nextBook);
         if (math.abs(nextModel.markets.get(marketId)!.state.fundingRateD18) === math.MAX_FUNDING_RATE)
           clampHits++;

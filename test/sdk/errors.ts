@@ -1,12 +1,12 @@
 /** sdk/errors: decoding real reverts from the chain into { name, args, message }. */
 import { expect } from "chai";
-import { AbiCoder, Interface } from "ethers";
+import { AbiCoder, Interface, type ErrorFragment } from "ethers";
 
 import { ethers, networkHelpers, deployBulkhead, ETH } from "../helpers/fixture.js";
 import { usd, wad, DAY } from "../helpers/constants.js";
 import { decodeError, decodeRevert, errorInterface, formatD18 } from "../../sdk/errors.js";
 import { clientFor } from "./harness.js";
-import { trade } from "../helpers/orders.js";
+import { priceUpdate, trade } from "../helpers/orders.js";
 
 /** The decoded revert of a promise that must reject. */
 async function revertOf(p: Promise<unknown>) {
@@ -74,6 +74,52 @@ describe("SDK error decoding", () => {
     const collateral = await revertOf(engine.connect(alice).withdraw(id, usd("10001"), alice));
     expect(collateral.name).to.equal("InsufficientCollateral");
     expect(collateral.message).to.equal("InsufficientCollateral: collateral 10,000.00 < requested 10,001.00");
+  });
+
+  it("decodes order errors from the engine, the pull feed and Pyth", async () => {
+    const d = await networkHelpers.loadFixture(deployBulkhead);
+    const { alice } = d.signers;
+    const { engine } = d.contracts;
+    await (await engine.setOrderParams({ minDelay: 30, maxDelay: 120, settlementRewardD18: 0n })).wait();
+    const client = await clientFor(d, alice);
+    const id = await client.createCrossAccount();
+    await client.deposit(id, usd("10000"));
+    await (await client.commitOrder(id, ETH, wad("1"))).wait();
+    const order = await client.getOrder(id, ETH);
+
+    const pending = await revertOf(client.commitOrder(id, ETH, wad("1")));
+    expect(pending.message).to.equal(
+      `OrderPending: account ${id} already has a pending order in market ${ETH}`,
+    );
+    const locked = await revertOf(client.withdraw(id, usd("1")));
+    expect(locked.message).to.equal(
+      `CollateralLockedByOrder: account ${id} has a pending order; no collateral may leave it until the order settles or is cancelled`,
+    );
+    const early = await revertOf(client.cancelOrder(id, ETH));
+    expect(early.name).to.equal("OrderNotExpired");
+    expect(early.args.expiryTime).to.equal(order.expiryTime);
+    expect(early.message).to.equal(
+      `OrderNotExpired: the order can only be cancelled after it expires at ${new Date(Number(order.expiryTime) * 1000).toISOString()}`,
+    );
+
+    const { data, fee } = await priceUpdate(engine, ETH, wad("3000"), order.readyTime);
+    const notReady = await revertOf(engine.connect(alice).settleOrder(id, ETH, data, { value: fee }));
+    expect(notReady.name).to.equal("OrderNotReady");
+    expect(notReady.args.readyTime).to.equal(order.readyTime);
+    expect(notReady.message).to.match(/^OrderNotReady: the order cannot settle before \d{4}-.*Z/);
+
+    await networkHelpers.time.setNextBlockTimestamp(order.readyTime);
+    const unpaid = await revertOf(engine.connect(alice).settleOrder(id, ETH, data, { value: 0n }));
+    expect(unpaid.name).to.equal("InsufficientUpdateFee");
+    expect(unpaid.values).to.deep.equal([0n, fee]);
+    expect(unpaid.message).to.equal(
+      `InsufficientUpdateFee: sent 0 wei, the oracle's update fee is ${fee} wei (send it exactly)`,
+    );
+    // A price published before the order's ready time is not in its window: the Pyth contract refuses it.
+    const old = await priceUpdate(engine, ETH, wad("3000"), order.readyTime - 1n);
+    const outside = await revertOf(engine.connect(alice).settleOrder(id, ETH, old.data, { value: old.fee }));
+    expect(outside.name).to.equal("PriceFeedNotFoundWithinRange");
+    expect(outside.message).to.match(/^PriceFeedNotFoundWithinRange: Pyth: /);
   });
 
   it("decodes liquidation-module errors through the engine's fallback; unknown selectors revert", async () => {
@@ -166,6 +212,10 @@ describe("SDK error decoding", () => {
       "CooldownActive",
       "SequencerDown",
       "SafeERC20FailedOperation",
+      "OrderNotReady",
+      "CollateralLockedByOrder",
+      "PriceOutsideWindow",
+      "PriceFeedNotFoundWithinRange",
     ]) {
       expect(names).to.include(name);
     }
@@ -180,7 +230,8 @@ describe("SDK error decoding", () => {
               ? "0x" + "00".repeat(i.type === "bytes4" ? 4 : 32)
               : 1n,
       );
-      const decoded = decodeError(errorInterface.encodeErrorResult(f.name, values));
+      // By fragment: InvalidPrice and StalePrice each have a Chainlink and a Pyth signature.
+      const decoded = decodeError(errorInterface.encodeErrorResult(fragment as ErrorFragment, values));
       expect(decoded?.name).to.equal(f.name);
       expect(decoded?.message.startsWith(`${f.name}: `), decoded?.message).to.equal(true);
     }

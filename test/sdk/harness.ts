@@ -1,9 +1,14 @@
-/** Shared pieces of the SDK's differential tests: a seeded PRNG, a client over the fixture, and comparisons. */
+/**
+ * Shared pieces of the SDK's tests: a seeded PRNG, a client over the fixture, trades through the client as orders
+ * settled by a local price publisher, the engine's commit-time checks, and comparisons.
+ */
 import { expect } from "chai";
-import type { Signer } from "ethers";
+import type { ContractTransactionResponse, Signer } from "ethers";
 
 import { BulkheadClient } from "../../sdk/client.js";
-import type { deployBulkhead } from "../helpers/fixture.js";
+import * as math from "../../sdk/math.js";
+import { LocalPriceService } from "../../sdk/pyth.js";
+import { networkHelpers, type deployBulkhead } from "../helpers/fixture.js";
 import { feedAnswer } from "../helpers/constants.js";
 import type { AccountSnapshot, MarketState, ProtocolSnapshot } from "../../sdk/types.js";
 
@@ -83,4 +88,124 @@ export function marketStateOf(snap: ProtocolSnapshot, marketId: number): MarketS
 /** Positions sorted by market id, for comparisons that do not depend on storage order. */
 export function sortedPositions(a: AccountSnapshot): AccountSnapshot["positions"] {
   return [...a.positions].sort((x, y) => x.marketId - y.marketId);
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                    ORDERS THROUGH THE CLIENT (local price publisher)
+   ------------------------------------------------------------------------------------------------------------ */
+
+/**
+ * Settles the pending order of `accountId` on `marketId` through `client` (its signer is the keeper and earns
+ * the reward), with a LocalPriceService publishing the market's mark price (or `priceD18`) from the order's
+ * ready time; the settlement is mined at the ready time when that is still ahead.
+ */
+export async function settleAtReady(
+  client: BulkheadClient,
+  accountId: bigint,
+  marketId: number,
+  opts: { priceD18?: bigint } = {},
+): Promise<ContractTransactionResponse> {
+  const order = await client.getOrder(accountId, marketId);
+  if (order.status === "none") throw new Error(`no pending order for ${accountId} on market ${marketId}`);
+  const pull = await client.pullFeed(marketId);
+  const prices = new LocalPriceService();
+  const price = opts.priceD18 ?? (await client.getMarket(marketId)).priceD18;
+  prices.setPrice(await pull.priceId(), price, order.readyTime);
+  if (order.readyTime > (await client.viewTimestamp())) {
+    await networkHelpers.time.setNextBlockTimestamp(order.readyTime);
+  }
+  const tx = await client.settleOrder(accountId, marketId, prices);
+  await tx.wait();
+  return tx;
+}
+
+/** `client.commitOrder` (default 50 bps around the quote), then its settlement one delay later at the mark. */
+export async function orderTrade(
+  client: BulkheadClient,
+  accountId: bigint,
+  marketId: number,
+  sizeDeltaD18: bigint,
+  toleranceBps = 50n,
+): Promise<ContractTransactionResponse> {
+  await (await client.commitOrder(accountId, marketId, sizeDeltaD18, { toleranceBps })).wait();
+  return settleAtReady(client, accountId, marketId);
+}
+
+/** `client.commitIsolatedOrder` from the wallet (or `sourceAccountId`), then its settlement at the mark. */
+export async function orderOpenIsolated(
+  client: BulkheadClient,
+  marketId: number,
+  margin: bigint,
+  sizeDeltaD18: bigint,
+  opts: { sourceAccountId?: bigint; toleranceBps?: bigint } = {},
+): Promise<{ accountId: bigint; tx: ContractTransactionResponse }> {
+  const { accountId, tx: commit } = await client.commitIsolatedOrder(marketId, margin, sizeDeltaD18, opts);
+  await commit.wait();
+  return { accountId, tx: await settleAtReady(client, accountId, marketId) };
+}
+
+/** `client.commitCloseIsolated`, then its settlement at the mark (the rest goes to the wallet or destination). */
+export async function orderCloseIsolated(
+  client: BulkheadClient,
+  accountId: bigint,
+  opts: { destinationAccountId?: bigint; toleranceBps?: bigint } = {},
+): Promise<ContractTransactionResponse> {
+  await (await client.commitCloseIsolated(accountId, opts)).wait();
+  return settleAtReady(client, accountId, (await client.getAccount(accountId)).marketId);
+}
+
+/** A custom error as the tests compare them: its name and arguments. */
+export interface ExpectedRevert {
+  name: string;
+  args: bigint[];
+}
+
+/**
+ * MarginEngine's commit-time checks of an order on `acct` (`_commit` then `_checkCommit`, in their order) at block
+ * time `now`, paying `rewardD18` at settlement: the error a commit reverts with, or undefined if it is accepted.
+ * Not modelled: UnknownMarket, OrdersNotConfigured, OrderPending and the reward budget (the tests commit valid
+ * markets, one order at a time, with a budget above the reward). Risk-reducing orders are left to settlement; a
+ * risk-increasing one must leave equity - fee - reward >= initial margin with the position resized, at the mark.
+ */
+export function commitRevert(
+  snap: ProtocolSnapshot,
+  acct: AccountSnapshot,
+  marketId: number,
+  sizeDeltaD18: bigint,
+  rewardD18: bigint,
+  now: bigint,
+): ExpectedRevert | undefined {
+  const INT96_MAX = 2n ** 95n - 1n;
+  if (acct.info.isolated && acct.info.marketId !== marketId) {
+    return { name: "WrongAccountMode", args: [acct.accountId] };
+  }
+  if (sizeDeltaD18 === 0n || sizeDeltaD18 > INT96_MAX || sizeDeltaD18 < -INT96_MAX - 1n) {
+    return { name: "InvalidSize", args: [sizeDeltaD18] };
+  }
+  const m = snap.markets.get(marketId)!;
+  const oldSize = acct.positions.find((p) => p.marketId === marketId)?.sizeD18 ?? 0n;
+  const increasesRisk =
+    oldSize === 0n || oldSize > 0n === sizeDeltaD18 > 0n || math.abs(sizeDeltaD18) > math.abs(oldSize);
+  if (!increasesRisk) return undefined;
+  if (snap.paused) return { name: "EnforcedPause", args: [] };
+  if (
+    oldSize === 0n &&
+    !acct.info.isolated &&
+    BigInt(acct.positions.length) >= snap.risk.maxPositionsPerAccount
+  ) {
+    return { name: "TooManyPositions", args: [snap.risk.maxPositionsPerAccount] };
+  }
+  const { feeD18 } = math.quoteTrade(m, sizeDeltaD18);
+  const s = math.marginSummary(acct.info, acct.positions, snap.markets, now);
+  let im = s.initialMarginD18 + math.positionMargins(m.params, oldSize + sizeDeltaD18, m.priceD18).imD18;
+  if (oldSize !== 0n) im -= math.positionMargins(m.params, oldSize, m.priceD18).imD18;
+  const equity = s.equityD18 - feeD18 - rewardD18;
+  return equity < im ? { name: "InsufficientMargin", args: [equity, im] } : undefined;
+}
+
+/** The snapshot's markets with `marketId` priced at `priceD18` (e.g. back at the mark after a settlement). */
+export function withPrice(snap: ProtocolSnapshot, marketId: number, priceD18: bigint): ProtocolSnapshot {
+  const markets = new Map(snap.markets);
+  markets.set(marketId, { ...markets.get(marketId)!, priceD18 });
+  return { ...snap, markets };
 }

@@ -9,7 +9,7 @@ import { networkHelpers, deployBulkhead, ETH, BTC } from "../helpers/fixture.js"
 import { usd, wad } from "../helpers/constants.js";
 import * as math from "../../sdk/math.js";
 import { previewLiquidation } from "../../sdk/preview.js";
-import { Rng, clientFor, expectFields } from "./harness.js";
+import { Rng, clientFor, expectFields, orderTrade } from "./harness.js";
 
 const SEED = Number(process.env.SDK_SEED ?? 0x11d);
 const CASES = 40;
@@ -31,10 +31,10 @@ describe("liquidation guarantees (seeded)", function () {
       const leverage = BigInt(rng.int(8, 25));
       const long = rng.chance(0.5);
       const ethSize = (margin * leverage * wad("1")) / 3000n / (rng.chance(0.3) ? 2n : 1n);
-      await (await a.trade(id, ETH, long ? ethSize : -ethSize, 200n)).wait();
+      await orderTrade(a, id, ETH, long ? ethSize : -ethSize, 200n);
       if (rng.chance(0.4)) {
         const btcSize = ethSize / BigInt(rng.int(40, 120));
-        await (await a.trade(id, BTC, long ? -btcSize : btcSize, 200n)).wait();
+        await orderTrade(a, id, BTC, long ? -btcSize : btcSize, 200n);
       }
 
       // Move ETH just past the SDK's liquidation price (by 0-300 bps of it), on the feed's 8-decimal grid.

@@ -9,7 +9,7 @@ import { expect } from "chai";
 import { networkHelpers, deployBulkhead, ETH } from "../helpers/fixture.js";
 import { usd, wad, feedAnswer } from "../helpers/constants.js";
 import * as math from "../../sdk/math.js";
-import { clientFor } from "./harness.js";
+import { clientFor, orderOpenIsolated } from "./harness.js";
 
 /** Exact floor / ceil of a / b for any signs. */
 function floorDiv(a: bigint, b: bigint): bigint {
@@ -25,7 +25,7 @@ async function isolatedPosition(size: bigint, priceAfter?: string) {
   const d = await networkHelpers.loadFixture(deployBulkhead);
   const { alice } = d.signers;
   const client = await clientFor(d, alice);
-  const { accountId } = await client.openIsolated(ETH, usd("1000"), size, { toleranceBps: 100n });
+  const { accountId } = await orderOpenIsolated(client, ETH, usd("1000"), size, { toleranceBps: 100n });
   if (priceAfter) await d.contracts.ethAggregator.setAnswer(feedAnswer(priceAfter));
   const market = await client.getMarket(ETH);
   const summary = await client.marginSummary(accountId);
