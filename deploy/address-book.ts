@@ -23,6 +23,8 @@ export const addressBookSchema = z
     token: address,
     /** Present when the parameter file deployed a TimelockController. */
     timelock: address.optional(),
+    /** The Pyth contract the markets' pull feeds read (a MockPyth on local networks). */
+    pyth: address,
     markets: z.array(
       z
         .object({
@@ -33,6 +35,10 @@ export const addressBookSchema = z
           feed: address,
           /** The Chainlink aggregator (or mock) behind the adapter. */
           aggregator: address,
+          /** The PythPriceFeed the market's orders settle on. */
+          pullFeed: address,
+          /** Its Pyth price id: what a settler asks the price service for. */
+          priceId: z.string().regex(/^0x[0-9a-f]{64}$/, "is not a bytes32 price id"),
         })
         .strict(),
     ),

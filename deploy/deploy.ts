@@ -46,8 +46,8 @@ export interface Deployment {
 const DECIMALS_ABI = ["function decimals() view returns (uint8)"];
 
 /**
- * Read-only checks of the contracts the file points at (token, aggregators, sequencer feeds): they must exist on
- * this chain and their decimals must be within the contracts' bounds. Sends nothing.
+ * Read-only checks of the contracts the file points at (token, aggregators, sequencer feeds, the Pyth contract):
+ * they must exist on this chain and their decimals must be within the contracts' bounds. Sends nothing.
  */
 export async function checkExternalContracts(provider: Provider, params: DeployParameters, source: string) {
   const problems: string[] = [];
@@ -65,6 +65,9 @@ export async function checkExternalContracts(provider: Provider, params: DeployP
   };
   if ("address" in params.token) {
     await readDecimals("token.address", params.token.address, ENGINE_BOUNDS.MAX_TOKEN_DECIMALS);
+  }
+  if ("address" in params.pyth && (await provider.getCode(params.pyth.address)) === "0x") {
+    problems.push(`pyth.address: no contract at ${params.pyth.address} on this chain`);
   }
   for (const [i, market] of params.markets.entries()) {
     if ("aggregator" in market.feed) {
@@ -133,15 +136,32 @@ export async function deployFromFile(
     feedSymbols.set((await feed.getAddress()).toLowerCase(), market.symbol);
   }
   const markets: AddressBook["markets"] = [];
+  let pyth: string | undefined;
   const count = Number(await engine.marketCount());
   for (let id = 1; id <= count; id++) {
-    const feed = (await engine.getMarketParams(id)).feed;
+    const { feed, pullFeed } = await engine.getMarketParams(id);
     const symbol = feedSymbols.get(feed.toLowerCase());
     if (symbol === undefined)
       throw new Error(`market ${id} reads feed ${feed}, which this file did not deploy`);
     const adapter = await ethers.getContractAt("ChainlinkPriceFeed", feed);
-    markets.push({ id, symbol, feed, aggregator: await adapter.aggregator() });
+    const pull = await ethers.getContractAt("PythPriceFeed", pullFeed);
+    const expectedPull = await deployed[`pullFeed_${marketKey(symbol)}`].getAddress();
+    if (pullFeed !== expectedPull) {
+      throw new Error(
+        `market ${id} settles on ${pullFeed}, not the pull feed this file deployed (${expectedPull})`,
+      );
+    }
+    pyth ??= await pull.pyth();
+    markets.push({
+      id,
+      symbol,
+      feed,
+      aggregator: await adapter.aggregator(),
+      pullFeed,
+      priceId: await pull.priceId(),
+    });
   }
+  if (pyth === undefined) throw new Error("the deployment lists no market");
 
   const engineAddress = await engine.getAddress();
   const dir = options.addressBookDir === null ? undefined : options.addressBookDir;
@@ -161,6 +181,7 @@ export async function deployFromFile(
     governanceModule: await deployed.governanceModule.getAddress(),
     vault: await deployed.vault.getAddress(),
     token: await deployed.token.getAddress(),
+    pyth,
     ...(deployed.timelock === undefined ? {} : { timelock: await deployed.timelock.getAddress() }),
     markets,
     startBlock,

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -8,7 +9,14 @@ import { deployFromFile } from "../deploy/deploy.js";
 import { ROLES } from "../deploy/ignition/BulkheadModule.js";
 import { ENGINE_BOUNDS, ParameterFileError, readParameterFile } from "../deploy/parameters/schema.js";
 import { DAY, FEED_DECIMALS, TOKEN_DECIMALS, feedAnswer, wad } from "./helpers/constants.js";
-import { marketParams, riskParams } from "./helpers/fixture.js";
+import {
+  HEARTBEAT,
+  PYTH_UPDATE_FEE,
+  marketParams,
+  orderParams,
+  pythPriceId,
+  riskParams,
+} from "./helpers/fixture.js";
 import { trade } from "./helpers/orders.js";
 
 const connection = await network.getOrCreate();
@@ -51,7 +59,7 @@ async function deployLocal() {
 describe("deploy: parameter file -> Ignition -> address book", function () {
   describe("deploy/parameters/local.json", function () {
     it("lists every market with the fixture's parameters, in file order, on working feeds", async function () {
-      const { book, engine } = await networkHelpers.loadFixture(deployLocal);
+      const { book, engine, deployer } = await networkHelpers.loadFixture(deployLocal);
       expect(await engine.marketCount()).to.equal(2n);
       expect(book.markets.map((m) => [m.id, m.symbol])).to.deep.equal([
         [1, "ETH-USD"],
@@ -60,9 +68,20 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       const expected = { "ETH-USD": ["ETH", "3000"], "BTC-USD": ["BTC", "60000"] } as const;
       for (const market of book.markets) {
         const [kind, price] = expected[market.symbol as keyof typeof expected];
-        const want = marketParams(market.feed, kind);
+        // The fixture's parameters, pull feed and 5% divergence bound included.
+        const want = marketParams(market.feed, kind, market.pullFeed);
+        expect(want.maxDivergenceD18).to.equal(wad("0.05"));
         const onChain = await engine.getMarketParams(market.id);
         expect(fields(onChain, Object.keys(want))).to.deep.equal(want);
+
+        // Its orders settle on a PythPriceFeed over the deployment's MockPyth, with the fixture's price id and bounds.
+        const pull = await ethers.getContractAt("PythPriceFeed", market.pullFeed);
+        expect(await pull.pyth()).to.equal(book.pyth);
+        expect(await pull.priceId()).to.equal(pythPriceId(market.id));
+        expect(market.priceId).to.equal(pythPriceId(market.id));
+        expect(await pull.maxAge()).to.equal(HEARTBEAT);
+        expect(await pull.maxConfidenceBps()).to.equal(100n);
+        expect(await pull.owner()).to.equal(deployer.address);
 
         const feed = await ethers.getContractAt("ChainlinkPriceFeed", market.feed);
         const aggregator = await ethers.getContractAt("MockAggregatorV3", market.aggregator);
@@ -76,11 +95,17 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       }
     });
 
-    it("sets the risk parameters, the vault, the token and the module", async function () {
+    it("sets the risk and order parameters, the vault, the token, the module and the MockPyth", async function () {
       const { book, engine, engineImpl, vault, token } = await networkHelpers.loadFixture(deployLocal);
       expect(fields(await engine.getRiskParams(), Object.keys(riskParams))).to.deep.equal(
         Object.fromEntries(Object.entries(riskParams).map(([k, v]) => [k, BigInt(v)])),
       );
+      expect(fields(await engine.getOrderParams(), Object.keys(orderParams))).to.deep.equal(
+        Object.fromEntries(Object.entries(orderParams).map(([k, v]) => [k, BigInt(v)])),
+      );
+      const pyth = await ethers.getContractAt("MockPyth", book.pyth);
+      expect(await pyth.getValidTimePeriod()).to.equal(HEARTBEAT);
+      expect(await pyth.getUpdateFee(["0x"])).to.equal(PYTH_UPDATE_FEE);
       expect(await vault.entryFeeBps()).to.equal(10n);
       expect(await vault.exitFeeBps()).to.equal(10n);
       expect(await vault.cooldown()).to.equal(3600n);
@@ -117,7 +142,7 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       expect(() => loadAddressBook(1, addressBookDir)).to.throw(/No Bulkhead address book for chain 1/);
     });
 
-    it("deploys a protocol that trades", async function () {
+    it("deploys a protocol that trades: an order settled on the pull feed at the price published after it", async function () {
       const { deployer, engine, vault, token } = await networkHelpers.loadFixture(deployLocal);
       const amount = 1_000_000n * 10n ** BigInt(TOKEN_DECIMALS);
       await token.mint(deployer, 2n * amount);
@@ -126,8 +151,13 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       await vault.deposit(amount, deployer);
       await engine.createCrossAccount();
       await engine.deposit(1n, amount);
-      await trade(engine, 1n, 1, wad("1"), wad("3100"));
-      expect((await engine.getPositions(1n))[0].sizeD18).to.equal(wad("1"));
+      // Committed at the 3000 mark, settled at 3012 from the MockPyth update (fee paid exactly).
+      await expect(trade(engine, 1n, 1, wad("1"), wad("3100"), { priceD18: wad("3012") }))
+        .to.emit(engine, "OrderSettled")
+        .withArgs(1n, 1n, deployer.address, wad("3012"), anyValue, 0n);
+      const [position] = await engine.getPositions(1n);
+      expect(position.sizeD18).to.equal(wad("1"));
+      expect(position.basisD18 > wad("3012") && position.basisD18 < wad("3013")).to.equal(true);
     });
   });
 
@@ -172,6 +202,11 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       }
       expect(await vault.hasRole(ROLES.DEFAULT_ADMIN_ROLE, deployer)).to.equal(false);
       expect(await engine.marketCount()).to.equal(2n);
+      // The pull feeds' bounds belong to the risk admin, here the timelock.
+      for (const market of addressBook.markets) {
+        const pull = await ethers.getContractAt("PythPriceFeed", market.pullFeed);
+        expect(await pull.owner()).to.equal(timelockAddress);
+      }
     });
   });
 
@@ -267,6 +302,47 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       );
     });
 
+    it("order parameters out of the engine's bounds, a divergence above 10%, a real Pyth without price ids, and no orders section", async function () {
+      const file = await variant("orders", (f) => {
+        f.orders = { minDelaySeconds: 10, maxDelaySeconds: 10, settlementReward: "1000.5" };
+        f.markets[1].params.maxDivergence = "0.1000001";
+        f.pyth = { address: "0xDd24F84d36BF92C65F92307595335bdFab5Bbd21" };
+      });
+      await expectRejectedBeforeSending(
+        file,
+        'orders.maxDelaySeconds: must be > minDelaySeconds (10) (on chain: ParameterOutOfBounds("maxDelay"))',
+        'orders.settlementReward: must be <= 1000 (on chain: ParameterOutOfBounds("settlementReward"))',
+        'markets[1].params.maxDivergence: must be <= 0.1 (on chain: ParameterOutOfBounds("maxDivergence"))',
+        "markets[0].pullFeed.priceId: required with a Pyth contract address (pyth.address)",
+        "markets[1].pullFeed.priceId: required with a Pyth contract address (pyth.address)",
+      );
+      const window = await variant("order-window", (f) => {
+        f.orders = { minDelaySeconds: 3601, maxDelaySeconds: 90000, settlementReward: "0" };
+      });
+      await expectRejectedBeforeSending(
+        window,
+        "orders.minDelaySeconds: Number must be less than or equal to 3600",
+      );
+      const wide = await variant("order-window-wide", (f) => {
+        f.orders = { minDelaySeconds: 1, maxDelaySeconds: 86402, settlementReward: "0" };
+      });
+      await expectRejectedBeforeSending(
+        wide,
+        'orders.maxDelaySeconds: must be at most 86400 s after minDelaySeconds (on chain: ParameterOutOfBounds("maxDelay"))',
+      );
+      const precise = await variant("reward-precision", (f) => {
+        f.orders = { minDelaySeconds: 1, maxDelaySeconds: 60, settlementReward: "0.0000005" };
+      });
+      await expectRejectedBeforeSending(
+        precise,
+        "orders.settlementReward: must be a non-negative decimal string with at most 6 decimals",
+      );
+      const missing = await variant("no-orders", (f) => delete f.orders);
+      await expectRejectedBeforeSending(missing, "orders: Required");
+      const noPull = await variant("no-pull-feed", (f) => delete f.markets[0].pullFeed);
+      await expectRejectedBeforeSending(noPull, "markets[0].pullFeed: Required");
+    });
+
     it('a role given to "timelock" without a timelock section', async function () {
       const file = await variant("no-timelock", (f) => (f.admin = "timelock"));
       await expectRejectedBeforeSending(file, 'admin: "timelock" needs a `timelock` section');
@@ -277,10 +353,13 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       const file = await variant("no-code", (f) => {
         f.token = sepolia.token;
         f.markets[0].feed = sepolia.markets[0].feed;
+        f.pyth = sepolia.pyth;
+        f.markets.forEach((m: Json, i: number) => (m.pullFeed = sepolia.markets[i].pullFeed));
       });
       await expectRejectedBeforeSending(
         file,
         "token.address: no contract at 0x1c7D4B196Cb0C7B01d743Fbc6116a902379C7238",
+        "pyth.address: no contract at 0xDd24F84d36BF92C65F92307595335bdFab5Bbd21",
         "markets[0].feed.aggregator: no contract at 0x694AA1769357215DE4FAC081bf1f309aDC325306",
       );
     });
@@ -289,6 +368,12 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       const parameters = await readParameterFile(SEPOLIA_EXAMPLE);
       expect(parameters.admin).to.equal("timelock");
       expect(parameters.timelock?.minDelay).to.equal(86400);
+      // Real networks: the chain's Pyth contract and the feeds' price ids come from the file.
+      expect(parameters.pyth).to.deep.equal({ address: "0xDd24F84d36BF92C65F92307595335bdFab5Bbd21" });
+      expect(parameters.markets.map((m) => [m.symbol, m.pullFeed.priceId])).to.deep.equal([
+        ["ETH-USD", "0xff61491a931112ddf1bd8147cd1b641375f79f5825126d665480874634fd0ace"],
+        ["BTC-USD", "0xe62df6c8b4a85fe1a67db44dc12de5db330f7ac66b72dc658afedf0f4a415b43"],
+      ]);
       await expectRejectedBeforeSending(SEPOLIA_EXAMPLE, "token.address: no contract at");
     });
   });
@@ -312,6 +397,10 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
         MAX_LIQUIDATION_BUFFER: await governance.MAX_LIQUIDATION_BUFFER(),
         MAX_INSURANCE_FEE_SHARE: await governance.MAX_INSURANCE_FEE_SHARE(),
         MAX_ADL_MIN_SHARE: await governance.MAX_ADL_MIN_SHARE(),
+        MAX_PRICE_DIVERGENCE: await governance.MAX_PRICE_DIVERGENCE(),
+        MAX_MIN_ORDER_DELAY: await governance.MAX_MIN_ORDER_DELAY(),
+        MAX_ORDER_WINDOW: await governance.MAX_ORDER_WINDOW(),
+        MAX_SETTLEMENT_REWARD: await governance.MAX_SETTLEMENT_REWARD(),
         MAX_SIZE_PARAM: await governance.MAX_SIZE_PARAM(),
       };
       const mirrored = Object.fromEntries(
@@ -322,7 +411,7 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
 
     it("the engine rejects the liquidation fee the schema rejects, and accepts one ratio step (1e-9) less", async function () {
       const { book, engine } = await networkHelpers.loadFixture(deployLocal);
-      const params = marketParams(book.markets[0].feed, "ETH");
+      const params = marketParams(book.markets[0].feed, "ETH", book.markets[0].pullFeed);
       // liquidationFee + takerFee < baseImr x mmScalar (both paid by a liquidation at the maintenance boundary).
       const boundary = (params.baseImrD18 * params.mmScalarD18) / 10n ** 18n - params.takerFeeD18;
       await expect(engine.listMarket({ ...params, liquidationFeeD18: boundary }))
@@ -338,7 +427,7 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
 
     it("the engine rejects a minPositionMargin below flatKeeperReward, and accepts it equal", async function () {
       const { book, engine } = await networkHelpers.loadFixture(deployLocal);
-      const params = marketParams(book.markets[0].feed, "ETH");
+      const params = marketParams(book.markets[0].feed, "ETH", book.markets[0].pullFeed);
       await expect(
         engine.listMarket({ ...params, minPositionMarginD18: riskParams.flatKeeperRewardD18 - 1n }),
       )

@@ -6,11 +6,13 @@
  * what lets Ignition resume an interrupted deployment from its journal on a live network.
  *
  * Order of operations (each step waits for the ones it names):
- *   Token -> Feeds -> Timelock? -> Engine (LiquidationModule and GovernanceModule, then MarginEngine with the
- *   deployer as admin; the governance selectors, e.g. listMarket, are called through the IBulkhead ABI)
- *   -> Vault (LiquidityVault, engine.setVault) -> Markets (deployer gets RISK_ROLE, listMarket in file order)
- *   -> Roles (grant RISK/PAUSER/ADMIN to the configured holders, then the deployer renounces what it should
- *   not keep). The deployer is the engine's first admin because setVault, grantRole and listMarket need it.
+ *   Token -> Timelock? -> Feeds (per market: the Chainlink mark feed, and the Pyth pull feed its orders settle
+ *   on, over the chain's Pyth contract or a MockPyth deployed here, owned by the risk admin) -> Engine
+ *   (LiquidationModule and GovernanceModule, then MarginEngine with the deployer as admin; the governance
+ *   selectors, e.g. listMarket, are called through the IBulkhead ABI) -> Vault (LiquidityVault, engine.setVault)
+ *   -> Markets (deployer gets RISK_ROLE, listMarket in file order, then setOrderParams) -> Roles (grant
+ *   RISK/PAUSER/ADMIN to the configured holders, then the deployer renounces what it should not keep). The
+ *   deployer is the engine's first admin because setVault, grantRole and listMarket need it.
  */
 import { createRequire } from "node:module";
 import { buildModule } from "@nomicfoundation/hardhat-ignition/modules";
@@ -37,11 +39,25 @@ export const ROLES = {
 /** An Ignition-safe key for a market symbol: "ETH-USD" -> "ETH_USD". */
 export const marketKey = (symbol: string) => symbol.replace(/[^A-Za-z0-9]/g, "_");
 
-/** The engine's `MarketParams` tuple for a market whose feed is `feed`. */
-export function marketParamsArg(market: MarketParameters, feed: ContractFuture<string> | string) {
+/**
+ * The Pyth price id of the market listed `marketId`-th: the file's, or (MockPyth only) `BULKHEAD/<marketId>`, as
+ * test/helpers/fixture.ts's `pythPriceId`.
+ */
+export function pythPriceIdOf(market: MarketParameters, marketId: number): string {
+  return market.pullFeed.priceId ?? id(`BULKHEAD/${marketId}`);
+}
+
+/** The engine's `MarketParams` tuple for a market whose mark feed is `feed` and whose orders settle on `pullFeed`. */
+export function marketParamsArg(
+  market: MarketParameters,
+  feed: ContractFuture<string> | string,
+  pullFeed: ContractFuture<string> | string,
+) {
   const p = market.params;
   return {
     feed,
+    pullFeed,
+    maxDivergenceD18: p.maxDivergence,
     baseImrD18: p.baseImr,
     maxImrD18: p.maxImr,
     imrSizeSlopeD18: p.imrSizeSlope,
@@ -94,9 +110,47 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
     return { token };
   });
 
+  const timelockConfig = params.timelock;
+  const TimelockModule =
+    timelockConfig === undefined
+      ? undefined
+      : buildModule("Timelock", (m) => {
+          // Admin argument zero: the timelock administers itself, so no EOA can bypass the delay.
+          const timelock = m.contract("TimelockController", openZeppelinArtifact("TimelockController"), [
+            timelockConfig.minDelay,
+            timelockConfig.proposers.map(resolveAddress),
+            timelockConfig.executors.map(resolveAddress),
+            ZeroAddress,
+          ]);
+          return { timelock };
+        });
+
+  /** A role holder as a call argument: an address, or the timelock deployed by this graph. */
+  const holderArg = (m: Parameters<Parameters<typeof buildModule>[1]>[0], holder: RoleHolder) => {
+    if (holder !== "timelock") return resolveAddress(holder);
+    return m.useModule(TimelockModule as NonNullable<typeof TimelockModule>).timelock;
+  };
+
   const FeedsModule = buildModule("Feeds", (m) => {
     const results: Record<string, ContractFuture<string>> = {};
-    for (const market of params.markets) {
+    // The Pyth contract the pull feeds read: a MockPyth (local networks) or the chain's, given by address.
+    let pyth: ContractFuture<string> | string;
+    if ("mock" in params.pyth) {
+      const mock = m.contract(
+        "MockPyth",
+        [params.pyth.mock.validTimePeriodSeconds, params.pyth.mock.updateFeeWei],
+        {
+          id: "pyth",
+        },
+      );
+      results.pyth = mock;
+      pyth = mock;
+    } else {
+      pyth = params.pyth.address;
+    }
+    // The pull feeds' owner may change their age and confidence bounds: the risk admin.
+    const pullFeedOwner = holderArg(m, params.riskAdmin);
+    for (const [i, market] of params.markets.entries()) {
       const key = marketKey(market.symbol);
       let aggregator: ContractFuture<string> | string;
       if ("mock" in market.feed) {
@@ -118,24 +172,20 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
         ],
         { id: `feed_${key}` },
       );
+      results[`pullFeed_${key}`] = m.contract(
+        "PythPriceFeed",
+        [
+          pyth,
+          pythPriceIdOf(market, i + 1),
+          pullFeedOwner,
+          market.pullFeed.maxAgeSeconds,
+          market.pullFeed.maxConfidenceBps,
+        ],
+        { id: `pullFeed_${key}` },
+      );
     }
     return results;
   });
-
-  const timelockConfig = params.timelock;
-  const TimelockModule =
-    timelockConfig === undefined
-      ? undefined
-      : buildModule("Timelock", (m) => {
-          // Admin argument zero: the timelock administers itself, so no EOA can bypass the delay.
-          const timelock = m.contract("TimelockController", openZeppelinArtifact("TimelockController"), [
-            timelockConfig.minDelay,
-            timelockConfig.proposers.map(resolveAddress),
-            timelockConfig.executors.map(resolveAddress),
-            ZeroAddress,
-          ]);
-          return { timelock };
-        });
 
   const EngineModule = buildModule("Engine", (m) => {
     const { token } = m.useModule(TokenModule);
@@ -152,12 +202,6 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
     const bulkhead = m.contractAt("IBulkhead", engine, { id: "Bulkhead" });
     return { engine, liquidationModule, governanceModule, bulkhead };
   });
-
-  /** A role holder as a call argument: an address, or the timelock deployed by this graph. */
-  const holderArg = (m: Parameters<Parameters<typeof buildModule>[1]>[0], holder: RoleHolder) => {
-    if (holder !== "timelock") return resolveAddress(holder);
-    return m.useModule(TimelockModule as NonNullable<typeof TimelockModule>).timelock;
-  };
 
   const VaultModule = buildModule("Vault", (m) => {
     const { token } = m.useModule(TokenModule);
@@ -184,11 +228,21 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
     for (const market of params.markets) {
       const key = marketKey(market.symbol);
       // Chained so market ids follow the file order (1, 2, ...).
-      previous = m.call(bulkhead, "listMarket", [marketParamsArg(market, feeds[`feed_${key}`])], {
-        id: `listMarket_${key}`,
-        after: [previous],
-      });
+      previous = m.call(
+        bulkhead,
+        "listMarket",
+        [marketParamsArg(market, feeds[`feed_${key}`], feeds[`pullFeed_${key}`])],
+        { id: `listMarket_${key}`, after: [previous] },
+      );
     }
+    // Orders cannot be committed before their parameters are set (OrdersNotConfigured).
+    const o = params.orders;
+    m.call(
+      bulkhead,
+      "setOrderParams",
+      [{ minDelay: o.minDelaySeconds, maxDelay: o.maxDelaySeconds, settlementRewardD18: o.settlementReward }],
+      { id: "setOrderParams", after: [previous] },
+    );
     return {};
   });
 
@@ -229,7 +283,7 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
     m.useModule(RolesModule);
     const timelock = TimelockModule === undefined ? {} : m.useModule(TimelockModule);
     // Keyed by name for the deploy script: token, engine, liquidationModule, governanceModule, vault, feed_<KEY>,
-    // aggregator_<KEY> (mock feeds) and timelock (when configured).
+    // pullFeed_<KEY>, aggregator_<KEY> (mock feeds), pyth (MockPyth) and timelock (when configured).
     const results: Record<string, ContractFuture<string>> = {
       token,
       engine,

@@ -2,8 +2,9 @@
  * The deployment parameter file: its shape (zod) and every bound the contracts enforce, checked off-chain so a
  * bad file fails with a message naming the field BEFORE a transaction is sent.
  *
- * Bounds mirror contracts/core/GovernanceModule.sol (its public constants, `_writeMarketParams`, `_setRiskParams`),
- * contracts/vault/LiquidityVault.sol (`_setVaultParams`) and contracts/oracle/ChainlinkPriceFeed.sol (constructor).
+ * Bounds mirror contracts/core/GovernanceModule.sol (its public constants, `_writeMarketParams`, `_setRiskParams`,
+ * `setOrderParams`), contracts/vault/LiquidityVault.sol (`_setVaultParams`), contracts/oracle/ChainlinkPriceFeed.sol
+ * and contracts/oracle/PythPriceFeed.sol (constructors).
  * Keep them in lock-step: the on-chain checks stay authoritative, these only fail earlier and say why.
  */
 import { readFile } from "node:fs/promises";
@@ -27,6 +28,10 @@ export const ENGINE_BOUNDS = {
   MAX_LIQUIDATION_BUFFER: WAD / 2n,
   MAX_INSURANCE_FEE_SHARE: WAD / 2n,
   MAX_ADL_MIN_SHARE: WAD / 2n,
+  MAX_PRICE_DIVERGENCE: WAD / 10n,
+  MAX_MIN_ORDER_DELAY: 3600n, // seconds
+  MAX_ORDER_WINDOW: 24n * 3600n, // seconds, maxDelay - minDelay
+  MAX_SETTLEMENT_REWARD: 1000n * WAD,
   MAX_SIZE_PARAM: 10n ** 28n, // 1e10 base units: sizes and open interest live in 96-bit storage
   MAX_POSITIONS: 16,
   MAX_MARKETS: 64,
@@ -35,6 +40,9 @@ export const ENGINE_BOUNDS = {
 
 /** LiquidityVault bounds. */
 export const VAULT_BOUNDS = { MAX_FEE_BPS: 100, MAX_COOLDOWN: 7 * 24 * 3600 } as const;
+
+/** PythPriceFeed bounds (MAX_AGE_LIMIT, MAX_CONFIDENCE_BPS_LIMIT). */
+export const PULL_FEED_BOUNDS = { MAX_AGE: 24 * 3600, MAX_CONFIDENCE_BPS: 1000 } as const;
 
 /** ChainlinkPriceFeed bounds. */
 export const FEED_BOUNDS = {
@@ -173,6 +181,63 @@ const feedSchema = z.union(
   { errorMap: () => ({ message: "must be {mock: {decimals, initialAnswer}} or {aggregator}" }) },
 );
 
+const bytes32 = z
+  .string({ invalid_type_error: "must be a 0x-prefixed 32-byte hex string" })
+  .regex(/^0x[0-9a-fA-F]{64}$/, "must be a 0x-prefixed 32-byte hex string (a Pyth price id)")
+  .transform((value) => value.toLowerCase())
+  .refine((value) => !/^0x0{64}$/.test(value), { message: "must not be zero" });
+
+/**
+ * The Pyth contract every market's pull feed reads: a MockPyth deployed here (local networks only: it accepts
+ * unsigned updates), or the chain's Pyth contract.
+ */
+const pythSchema = z.union(
+  [
+    z
+      .object({
+        mock: z
+          .object({
+            /** MockPyth's valid time period (seconds). */
+            validTimePeriodSeconds: z
+              .number()
+              .int()
+              .min(1)
+              .max(365 * 24 * 3600),
+            /** MockPyth's fee per price update, in wei. */
+            updateFeeWei: z.number().int().min(0),
+          })
+          .strict(),
+      })
+      .strict(),
+    z.object({ address: nonZeroAddress }).strict(),
+  ],
+  { errorMap: () => ({ message: "must be {mock: {validTimePeriodSeconds, updateFeeWei}} or {address}" }) },
+);
+
+/** A market's PythPriceFeed: the price its orders settle on. */
+const pullFeedSchema = z
+  .object({
+    /** The Pyth price id. Required with a real Pyth contract; with the mock, BULKHEAD/<market id> by default. */
+    priceId: bytes32.optional(),
+    /** Oldest stored price `latestPrice` accepts (seconds). */
+    maxAgeSeconds: z.number().int().min(1).max(PULL_FEED_BOUNDS.MAX_AGE),
+    /** Widest confidence interval accepted, in basis points of the price. */
+    maxConfidenceBps: z.number().int().min(1).max(PULL_FEED_BOUNDS.MAX_CONFIDENCE_BPS),
+  })
+  .strict();
+
+/** IOrders.OrderParams: order delays and the settling keeper's flat reward. */
+const ordersSchema = z
+  .object({
+    /** Seconds after commit before the earliest accepted settlement price (>= 1). */
+    minDelaySeconds: z.number().int().min(1).max(Number(ENGINE_BOUNDS.MAX_MIN_ORDER_DELAY)),
+    /** Seconds after commit after which an order expires (> minDelaySeconds). */
+    maxDelaySeconds: z.number().int().min(2),
+    /** Flat reward (USD) the settling keeper receives from the account, fixed at commit (at most 6 decimals). */
+    settlementReward: decimalString(6).transform((value) => parseDecimal(value, 18)),
+  })
+  .strict();
+
 const marketParamsSchema = z
   .object({
     baseImr: ratio(),
@@ -187,6 +252,8 @@ const marketParamsSchema = z
     liquidationFee: ratio(),
     reserveRatio: ratio(),
     maxOiPerSide: d18(128),
+    /** Largest gap between an order's settlement price and the mark price, as a fraction of the mark (0: none). */
+    maxDivergence: ratio(),
   })
   .strict();
 
@@ -197,6 +264,7 @@ const marketSchema = z
     heartbeatSeconds: z.number().int().min(1).max(FEED_BOUNDS.MAX_HEARTBEAT),
     sequencerUptimeFeed: nonZeroAddress.optional(),
     gracePeriodSeconds: seconds(FEED_BOUNDS.MAX_GRACE_PERIOD).optional(),
+    pullFeed: pullFeedSchema,
     params: marketParamsSchema,
   })
   .strict();
@@ -217,6 +285,8 @@ export const parameterFileSchema = z
     timelock: timelockSchema.optional(),
     riskParams: riskParamsSchema,
     vault: vaultSchema,
+    pyth: pythSchema,
+    orders: ordersSchema,
     markets: z.array(marketSchema).min(1, "list at least one market").max(ENGINE_BOUNDS.MAX_MARKETS),
   })
   .strict();
@@ -290,7 +360,27 @@ export function checkBounds(file: DeployParameters): Issue[] {
     );
   }
 
-  // Markets (GovernanceModule._writeMarketParams, ChainlinkPriceFeed constructor).
+  // Orders (GovernanceModule.setOrderParams).
+  const o = file.orders;
+  if (o.maxDelaySeconds <= o.minDelaySeconds) {
+    issue(
+      ["orders", "maxDelaySeconds"],
+      bound(`must be > minDelaySeconds (${o.minDelaySeconds})`, "maxDelay"),
+    );
+  } else if (BigInt(o.maxDelaySeconds - o.minDelaySeconds) > B.MAX_ORDER_WINDOW) {
+    issue(
+      ["orders", "maxDelaySeconds"],
+      bound(`must be at most ${B.MAX_ORDER_WINDOW} s after minDelaySeconds`, "maxDelay"),
+    );
+  }
+  if (o.settlementReward > B.MAX_SETTLEMENT_REWARD) {
+    issue(
+      ["orders", "settlementReward"],
+      bound(`must be <= ${show(B.MAX_SETTLEMENT_REWARD)}`, "settlementReward"),
+    );
+  }
+
+  // Markets (GovernanceModule._writeMarketParams, ChainlinkPriceFeed and PythPriceFeed constructors).
   const symbols = new Set<string>();
   file.markets.forEach((market, i) => {
     const at = (field: string) => ["markets", i, "params", field];
@@ -363,6 +453,13 @@ export function checkBounds(file: DeployParameters): Issue[] {
     }
     if (p.maxOiPerSide === 0n || p.maxOiPerSide > p.skewScale) {
       issue(at("maxOiPerSide"), bound(`must be in (0, skewScale (${show(p.skewScale)})]`, "maxOiPerSide"));
+    }
+    if (p.maxDivergence > B.MAX_PRICE_DIVERGENCE) {
+      issue(at("maxDivergence"), bound(`must be <= ${show(B.MAX_PRICE_DIVERGENCE)}`, "maxDivergence"));
+    }
+    // A real Pyth contract serves the ids its publishers publish: the file must name them.
+    if ("address" in file.pyth && market.pullFeed.priceId === undefined) {
+      issue(["markets", i, "pullFeed", "priceId"], "required with a Pyth contract address (pyth.address)");
     }
   });
   return issues;
