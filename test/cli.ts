@@ -1,7 +1,9 @@
 /**
  * The `bulkhead` bin end to end: a real `hardhat node` started here, Bulkhead deployed to it from
  * deploy/parameters/local.json, and `node bin/bulkhead.js ...` run as a child process against it. Checks human
- * and --json output, the figures against the engine's own views, and a reverted action's decoded error.
+ * and --json output, the figures against the engine's own views, and a reverted action's decoded error. Trades
+ * are orders: the CLI commits them, and a keeper (here the SDK with a local price publisher, signed by the LP)
+ * settles them one delay later at the mark.
  */
 import { expect } from "chai";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -10,11 +12,13 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { JsonRpcProvider, Wallet, parseEther } from "ethers";
+import { JsonRpcProvider, Wallet, parseEther, type TransactionReceipt } from "ethers";
 import { network } from "hardhat";
 
 import type { AddressBook } from "../deploy/address-book.js";
 import { deployFromFile } from "../deploy/deploy.js";
+import { BulkheadClient } from "../sdk/client.js";
+import { LocalPriceService } from "../sdk/pyth.js";
 import { IBulkhead__factory, LiquidityVault__factory } from "../types/ethers-contracts/index.js";
 import { FEED_DECIMALS, TOKEN_SCALE, WAD, usd, wad } from "./helpers/constants.js";
 
@@ -126,7 +130,11 @@ describe("bulkhead CLI against a local node", function () {
     }
     const eth = book.markets.find((m) => m.id === ETH)!;
     aggregatorEth = await ethers.getContractAt("MockAggregatorV3", eth.aggregator, deployer);
-    provider = new JsonRpcProvider(rpc, undefined, { staticNetwork: true, cacheTimeout: -1 });
+    provider = new JsonRpcProvider(rpc, undefined, {
+      staticNetwork: true,
+      cacheTimeout: -1,
+      pollingInterval: 100,
+    });
   });
 
   after(async function () {
@@ -147,6 +155,40 @@ describe("bulkhead CLI against a local node", function () {
 
   const engine = () => IBulkhead__factory.connect(book.engine, provider);
   const vault = () => LiquidityVault__factory.connect(book.vault, provider);
+
+  /**
+   * Settles the pending order of `accountId` on `marketId` as a keeper would: the LP's wallet signs, a local price
+   * publisher proves the mark price at the order's ready time (the price id from the address book).
+   */
+  async function settle(accountId: bigint, marketId: number): Promise<TransactionReceipt> {
+    const keeper = new BulkheadClient(new Wallet(lp.privateKey, provider), {
+      engine: book.engine,
+      vault: book.vault,
+      token: book.token,
+    });
+    const order = await keeper.getOrder(accountId, marketId);
+    expect(order.status, `order of ${accountId} on ${marketId}`).to.not.equal("none");
+    const prices = new LocalPriceService();
+    const priceId = book.markets.find((m) => m.id === marketId)!.priceId;
+    prices.setPrice(priceId, (await keeper.getMarket(marketId)).priceD18, order.readyTime);
+    // local.json's minimum delay is 1 s, and the node gives every block a later timestamp than the last: the
+    // settlement's block is at or after the ready time whatever the wall clock says (the chain runs ahead of it
+    // after the deployment's many blocks).
+    expect(order.readyTime - order.commitTime).to.equal(1n);
+    const receipt = await (await keeper.settleOrder(accountId, marketId, prices)).wait();
+    expect(receipt?.status).to.equal(1);
+    return receipt!;
+  }
+
+  /** The engine's events of a receipt, by name. */
+  function engineEvents(receipt: TransactionReceipt, name: string) {
+    const iface = engine().interface;
+    return receipt.logs
+      .filter((l) => l.address.toLowerCase() === book.engine.toLowerCase())
+      .map((l) => iface.parseLog(l))
+      .filter((e) => e?.name === name)
+      .map((e) => e!.args);
+  }
 
   it("markets --json lists ETH and BTC with the engine's parameters and prices", async function () {
     const out = await cliJson(["markets"]);
@@ -207,7 +249,7 @@ describe("bulkhead CLI against a local node", function () {
     expect(BigInt(status.position.unlocksAt)).to.be.greaterThan(0n);
   });
 
-  it("creates an account, deposits and trades, with the preview's fill equal to the chain's", async function () {
+  it("creates an account, deposits and commits a trade; its settlement fills at the preview's price", async function () {
     const created = await cliJson(["create-account"]);
     expect(created.accountId).to.equal("1");
     const deposit = await cliJson(["deposit", "1", "10000"]);
@@ -216,13 +258,24 @@ describe("bulkhead CLI against a local node", function () {
     expect(deposit.preview.after.collateralD18).to.equal(wad("10000").toString());
 
     const trade = await cliJson(["trade", "1", "ETH", "30"]);
-    const fill = trade.events.find((e: { name: string }) => e.name === "PositionModified");
-    expect(fill.args.sizeDeltaD18).to.equal(wad("30").toString());
-    expect(fill.args.newSizeD18).to.equal(wad("30").toString());
+    const committed = trade.events.find((e: { name: string }) => e.name === "OrderCommitted");
+    expect(committed.args.sizeDeltaD18).to.equal(wad("30").toString());
+    expect(trade.order).to.include({ accountId: "1", marketId: "1" });
     expect(trade.preview.allowed).to.equal(true);
-    expect(trade.preview.fillPriceD18).to.equal(fill.args.fillPriceD18);
-    expect(trade.preview.feeD18).to.equal(fill.args.feeD18);
+    expect(await engine().getPositions(1n)).to.deep.equal([]);
+
+    const status = await cliJson(["order", "status", "1"]);
+    expect(status.orders).to.have.length(1);
+    expect(status.orders[0].sizeDeltaD18).to.equal(wad("30").toString());
+    expect(status.orders[0].acceptablePriceD18).to.equal(committed.args.acceptablePriceD18);
+
+    // Settled at the unchanged mark: the fill and fee the preview showed.
+    const [fill] = engineEvents(await settle(1n, ETH), "PositionModified");
+    expect(fill.newSizeD18).to.equal(wad("30"));
+    expect(trade.preview.fillPriceD18).to.equal(fill.fillPriceD18.toString());
+    expect(trade.preview.feeD18).to.equal(fill.feeD18.toString());
     expect((await engine().getPositions(1n))[0].sizeD18).to.equal(wad("30"));
+    expect((await cliJson(["order", "status", "1"])).orders).to.deep.equal([]);
   });
 
   it("status --json equals the engine's views at the same block; status prints the position", async function () {
@@ -262,7 +315,7 @@ describe("bulkhead CLI against a local node", function () {
     expect(human.stderr).to.match(
       /^Error: InsufficientMargin: equity [\d,]+\.\d\d < initial margin [\d,]+\.\d\d\n$/,
     );
-    expect(human.stdout).to.contain("Preview: buy 1,000.0000 ETH-USD in account 1");
+    expect(human.stdout).to.contain("Preview: commit an order: buy 1,000.0000 ETH-USD in account 1");
     expect(human.stdout).to.contain("The engine would reject this: InsufficientMargin");
 
     const r = await cli(["trade", "1", "ETH", "1000", "--json"]);
@@ -271,25 +324,30 @@ describe("bulkhead CLI against a local node", function () {
     expect(Object.keys(out)).to.deep.equal(["error"]);
     expect(out.error).to.include({ name: "InsufficientMargin", source: "chain" });
     expect(out.error.message).to.match(/^InsufficientMargin: equity/);
-    // The error's arguments are the engine's figures after the rejected trade: equity below IM.
+    // Refused at commit: the error's arguments are equity (after the order's fee) below the IM it would need.
     expect(BigInt(out.error.args.equityD18)).to.be.lessThan(BigInt(out.error.args.initialMarginD18));
     expect((await engine().getPositions(1n))[0].sizeD18).to.equal(wad("30"));
   });
 
-  it("open-isolated, close, and accounts --json listing both", async function () {
+  it("open-isolated, close (orders, each settled), and accounts --json listing both", async function () {
     const opened = await cliJson(["open-isolated", "BTC", "1000", "-0.1"]);
     expect(opened.accountId).to.equal("2");
     expect(opened.preview.after.positions[0].sizeD18).to.equal(wad("-0.1").toString());
     const info = await engine().getAccount(2n);
     expect(info.isolated).to.equal(true);
+    const [open] = engineEvents(await settle(2n, 2), "PositionModified");
+    expect(open.newSizeD18).to.equal(wad("-0.1"));
+    expect(opened.preview.fillPriceD18).to.equal(open.fillPriceD18.toString());
 
     const closed = await cliJson(["close", "2"]);
-    const fill = closed.events.find((e: { name: string }) => e.name === "PositionModified");
-    expect(fill.args.newSizeD18).to.equal("0");
+    expect(closed.events.map((e: { name: string }) => e.name)).to.include("OrderCommitted");
+    const receipt = await settle(2n, 2);
+    const [fill] = engineEvents(receipt, "PositionModified");
+    expect(fill.newSizeD18).to.equal(0n);
     // Paid out to the wallet in whole token units: only sub-unit dust stays behind.
     expect((await engine().getAccount(2n)).collateralD18).to.be.lessThan(TOKEN_SCALE);
-    const withdrawn = closed.events.find((e: { name: string }) => e.name === "Withdrawn");
-    expect(withdrawn.args.receiver).to.equal(trader.address);
+    const [withdrawn] = engineEvents(receipt, "Withdrawn");
+    expect(withdrawn.receiver).to.equal(trader.address);
 
     const list = await cliJson(["accounts"]);
     expect(list.owner).to.equal(trader.address);
