@@ -1,14 +1,21 @@
 /**
  * `npm run demo`: the whole Bulkhead story on the embedded Hardhat network, in numbered steps.
  *
+ * Every trade is a delayed order: committed by its owner, then settled one minimum delay later by a keeper at the
+ * first pull-oracle price published after the commit (a MockPyth update from the local price publisher). Two
+ * scenes show what that changes: the fill follows the price of the settlement window, not the price at commit,
+ * and a trader who knows of a coming move can no longer trade ahead of it.
+ *
  * A correlated crash (ETH and BTC both -15%, then a partial rebound) hits three accounts:
  *   Alice's cross account, long ETH and short BTC (hedged), and her isolated account with the same ETH leg alone;
  *   Bob's cross account, short ETH at low leverage.
  * The keeper bot (keeper/) ticks after every price update and liquidates what becomes liquidatable.
- * Equity and maintenance margin along the path are charted to out/demo/equity-vs-margin.svg.
+ * Equity and maintenance margin along the path are charted to out/demo/equity-vs-margin.png (and .svg).
  */
 import { mkdirSync } from "node:fs";
+import type { Signer } from "ethers";
 import { network } from "hardhat";
+import { BulkheadClient, LocalPriceService } from "../sdk/index.js";
 import { EngineAdapter } from "../keeper/chain.js";
 import { Keeper } from "../keeper/bot.js";
 import { jsonLogger } from "../keeper/log.js";
@@ -26,6 +33,8 @@ const { ethers } = connection;
 const { signers, contracts } = await deployProtocol(connection);
 const { token, engine, vault, ethAggregator, btcAggregator } = contracts;
 const { lp, alice, bob, keeper: keeperSigner } = signers;
+// Two more traders for the order scenes: Dave, and Erin who knows where ETH goes next.
+const [dave, erin] = (await ethers.getSigners()).slice(5, 7);
 
 let stepNo = 0;
 const step = (title: string) => console.log(`\n${++stepNo}. ${title}`);
@@ -54,6 +63,93 @@ async function accountView(id: bigint) {
   return { s, health, legs: legs.length > 0 ? legs.join(", ") : "no positions" };
 }
 
+/* ---------------------------------------- orders ---------------------------------------------------------- */
+
+const SYMBOL: Record<number, string> = { [ETH]: "ETH", [BTC]: "BTC" };
+/** The local price publisher: it signs MockPyth updates of the prices it is told, as Pyth's service would. */
+const prices = new LocalPriceService();
+/** The keeper settles every order (anyone may; the settler earns the settlement reward). */
+const settler = new BulkheadClient(keeperSigner, {
+  engine: await engine.getAddress(),
+  vault: await vault.getAddress(),
+  token: await token.getAddress(),
+});
+const priceIds = new Map<number, string>();
+for (const id of [ETH, BTC]) priceIds.set(id, await (await settler.pullFeed(id)).priceId());
+
+/** The settlement reward an order agrees to pay: the current one (fixed at commit). */
+const rewardBudget = async () => (await engine.getOrderParams()).settlementRewardD18;
+const markOf = async (marketId: number) => (await engine.quoteTrade(marketId, 1n)).oraclePriceD18;
+const signedSize = (size: bigint) => `${size > 0n ? "+" : ""}${ratio18(size, 2)}`;
+
+/**
+ * Commits an order (`commit` sends it) and prints it: side, size, limit, and the mark and quoted fill at commit.
+ * Returns the order as stored.
+ */
+async function commitOrder(
+  who: string,
+  marketId: number,
+  size: bigint,
+  limit: bigint,
+  commit: () => Promise<{ wait(): Promise<unknown> }>,
+  accountId: () => Promise<bigint>,
+) {
+  const quote = await engine.quoteTrade(marketId, size);
+  await (await commit()).wait();
+  const id = await accountId();
+  const order = await engine.getOrder(id, marketId);
+  line(
+    `${who} #${id} commits ${size > 0n ? "buy" : "sell"} ${ratio18(size < 0n ? -size : size, 2)} ${SYMBOL[marketId]} (limit $${price18(limit)}) at t=${order.commitTime}: mark $${price18(quote.oraclePriceD18)}, quoted fill $${price18(quote.fillPriceD18)}`,
+  );
+  return { accountId: id, order };
+}
+
+/**
+ * The keeper settles the order at its ready time with the price published then (the mark, unless `pullPriceD18`
+ * says the market printed another price by then) and prints the settlement: price, fill, fee.
+ */
+async function settleOrder(accountId: bigint, marketId: number, pullPriceD18?: bigint) {
+  const order = await engine.getOrder(accountId, marketId);
+  const price = pullPriceD18 ?? (await markOf(marketId));
+  prices.setPrice(priceIds.get(marketId)!, price, order.readyTime);
+  const latest = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
+  if (order.readyTime > latest)
+    await ethers.provider.send("evm_setNextBlockTimestamp", [Number(order.readyTime)]);
+  const receipt = (await (await settler.settleOrder(accountId, marketId, prices)).wait())!;
+  const parsed = receipt.logs.map((l) => engine.interface.parseLog(l)).filter((e) => e !== null);
+  const settled = parsed.find((e) => e.name === "OrderSettled")!.args;
+  const filled = parsed.find((e) => e.name === "PositionModified")!.args;
+  line(
+    `   settled by the keeper at t=${settled.publishTime} (+${settled.publishTime - order.commitTime} s): pull price $${price18(settled.priceD18)}, fill $${price18(filled.fillPriceD18)}, fee $${usd18(filled.feeD18)}, position ${signedSize(filled.newSizeD18)} ${SYMBOL[marketId]}`,
+  );
+  return {
+    price: settled.priceD18 as bigint,
+    fill: filled.fillPriceD18 as bigint,
+    fee: filled.feeD18 as bigint,
+  };
+}
+
+/** A trade as an order on a cross account: committed, then settled one delay later. */
+async function trade(
+  who: string,
+  signer: Signer,
+  accountId: bigint,
+  marketId: number,
+  size: bigint,
+  limit: bigint,
+) {
+  const budget = await rewardBudget();
+  await commitOrder(
+    who,
+    marketId,
+    size,
+    limit,
+    () => engine.connect(signer).commitOrder(accountId, marketId, size, limit, budget),
+    async () => accountId,
+  );
+  return settleOrder(accountId, marketId);
+}
+
 function describe(name: string, v: Awaited<ReturnType<typeof accountView>>) {
   const health = v.health === ethers.MaxUint256 ? "∞" : ratio18(v.health, 2);
   line(
@@ -68,9 +164,16 @@ line(
   `engine ${await engine.getAddress()}, vault ${await vault.getAddress()}, USDC ${await token.getAddress()}`,
 );
 line("markets: 1 = ETH at $3,000.00, 2 = BTC at $60,000.00 (50x max leverage, 0.06% taker fee)");
+{
+  const p = await engine.getOrderParams();
+  const eth = await engine.getMarketParams(ETH);
+  line(
+    `orders: settled ${p.minDelay} s to ${p.maxDelay} s after commit on each market's Pyth pull feed (MockPyth here), within ${ratio18(eth.maxDivergenceD18 * 100n, 1)}% of the Chainlink mark; settlement reward $${usd18(p.settlementRewardD18)}`,
+  );
+}
 
 step("Fund the LP, the traders and the keeper; the LP deposits $5,000,000.00 into the vault");
-for (const user of [lp, alice, bob, keeperSigner]) {
+for (const user of [lp, alice, bob, keeperSigner, dave, erin]) {
   await token.mint(user, usd("10000000"));
   await token.connect(user).approve(engine, ethers.MaxUint256);
   await token.connect(user).approve(vault, ethers.MaxUint256);
@@ -81,18 +184,29 @@ line(
   `vault totalAssets ${usdToken(vaultBefore.assets, TOKEN_DECIMALS)}, share price $${ratio18(vaultBefore.sharePrice * 10n ** 12n, 6)} (entry fee 0.10%)`,
 );
 
-step("Traders open positions");
+step("Traders open positions: each trade is an order, committed, then settled by the keeper one delay later");
 await engine.connect(alice).createCrossAccount();
 const hedged = await engine.accountCount();
 await engine.connect(alice).deposit(hedged, usd("3000"));
-await engine.connect(alice).trade(hedged, ETH, wad("10"), wad("3100"));
-await engine.connect(alice).trade(hedged, BTC, wad("-0.5"), wad("59000"));
-await engine.connect(alice).openIsolated(ETH, 0, usd("3000"), wad("10"), wad("3100"));
-const isolated = await engine.accountCount();
+await trade("Alice", alice, hedged, ETH, wad("10"), wad("3100"));
+await trade("Alice", alice, hedged, BTC, wad("-0.5"), wad("59000"));
+const { accountId: isolated } = await commitOrder(
+  "Alice (new isolated account, $3,000.00 from her wallet)",
+  ETH,
+  wad("10"),
+  wad("3100"),
+  async () =>
+    engine
+      .connect(alice)
+      .commitIsolatedOrder(ETH, 0, usd("3000"), wad("10"), wad("3100"), await rewardBudget()),
+  () => engine.accountCount(),
+);
+await settleOrder(isolated, ETH);
 await engine.connect(bob).createCrossAccount();
 const bobCross = await engine.accountCount();
 await engine.connect(bob).deposit(bobCross, usd("10000"));
-await engine.connect(bob).trade(bobCross, ETH, wad("-5"), wad("2900"));
+await trade("Bob", bob, bobCross, ETH, wad("-5"), wad("2900"));
+line();
 
 const accounts = [
   { id: hedged, name: `#${hedged} Alice cross (hedged)`, color: "#1f77b4" },
@@ -103,6 +217,74 @@ for (const a of accounts) describe(a.name, await accountView(a.id));
 line(
   `isolated liquidation price: ETH $${price18(await engine.liquidationPrice(isolated, ETH))}; hedged cross: ETH $${price18(await engine.liquidationPrice(hedged, ETH))} with BTC held fixed`,
 );
+
+step("An order committed, settled one delay later at the new price");
+await engine.connect(dave).createCrossAccount();
+const daveId = await engine.accountCount();
+await engine.connect(dave).deposit(daveId, usd("20000"));
+const daveOrder = await commitOrder(
+  "Dave",
+  ETH,
+  wad("5"),
+  wad("3100"),
+  async () => engine.connect(dave).commitOrder(daveId, ETH, wad("5"), wad("3100"), await rewardBudget()),
+  async () => daveId,
+);
+line(
+  `   ETH moves to $3,012.00 before the order's ready time (t=${daveOrder.order.readyTime}); the oracle publishes it`,
+);
+await ethAggregator.setAnswer(feedAnswer("3012"));
+const daveFill = await settleOrder(daveId, ETH, wad("3012"));
+line(
+  `   the fill follows the first price published after the commit, $${price18(daveFill.price)}, not the $3,000.00 Dave saw when he committed`,
+);
+line("Dave closes at the same price (another order), and ETH goes back to $3,000.00:");
+await trade("Dave", dave, daveId, ETH, wad("-5"), wad("2900"));
+await ethAggregator.setAnswer(feedAnswer("3000"));
+
+step("The informed trade no longer profits");
+await engine.connect(erin).createCrossAccount();
+const erinId = await engine.accountCount();
+await engine.connect(erin).deposit(erinId, usd("200000"));
+const erinStart = (await engine.getAccount(erinId)).collateralD18;
+const [cashStart, insuranceStart] = await Promise.all([engine.vaultCash(), engine.insuranceFund()]);
+const SIZE = wad("200");
+line(
+  "Erin knows ETH will print +0.5% ($3,000.00 -> $3,015.00) within the next second, and buys 200 ETH ahead of it:",
+);
+const erinBuy = await commitOrder(
+  "Erin",
+  ETH,
+  SIZE,
+  wad("3100"),
+  async () => engine.connect(erin).commitOrder(erinId, ETH, SIZE, wad("3100"), await rewardBudget()),
+  async () => erinId,
+);
+await ethAggregator.setAnswer(feedAnswer("3015"));
+line(
+  `   the move lands before her order's ready time (t=${erinBuy.order.readyTime}): her buy settles after it`,
+);
+const bought = await settleOrder(erinId, ETH, wad("3015"));
+line("after the move she sells it all:");
+const sold = await trade("Erin", erin, erinId, ETH, -SIZE, wad("2900"));
+const erinPnl = (await engine.getAccount(erinId)).collateralD18 - erinStart;
+const [cashEnd, insuranceEnd] = await Promise.all([engine.vaultCash(), engine.insuranceFund()]);
+const fees = bought.fee + sold.fee;
+line(
+  `Erin's PnL: ${signedUsd(erinPnl)}, i.e. ${centsOrZero(erinPnl + fees)} before her fees of $${usd18(fees)}: both fills came after the move, so knowing it was worth nothing`,
+);
+line(
+  `the vault's gain: ${signedUsd(cashEnd - cashStart)} of cash (insurance fund ${signedUsd(insuranceEnd - insuranceStart)}: its share of the fees)`,
+);
+/** A signed amount, shown as $0.00 when it rounds to less than a cent either way. */
+function centsOrZero(d18: bigint): string {
+  return (d18 < 0n ? -d18 : d18) < 10n ** 16n ? "$0.00" : signedUsd(d18);
+}
+const immediate = (SIZE * (wad("3015") - wad("3000"))) / 10n ** 18n;
+line(
+  `had trades filled at the price of the moment, the same round trip would have made about ${signedUsd(immediate - fees)} (200 x $15.00 - fees), paid by the vault`,
+);
+await ethAggregator.setAnswer(feedAnswer("3000"));
 
 step("Start the keeper bot (keeper/, the same code as `npx hardhat run keeper/main.ts`)");
 const keeperLog: Record<string, unknown>[] = [];
