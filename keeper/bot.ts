@@ -7,8 +7,12 @@
  *  3. confirm the candidates on chain with `liquidationQuotes` (the chain is the final word);
  *  4. rank them by reward minus gas cost, pack them into transactions sized to a gas target, up to the block's
  *     budget, simulate each, and send them all at once at consecutive nonces (unless dry-run);
- *  5. replace transactions stuck for `replaceAfterBlocks`, run ADL where a market triggers it, then the extra
- *     tasks (the extension point for settling orders and LP requests).
+ *  5. replace transactions stuck for `replaceAfterBlocks`, run ADL where a market triggers it;
+ *  6. settle the delayed orders whose ready time has passed and cancel the expired ones (`keeper/orders.ts`, when
+ *     `orders` is configured), with the block gas the liquidations left; then the extra tasks (`tasks`: e.g. LP
+ *     request settlement, see `keeper/lp-requests.ts`).
+ * Liquidations always go first: they are planned against the whole block gas budget and sent at the lowest
+ * nonces; tasks get what is left of the budget (`TickContext.gasBudget`).
  * Another keeper winning a race is an expected outcome: it is logged as `race_lost`, counted, and the loop goes on.
  * Nothing in a tick throws out of `tick()`; RPC reads back off and retry inside the adapter, and `run()` backs
  * off between ticks after a failed one.
@@ -27,33 +31,79 @@ import {
   rank,
   type Candidate,
   type GasModel,
+  type Pricing,
   type Ranked,
 } from "./planner.js";
+import {
+  OrderSettlementTask,
+  emptyOrderReport,
+  type OrderTaskOptions,
+  type OrderTickReport,
+} from "./orders.js";
 import { backoffDelay } from "./rpc.js";
-import { DEFAULT_FEES, TxManager, type FeeOptions, type PendingTx } from "./txs.js";
+import { DEFAULT_FEES, TxManager, type FeeOptions, type PendingTx, type TxSpec } from "./txs.js";
 
 const WAD = 10n ** 18n;
 
-/** What an extra task sees of the keeper each tick. */
+/** What the gas of a transaction costs against its reward this tick. */
+export interface TickEconomics {
+  /** Effective gas price (min(max fee, base fee + tip)) and USD per native token. */
+  pricing: Pricing;
+  /** The effective gas price is above `maxGasPriceWei`. */
+  overGasCap: boolean;
+  /** Profit floor in force (D18 USD): `minProfitD18`, or 0 above the gas cap; undefined: no floor. */
+  floorD18?: bigint;
+}
+
+/** What a task sees of the keeper each tick. */
 export interface TickContext {
   head: Head;
   chain: EngineAdapter;
+  /** The shared transaction manager (nonces, fees). Send through `send` so that receipts come back to the task. */
   txs: TxManager;
   indexer: AccountIndexer;
   dryRun: boolean;
   log: Logger;
   metrics: Metrics;
+  report: TickReport;
+  /**
+   * This keeper's gas budget for the block (`blockGasBudget`): `remaining()` is what liquidations, ADL and earlier
+   * tasks left this tick (liquidations go first); `take(gas)` books what the task sends (or plans, in dry-run).
+   */
+  gasBudget: { total: bigint; remaining(): bigint; take(gas: bigint): void };
+  /** gasLimit = estimate x this / 100 (default 150). */
+  gasLimitPercent: bigint;
+  /** Gas price, native token price and profit floor, read once per tick. */
+  economics(): Promise<TickEconomics>;
+  /**
+   * Sends `spec` at the next nonce through the shared transaction manager, and routes its receipt to the task's
+   * `onReceipt` and, if it gets stuck, the decision to the task's `onStuck`.
+   */
+  send(spec: TxSpec): Promise<PendingTx>;
+  /** Logs `msg` at error level and counts an error; never throws. */
+  fail(msg: string, error: unknown, fields?: Record<string, unknown>): void;
 }
 
 /**
- * Extension point: work a keeper does every tick after liquidations and ADL. Settling pending orders and LP
- * requests (the orders issue) plugs in here as one task each: find what is due from the tick's `indexer` and
- * chain reads, simulate, and send through `ctx.txs` (shared nonces and stuck-transaction handling) unless
- * `ctx.dryRun`. A task's error is logged and counted; it never stops the tick.
+ * Work a keeper does every tick after liquidations and ADL: order settlement (`keeper/orders.ts`, built in when
+ * `orders` is configured) and any extra `tasks` (LP request settlement, `keeper/lp-requests.ts`). A task finds
+ * what is due from the tick's `indexer` and chain reads, simulates, and sends through `ctx.send` unless
+ * `ctx.dryRun`, within `ctx.gasBudget`. A task's error is logged and counted; it never stops the tick.
  */
 export interface KeeperTask {
   name: string;
   run(ctx: TickContext): Promise<void>;
+  /**
+   * One of this task's transactions resolved: mined (`receipt`, any status), or its nonce consumed by a
+   * transaction the keeper did not track (`receipt` null). A stuck transaction replaced by a cancellation arrives
+   * with `tx.spec.kind === "cancel"`. Gas is already accounted for.
+   */
+  onReceipt?(tx: PendingTx, receipt: TransactionReceipt | null, ctx: TickContext): Promise<void>;
+  /**
+   * One of this task's transactions stayed unmined for `replaceAfterBlocks`: what to send at its nonce instead,
+   * with higher fees (default: the same transaction), or "cancel" (a zero-value transfer to self).
+   */
+  onStuck?(tx: PendingTx, ctx: TickContext): Promise<TxSpec | "cancel">;
 }
 
 export interface KeeperOptions {
@@ -87,6 +137,12 @@ export interface KeeperOptions {
   fees?: Partial<FeeOptions>;
   /** Index checkpoint file: resume from it on start, save it after each refresh. */
   checkpointFile?: string;
+  /**
+   * Delayed-order settlement: settle every order whose ready time has passed with the price service's update,
+   * cancel expired ones. Runs after liquidations and ADL, with the block gas they left. Unset: orders are ignored.
+   */
+  orders?: OrderTaskOptions;
+  /** More tasks, run after the order task (e.g. LP request settlement, `keeper/lp-requests.ts`). */
   tasks?: KeeperTask[];
   /** Test seam: runs after the quotes and before the simulation (where a competing keeper can strike). */
   afterQuote?: (liquidatable: bigint[]) => Promise<void>;
@@ -108,6 +164,8 @@ export interface TickReport {
   gasSpentWei: bigint;
   racesLost: number;
   adl: { accountId: bigint; marketId: number; closedSizeD18: bigint }[];
+  /** Delayed orders: what was due, sent, settled and cancelled this tick. */
+  orders: OrderTickReport;
   errors: number;
   failed: boolean;
 }
@@ -118,6 +176,15 @@ export class Keeper {
   readonly indexer: AccountIndexer;
   readonly mirror: HealthMirror;
   readonly txs: TxManager;
+  /** The order-settlement task (when `orders` is configured). */
+  readonly orders: OrderSettlementTask | undefined;
+  private readonly tasks: KeeperTask[];
+  /** Which task sent the transaction at each pending nonce. */
+  private readonly taskOfNonce = new Map<number, KeeperTask>();
+  /** Gas sent (or planned, in dry-run) in the current tick. */
+  private gasSentThisTick = 0n;
+  /** Transactions tasks sent in the current tick. */
+  private taskSendsThisTick = 0;
   /** First block each currently liquidatable account was seen liquidatable. */
   private readonly firstSeen = new Map<bigint, number>();
   /** Accounts in this keeper's unmined transactions. */
@@ -143,6 +210,8 @@ export class Keeper {
       o.log,
       o.metrics,
     );
+    this.orders = o.orders === undefined ? undefined : new OrderSettlementTask(o.orders);
+    this.tasks = [...(this.orders === undefined ? [] : [this.orders]), ...(o.tasks ?? [])];
   }
 
   private get gasModel(): GasModel {
@@ -164,9 +233,12 @@ export class Keeper {
       gasSpentWei: 0n,
       racesLost: 0,
       adl: [],
+      orders: emptyOrderReport(),
       errors: 0,
       failed: false,
     };
+    this.gasSentThisTick = 0n;
+    this.taskSendsThisTick = 0;
     try {
       const head = await this.o.chain.head();
       this.lastHead = head.number;
@@ -175,30 +247,24 @@ export class Keeper {
       report.accounts = this.indexer.accounts.size;
       metrics.set("keeper_accounts_indexed", report.accounts);
       metrics.set("keeper_indexed_block", report.block);
+      const economics = memo(() => this.economics(head));
 
-      await this.collect(head, report);
+      await this.collect(head, report, economics);
       const liquidatable = await this.findLiquidatable(head, report);
       if (liquidatable.length > 0) {
         log("info", "liquidatable", { block: head.number, accounts: liquidatable.map((c) => c.accountId) });
       }
-      await this.liquidate(liquidatable, head, report);
-      await this.collect(head, report); // automining nodes have mined what was just sent
+      await this.liquidate(liquidatable, head, report, economics);
+      await this.collect(head, report, economics); // automining nodes have mined what was just sent
       await this.deleverage(head, report);
-      for (const task of this.o.tasks ?? []) {
+      for (const task of this.tasks) {
         try {
-          await task.run({
-            head,
-            chain: this.o.chain,
-            txs: this.txs,
-            indexer: this.indexer,
-            dryRun: this.o.dryRun,
-            log,
-            metrics,
-          });
+          await task.run(this.contextFor(task, head, report, economics));
         } catch (error) {
           this.fail("task_failed", error, report, { task: task.name });
         }
       }
+      if (this.taskSendsThisTick > 0) await this.collect(head, report, economics); // automining: mined already
       this.failures = 0;
       metrics.lastError = undefined;
     } catch (error) {
@@ -217,6 +283,7 @@ export class Keeper {
       accounts: report.accounts,
       liquidatable: report.liquidatable.length,
       liquidated: report.liquidated.length,
+      ordersSettled: report.orders.settled.length,
       pendingTxs: this.txs.pending.size,
       dryRun: this.o.dryRun,
     };
@@ -232,12 +299,65 @@ export class Keeper {
       gasSpentWei: report.gasSpentWei,
       racesLost: report.racesLost,
       adl: report.adl.length,
+      ordersDue: report.orders.due,
+      ordersSent: report.orders.sent.length,
+      ordersSettled: report.orders.settled.length,
+      ordersCancelled: report.orders.cancelled.length,
       pendingTxs: this.txs.pending.size,
       errors: report.errors,
       dryRun: this.o.dryRun,
       ms: Math.round(performance.now() - started),
     });
     return report;
+  }
+
+  /** The context `task` runs with this tick; its sends are routed back to it. */
+  private contextFor(
+    task: KeeperTask,
+    head: Head,
+    report: TickReport,
+    economics: () => Promise<TickEconomics>,
+  ): TickContext {
+    const total = this.o.blockGasBudget ?? 15_000_000n;
+    const gasBudget = {
+      total,
+      remaining: () => (total > this.gasSentThisTick ? total - this.gasSentThisTick : 0n),
+      take: (gas: bigint) => {
+        this.gasSentThisTick += gas;
+      },
+    };
+    return {
+      head,
+      chain: this.o.chain,
+      txs: this.txs,
+      indexer: this.indexer,
+      dryRun: this.o.dryRun,
+      log: this.o.log,
+      metrics: this.o.metrics,
+      report,
+      gasBudget,
+      gasLimitPercent: this.o.gasLimitPercent ?? 150n,
+      economics,
+      send: async (spec) => {
+        const tx = await this.txs.send(spec, head);
+        this.taskOfNonce.set(tx.nonce, task);
+        this.taskSendsThisTick += 1;
+        return tx;
+      },
+      fail: (msg, error, fields) => this.fail(msg, error, report, fields),
+    };
+  }
+
+  /** Gas price against the cap and the profit floor, as liquidations and tasks price their transactions. */
+  private async economics(head: Head): Promise<TickEconomics> {
+    const fees = await this.txs.currentFees(head.baseFeePerGas);
+    const gasPriceWei = min(fees.maxFeePerGas, head.baseFeePerGas + fees.maxPriorityFeePerGas);
+    const overGasCap = this.o.maxGasPriceWei !== undefined && gasPriceWei > this.o.maxGasPriceWei;
+    return {
+      pricing: { gasPriceWei, nativeUsdD18: this.o.nativeUsdD18 ?? 3000n * WAD },
+      overGasCap,
+      floorD18: overGasCap ? (this.o.minProfitD18 ?? 0n) : this.o.minProfitD18,
+    };
   }
 
   /**
@@ -330,18 +450,20 @@ export class Keeper {
 
   /* ------------------------------------------- sending ------------------------------------------------- */
 
-  private async liquidate(found: Candidate[], head: Head, report: TickReport): Promise<void> {
+  private async liquidate(
+    found: Candidate[],
+    head: Head,
+    report: TickReport,
+    economics: () => Promise<TickEconomics>,
+  ): Promise<void> {
     if (found.length === 0) return;
     const { chain, log, metrics, rewardReceiver } = this.o;
     await this.o.afterQuote?.(found.map((c) => c.accountId));
 
-    const fees = await this.txs.currentFees(head.baseFeePerGas);
-    const gasPriceWei = min(fees.maxFeePerGas, head.baseFeePerGas + fees.maxPriorityFeePerGas);
-    const pricing = { gasPriceWei, nativeUsdD18: this.o.nativeUsdD18 ?? 3000n * WAD };
+    const { pricing, overGasCap: overCap, floorD18: floor } = await economics();
+    const gasPriceWei = pricing.gasPriceWei;
     let ranked = rank(found, this.gasModel, pricing);
 
-    const overCap = this.o.maxGasPriceWei !== undefined && gasPriceWei > this.o.maxGasPriceWei;
-    const floor = overCap ? (this.o.minProfitD18 ?? 0n) : this.o.minProfitD18;
     if (floor !== undefined) {
       const skipped = ranked.filter((r) => r.netD18 < floor);
       ranked = ranked.filter((r) => r.netD18 >= floor);
@@ -375,6 +497,7 @@ export class Keeper {
       if (plan === undefined) continue;
       const { batch, liquidated, rewardD18 } = plan;
       const ids = batch.map((r) => r.accountId);
+      this.gasSentThisTick += batchGas(this.gasModel, batch);
       if (this.o.dryRun) {
         log("info", "dry_run_would_liquidate", {
           accounts: ids,
@@ -448,10 +571,53 @@ export class Keeper {
 
   /* ---------------------------------------- receipts and stuck txs -------------------------------------- */
 
-  private async collect(head: Head, report: TickReport): Promise<void> {
+  private async collect(
+    head: Head,
+    report: TickReport,
+    economics: () => Promise<TickEconomics>,
+  ): Promise<void> {
     const { resolved, stuck } = await this.txs.reconcile(head.number);
-    for (const { tx, receipt } of resolved) await this.settle(tx, receipt, report);
-    for (const tx of stuck) await this.unstick(tx, head, report);
+    for (const { tx, receipt } of resolved) {
+      const task = this.taskOfNonce.get(tx.nonce);
+      if (task === undefined) {
+        await this.settle(tx, receipt, report);
+        continue;
+      }
+      this.taskOfNonce.delete(tx.nonce);
+      if (receipt !== null) this.accountGas(receipt, report);
+      try {
+        await task.onReceipt?.(tx, receipt, this.contextFor(task, head, report, economics));
+      } catch (error) {
+        this.fail("task_receipt_failed", error, report, { task: task.name, nonce: tx.nonce });
+      }
+    }
+    for (const tx of stuck) {
+      const task = this.taskOfNonce.get(tx.nonce);
+      if (task === undefined) {
+        await this.unstick(tx, head, report);
+        continue;
+      }
+      try {
+        const next =
+          tx.spec.kind === "cancel"
+            ? "cancel"
+            : ((await task.onStuck?.(tx, this.contextFor(task, head, report, economics))) ?? tx.spec);
+        await this.txs.replace(tx, next, head);
+      } catch (error) {
+        this.fail("replace_failed", error, report, { task: task.name, nonce: tx.nonce });
+      }
+    }
+  }
+
+  /** Gas of a mined transaction of this keeper, in the report and the metrics. */
+  private accountGas(receipt: TransactionReceipt, report: TickReport): bigint {
+    const { metrics } = this.o;
+    const spentWei = receipt.gasUsed * receipt.gasPrice;
+    report.gasSpentWei += spentWei;
+    metrics.inc("keeper_gas_used_total", Number(receipt.gasUsed));
+    metrics.inc("keeper_gas_spent_wei_total", Number(spentWei));
+    metrics.inc("keeper_gas_spent_usd_total", toUsd((spentWei * (this.o.nativeUsdD18 ?? 3000n * WAD)) / WAD));
+    return spentWei;
   }
 
   private async settle(tx: PendingTx, receipt: TransactionReceipt | null, report: TickReport): Promise<void> {
@@ -462,11 +628,7 @@ export class Keeper {
       log("warn", "tx_dropped", { nonce: tx.nonce, hashes: tx.hashes, accounts: tx.spec.accountIds });
       return;
     }
-    const spentWei = receipt.gasUsed * receipt.gasPrice;
-    report.gasSpentWei += spentWei;
-    metrics.inc("keeper_gas_used_total", Number(receipt.gasUsed));
-    metrics.inc("keeper_gas_spent_wei_total", Number(spentWei));
-    metrics.inc("keeper_gas_spent_usd_total", toUsd((spentWei * (this.o.nativeUsdD18 ?? 3000n * WAD)) / WAD));
+    const spentWei = this.accountGas(receipt, report);
     if (tx.spec.kind === "cancel") return;
     if (receipt.status !== 1) {
       this.fail("tx_reverted", new Error(`transaction ${receipt.hash} reverted`), report, {
@@ -593,6 +755,7 @@ export class Keeper {
             head,
           );
           this.adlInFlight.add(marketId);
+          this.gasSentThisTick += 150_000n;
           report.adl.push({ accountId, marketId, closedSizeD18 });
           this.o.metrics.inc("keeper_adl_total");
           log("info", "adl", { tx: tx.hashes[0], accountId, marketId, pnlD18, closedSizeD18 });
@@ -625,6 +788,12 @@ export function positionPnl(p: PositionView, priceD18: bigint, fundingIndexD18: 
     math.unrealisedPnl(p.sizeD18, priceD18, p.basisD18) -
     math.fundingOwed(p.sizeD18, fundingIndexD18, p.lastFundingIndexD18)
   );
+}
+
+/** `fn` called at most once; later calls get the first call's promise. */
+function memo<T>(fn: () => Promise<T>): () => Promise<T> {
+  let value: Promise<T> | undefined;
+  return () => (value ??= fn());
 }
 
 function chunks<T>(items: T[], size: number): T[][] {

@@ -14,7 +14,11 @@ import {
   type Provider,
   type TransactionReceipt,
 } from "ethers";
-import { IBulkhead__factory, IPriceFeed__factory } from "../types/ethers-contracts/index.js";
+import {
+  IBulkhead__factory,
+  IPriceFeed__factory,
+  IPythPriceFeed__factory,
+} from "../types/ethers-contracts/index.js";
 import type { IBulkhead } from "../types/ethers-contracts/index.js";
 import { decodeRevert } from "../sdk/errors.js";
 import { BulkheadClient, toAccountInfo, toPositionInfo } from "../sdk/client.js";
@@ -44,11 +48,44 @@ export type EngineEvent =
   /** Anything else that changes an account's collateral (deposit, withdrawal, transfer, fee, bad debt...). */
   | { kind: "AccountTouched"; block: number; accountIds: bigint[] }
   /** A market's funding, open interest or reserve changed outside a trade. */
-  | { kind: "MarketTouched"; block: number; marketId: number };
+  | { kind: "MarketTouched"; block: number; marketId: number }
+  /** A delayed order was committed (its ready and expiry times follow from `commitTime` and the order params). */
+  | {
+      kind: "OrderCommitted";
+      block: number;
+      accountId: bigint;
+      marketId: number;
+      commitTime: bigint;
+      sizeDeltaD18: bigint;
+      rewardD18: bigint;
+      orderKind: number;
+    }
+  /** A pending order is gone: settled, or cancelled (expired, or by a liquidation of its market). */
+  | { kind: "OrderClosed"; block: number; accountId: bigint; marketId: number; how: "settled" | "cancelled" };
 
 export interface LiquidationOutcome {
   liquidatedIds: bigint[];
   rewardD18: bigint;
+}
+
+/** The engine's order timing and reward (`getOrderParams`); `maxDelay` 0: orders not configured. */
+export interface OrderParamsView {
+  minDelay: bigint;
+  maxDelay: bigint;
+  settlementRewardD18: bigint;
+}
+
+/** Order settlements and cancellations found in a receipt's engine logs. */
+export interface OrderOutcome {
+  settled: {
+    accountId: bigint;
+    marketId: number;
+    keeper: string;
+    priceD18: bigint;
+    publishTime: bigint;
+    rewardD18: bigint;
+  }[];
+  cancelled: { accountId: bigint; marketId: number; caller: string }[];
 }
 
 /* ------------------------------------------------------------------------------------------------------------
@@ -115,6 +152,9 @@ const INDEXED_EVENTS = [
   "BadDebt",
   "ProfitShortfall",
   "MarketUpdated",
+  "OrderCommitted",
+  "OrderSettled",
+  "OrderCancelled",
 ].filter((name) => TOPIC[name] !== undefined);
 
 /** Reduces a decoded log to the indexer's view; undefined for events the indexer does not need. */
@@ -153,6 +193,26 @@ export function toEngineEvent(log: Pick<Log, "topics" | "data" | "blockNumber">)
       return { kind: "AccountTouched", block, accountIds: [a.accountId] };
     case "MarketUpdated":
       return { kind: "MarketTouched", block, marketId: Number(a.marketId) };
+    case "OrderCommitted":
+      return {
+        kind: "OrderCommitted",
+        block,
+        accountId: a.accountId,
+        marketId: Number(a.marketId),
+        commitTime: a.commitTime,
+        sizeDeltaD18: a.sizeDeltaD18,
+        rewardD18: a.settlementRewardD18,
+        orderKind: Number(a.kind),
+      };
+    case "OrderSettled":
+    case "OrderCancelled":
+      return {
+        kind: "OrderClosed",
+        block,
+        accountId: a.accountId,
+        marketId: Number(a.marketId),
+        how: name === "OrderSettled" ? "settled" : "cancelled",
+      };
     default:
       return undefined;
   }
@@ -325,6 +385,105 @@ export class EngineAdapter {
 
   async simulateAutoDeleverage(accountId: bigint, marketId: number): Promise<bigint> {
     return this.engine.autoDeleverage.staticCall(accountId, marketId);
+  }
+
+  /* ------------------------------------------------ orders ---------------------------------------------- */
+
+  async orderParams(blockTag?: BlockTag): Promise<OrderParamsView> {
+    const p = await this.engine.getOrderParams({ blockTag });
+    return { minDelay: p.minDelay, maxDelay: p.maxDelay, settlementRewardD18: p.settlementRewardD18 };
+  }
+
+  /** The pending order's commit, ready and expiry times (`commitTime` 0: none). */
+  async order(
+    accountId: bigint,
+    marketId: number,
+    blockTag?: BlockTag,
+  ): Promise<{ commitTime: bigint; readyTime: bigint; expiryTime: bigint }> {
+    const o = await this.engine.getOrder(accountId, marketId, { blockTag });
+    return { commitTime: o.commitTime, readyTime: o.readyTime, expiryTime: o.expiryTime };
+  }
+
+  /** The market's pull feed and its Pyth price id; undefined when the market has no pull feed. */
+  async pullFeedOf(marketId: number): Promise<{ pullFeed: string; priceId: string } | undefined> {
+    const params = await this.engine.getMarketParams(marketId);
+    if (params.pullFeed === ZeroAddress) return undefined;
+    const priceId = await IPythPriceFeed__factory.connect(params.pullFeed, this.runner).priceId();
+    return { pullFeed: params.pullFeed, priceId: priceId.toLowerCase() };
+  }
+
+  /** What `settleOrder` must be sent with for `data`: the pull feed's `updateFee`, exactly. */
+  async updateFee(pullFeed: string, data: string[]): Promise<bigint> {
+    return IPythPriceFeed__factory.connect(pullFeed, this.runner).updateFee(data);
+  }
+
+  /**
+   * Runs `settleOrder` as an eth_call from the keeper (the fill price and fee it would charge) and estimates its
+   * gas, in parallel; a refusal rejects with the revert.
+   */
+  async simulateSettleOrder(
+    accountId: bigint,
+    marketId: number,
+    data: string[],
+    valueWei: bigint,
+  ): Promise<{ fillPriceD18: bigint; feeD18: bigint; gas: bigint }> {
+    const args = [accountId, marketId, data, { value: valueWei }] as const;
+    const [[fillPriceD18, feeD18], gas] = await Promise.all([
+      this.engine.settleOrder.staticCall(...args),
+      this.engine.settleOrder.estimateGas(...args),
+    ]);
+    return { fillPriceD18, feeD18, gas };
+  }
+
+  encodeSettleOrder(accountId: bigint, marketId: number, data: string[]): string {
+    return bulkheadInterface.encodeFunctionData("settleOrder", [accountId, marketId, data]);
+  }
+
+  /** Runs `cancelOrder` as an eth_call from the keeper and estimates its gas; a refusal rejects with the revert. */
+  async simulateCancelOrder(accountId: bigint, marketId: number): Promise<{ gas: bigint }> {
+    const [, gas] = await Promise.all([
+      this.engine.cancelOrder.staticCall(accountId, marketId),
+      this.engine.cancelOrder.estimateGas(accountId, marketId),
+    ]);
+    return { gas };
+  }
+
+  encodeCancelOrder(accountId: bigint, marketId: number): string {
+    return bulkheadInterface.encodeFunctionData("cancelOrder", [accountId, marketId]);
+  }
+
+  /** The orders a mined transaction settled or cancelled, from its engine logs. */
+  ordersIn(receipt: Pick<TransactionReceipt, "logs">): OrderOutcome {
+    const out: OrderOutcome = { settled: [], cancelled: [] };
+    for (const log of receipt.logs) {
+      if (log.address.toLowerCase() !== this.address.toLowerCase()) continue;
+      if (log.topics[0] === TOPIC.OrderSettled) {
+        const { args } = decodeLog(log)!;
+        out.settled.push({
+          accountId: args.accountId,
+          marketId: Number(args.marketId),
+          keeper: args.keeper,
+          priceD18: args.priceD18,
+          publishTime: args.publishTime,
+          rewardD18: args.rewardD18,
+        });
+      } else if (log.topics[0] === TOPIC.OrderCancelled) {
+        const { args } = decodeLog(log)!;
+        out.cancelled.push({
+          accountId: args.accountId,
+          marketId: Number(args.marketId),
+          caller: args.caller,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** A block's timestamp (settlement latency is measured in seconds from the order's ready time). */
+  async blockTimestamp(blockNumber: number): Promise<bigint> {
+    const block = await this.provider.getBlock(blockNumber);
+    if (block === null) throw new Error(`no block ${blockNumber}`);
+    return BigInt(block.timestamp);
   }
 
   /* ---------------------------- raw state for the off-chain mirror (sdk/math) ---------------------------- */

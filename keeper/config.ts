@@ -26,6 +26,15 @@
  *   feeBumpPercent    KEEPER_FEE_BUMP_PERCENT    --fee-bump-percent   15
  *   screenMarginBps   KEEPER_SCREEN_MARGIN_BPS   --screen-margin-bps  200
  *   fullQuoteEvery    KEEPER_FULL_QUOTE_EVERY    --full-quote-every   20 ticks
+ *   settleOrders      KEEPER_SETTLE_ORDERS       --settle-orders      true (settle delayed orders once ready)
+ *   cancelExpiredOrders KEEPER_CANCEL_EXPIRED_ORDERS --cancel-expired-orders true (fee-free clean-up, gas only)
+ *   priceService.kind KEEPER_PRICE_SERVICE       --price-service      local chains: "local", else none (no settlement)
+ *   priceService.url  KEEPER_HERMES_URL          --hermes-url         (kind "hermes") e.g. https://hermes.pyth.network
+ *   priceService.timeoutMs KEEPER_HERMES_TIMEOUT_MS (no flag)         (kind "hermes") 5000
+ *   priceService.path KEEPER_PRICE_PATH (JSON)   (no flag)            (kind "local") {"kind":"hold"}
+ *   priceService.publishEveryMs KEEPER_PUBLISH_EVERY_MS (no flag)     (kind "local") 2000
+ *   (no key)          KEEPER_HERMES_API_KEY      (no flag)            none (sent as a bearer token)
+ *   (no key)          KEEPER_PUBLISHER_PRIVATE_KEY (no flag)          local chains: the last local signer
  *   once              KEEPER_ONCE=1              --once               false
  *   (file path)       KEEPER_CONFIG              --config             none
  */
@@ -45,6 +54,58 @@ const gas = z
   .union([z.number(), z.string()])
   .pipe(z.coerce.bigint())
   .refine((v) => v >= 21_000n, "below 21000");
+
+/** A local price path (keeper/price-publisher.ts): hold, scripted prices per market id, or a seeded random walk. */
+export const pricePathSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("hold") }).strict(),
+  z
+    .object({
+      kind: z.literal("scripted"),
+      prices: z.record(z.string().regex(/^\d+$/, "a market id"), z.array(decimal).min(1)),
+      loop: z.boolean().optional(),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("randomWalk"),
+      seed: z.coerce.number().int(),
+      volatilityBps: z.coerce.number().int().min(0).max(5_000).optional(),
+    })
+    .strict(),
+]);
+
+/** JSON text (from the environment) parsed, anything else as is. */
+const jsonText = (v: unknown) => {
+  if (typeof v !== "string") return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return v;
+  }
+};
+
+/**
+ * Where order settlements get their prices: `local` (the local price publisher signs MockPyth updates from the
+ * marks it publishes along `path`) or `hermes` (Pyth's price service at `url`).
+ */
+export const priceServiceSchema = z.discriminatedUnion("kind", [
+  z
+    .object({
+      kind: z.literal("local"),
+      path: z.preprocess(jsonText, pricePathSchema).optional(),
+      publishEveryMs: z.coerce.number().int().min(100).default(2000),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal("hermes"),
+      url: z.string().url(),
+      timeoutMs: z.coerce.number().int().min(100).default(5000),
+    })
+    .strict(),
+]);
+
+export type PriceServiceConfig = z.infer<typeof priceServiceSchema>;
 
 export const configSchema = z
   .object({
@@ -70,6 +131,9 @@ export const configSchema = z
     feeBumpPercent: z.coerce.number().int().min(10).max(500).default(15),
     screenMarginBps: z.coerce.number().int().min(0).max(10_000).default(200),
     fullQuoteEvery: z.coerce.number().int().min(1).default(20),
+    settleOrders: flag.default(true),
+    cancelExpiredOrders: flag.default(true),
+    priceService: priceServiceSchema.optional(),
     once: flag.default(false),
   })
   .strict()
@@ -108,8 +172,19 @@ const ENV: Record<string, string> = {
   feeBumpPercent: "KEEPER_FEE_BUMP_PERCENT",
   screenMarginBps: "KEEPER_SCREEN_MARGIN_BPS",
   fullQuoteEvery: "KEEPER_FULL_QUOTE_EVERY",
+  settleOrders: "KEEPER_SETTLE_ORDERS",
+  cancelExpiredOrders: "KEEPER_CANCEL_EXPIRED_ORDERS",
   once: "KEEPER_ONCE",
 };
+/** The `priceService` object's fields from the environment and flags (flag names in camel case). */
+const PRICE_ENV: Record<string, string> = {
+  kind: "KEEPER_PRICE_SERVICE",
+  url: "KEEPER_HERMES_URL",
+  timeoutMs: "KEEPER_HERMES_TIMEOUT_MS",
+  path: "KEEPER_PRICE_PATH",
+  publishEveryMs: "KEEPER_PUBLISH_EVERY_MS",
+};
+const PRICE_FLAGS: Record<string, string> = { priceService: "kind", hermesUrl: "url" };
 const BOOLEAN_FLAGS = new Set(["dryRun", "once"]);
 
 const camel = (kebab: string) => kebab.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -127,11 +202,15 @@ export function loadConfig(
   for (const [key, name] of Object.entries(ENV))
     if (env[name] !== undefined && env[name] !== "") fromEnv[key] = env[name];
   const fromFlags: Record<string, unknown> = {};
+  const priceOverrides: Record<string, unknown> = {};
+  for (const [key, name] of Object.entries(PRICE_ENV))
+    if (env[name] !== undefined && env[name] !== "") priceOverrides[key] = env[name];
   let file = env.KEEPER_CONFIG || undefined;
   for (let i = 0; i < argv.length; i++) {
     if (!argv[i].startsWith("--")) continue;
     const key = camel(argv[i].slice(2));
     if (key === "config") file = argv[++i];
+    else if (key in PRICE_FLAGS) priceOverrides[PRICE_FLAGS[key]] = argv[++i];
     else if (!(key in ENV)) continue;
     else if (BOOLEAN_FLAGS.has(key)) fromFlags[key] = true;
     else fromFlags[key] = argv[++i];
@@ -144,7 +223,21 @@ export function loadConfig(
       throw new Error(`invalid keeper config: cannot read ${file}: ${(error as Error).message}`);
     }
   }
-  const parsed = configSchema.safeParse({ ...fromFile, ...fromEnv, ...fromFlags, ...overrides });
+  // priceService: the file's object, its fields overridden by the environment, then flags (another kind: anew).
+  let priceService = fromFile.priceService as Record<string, unknown> | undefined;
+  if (Object.keys(priceOverrides).length > 0) {
+    const base =
+      priceService !== undefined &&
+      (priceOverrides.kind === undefined || priceOverrides.kind === priceService.kind)
+        ? priceService
+        : {};
+    priceService = { ...base, ...priceOverrides };
+    // KEEPER_HERMES_URL alone means Hermes; KEEPER_PRICE_PATH or KEEPER_PUBLISH_EVERY_MS alone mean local.
+    priceService.kind ??= "url" in priceService || "timeoutMs" in priceService ? "hermes" : "local";
+  }
+  const merged: Record<string, unknown> = { ...fromFile, ...fromEnv, ...fromFlags, ...overrides };
+  if (priceService !== undefined && !("priceService" in overrides)) merged.priceService = priceService;
+  const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "config"}: ${i.message}`);
     throw new Error(`invalid keeper config: ${issues.join("; ")}`);

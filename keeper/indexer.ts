@@ -4,6 +4,9 @@
  * as the events report it, so that the bot checks only accounts with open positions; and it remembers which
  * accounts and markets the new events touched, so that the bot re-reads and re-checks those first.
  *
+ * It also keeps every pending delayed order (committed, not yet settled or cancelled), keyed by account and
+ * market, with its commit time: the order-settlement task reads what is due from here, not from the chain.
+ *
  * With a checkpoint file, the index is saved after every refresh that read new blocks (written to a temporary
  * file, then renamed, so a crash never leaves half a file) and loaded at start: a restarted keeper resumes at the
  * block after the checkpoint instead of rescanning from the deployment's start block.
@@ -19,7 +22,23 @@ export interface IndexedAccount {
   sizes: Map<number, bigint>;
 }
 
-const CHECKPOINT_VERSION = 1;
+/** A pending order as its `OrderCommitted` event described it. */
+export interface IndexedOrder {
+  accountId: bigint;
+  marketId: number;
+  /** Unix seconds; ready at commitTime + minDelay, expired after commitTime + maxDelay (the engine's params). */
+  commitTime: bigint;
+  sizeDeltaD18: bigint;
+  /** The reward its settlement pays the keeper (D18 USD, fixed at commit). */
+  rewardD18: bigint;
+  /** IOrders.OrderKind: 0 trade, 1 isolated opening, 2 isolated close. */
+  kind: number;
+  /** Block of the commit. */
+  block: number;
+}
+
+/** Version 2 adds the pending orders; a version-1 checkpoint is ignored (the index is rebuilt from startBlock). */
+const CHECKPOINT_VERSION = 2;
 
 interface CheckpointFile {
   version: number;
@@ -27,10 +46,17 @@ interface CheckpointFile {
   lastIndexedBlock: number;
   /** [accountId, owner, isolated, [[marketId, size], ...]] with bigints as decimal strings. */
   accounts: [string, string, boolean, [number, string][]][];
+  /** [accountId, marketId, commitTime, sizeDelta, reward, kind, block] with bigints as decimal strings. */
+  orders: [string, number, string, string, string, number, number][];
 }
+
+/** The key of an account's order on a market (one pending order per account and market). */
+export const orderKey = (accountId: bigint, marketId: number): string => `${accountId}:${marketId}`;
 
 export class AccountIndexer {
   readonly accounts = new Map<bigint, IndexedAccount>();
+  /** Pending orders by `orderKey(accountId, marketId)`. */
+  readonly orders = new Map<string, IndexedOrder>();
   /** Last block whose events are applied; startBlock - 1 before the first refresh. */
   lastIndexedBlock: number;
   /** Accounts touched by events since the last `takeTouched()`. */
@@ -88,6 +114,20 @@ export class AccountIndexer {
       case "MarketTouched":
         this.touchedMarkets.add(event.marketId);
         return;
+      case "OrderCommitted":
+        this.orders.set(orderKey(event.accountId, event.marketId), {
+          accountId: event.accountId,
+          marketId: event.marketId,
+          commitTime: event.commitTime,
+          sizeDeltaD18: event.sizeDeltaD18,
+          rewardD18: event.rewardD18,
+          kind: event.orderKind,
+          block: event.block,
+        });
+        return;
+      case "OrderClosed":
+        this.orders.delete(orderKey(event.accountId, event.marketId));
+        return;
       default:
         break;
     }
@@ -128,6 +168,15 @@ export class AccountIndexer {
         a.isolated,
         [...a.sizes.entries()].map(([m, s]) => [m, s.toString()]),
       ]),
+      orders: [...this.orders.values()].map((o) => [
+        o.accountId.toString(),
+        o.marketId,
+        o.commitTime.toString(),
+        o.sizeDeltaD18.toString(),
+        o.rewardD18.toString(),
+        o.kind,
+        o.block,
+      ]),
     };
     const file = this.checkpoint.file;
     mkdirSync(path.dirname(file), { recursive: true });
@@ -145,6 +194,7 @@ export class AccountIndexer {
       return;
     }
     const body = JSON.parse(text) as CheckpointFile;
+    if (body.version === 1) return; // no orders in it: rebuild from startBlock rather than miss pending ones
     if (body.version !== CHECKPOINT_VERSION)
       throw new Error(`checkpoint ${file}: unknown version ${body.version}`);
     if (body.engine !== engine.toLowerCase()) {
@@ -159,6 +209,17 @@ export class AccountIndexer {
         sizes: new Map(sizes.map(([m, s]) => [m, BigInt(s)])),
       });
       this.touchedAccounts.add(BigInt(id));
+    }
+    for (const [id, marketId, commitTime, sizeDelta, reward, kind, block] of body.orders) {
+      this.orders.set(orderKey(BigInt(id), marketId), {
+        accountId: BigInt(id),
+        marketId,
+        commitTime: BigInt(commitTime),
+        sizeDeltaD18: BigInt(sizeDelta),
+        rewardD18: BigInt(reward),
+        kind,
+        block,
+      });
     }
   }
 }

@@ -8,15 +8,29 @@
  *
  * Every setting is listed in keeper/config.ts and keeper/README.md. The key comes from KEEPER_PRIVATE_KEY (environment or Hardhat
  * configuration variable, e.g. the keystore); without it, on a local chain, the network's first signer is used.
+ *
+ * Orders: the keeper settles delayed orders with prices from `priceService`: `hermes` (Pyth's Hermes at a URL) or
+ * `local` (the default on local chains): a local price publisher moves the mock Chainlink marks along a price
+ * path from its own account (KEEPER_PUBLISHER_PRIVATE_KEY, else the last local signer) and records the same
+ * prices in a LocalPriceService, which signs MockPyth updates for the settlements.
  */
 import hre from "hardhat";
 import { configVariable } from "hardhat/config";
-import { JsonRpcProvider, Wallet, type Signer } from "ethers";
+import { JsonRpcProvider, Wallet, type Provider, type Signer } from "ethers";
+import type { PriceService } from "../sdk/pyth.js";
 import { EngineAdapter } from "./chain.js";
-import { loadConfig, resolveEngineAddress, resolveStartBlock, type KeeperConfig } from "./config.js";
-import { Keeper } from "./bot.js";
+import {
+  loadConfig,
+  resolveEngineAddress,
+  resolveStartBlock,
+  type KeeperConfig,
+  type PriceServiceConfig,
+} from "./config.js";
+import { Keeper, type KeeperTask } from "./bot.js";
 import { jsonLogger, type Logger } from "./log.js";
 import { Metrics, MetricsServer } from "./metrics.js";
+import { LocalPricePublisher, pricePath } from "./price-publisher.js";
+import { HermesPriceService, PullFeedFees, withUpdateFee } from "./prices.js";
 
 const LOCAL_CHAIN_IDS = new Set([31337n, 1337n]);
 
@@ -53,6 +67,68 @@ async function privateKey(): Promise<string | undefined> {
   }
 }
 
+/**
+ * The local publisher's account: KEEPER_PUBLISHER_PRIVATE_KEY, else the last account the node (or Hardhat's
+ * network) manages that is not the keeper's. Never the keeper's own: its nonces are assigned locally.
+ */
+async function publisherSigner(config: KeeperConfig, provider: Provider, keeper: string): Promise<Signer> {
+  const key = process.env.KEEPER_PUBLISHER_PRIVATE_KEY;
+  if (key) return new Wallet(key, provider);
+  const signers: Signer[] =
+    config.rpcUrl !== undefined
+      ? await (provider as JsonRpcProvider).listAccounts()
+      : await (await hre.network.getOrCreate()).ethers.getSigners();
+  for (const signer of [...signers].reverse()) {
+    if ((await signer.getAddress()).toLowerCase() !== keeper.toLowerCase()) return signer;
+  }
+  throw new Error("the local price publisher needs an account: set KEEPER_PUBLISHER_PRIVATE_KEY");
+}
+
+/** The price service orders settle with, and the local publisher behind it (local mode). */
+async function priceSetup(
+  config: KeeperConfig,
+  chain: EngineAdapter,
+  keeper: string,
+  log: Logger,
+): Promise<{
+  kind?: PriceServiceConfig["kind"];
+  service?: PriceService;
+  publisher?: LocalPricePublisher;
+  everyMs: number;
+}> {
+  const { chainId } = await chain.provider.getNetwork();
+  const settings: PriceServiceConfig | undefined =
+    config.priceService ??
+    (LOCAL_CHAIN_IDS.has(chainId) ? { kind: "local", publishEveryMs: 2000 } : undefined);
+  const fees = new PullFeedFees(chain);
+  if (settings === undefined) {
+    log("warn", "no_price_service", { detail: "orders are not settled: set KEEPER_PRICE_SERVICE (hermes)" });
+    return { everyMs: 0 };
+  }
+  if (settings.kind === "hermes") {
+    const service = new HermesPriceService({
+      url: settings.url,
+      timeoutMs: settings.timeoutMs,
+      updateFee: fees.read,
+      apiKey: process.env.KEEPER_HERMES_API_KEY || undefined,
+    });
+    return { kind: "hermes", service, everyMs: 0 };
+  }
+  const publisher = new LocalPricePublisher({
+    engine: chain.address,
+    runner: chain.runner,
+    signer: await publisherSigner(config, chain.provider, keeper),
+    path: pricePath(settings.path ?? { kind: "hold" }),
+    log,
+  });
+  return {
+    kind: "local",
+    service: withUpdateFee(publisher.service, fees.read),
+    publisher,
+    everyMs: settings.publishEveryMs,
+  };
+}
+
 async function main(): Promise<void> {
   const log = jsonLogger();
   const config = loadConfig();
@@ -68,6 +144,10 @@ async function main(): Promise<void> {
   if ((await chain.provider.getCode(chain.address)) === "0x")
     throw new Error(`no contract at ${chain.address}`);
   const startBlock = resolveStartBlock(config);
+  const prices = await priceSetup(config, chain, keeperAddress, log);
+  const publisher = prices.publisher;
+  // LP request settlement plugs in here once the vault has `settleRequests` (keeper/lp-requests.ts).
+  const tasks: KeeperTask[] = [];
   const keeper = new Keeper({
     chain,
     rewardReceiver: config.rewardReceiver ?? keeperAddress,
@@ -91,6 +171,13 @@ async function main(): Promise<void> {
       replaceAfterBlocks: config.replaceAfterBlocks,
       bumpPercent: BigInt(config.feeBumpPercent),
     },
+    orders: {
+      priceService: prices.service,
+      settle: config.settleOrders,
+      cancelExpired: config.cancelExpiredOrders,
+      beforeRun: publisher === undefined ? undefined : () => publisher.sync(),
+    },
+    tasks,
   });
   log("info", "keeper_start", {
     engine: chain.address,
@@ -100,6 +187,9 @@ async function main(): Promise<void> {
     startBlock,
     resumedFrom: keeper.indexer.lastIndexedBlock + 1,
     checkpointFile: config.checkpointFile ?? null,
+    priceService: prices.kind ?? null,
+    settleOrders: config.settleOrders && prices.service !== undefined,
+    cancelExpiredOrders: config.cancelExpiredOrders,
   });
 
   if (config.once) {
@@ -116,7 +206,9 @@ async function main(): Promise<void> {
       stop.abort();
     });
   }
+  const publishing = publisher === undefined ? Promise.resolve() : publisher.run(prices.everyMs, stop.signal);
   await keeper.run(config.pollMs, stop.signal);
+  await publishing;
   await server.close();
   log("info", "keeper_stopped", { ticks: metrics.get("keeper_ticks_total") });
 }

@@ -26,6 +26,13 @@ const COUNTERS = {
   keeper_txs_replaced_total: "Stuck transactions replaced with higher fees (or cancelled)",
   keeper_accounts_screened_total: "Account health checks (off-chain mirror or on-chain quote)",
   keeper_mirror_mismatches_total: "Accounts the off-chain screen and the on-chain quote disagreed on",
+  keeper_orders_settled_total: "Delayed orders settled by this keeper (from receipts)",
+  keeper_orders_cancelled_total: "Expired orders cancelled by this keeper (from receipts)",
+  keeper_order_rewards_usd_total: "Order settlement rewards received, in USD",
+  keeper_order_races_lost_total:
+    "Orders another keeper (or a liquidation) settled or cancelled first (at simulation, inclusion or replacement)",
+  keeper_lp_requests_settled_total:
+    "LP requests settled by this keeper (the LP request task, when installed)",
 } as const;
 
 const GAUGES = {
@@ -33,11 +40,26 @@ const GAUGES = {
   keeper_indexed_block: "Last block whose events are indexed (the checkpoint)",
   keeper_pending_txs: "This keeper's transactions sent and not yet mined",
   keeper_last_tick_timestamp: "Unix time of the last completed tick, in seconds",
+  keeper_orders_pending: "Pending delayed orders in the index",
 } as const;
 
 /** Why a confirmed liquidatable account was not sent this tick. */
 export const MISSED_REASONS = ["gas_price", "unprofitable", "capacity", "send_failed"] as const;
 export type MissedReason = (typeof MISSED_REASONS)[number];
+
+/**
+ * Why an order due for settlement (or expired, for cancellation) was not settled (cancelled) in the tick that saw
+ * it: these are always present; a settlement the engine refuses in simulation is counted under its custom error's
+ * name (`PriceDivergence`, `SlippageExceeded`, `InsufficientMargin`...).
+ */
+export const ORDER_FAILURE_REASONS = [
+  "price_unavailable",
+  "capacity",
+  "gas_price",
+  "unprofitable",
+  "send_failed",
+  "reverted",
+] as const;
 
 export type CounterName = keyof typeof COUNTERS;
 export type GaugeName = keyof typeof GAUGES;
@@ -49,6 +71,7 @@ export interface TickInfo {
   accounts: number;
   liquidatable: number;
   liquidated: number;
+  ordersSettled: number;
   pendingTxs: number;
   dryRun: boolean;
 }
@@ -65,6 +88,9 @@ export class Metrics {
   private readonly missedValues = new Map<MissedReason, number>();
   private readonly latency: Histogram;
   private readonly tickSeconds: Histogram;
+  private readonly orderFailures: Counter<"reason">;
+  private readonly orderFailureValues = new Map<string, number>();
+  private readonly orderLatency: Histogram;
 
   constructor() {
     const registers = [this.registry];
@@ -98,6 +124,22 @@ export class Metrics {
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.orderFailures = new Counter({
+      name: "keeper_order_failures_total",
+      help: "Orders due (or expired) not settled (cancelled) in the tick that saw them, by reason (a reason is counted once per order)",
+      labelNames: ["reason"],
+      registers,
+    });
+    for (const reason of ORDER_FAILURE_REASONS) {
+      this.orderFailures.inc({ reason }, 0);
+      this.orderFailureValues.set(reason, 0);
+    }
+    this.orderLatency = new Histogram({
+      name: "keeper_order_settlement_latency_seconds",
+      help: "Seconds from an order's ready time to the timestamp of the block that settled it",
+      buckets: [1, 2, 5, 10, 15, 30, 60, 120],
+      registers,
+    });
   }
 
   inc(name: CounterName, by = 1): void {
@@ -127,6 +169,20 @@ export class Metrics {
 
   observeLatency(blocks: number): void {
     this.latency.observe(blocks);
+  }
+
+  orderFailure(reason: string, by = 1): void {
+    if (by === 0) return;
+    this.orderFailures.inc({ reason }, by);
+    this.orderFailureValues.set(reason, this.orderFailureOf(reason) + by);
+  }
+
+  orderFailureOf(reason: string): number {
+    return this.orderFailureValues.get(reason) ?? 0;
+  }
+
+  observeOrderLatency(seconds: number): void {
+    this.orderLatency.observe(seconds);
   }
 
   observeTickSeconds(seconds: number): void {

@@ -65,6 +65,7 @@ export async function withRetry<T>(
 /** Provider reads that are safe to repeat (no state change on the node). */
 const IDEMPOTENT_READS = new Set([
   "call",
+  "estimateGas",
   "getBalance",
   "getBlock",
   "getBlockNumber",
@@ -99,7 +100,7 @@ export function retryingRunner<T extends { provider: P | null }, P extends objec
     });
   const provider =
     runner.provider === null ? null : wrap(runner.provider, (name) => IDEMPOTENT_READS.has(name));
-  const outer = wrap(runner, (name) => name === "call");
+  const outer = wrap(runner, (name) => name === "call" || name === "estimateGas");
   return new Proxy(outer, {
     get(t, prop) {
       return prop === "provider" ? provider : Reflect.get(t, prop);

@@ -9,10 +9,18 @@ import type { EngineAdapter } from "./chain.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 
+/**
+ * What a transaction does: a liquidation batch, an ADL, a cancellation (zero-value transfer to self replacing a
+ * stuck transaction), or a task's work (order settlement and cancellation, LP request settlement).
+ */
+export type TxKind = "liquidate" | "adl" | "cancel" | "settleOrder" | "cancelOrder" | "settleRequests";
+
 export interface TxSpec {
-  kind: "liquidate" | "adl" | "cancel";
+  kind: TxKind;
   to: string;
   data: string;
+  /** Native value sent (a settlement's oracle update fee); none by default. */
+  value?: bigint;
   gasLimit: bigint;
   /** Accounts the transaction acts on (liquidation batch, ADL target). */
   accountIds: bigint[];
@@ -171,6 +179,7 @@ export class TxManager {
       const response = await this.signer.sendTransaction({
         to: tx.spec.to,
         data: tx.spec.data,
+        value: tx.spec.value ?? 0n,
         gasLimit: tx.spec.gasLimit,
         nonce: tx.nonce,
         maxFeePerGas: tx.maxFeePerGas,

@@ -9,7 +9,7 @@ import { EngineAdapter, decodeError, decodeLog } from "../keeper/chain.js";
 import { AccountIndexer } from "../keeper/indexer.js";
 import { MetricsServer } from "../keeper/metrics.js";
 import { loadConfig, resolveEngineAddress, resolveStartBlock } from "../keeper/config.js";
-import { trade } from "./helpers/orders.js";
+import { settleNext, trade } from "./helpers/orders.js";
 
 describe("keeper bot", () => {
   // The keeper sizes its transactions from a gas model of the optimised contracts; coverage's instrumented build
@@ -42,10 +42,29 @@ describe("keeper bot", () => {
     expect(calls).to.deep.equal([]);
 
     indexer.takeTouched();
+    expect(indexer.orders.size).to.equal(0); // every fixture order was settled
     await base.contracts.engine.connect(base.signers.keeper).liquidate(2, base.signers.keeper);
-    await trade(base.contracts.engine.connect(base.signers.alice), 1, ETH, wad("-1"), 0);
-    // PositionLiquidated, Liquidated, MarketUpdated, then PositionModified.
+    // Alice's close, committed: the index holds it as a pending order until it settles.
+    const engine = base.contracts.engine.connect(base.signers.alice);
+    await engine.commitOrder(1, ETH, wad("-1"), 0, ethers.MaxUint256);
+    // PositionLiquidated, Liquidated, MarketUpdated, then OrderCommitted.
     expect(await indexer.refresh()).to.equal(4);
+    const { commitTime, settlementRewardD18 } = await engine.getOrder(1, ETH);
+    expect([...indexer.orders.values()]).to.deep.equal([
+      {
+        accountId: 1n,
+        marketId: ETH,
+        commitTime,
+        sizeDeltaD18: wad("-1"),
+        rewardD18: settlementRewardD18,
+        kind: 0,
+        block: await ethers.provider.getBlockNumber(),
+      },
+    ]);
+    await settleNext(engine, 1, ETH);
+    // PositionModified and OrderSettled: the position is closed and the order gone.
+    expect(await indexer.refresh()).to.equal(2);
+    expect(indexer.orders.size).to.equal(0);
     expect(indexer.withPositions()).to.deep.equal([3n]);
     expect(indexer.takeTouched()).to.deep.equal({ accounts: new Set([2n, 1n]), markets: new Set([ETH]) });
   });

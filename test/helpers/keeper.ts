@@ -1,4 +1,7 @@
-/** Keeper test fixtures: a deployment with two liquidatable accounts, and a keeper wired to capture its logs. */
+/**
+ * Keeper test fixtures: a deployment with two liquidatable accounts, a keeper wired to capture its logs, and the
+ * local price publisher its order settlement reads prices from.
+ */
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { deployBulkhead, ETH } from "./fixture.js";
 import { feedAnswer, usd, wad } from "./constants.js";
@@ -7,6 +10,8 @@ import { Keeper, type KeeperOptions } from "../../keeper/bot.js";
 import { jsonLogger } from "../../keeper/log.js";
 import { Metrics } from "../../keeper/metrics.js";
 import { openIsolated, trade } from "./orders.js";
+import { LocalPricePublisher, holdPath, type PricePath } from "../../keeper/price-publisher.js";
+import { PullFeedFees, withUpdateFee } from "../../keeper/prices.js";
 
 /**
  * Keeper rewards here (issue 8: flat 5 + liquidation fee x 50% share, below the 1,000 cap), at ETH 2920:
@@ -39,10 +44,28 @@ export async function twoUnderwater(): Promise<Base> {
   return base;
 }
 
-/** A keeper over `base` acting as `signer` (default: the keeper signer), with its log lines and metrics. */
+/**
+ * The local price publisher over `base`'s markets, publishing from the admin account along `path` (default: hold).
+ * Nothing is read until its first `sync()` or `step()`.
+ */
+export function makePublisher(base: Base, path: PricePath = holdPath()): LocalPricePublisher {
+  const { admin } = base.signers;
+  return new LocalPricePublisher({
+    engine: base.contracts.engine.target as string,
+    runner: admin,
+    signer: admin,
+    path,
+  });
+}
+
+/**
+ * A keeper over `base` acting as `signer` (default: the keeper signer), with its log lines and metrics. With
+ * `prices`, it settles orders with that publisher's prices (synced at the start of each order run, fee read
+ * from the pull feed), as keeper/main.ts wires it in local mode; `orders` overrides the order options.
+ */
 export function makeKeeper(
   base: Base,
-  overrides: Partial<KeeperOptions> = {},
+  overrides: Partial<KeeperOptions> & { prices?: LocalPricePublisher } = {},
   signer: HardhatEthersSigner = base.signers.keeper,
   adapter: { runner?: HardhatEthersSigner; options?: AdapterOptions } = {},
 ) {
@@ -53,6 +76,15 @@ export function makeKeeper(
     onRetry: () => metrics.inc("keeper_rpc_retries_total"),
     ...adapter.options,
   });
+  const { prices, ...options } = overrides;
+  const orders =
+    prices === undefined
+      ? options.orders
+      : {
+          priceService: withUpdateFee(prices.service, new PullFeedFees(chain).read),
+          beforeRun: () => prices.sync(),
+          ...options.orders,
+        };
   const keeper = new Keeper({
     chain,
     rewardReceiver: signer.address,
@@ -62,7 +94,8 @@ export function makeKeeper(
     logRange: 2000,
     batchSize: 50,
     dryRun: false,
-    ...overrides,
+    ...options,
+    orders,
   });
   return { keeper, chain, metrics, lines, byMsg: (msg: string) => lines.filter((l) => l.msg === msg) };
 }
