@@ -79,6 +79,7 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     ///      `insuranceFeeShareD9` is a copy of the protocol-wide `RiskParams.insuranceFeeShareD18`, kept in every
     ///      market's fee slot (written by governance whenever either changes) so that a trade reads its fee split
     ///      from a slot it has already loaded instead of a cold one: 2,000 gas on every risk-reducing trade.
+    // solhint-disable-next-line gas-struct-packing
     struct Market {
         IPriceFeed feed;
         uint32 baseImrD9;
@@ -205,6 +206,12 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         ) {
             revert IMarginEngine.Unauthorized(msg.sender, accountId);
         }
+    }
+
+    /// @dev Whether an order of the account is pending, which locks its collateral (`IOrders.CollateralLockedByOrder`):
+    ///      a cross account counts its orders, an isolated account has its one market's slot.
+    function _collateralLocked(uint256 accountId, Account storage a) internal view returns (bool) {
+        return a.isolated ? _orders[accountId][a.marketId].commitTime != 0 : a.pendingOrders != 0;
     }
 
     /// @dev The stored risk parameters in their interface shape.
@@ -620,7 +627,7 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
 
     /// @dev `list` with byte `i` (0 = most significant) set to `value`.
     function _withByte(bytes16 list, uint256 i, uint32 value) private pure returns (bytes16) {
-        uint256 shift = (15 - i) * 8;
+        uint128 shift = uint128((15 - i) * 8);
         uint128 x = uint128(list);
         return bytes16((x & ~(uint128(0xff) << shift)) | (uint128(uint8(value)) << shift));
     }

@@ -268,7 +268,9 @@ contract LiquidationModule is ILiquidation, EngineBase {
 
     /// @inheritdoc ILiquidation
     function maxWithdrawable(uint256 accountId) external view returns (uint256) {
-        IMarginEngine.MarginSummary memory s = _summary(accountId, _account(accountId));
+        Account storage a = _account(accountId);
+        if (_collateralLocked(accountId, a)) return 0;
+        IMarginEngine.MarginSummary memory s = _summary(accountId, a);
         int256 free = s.collateralD18;
         if (s.notionalD18 != 0) {
             int256 overIm = s.equityD18 - int256(s.initialMarginD18);

@@ -192,9 +192,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     ///      the account is pending: otherwise an owner could make their own order unsettleable after seeing the
     ///      window's price, and settle it (after putting the margin back) only when that price suits them.
     function _debit(uint256 accountId, Account storage a, uint256 amountD18) internal {
-        if (a.isolated ? _orders[accountId][a.marketId].commitTime != 0 : a.pendingOrders != 0) {
-            revert CollateralLockedByOrder(accountId);
-        }
+        if (_collateralLocked(accountId, a)) revert CollateralLockedByOrder(accountId);
         int256 collateral = a.collateral;
         if (collateral < 0 || uint256(collateral) < amountD18)
             revert InsufficientCollateral(collateral, amountD18);

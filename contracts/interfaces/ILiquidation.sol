@@ -103,7 +103,8 @@ interface ILiquidation {
     /// @notice Equity minus initial margin (negative when below IM).
     function freeCollateral(uint256 accountId) external view returns (int256);
 
-    /// @notice The most tokens `withdraw` would accept now, in token units.
+    /// @notice The most tokens `withdraw` would accept now, in token units (0 while an order of the account is
+    ///         pending: its collateral is locked, see `IOrders.CollateralLockedByOrder`).
     function maxWithdrawable(uint256 accountId) external view returns (uint256);
 
     /// @notice Equity / maintenance margin (D18); type(uint256).max with no positions, 0 when equity <= 0.

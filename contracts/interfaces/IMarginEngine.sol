@@ -36,6 +36,7 @@ interface IMarginEngine {
     /// @param pullFeed The pull oracle orders settle on (Pyth in production).
     /// @param maxDivergenceD18 Largest relative distance between an order's settlement price and the mark price
     ///        `feed` allows (0 disables the check, for deployments where `feed` reads the same source).
+    // solhint-disable-next-line gas-struct-packing
     struct MarketParams {
         IPriceFeed feed;
         uint64 baseImrD18;

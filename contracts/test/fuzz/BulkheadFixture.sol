@@ -170,6 +170,7 @@ abstract contract BulkheadFixture {
         int256 size,
         uint256 acceptable
     ) internal returns (bool ok, bytes memory reason) {
+        // solhint-disable-next-line avoid-low-level-calls
         (ok, reason) = address(engine).call(
             abi.encodeCall(IOrders.commitOrder, (accountId, marketId, size, acceptable, type(uint256).max))
         );
@@ -197,6 +198,7 @@ abstract contract BulkheadFixture {
         uint256 acceptable
     ) internal returns (bool ok, uint256 accountId) {
         bytes memory ret;
+        // solhint-disable-next-line avoid-low-level-calls
         (ok, ret) = address(engine).call(
             abi.encodeCall(
                 IOrders.commitIsolatedOrder,
@@ -214,6 +216,7 @@ abstract contract BulkheadFixture {
         uint256 acceptable,
         uint256 destination
     ) internal returns (bool ok, bytes memory reason) {
+        // solhint-disable-next-line avoid-low-level-calls
         (ok, reason) = address(engine).call(
             abi.encodeCall(
                 IOrders.commitCloseIsolated,
@@ -236,6 +239,7 @@ abstract contract BulkheadFixture {
     ) internal returns (bool ok, bytes memory reason) {
         uint256 t = vm.getBlockTimestamp() + MIN_DELAY;
         vm.warp(t);
+        // solhint-disable-next-line avoid-low-level-calls
         (ok, reason) = address(engine).call(
             abi.encodeCall(
                 IOrders.settleOrder,

@@ -451,10 +451,18 @@ contract EngineFuzzTest is BulkheadFixture {
         uint256 cap = onBtc ? 40e18 : 1_000e18;
         int256 longSize = int256(_bound(longSeed, 1e15, cap));
         int256 shortSize = -int256(_bound(shortSeed, 1e15, cap));
-        uint256 a = _openFunded(ALICE, marketId, longSize);
-        uint256 b = _openFunded(BOB, marketId, shortSize);
+        // Both orders settle in the same block, so the rate starts from zero with the whole skew in place.
+        uint256 a = _funded(ALICE, 5_000_000e6);
+        uint256 b = _funded(BOB, 5_000_000e6);
+        vm.prank(ALICE);
+        engine.commitOrder(a, marketId, longSize, _acceptable(longSize), type(uint256).max);
+        vm.prank(BOB);
+        engine.commitOrder(b, marketId, shortSize, _acceptable(shortSize), type(uint256).max);
+        uint256 t = vm.getBlockTimestamp() + MIN_DELAY;
+        vm.warp(t);
+        engine.settleOrder(a, marketId, _priceUpdate(marketId, _price(marketId), t));
+        engine.settleOrder(b, marketId, _priceUpdate(marketId, _price(marketId), t));
         (, int256 indexStart) = engine.currentFunding(marketId);
-        // The long's order settled one delay before the short's: what it accrued alone is not part of the sum.
         int256 fundingAStart = engine.marginSummary(a).accruedFundingD18;
 
         uint256 days_ = _bound(daysSeed, 1, 30);
@@ -478,16 +486,18 @@ contract EngineFuzzTest is BulkheadFixture {
             vm.assertTrue(fundingA >= 0 && fundingB <= 0, "long skew: longs must pay");
         if (longSize + shortSize < 0)
             vm.assertTrue(fundingA <= 0 && fundingB >= 0, "short skew: shorts must pay");
-        _settleBoth(marketId, a, b, fundingA, fundingB);
+        _settleBoth(marketId, a, b);
     }
 
-    function _settleBoth(uint32 marketId, uint256 a, uint256 b, int256 fundingA, int256 fundingB) internal {
+    /// @dev Closes both positions; each settles one order delay after its commit, so the funding it settles is
+    ///      what had accrued at its settlement (`Settlement.accrued`), delay included.
+    function _settleBoth(uint32 marketId, uint256 a, uint256 b) internal {
         int256 ledgerBefore = _ledger(a, b);
         int256 cashBefore = engine.vaultCash();
         Settlement memory sa = _closeAndImplyFunding(ALICE, a, marketId);
         Settlement memory sb = _closeAndImplyFunding(BOB, b, marketId);
-        vm.assertEq(sa.funding, fundingA, "long settled other than accrued");
-        vm.assertEq(sb.funding, fundingB, "short settled other than accrued");
+        vm.assertEq(sa.funding, sa.accrued, "long settled other than accrued");
+        vm.assertEq(sb.funding, sb.accrued, "short settled other than accrued");
         vm.assertEq(_ledger(a, b), ledgerBefore, "ledger not conserved");
         vm.assertEq(
             engine.vaultCash() - cashBefore,
@@ -498,6 +508,7 @@ contract EngineFuzzTest is BulkheadFixture {
 
     struct Settlement {
         int256 funding;
+        int256 accrued;
         int256 realised;
         uint256 fee;
     }
@@ -596,7 +607,15 @@ contract EngineFuzzTest is BulkheadFixture {
         IMarginEngine.TradeQuote memory q = engine.quoteTrade(marketId, -p.sizeD18);
         int256 before = _collateral(id);
         vm.prank(owner);
-        (uint256 fill, uint256 charged) = _trade(id, marketId, -p.sizeD18, _acceptable(-p.sizeD18));
+        engine.commitOrder(id, marketId, -p.sizeD18, _acceptable(-p.sizeD18), type(uint256).max);
+        uint256 t = vm.getBlockTimestamp() + MIN_DELAY;
+        vm.warp(t);
+        st.accrued = engine.marginSummary(id).accruedFundingD18;
+        (uint256 fill, uint256 charged) = engine.settleOrder(
+            id,
+            marketId,
+            _priceUpdate(marketId, _price(marketId), t)
+        );
         vm.assertEq(fill, q.fillPriceD18, "fill differs from quote");
         vm.assertEq(charged, q.feeD18, "fee differs from quote");
         st.fee = charged;

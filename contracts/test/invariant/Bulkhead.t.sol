@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 import {IBulkhead} from "../../interfaces/IBulkhead.sol";
 import {IMarginEngine} from "../../interfaces/IMarginEngine.sol";
+import {IOrders} from "../../interfaces/IOrders.sol";
 import {Vm, VM_ADDRESS} from "../utils/Vm.sol";
 import {BulkheadFixture} from "../fuzz/BulkheadFixture.sol";
 
@@ -51,6 +52,17 @@ contract BulkheadHandler is BulkheadFixture {
     bytes public maxRedeemReason;
     /// @notice Set when ADL succeeded although `adlStatus` said it was not triggered.
     bool public adlUntriggered;
+    /// @notice Set when collateral left an account (withdraw or transfer) while one of its orders was pending.
+    bool public lockedCollateralLeft;
+    /// @notice Set when cancelling an expired order reverted.
+    bool public expiredCancelRefused;
+    bytes public expiredCancelReason;
+    /// @notice Set when a settled order filled beyond its acceptable price, or left the order in place.
+    bool public settlementBrokeItsOrder;
+
+    /// @dev Orders committed by `commitOrder` and not yet known to be gone: (account, market) pairs.
+    uint256[] internal pendingAccounts;
+    uint32[] internal pendingMarkets;
 
     mapping(bytes32 action => uint256) public calls;
     mapping(bytes32 action => uint256) public successes;
@@ -305,7 +317,89 @@ contract BulkheadHandler is BulkheadFixture {
         }
     }
 
+    /// @dev Commits an order on the actor's cross account and leaves it pending (settled, expired or cancelled
+    ///      later by other actions). While it is pending, pulling any collateral out must be refused.
+    function commitOrder(uint256 actorSeed, bool onBtc, int256 sizeSeed) external {
+        address actor = _actor(actorSeed);
+        uint32 marketId = onBtc ? BTC : ETH;
+        uint256 id = crossOf[actor];
+        int256 size = _leveraged(marketId, engine.marginSummary(id).equityD18, sizeSeed);
+        if (size == 0) return;
+        _count("commitOrder");
+        vm.prank(actor);
+        try engine.commitOrder(id, marketId, size, size > 0 ? type(uint256).max : 0, type(uint256).max) {
+            _ok("commitOrder");
+            pendingAccounts.push(id);
+            pendingMarkets.push(marketId);
+            vm.prank(actor);
+            try engine.withdraw(id, 1, actor) {
+                lockedCollateralLeft = true;
+            } catch {}
+            uint256 other = _openIsolatedOf(actor);
+            if (other != 0) {
+                vm.prank(actor);
+                try engine.transferMargin(id, other, 1) {
+                    lockedCollateralLeft = true;
+                } catch {}
+            }
+        } catch {} // margin, pause, a pending order already on this market
+    }
+
+    /// @dev Settles one of the pending orders one delay after its commit (or now, if later) at the mark price.
+    ///      It may fail (margin, slippage, pause, liquidated in between); if it succeeds the order is gone.
+    function settleOrder(uint256 indexSeed) external {
+        uint256 n = pendingAccounts.length;
+        if (n == 0) return;
+        uint256 i = indexSeed % n;
+        (uint256 id, uint32 marketId) = (pendingAccounts[i], pendingMarkets[i]);
+        IOrders.OrderInfo memory o = engine.getOrder(id, marketId);
+        if (o.commitTime == 0 || vm.getBlockTimestamp() > o.expiryTime) return _dropPending(i);
+        _count("settleOrder");
+        if (vm.getBlockTimestamp() < o.readyTime) vm.warp(o.readyTime);
+        bytes[] memory update = _priceUpdate(marketId, _price(marketId), o.readyTime);
+        vm.prank(KEEPER);
+        try engine.settleOrder(id, marketId, update) returns (uint256 fill, uint256) {
+            _ok("settleOrder");
+            bool beyond = o.sizeDeltaD18 > 0 ? fill > o.acceptablePriceD18 : fill < o.acceptablePriceD18;
+            if (beyond || engine.getOrder(id, marketId).commitTime != 0) settlementBrokeItsOrder = true;
+            _dropPending(i);
+        } catch {}
+    }
+
+    /// @dev Moves past one pending order's expiry and cancels it: that must always work.
+    function cancelExpired(uint256 indexSeed) external {
+        uint256 n = pendingAccounts.length;
+        if (n == 0) return;
+        uint256 i = indexSeed % n;
+        (uint256 id, uint32 marketId) = (pendingAccounts[i], pendingMarkets[i]);
+        IOrders.OrderInfo memory o = engine.getOrder(id, marketId);
+        if (o.commitTime == 0) return _dropPending(i);
+        _count("cancelExpired");
+        if (vm.getBlockTimestamp() <= o.expiryTime) _warp(o.expiryTime + 1 - vm.getBlockTimestamp());
+        try engine.cancelOrder(id, marketId) {
+            _ok("cancelExpired");
+            _dropPending(i);
+        } catch (bytes memory reason) {
+            expiredCancelRefused = true;
+            expiredCancelReason = reason;
+        }
+    }
+
     /* HELPERS */
+
+    function _dropPending(uint256 i) internal {
+        uint256 last = pendingAccounts.length - 1;
+        pendingAccounts[i] = pendingAccounts[last];
+        pendingMarkets[i] = pendingMarkets[last];
+        pendingAccounts.pop();
+        pendingMarkets.pop();
+    }
+
+    /// @dev One of the actor's isolated accounts, or 0.
+    function _openIsolatedOf(address actor) internal view returns (uint256) {
+        uint256[] storage ids = isolatedOf[actor];
+        return ids.length == 0 ? 0 : ids[0];
+    }
 
     /// @dev A size worth up to 45x `equity` in notional, either side, capped at 300 ETH / 15 BTC per trade so
     ///      that the vault's reserve (half of the larger side's notional) stays within its cash most of the time.
@@ -369,7 +463,7 @@ contract BulkheadInvariantTest {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory selectors = new bytes4[](16);
+        bytes4[] memory selectors = new bytes4[](19);
         selectors[0] = BulkheadHandler.deposit.selector;
         selectors[1] = BulkheadHandler.withdraw.selector;
         selectors[2] = BulkheadHandler.trade.selector;
@@ -386,6 +480,9 @@ contract BulkheadInvariantTest {
         selectors[13] = BulkheadHandler.movePrice.selector; // prices move twice as often
         selectors[14] = BulkheadHandler.liquidate.selector;
         selectors[15] = BulkheadHandler.transferMargin.selector;
+        selectors[16] = BulkheadHandler.commitOrder.selector;
+        selectors[17] = BulkheadHandler.settleOrder.selector;
+        selectors[18] = BulkheadHandler.cancelExpired.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), selectors);
     }
@@ -469,6 +566,32 @@ contract BulkheadInvariantTest {
         vm.assertTrue(!handler.maxWithdrawableRefused(), "EXIT_A withdrawal within maxWithdrawable refused");
         vm.assertTrue(!handler.healthyCloseRefused(), "EXIT_B closing a healthy isolated account refused");
         vm.assertTrue(!handler.maxRedeemRefused(), "VAULT_A LP redeem within maxRedeem refused");
+    }
+
+    /// @notice The order actions really commit, settle and cancel (so ORD_A-C are not vacuous).
+    function test_handlerDrivesOrders() public {
+        handler.commitOrder(0, false, 10_000); // alice buys about 1x her equity in ETH
+        handler.settleOrder(0);
+        vm.assertEq(handler.successes("settleOrder"), 1, "order not settled");
+        handler.commitOrder(1, true, -10_000); // bob sells BTC
+        handler.cancelExpired(0);
+        vm.assertEq(handler.successes("cancelExpired"), 1, "expired order not cancelled");
+        vm.assertEq(handler.successes("commitOrder"), 2, "orders not committed");
+        vm.assertTrue(
+            !handler.lockedCollateralLeft(),
+            "ORD_A collateral left an account with a pending order"
+        );
+    }
+
+    /// @notice Orders: no collateral leaves an account while one of its orders is pending, an expired order can
+    ///         always be cancelled, and a settlement fills within the order's limit and removes the order.
+    function invariant_ORD_A_B_C_orders() public view {
+        vm.assertTrue(
+            !handler.lockedCollateralLeft(),
+            "ORD_A collateral left an account with a pending order"
+        );
+        vm.assertTrue(!handler.expiredCancelRefused(), "ORD_B cancelling an expired order refused");
+        vm.assertTrue(!handler.settlementBrokeItsOrder(), "ORD_C settlement beyond its limit or order left");
     }
 
     /// @notice The sentinels (an isolated BTC account and a cross account short ETH, well collateralised, never
