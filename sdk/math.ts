@@ -314,8 +314,13 @@ export function freeCollateral(s: MarginSummary): bigint {
   return s.equityD18 - s.initialMarginD18;
 }
 
-/** MarginEngine.maxWithdrawable: min(collateral, equity - IM if any position), in token units, rounded down. */
-export function maxWithdrawable(s: MarginSummary, tokenScale: bigint): bigint {
+/**
+ * MarginEngine.maxWithdrawable: min(collateral, equity - IM if any position), in token units, rounded down; 0
+ * while an order of the account is pending (`collateralLocked`: the engine locks its collateral, see
+ * `CollateralLockedByOrder`; the summary alone cannot tell, so the caller says).
+ */
+export function maxWithdrawable(s: MarginSummary, tokenScale: bigint, collateralLocked = false): bigint {
+  if (collateralLocked) return 0n;
   let free = s.collateralD18;
   if (s.notionalD18 !== 0n) {
     const overIm = s.equityD18 - s.initialMarginD18;

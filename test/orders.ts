@@ -4,6 +4,8 @@
  * trader of the outside review rebuilt on the order flow.
  */
 import { expect } from "chai";
+import { toMarginSummary } from "../sdk/client.js";
+import * as math from "../sdk/math.js";
 import { encodeMockPythUpdate } from "../sdk/pyth.js";
 import { usd, wad, feedAnswer, TOKEN_SCALE, DAY } from "./helpers/constants.js";
 import {
@@ -166,6 +168,11 @@ describe("Orders", function () {
           expect(call()).to.be.revertedWithCustomError(engine, "CollateralLockedByOrder").withArgs(1),
         );
       }
+      // The views say so: nothing is withdrawable while the order is pending (the SDK mirrors it).
+      expect(await engine.maxWithdrawable(1)).to.equal(0n);
+      const summary = toMarginSummary(await engine.marginSummary(1));
+      expect(math.maxWithdrawable(summary, TOKEN_SCALE)).to.be.greaterThan(0n);
+      expect(math.maxWithdrawable(summary, TOKEN_SCALE, true)).to.equal(0n);
       // Deposits are welcome, and once the order is settled the collateral is free again.
       await engine.connect(alice).deposit(1, usd("1000"));
       await settleNext(engine, 1, ETH);
