@@ -3,13 +3,16 @@
  * the local deployment (Ignition, deploy/parameters/local.json), a deep vault, and thousands of accounts of both
  * modes with a seeded, realistic mix of size, side and leverage. Transactions are sent in bulk with explicit
  * nonces and gas limits and mined hundreds per block (automine off), so that 10,000 accounts take minutes.
+ * Positions open as the protocol opens them: orders committed, then settled one block later with a MockPyth
+ * update published after the commits (the market's mark price), in rounds short enough for every order's window.
  */
-import { Interface, parseUnits, type JsonRpcApiProvider } from "ethers";
+import { Interface, MaxUint256, parseUnits, type JsonRpcApiProvider } from "ethers";
 import { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { BTC, ETH, deployProtocol, feedAnswer, usd, wad } from "./protocol.js";
 import { rng } from "./rng.js";
+import { encodeMockPythUpdate } from "../../sdk/pyth.js";
 
 export { BTC, ETH, feedAnswer, usd, wad };
 
@@ -29,6 +32,8 @@ export const PRICES: Record<number, number> = { [ETH]: 3000, [BTC]: 60000 };
 /** A block gas limit large enough to set up thousands of accounts quickly; paths set their own. */
 const SETUP_BLOCK_GAS_LIMIT = 1_000_000_000n;
 const TXS_PER_BLOCK = 400;
+/** Accounts per commit-then-settle round: a round's orders must all be settled inside their window (60 s). */
+const PLANS_PER_ROUND = 100;
 /** minPositionMargin of deploy/parameters/local.json: added to every position's IM and MM. */
 const MIN_POSITION_MARGIN_USD = 20;
 const SETUP_FEES = { maxFeePerGas: parseUnits("100", "gwei"), maxPriorityFeePerGas: parseUnits("1", "gwei") };
@@ -84,17 +89,30 @@ class BulkSender {
 
   constructor(private readonly world: World) {}
 
-  async send(from: HardhatEthersSigner, to: string, data: string, gasLimit: bigint): Promise<string> {
+  async send(
+    from: HardhatEthersSigner,
+    to: string,
+    data: string,
+    gasLimit: bigint,
+    value = 0n,
+  ): Promise<string> {
     let nonce = this.nonces.get(from.address);
     if (nonce === undefined) nonce = await this.world.ethers.provider.getTransactionCount(from, "pending");
     this.nonces.set(from.address, nonce + 1);
-    const tx = await from.sendTransaction({ to, data, nonce, gasLimit, type: 2, ...SETUP_FEES });
+    const tx = await from.sendTransaction({ to, data, nonce, gasLimit, value, type: 2, ...SETUP_FEES });
     if (++this.queued >= TXS_PER_BLOCK) await this.mine();
     return tx.hash;
   }
 
   async mine(): Promise<void> {
     if (this.queued === 0) return;
+    this.queued = 0;
+    await this.world.provider.send("evm_mine", []);
+  }
+
+  /** Mines what is queued in a block at exactly `timestamp`. */
+  async mineAt(timestamp: bigint): Promise<void> {
+    await this.world.provider.send("evm_setNextBlockTimestamp", [`0x${timestamp.toString(16)}`]);
     this.queued = 0;
     await this.world.provider.send("evm_mine", []);
   }
@@ -111,8 +129,9 @@ export async function populate(world: World, count: number, seed: number): Promi
   const iface = new Interface([
     "function createCrossAccount() returns (uint256)",
     "function deposit(uint256 accountId, uint256 amount)",
-    "function trade(uint256 accountId, uint32 marketId, int256 sizeDeltaD18, uint256 acceptablePriceD18)",
-    "function openIsolated(uint32 marketId, uint256 sourceAccountId, uint256 margin, int256 sizeDeltaD18, uint256 acceptablePriceD18)",
+    "function commitOrder(uint256 accountId, uint32 marketId, int256 sizeDeltaD18, uint256 acceptablePriceD18, uint256 maxSettlementRewardD18)",
+    "function commitIsolatedOrder(uint32 marketId, uint256 sourceAccountId, uint256 margin, int256 sizeDeltaD18, uint256 acceptablePriceD18, uint256 maxSettlementRewardD18) returns (uint256)",
+    "function settleOrder(uint256 accountId, uint32 marketId, bytes[] priceUpdateData) payable",
   ]);
   const target = await engine.getAddress();
   const random = rng(seed);
@@ -163,61 +182,95 @@ export async function populate(world: World, count: number, seed: number): Promi
   await provider.send("evm_setAutomine", [false]);
   await provider.send("evm_setBlockGasLimit", [`0x${SETUP_BLOCK_GAS_LIMIT.toString(16)}`]);
   const bulk = new BulkSender(world);
-  const firstBlock = (await ethers.provider.getBlockNumber()) + 1;
   const acceptable = (marketId: number, size: bigint) =>
     size > 0n ? (prices[marketId] * 105n) / 100n : (prices[marketId] * 95n) / 100n;
 
-  // 1. Create the cross accounts (ids are needed for the next steps) and open the isolated ones.
-  const creations: string[] = [];
-  for (const p of plans) {
-    if (p.mode === "isolated") {
-      const { marketId, sizeD18 } = p.legs[0];
-      const data = iface.encodeFunctionData("openIsolated", [
-        marketId,
-        0,
-        usd(p.marginUsd.toFixed(6)),
-        sizeD18,
-        acceptable(marketId, sizeD18),
-      ]);
-      creations.push(await bulk.send(p.owner, target, data, 500_000n));
-    } else {
-      creations.push(
-        await bulk.send(p.owner, target, iface.encodeFunctionData("createCrossAccount"), 200_000n),
-      );
-    }
+  // Each market's pull feed: the price id its updates must carry and the update fee.
+  const pullFeeds = new Map<number, { priceId: string; fee: bigint }>();
+  for (const marketId of [ETH, BTC]) {
+    const feed = await ethers.getContractAt(
+      "PythPriceFeed",
+      (await engine.getMarketParams(marketId)).pullFeed,
+    );
+    const priceId = await feed.priceId();
+    pullFeeds.set(marketId, {
+      priceId,
+      fee: await feed.updateFee([encodeMockPythUpdate(priceId, prices[marketId], 1n)]),
+    });
   }
-  await bulk.mine();
-  const receipts = await Promise.all(creations.map((hash) => ethers.provider.getTransactionReceipt(hash)));
-  const createdTopic = engine.interface.getEvent("AccountCreated").topicHash;
+
   const out: AccountSpec[] = [];
   let notCreated = 0;
-  for (const [i, p] of plans.entries()) {
-    const log = receipts[i]?.logs.find((l) => l.topics[0] === createdTopic);
-    if (receipts[i]?.status !== 1 || log === undefined) {
-      notCreated += 1;
-      continue;
+  for (let start = 0; start < plans.length; start += PLANS_PER_ROUND) {
+    const round = plans.slice(start, start + PLANS_PER_ROUND);
+    // 1. Create the cross accounts (ids are needed for the next steps) and commit the isolated openings.
+    const creations: string[] = [];
+    for (const p of round) {
+      if (p.mode === "isolated") {
+        const { marketId, sizeD18 } = p.legs[0];
+        const data = iface.encodeFunctionData("commitIsolatedOrder", [
+          marketId,
+          0,
+          usd(p.marginUsd.toFixed(6)),
+          sizeD18,
+          acceptable(marketId, sizeD18),
+          MaxUint256,
+        ]);
+        creations.push(await bulk.send(p.owner, target, data, 500_000n));
+      } else {
+        creations.push(
+          await bulk.send(p.owner, target, iface.encodeFunctionData("createCrossAccount"), 200_000n),
+        );
+      }
     }
-    const id = BigInt(log.topics[1]);
-    out.push({ id, mode: p.mode, legs: p.legs, leverage: p.leverage, notionalUsd: p.notionalUsd });
-    if (p.mode === "isolated") continue;
-    // 2. Fund and trade the cross accounts.
-    await bulk.send(
-      p.owner,
-      target,
-      iface.encodeFunctionData("deposit", [id, usd(p.marginUsd.toFixed(6))]),
-      200_000n,
-    );
-    for (const leg of p.legs) {
-      const data = iface.encodeFunctionData("trade", [
-        id,
-        leg.marketId,
-        leg.sizeD18,
-        acceptable(leg.marketId, leg.sizeD18),
-      ]);
-      await bulk.send(p.owner, target, data, 600_000n);
+    await bulk.mine();
+    const receipts = await Promise.all(creations.map((hash) => ethers.provider.getTransactionReceipt(hash)));
+    const createdTopic = engine.interface.getEvent("AccountCreated").topicHash;
+    const pending: { owner: HardhatEthersSigner; id: bigint; marketId: number }[] = [];
+    for (const [i, p] of round.entries()) {
+      const log = receipts[i]?.logs.find((l) => l.topics[0] === createdTopic);
+      if (receipts[i]?.status !== 1 || log === undefined) {
+        notCreated += 1;
+        continue;
+      }
+      const id = BigInt(log.topics[1]);
+      out.push({ id, mode: p.mode, legs: p.legs, leverage: p.leverage, notionalUsd: p.notionalUsd });
+      if (p.mode === "isolated") {
+        pending.push({ owner: p.owner, id, marketId: p.legs[0].marketId });
+        continue;
+      }
+      // 2. Fund the cross accounts and commit their orders.
+      await bulk.send(
+        p.owner,
+        target,
+        iface.encodeFunctionData("deposit", [id, usd(p.marginUsd.toFixed(6))]),
+        200_000n,
+      );
+      for (const leg of p.legs) {
+        const data = iface.encodeFunctionData("commitOrder", [
+          id,
+          leg.marketId,
+          leg.sizeD18,
+          acceptable(leg.marketId, leg.sizeD18),
+          MaxUint256,
+        ]);
+        await bulk.send(p.owner, target, data, 600_000n);
+        pending.push({ owner: p.owner, id, marketId: leg.marketId });
+      }
     }
+    await bulk.mine();
+    // 3. Settle the round's orders in the next second, on a price published then (after every commit). An order
+    //    whose commit failed is refused (NoPendingOrder) and its account left out below.
+    const latest = await ethers.provider.getBlock("latest");
+    const publishTime = BigInt(latest!.timestamp) + 1n;
+    for (const { owner, id, marketId } of pending) {
+      const feed = pullFeeds.get(marketId)!;
+      const update = encodeMockPythUpdate(feed.priceId, prices[marketId], publishTime);
+      const data = iface.encodeFunctionData("settleOrder", [id, marketId, [update]]);
+      await bulk.send(owner, target, data, 700_000n, feed.fee);
+    }
+    await bulk.mineAt(publishTime);
   }
-  await bulk.mine();
   if (notCreated > 0)
     console.warn(`populate: ${notCreated} of ${count} accounts could not be opened; left out`);
 
