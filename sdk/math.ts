@@ -506,8 +506,8 @@ export interface LiquidationPlan {
   /** Liquidation fee of the planned close: sum of closed notional x liquidationFee, each rounded up (D18). */
   feeD18: bigint;
   /**
-   * Keeper reward: min(flatKeeperReward + fee x keeperShare (rounded down), maxKeeperReward), truncated to whole
-   * token units (D18).
+   * Keeper reward: min(flatKeeperReward + fee x keeperShare (rounded down), maxKeeperReward), on a full close
+   * capped at max(equity - trading fees, flatKeeperReward), truncated to whole token units (D18).
    */
   rewardD18: bigint;
   /** The liquidation charge to the account: max(fee, reward) (D18), on top of the trading fees. */
@@ -579,10 +579,16 @@ export function liquidationPlan(
     plan.feeD18 += mulUp(closed, m.params.liquidationFeeD18);
     plan.tradingFeeD18 += quoteTrade(m, -closeSize).feeD18;
   }
-  const reward = min(
+  let reward = min(
     risk.flatKeeperRewardD18 + mulDown(plan.feeD18, risk.keeperShareD18),
     risk.maxKeeperRewardD18,
   );
+  // A full close: the reward beyond the equity left after trading fees would be bad debt, so it is capped there,
+  // never below the flat part (a bankrupt account must still pay its liquidator).
+  if (!plan.partial) {
+    const left = s.equityD18 - plan.tradingFeeD18;
+    if (left < reward) reward = max(left, risk.flatKeeperRewardD18);
+  }
   plan.rewardD18 = (reward / tokenScale) * tokenScale;
   plan.chargeD18 = max(plan.feeD18, plan.rewardD18);
   plan.toInsuranceD18 = plan.chargeD18 - plan.rewardD18;

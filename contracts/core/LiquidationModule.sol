@@ -14,9 +14,12 @@ import {EngineBase} from "./EngineBase.sol";
 /// @dev Liquidation closes positions exactly as a trade would: at the exit fill (skew impact) with the maker/taker
 ///      fee, through the same `_fill` routine. On top it charges the liquidation fee L = closedNotional x
 ///      liquidationFeeRatio: the keeper gets reward = min(flat + L x keeperShare, maxKeeperReward) (whole token
-///      units), the account pays max(L, reward) and the insurance fund the difference. Owner and keeper together
-///      therefore receive the trade-close proceeds minus (max(L, reward) - reward) >= 0: self-liquidation never
-///      pays, at any size and skew, and dust (where the flat part exceeds L) only breaks even with a trade close.
+///      units; on a full close at most max(equity left after trading fees, flat)), the account pays max(L, reward)
+///      and the insurance fund the difference. Owner and keeper together therefore receive the trade-close
+///      proceeds minus (max(L, reward) - reward) >= 0: self-liquidation never pays, at any size and skew, and dust
+///      (where the flat part exceeds L) only breaks even with a trade close. The one exception is bounded by the
+///      flat part: an account a price gap carried below it (past minPositionMargin, which covers it, without a
+///      keeper acting) still pays its liquidator the flat reward, out of the insurance fund.
 ///      The account's legs are netted before any profit shortfall is decided (`_settle` once per liquidation).
 ///      It never calls the account owner and never sends it tokens, so nothing the owner controls can block it.
 ///      The keeper reward is the only transfer, to the receiver the keeper names.
@@ -202,16 +205,19 @@ contract LiquidationModule is ILiquidation, EngineBase {
         // trading) of a full close.
         uint256 minMargins;
         uint256 fullFee;
+        uint256 fullTradingFee;
         for (uint256 i; i < n; ++i) {
             uint32 marketId = _marketAt(a, i);
             Market storage m = _markets[marketId];
             int256 size = _positions[accountId][marketId].size;
             (, uint256 tradingFee) = _quote(m, plan.prices[i], -size);
             minMargins += m.minPositionMargin;
-            fullFee +=
-                MarginMath.notional(size, plan.prices[i]).mulUp(uint256(m.liquidationFeeD9) * D9_TO_D18) +
-                tradingFee;
+            fullTradingFee += tradingFee;
+            fullFee += MarginMath.notional(size, plan.prices[i]).mulUp(
+                uint256(m.liquidationFeeD9) * D9_TO_D18
+            );
         }
+        fullFee += fullTradingFee;
 
         IMarginEngine.RiskParams memory r = _riskParams();
         if (s.notionalD18 > r.partialLiquidationNotionalD18 && s.equityD18 > 0) {
@@ -243,6 +249,15 @@ contract LiquidationModule is ILiquidation, EngineBase {
         // A flat part for gas plus a share of the fee, so large liquidations pay more; capped.
         uint256 reward = r.flatKeeperRewardD18 + plan.fee.mulDown(r.keeperShareD18);
         if (reward > r.maxKeeperRewardD18) reward = r.maxKeeperRewardD18;
+        // A full close leaves the account E minus its trading fees before the liquidation charge. A reward beyond
+        // that is paid by the insurance fund (bad debt), so it is capped there, but never below the flat part: a
+        // keeper must be paid to close a bankrupt account. Self-liquidation can therefore gain over a trade close
+        // at most the flat reward, and only on an account a price gap carried past minPositionMargin unliquidated.
+        if (!plan.partial_) {
+            int256 left = s.equityD18 - int256(fullTradingFee);
+            uint256 flat = r.flatKeeperRewardD18;
+            if (left < int256(reward)) reward = left > int256(flat) ? uint256(left) : flat;
+        }
         // Whole token units only, so that what is credited is exactly what is paid.
         plan.reward = (reward / TOKEN_SCALE) * TOKEN_SCALE;
     }

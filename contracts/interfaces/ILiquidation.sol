@@ -6,9 +6,11 @@ pragma solidity 0.8.28;
 ///         the vault, and auto-deleveraging. Implemented by the margin engine.
 /// @dev Liquidation closes positions exactly as a trade would (exit fill with skew impact, maker/taker fee) and
 ///      charges the liquidation fee on top, out of which the keeper is paid:
-///      reward = min(flatKeeperReward + liquidationFee x keeperShare, maxKeeperReward) in whole token units, and the
-///      account is charged max(liquidationFee, reward), the rest going to the insurance fund. So owner and keeper
-///      together never get more than a close by trade would return, at any size and skew. It never calls the
+///      reward = min(flatKeeperReward + liquidationFee x keeperShare, maxKeeperReward) in whole token units (on a
+///      full close also at most max(equity left after trading fees, flatKeeperReward)), and the account is charged
+///      max(liquidationFee, reward), the rest going to the insurance fund. So owner and keeper together never get
+///      more than a close by trade would return, at any size and skew, but for the flat reward on an account
+///      whose equity no longer covered it (a keeper must be paid to close a bankrupt account). It never calls the
 ///      account owner and never transfers tokens to it; the only transfer is the keeper reward to the receiver
 ///      the keeper names.
 interface ILiquidation {

@@ -410,6 +410,12 @@ export function plan(x: Model, r: Risk = fixtureRisk, forceFraction?: bigint): P
   // A flat part plus the keeper's share of the liquidation fee, capped, in whole token units.
   let reward = r.flatReward + mulDown(out.fee, r.keeperShare);
   if (reward > r.maxReward) reward = r.maxReward;
+  // A full close pays at most what the account has left after trading fees (the rest would be bad debt), but
+  // always the flat part.
+  if (!out.partial) {
+    const left = x.equity - out.tradingFee;
+    if (left < reward) reward = left > r.flatReward ? left : r.flatReward;
+  }
   out.reward = (reward / TOKEN_SCALE) * TOKEN_SCALE;
   out.charge = out.fee > out.reward ? out.fee : out.reward;
   out.toInsurance = out.charge - out.reward;

@@ -246,8 +246,8 @@ describe("liquidation: auto-deleveraging", () => {
         false,
         wad("4800"),
         wad("24"),
-        wad("17"), // 5 + 24 x 0.5
-        wad("7"),
+        wad("5"), // bankrupt: the flat part only (5 + 24 x 0.5 would be bad debt)
+        wad("19"),
       );
     await expectCustody(engine);
   });

@@ -32,13 +32,14 @@ const { loadFixture } = networkHelpers;
 describe("liquidation: batch and keeper", () => {
   /** id1: alice 10 ETH long (reward 5 + 28,900 x 0.5% x 0.5 = 77.25), id2: bob 0.5 ETH long (reward
    *  5 + 1,445 x 0.5% x 0.5 = 8.6125, above its fee 7.225), id3: carol healthy, id4: carol BTC short, healthy.
-   *  ETH then drops to 2890. */
+   *  ETH then drops to 2890: both liquidatable, both with equity left to pay their full reward (a bankrupt
+   *  account pays only the flat part). */
   async function batchSetup() {
     const f = await loadFixture(deployBulkhead);
     const { engine, ethAggregator } = f.contracts;
     const { alice, bob, carol } = f.signers;
-    await openIsolated(engine.connect(alice), ETH, 0, usd("1000"), wad("10"), up(1n));
-    await openIsolated(engine.connect(bob), ETH, 0, usd("60"), wad("0.5"), up(1n));
+    await openIsolated(engine.connect(alice), ETH, 0, usd("1350"), wad("10"), up(1n));
+    await openIsolated(engine.connect(bob), ETH, 0, usd("80"), wad("0.5"), up(1n));
     await openIsolated(engine.connect(carol), ETH, 0, usd("5000"), wad("1"), up(1n));
     await openIsolated(engine.connect(carol), BTC, 0, usd("5000"), wad("-0.1"), 0n);
     await ethAggregator.setAnswer(feedAnswer("2890"));

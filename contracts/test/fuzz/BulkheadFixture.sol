@@ -40,6 +40,7 @@ abstract contract BulkheadFixture {
     uint256 internal constant BTC_PRICE = 60_000e18;
     uint256 internal constant ACTOR_FUNDS = 10_000_000e6;
     uint256 internal constant LP_DEPOSIT = 5_000_000e6;
+    int256 internal constant FLAT_REWARD = 5e18;
 
     address internal constant LP = address(0x1001);
     address internal constant ALICE = address(0x1002);
@@ -139,7 +140,7 @@ abstract contract BulkheadFixture {
                 keeperShareD18: 0.5e18,
                 liquidationBufferD18: 0.1e18,
                 insuranceFeeShareD18: 0.2e18,
-                flatKeeperRewardD18: 5e18,
+                flatKeeperRewardD18: uint128(uint256(FLAT_REWARD)),
                 maxKeeperRewardD18: 1_000e18,
                 partialLiquidationNotionalD18: 100_000e18,
                 adlTriggerD18: 0.5e18,

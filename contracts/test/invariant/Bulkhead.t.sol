@@ -4,8 +4,10 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 
 import {IBulkhead} from "../../interfaces/IBulkhead.sol";
+import {ILiquidation} from "../../interfaces/ILiquidation.sol";
 import {IMarginEngine} from "../../interfaces/IMarginEngine.sol";
 import {IOrders} from "../../interfaces/IOrders.sol";
+import {MarginMath} from "../../libraries/MarginMath.sol";
 import {Vm, VM_ADDRESS} from "../utils/Vm.sol";
 import {BulkheadFixture} from "../fuzz/BulkheadFixture.sol";
 
@@ -59,6 +61,25 @@ contract BulkheadHandler is BulkheadFixture {
     bytes public expiredCancelReason;
     /// @notice Set when a settled order filled beyond its acceptable price, or left the order in place.
     bool public settlementBrokeItsOrder;
+    /// @notice Set when a liquidation that left the account with positions lowered its health (equity / MM).
+    bool public liquidationLoweredHealth;
+    /// @notice Set when a step that realised a net loss on the account it acted on raised that account's
+    ///         collateral (beyond the bad debt settled for it).
+    bool public lossCredited;
+    /// @notice Set when a step moved the insurance fund by other than its fee income minus the bad debt and profit
+    ///         shortfall it reported paying, or paid a shortfall beyond the profit the step realised.
+    bool public insuranceMisbooked;
+    /// @notice The first misbooking: actual minus expected insurance after the step.
+    int256 public insuranceMisbookedBy;
+
+    /// @dev The step in progress (see `booked`): insurance before it, and the account it acts on with its
+    ///      collateral before (0 when it acts on none or several).
+    uint256 internal stepInsurance;
+    uint256 internal stepAccount;
+    int256 internal stepCollateral;
+    /// @dev Whether the step attempted its action (`_count`) and whether the action succeeded (`_ok`).
+    bool internal stepAttempted;
+    bool internal stepSucceeded;
 
     /// @dev Orders committed by `commitOrder` and not yet known to be gone: (account, market) pairs.
     uint256[] internal pendingAccounts;
@@ -106,9 +127,99 @@ contract BulkheadHandler is BulkheadFixture {
         return (address(engine), address(token), address(vault), KEEPER, SENTINEL);
     }
 
+    /* STEP BOOKKEEPING (PNL_A, INS_A) */
+
+    /// @dev Every action is a step: the insurance fund and the logs are read around it, and what the logs say
+    ///      was paid in and out must be exactly what moved.
+    modifier booked() {
+        stepInsurance = engine.insuranceFund();
+        stepAccount = 0;
+        stepAttempted = false;
+        stepSucceeded = false;
+        vm.recordLogs();
+        vm.getRecordedLogs(); // drop anything from before the step
+        _;
+        _closeStep(vm.getRecordedLogs());
+    }
+
+    /// @dev The step acts on one account: PNL_A compares its collateral before and after.
+    function _watch(uint256 accountId) internal {
+        stepAccount = accountId;
+        stepCollateral = _collateral(accountId);
+    }
+
+    function _closeStep(Vm.Log[] memory logs) internal {
+        // The runner also records the logs of reverted frames, so a step whose action failed is not booked (its
+        // logs describe what did not happen; that it changed nothing is CUSTODY_A's and the sentinels' concern).
+        if (stepAttempted && !stepSucceeded) return;
+        int256 expected = int256(stepInsurance);
+        uint256 share = engine.getRiskParams().insuranceFeeShareD18;
+        uint256 liquidationTradingFees;
+        int256 realised; // net realised PnL of the watched account in this step
+        int256 profit; // realised profits (before shortfall) of every settlement in this step
+        int256 shortfallPaid; // what ProfitShortfall says was paid or forfeited for them
+        int256 badDebt; // covered + socialised for the watched account
+        int256 liquidationNet; // a liquidation's legs, netted as its one settlement is
+        bool adl; // ADL's event carries no funding: its profit is not known exactly, so the bound is not checked
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(engine)) continue;
+            bytes32 topic = logs[i].topics[0];
+            uint256 accountId = logs[i].topics.length > 1 ? uint256(logs[i].topics[1]) : 0;
+            if (topic == IMarginEngine.PositionModified.selector) {
+                (, , , , uint256 feeToInsurance, int256 pnl, int256 funding, , ) = abi.decode(
+                    logs[i].data,
+                    (int256, int256, uint256, uint256, uint256, int256, int256, int256, int256)
+                );
+                expected += int256(feeToInsurance);
+                if (accountId == stepAccount) realised += pnl - funding;
+                if (pnl - funding > 0) profit += pnl - funding;
+            } else if (topic == ILiquidation.PositionLiquidated.selector) {
+                (, , int256 pnl, int256 funding, uint256 fee) = abi.decode(
+                    logs[i].data,
+                    (int256, uint256, int256, int256, uint256)
+                );
+                liquidationTradingFees += fee;
+                if (accountId == stepAccount) realised += pnl - funding;
+                liquidationNet += pnl - funding;
+            } else if (topic == ILiquidation.Liquidated.selector) {
+                (, , , , , uint256 toInsurance) = abi.decode(
+                    logs[i].data,
+                    (address, bool, uint256, uint256, uint256, uint256)
+                );
+                expected += int256(toInsurance + (liquidationTradingFees * share) / 1e18);
+                if (liquidationNet > 0) profit += liquidationNet;
+                liquidationTradingFees = 0;
+                liquidationNet = 0;
+            } else if (topic == ILiquidation.AutoDeleveraged.selector) {
+                (, , int256 pnl) = abi.decode(logs[i].data, (int256, uint256, int256));
+                if (accountId == stepAccount) realised += pnl;
+                adl = true;
+            } else if (topic == ILiquidation.BadDebt.selector) {
+                (uint256 covered, uint256 socialised) = abi.decode(logs[i].data, (uint256, uint256));
+                expected -= int256(covered);
+                if (accountId == stepAccount) badDebt += int256(covered + socialised);
+            } else if (topic == IMarginEngine.ProfitShortfall.selector) {
+                (uint256 byVault, uint256 byInsurance, uint256 haircut) = abi.decode(
+                    logs[i].data,
+                    (uint256, uint256, uint256)
+                );
+                expected -= int256(byInsurance);
+                shortfallPaid += int256(byVault + byInsurance + haircut);
+            }
+        }
+        int256 actual = int256(engine.insuranceFund());
+        if (!insuranceMisbooked && (actual != expected || (!adl && shortfallPaid > profit))) {
+            insuranceMisbooked = true;
+            insuranceMisbookedBy = actual - expected;
+        }
+        if (stepAccount != 0 && realised < 0 && _collateral(stepAccount) - badDebt > stepCollateral) {
+            lossCredited = true;
+        }
+    }
+
     /* ACTIONS */
 
-    function deposit(uint256 actorSeed, uint256 amountSeed) external {
+    function deposit(uint256 actorSeed, uint256 amountSeed) external booked {
         address actor = _actor(actorSeed);
         uint256 amount = _bound(amountSeed, 1, 200_000e6);
         _count("deposit");
@@ -119,7 +230,7 @@ contract BulkheadHandler is BulkheadFixture {
     }
 
     /// @dev Withdraws a part of `maxWithdrawable`, which must always succeed.
-    function withdraw(uint256 actorSeed, uint256 amountSeed) external {
+    function withdraw(uint256 actorSeed, uint256 amountSeed) external booked {
         address actor = _actor(actorSeed);
         uint256 id = crossOf[actor];
         _count("withdraw");
@@ -135,7 +246,7 @@ contract BulkheadHandler is BulkheadFixture {
         }
     }
 
-    function trade(uint256 actorSeed, bool onBtc, int256 sizeSeed, bool isolated) external {
+    function trade(uint256 actorSeed, bool onBtc, int256 sizeSeed, bool isolated) external booked {
         address actor = _actor(actorSeed);
         uint32 marketId = onBtc ? BTC : ETH;
         uint256 id = crossOf[actor];
@@ -148,6 +259,7 @@ contract BulkheadHandler is BulkheadFixture {
         int256 size = _leveraged(marketId, engine.marginSummary(id).equityD18, sizeSeed);
         if (size == 0) return;
         _count("trade");
+        _watch(id);
         vm.prank(actor);
         (bool ok, ) = _tryTrade(id, marketId, size, size > 0 ? type(uint256).max : 0);
         if (ok) _ok("trade");
@@ -159,7 +271,7 @@ contract BulkheadHandler is BulkheadFixture {
         uint256 marginSeed,
         int256 sizeSeed,
         bool fromCross
-    ) external {
+    ) external booked {
         address actor = _actor(actorSeed);
         uint32 marketId = onBtc ? BTC : ETH;
         uint256 margin = _bound(marginSeed, 10e6, 100_000e6);
@@ -181,7 +293,7 @@ contract BulkheadHandler is BulkheadFixture {
         }
     }
 
-    function closeIsolated(uint256 actorSeed, uint256 indexSeed, bool toCross) external {
+    function closeIsolated(uint256 actorSeed, uint256 indexSeed, bool toCross) external booked {
         address actor = _actor(actorSeed);
         uint256[] storage ids = isolatedOf[actor];
         if (ids.length == 0) return;
@@ -190,6 +302,7 @@ contract BulkheadHandler is BulkheadFixture {
         if (size == 0) return; // nothing to close (withdraw covers an empty isolated account)
         bool healthy = !engine.isLiquidatable(id);
         _count("closeIsolated");
+        _watch(id);
         vm.prank(actor);
         (bool ok, bytes memory reason) = _tryCloseIsolated(
             id,
@@ -212,7 +325,7 @@ contract BulkheadHandler is BulkheadFixture {
         uint256 indexSeed,
         uint256 amountSeed,
         bool toIsolated
-    ) external {
+    ) external booked {
         address actor = _actor(actorSeed);
         uint256[] storage ids = isolatedOf[actor];
         if (ids.length == 0) return;
@@ -228,7 +341,7 @@ contract BulkheadHandler is BulkheadFixture {
 
     /// @dev Moves one market by up to +-20%, within [1/4, 4] of its starting price; up to an hour passes first
     ///      and both feeds are republished, so that neither goes stale.
-    function movePrice(bool onBtc, uint256 bpsSeed, uint256 elapsedSeed) external {
+    function movePrice(bool onBtc, uint256 bpsSeed, uint256 elapsedSeed) external booked {
         uint32 marketId = onBtc ? BTC : ETH;
         uint256 start = marketId == ETH ? ETH_PRICE : BTC_PRICE;
         uint256 price = (_price(marketId) * _bound(bpsSeed, 8_000, 12_000)) / 10_000;
@@ -240,19 +353,29 @@ contract BulkheadHandler is BulkheadFixture {
     }
 
     /// @dev Up to a day passes (funding accrues; cooldowns run out); both feeds are republished.
-    function warpTime(uint256 secondsSeed) external {
+    function warpTime(uint256 secondsSeed) external booked {
         _count("warpTime");
         _warp(_bound(secondsSeed, 1, 1 days));
     }
 
-    function liquidate(uint256 accountSeed) external {
+    function liquidate(uint256 accountSeed) external booked {
         uint256 id = accounts[accountSeed % accounts.length];
         bool wasLiquidatable = engine.isLiquidatable(id);
+        IMarginEngine.MarginSummary memory before = engine.marginSummary(id);
         _count("liquidate");
+        _watch(id);
         vm.prank(KEEPER);
         try engine.liquidate(id, KEEPER) {
             if (!wasLiquidatable) healthyLiquidated = true;
             _ok("liquidate");
+            if (engine.getAccount(id).positionCount != 0) {
+                // equity / MM may only rise: after x before.mm >= before.equity x after.mm (both MMs positive).
+                IMarginEngine.MarginSummary memory afterwards = engine.marginSummary(id);
+                if (
+                    afterwards.equityD18 * int256(before.maintenanceMarginD18) <
+                    before.equityD18 * int256(afterwards.maintenanceMarginD18)
+                ) liquidationLoweredHealth = true;
+            }
         } catch (bytes memory reason) {
             if (wasLiquidatable) {
                 liquidationBlocked = true;
@@ -262,7 +385,7 @@ contract BulkheadHandler is BulkheadFixture {
     }
 
     /// @dev Three distinct accounts: the batch liquidates exactly those the view calls liquidatable.
-    function liquidateBatch(uint256 seed) external {
+    function liquidateBatch(uint256 seed) external booked {
         uint256 n = accounts.length;
         uint256[] memory ids = new uint256[](n < 3 ? n : 3);
         uint256 expected;
@@ -277,11 +400,12 @@ contract BulkheadHandler is BulkheadFixture {
         if (liquidated > 0) _ok("liquidateBatch");
     }
 
-    function autoDeleverage(uint256 accountSeed, bool onBtc) external {
+    function autoDeleverage(uint256 accountSeed, bool onBtc) external booked {
         uint256 id = accounts[accountSeed % accounts.length];
         uint32 marketId = onBtc ? BTC : ETH;
         (bool triggered, , ) = engine.adlStatus(marketId);
         _count("autoDeleverage");
+        _watch(id);
         vm.prank(KEEPER);
         try engine.autoDeleverage(id, marketId) {
             if (!triggered) adlUntriggered = true;
@@ -289,7 +413,7 @@ contract BulkheadHandler is BulkheadFixture {
         } catch {}
     }
 
-    function vaultDeposit(uint256 actorSeed, uint256 amountSeed) external {
+    function vaultDeposit(uint256 actorSeed, uint256 amountSeed) external booked {
         address actor = _actor(actorSeed);
         uint256 amount = _bound(amountSeed, 1, 1_000_000e6);
         _count("vaultDeposit");
@@ -299,7 +423,7 @@ contract BulkheadHandler is BulkheadFixture {
         } catch {}
     }
 
-    function vaultRedeem(uint256 actorSeed, uint256 sharesSeed, bool isLp) external {
+    function vaultRedeem(uint256 actorSeed, uint256 sharesSeed, bool isLp) external booked {
         address owner = isLp ? LP : _actor(actorSeed);
         uint256 max = vault.maxRedeem(owner);
         if (max == 0) return;
@@ -319,7 +443,7 @@ contract BulkheadHandler is BulkheadFixture {
 
     /// @dev Commits an order on the actor's cross account and leaves it pending (settled, expired or cancelled
     ///      later by other actions). While it is pending, pulling any collateral out must be refused.
-    function commitOrder(uint256 actorSeed, bool onBtc, int256 sizeSeed) external {
+    function commitOrder(uint256 actorSeed, bool onBtc, int256 sizeSeed) external booked {
         address actor = _actor(actorSeed);
         uint32 marketId = onBtc ? BTC : ETH;
         uint256 id = crossOf[actor];
@@ -347,7 +471,7 @@ contract BulkheadHandler is BulkheadFixture {
 
     /// @dev Settles one of the pending orders one delay after its commit (or now, if later) at the mark price.
     ///      It may fail (margin, slippage, pause, liquidated in between); if it succeeds the order is gone.
-    function settleOrder(uint256 indexSeed) external {
+    function settleOrder(uint256 indexSeed) external booked {
         uint256 n = pendingAccounts.length;
         if (n == 0) return;
         uint256 i = indexSeed % n;
@@ -355,6 +479,7 @@ contract BulkheadHandler is BulkheadFixture {
         IOrders.OrderInfo memory o = engine.getOrder(id, marketId);
         if (o.commitTime == 0 || vm.getBlockTimestamp() > o.expiryTime) return _dropPending(i);
         _count("settleOrder");
+        _watch(id);
         if (vm.getBlockTimestamp() < o.readyTime) vm.warp(o.readyTime);
         bytes[] memory update = _priceUpdate(marketId, _price(marketId), o.readyTime);
         vm.prank(KEEPER);
@@ -367,7 +492,7 @@ contract BulkheadHandler is BulkheadFixture {
     }
 
     /// @dev Moves past one pending order's expiry and cancels it: that must always work.
-    function cancelExpired(uint256 indexSeed) external {
+    function cancelExpired(uint256 indexSeed) external booked {
         uint256 n = pendingAccounts.length;
         if (n == 0) return;
         uint256 i = indexSeed % n;
@@ -417,10 +542,12 @@ contract BulkheadHandler is BulkheadFixture {
     }
 
     function _count(bytes32 action) internal {
+        stepAttempted = true;
         ++calls[action];
     }
 
     function _ok(bytes32 action) internal {
+        stepSucceeded = true;
         ++successes[action];
     }
 }
@@ -558,6 +685,55 @@ contract BulkheadInvariantTest {
             "LIQ_C batch liquidated other than the liquidatable accounts"
         );
         vm.assertTrue(!handler.adlUntriggered(), "ADL_A ADL ran while not triggered");
+    }
+
+    /// @notice LIQ_D: a liquidation step that leaves positions open never lowers the account's health.
+    function invariant_LIQ_D_liquidationNeverLowersHealth() public view {
+        vm.assertTrue(!handler.liquidationLoweredHealth(), "LIQ_D liquidation lowered the account's health");
+    }
+
+    /// @notice PNL_A: no step that realised a net loss on an account raised its collateral. INS_A: every step moved
+    ///         the insurance fund by exactly its fee income (trading fee shares, liquidation fees beyond the
+    ///         keeper reward) minus the bad debt and profit shortfall it reported covering, and no shortfall paid
+    ///         more than the profit realised.
+    function invariant_PNL_A_INS_A_moneyFlows() public view {
+        vm.assertTrue(!handler.lossCredited(), "PNL_A a realised loss raised the account's collateral");
+        vm.assertEq(
+            handler.insuranceMisbookedBy(),
+            int256(0),
+            "INS_A insurance moved by other than it booked"
+        );
+        vm.assertTrue(
+            !handler.insuranceMisbooked(),
+            "INS_A insurance paid a shortfall beyond the profit owed"
+        );
+    }
+
+    /// @notice AGG_C: per market, net basis and net funding basis equal their sums over positions exactly, and the
+    ///         total reserve is the sum of the markets' reserves.
+    function invariant_AGG_C_aggregatesMatchPositions() public view {
+        uint256 n = engine.accountCount();
+        uint256 reserves;
+        for (uint32 m = 1; m <= MARKETS; ++m) {
+            int256 basis;
+            int256 fundingBasis;
+            for (uint256 id = 1; id <= n; ++id) {
+                IMarginEngine.PositionInfo[] memory ps = engine.getPositions(id);
+                for (uint256 i; i < ps.length; ++i) {
+                    if (ps[i].marketId != m) continue;
+                    basis += ps[i].basisD18;
+                    fundingBasis += MarginMath.divFloor(
+                        ps[i].sizeD18 * ps[i].lastFundingIndexD18,
+                        MarginMath.SWAD
+                    );
+                }
+            }
+            IMarginEngine.MarketState memory st = engine.getMarketState(m);
+            vm.assertEq(int256(st.netBasisD18), basis, "AGG_C net basis");
+            vm.assertEq(int256(st.netFundingBasisD18), fundingBasis, "AGG_C net funding basis");
+            reserves += st.reservedD18;
+        }
+        vm.assertEq(engine.totalReserved(), reserves, "AGG_C total reserve");
     }
 
     /// @notice Withdrawing up to `maxWithdrawable` always works, so does closing a healthy isolated account, and so

@@ -11,6 +11,19 @@ address constant VM_ADDRESS = address(uint160(uint256(keccak256("hevm cheat code
 /// @notice Test only. The subset of the Foundry cheatcodes the Hardhat 3 Solidity test runner supports that
 ///         Bulkhead's tests use (forge-std is not installed). Add functions here as tests need them.
 interface Vm {
+    /// @notice A log captured by `recordLogs`.
+    struct Log {
+        bytes32[] topics;
+        bytes data;
+        address emitter;
+    }
+
+    /// @notice Starts recording every log emitted from now on.
+    function recordLogs() external;
+
+    /// @notice The logs recorded since `recordLogs` or the previous call; clears them.
+    function getRecordedLogs() external returns (Log[] memory logs);
+
     /// @notice Sets `block.timestamp`.
     function warp(uint256 newTimestamp) external;
 
