@@ -228,7 +228,9 @@ export function buildProgram(): Command {
     .addOption(dryRun())
     .action(run((opts, log, a) => write.close(opts, opts, log, a[0], opts)));
 
-  const vault = program.command("vault").description("the liquidity vault (ERC-4626)");
+  const vault = program
+    .command("vault")
+    .description("the liquidity vault (ERC-7540 requests over ERC-4626 shares)");
   vault
     .command("status")
     .description("vault assets, share price, reserve, fees; your shares with a key or --owner")
@@ -241,15 +243,29 @@ export function buildProgram(): Command {
       }),
     );
   vault
-    .command("deposit <amountUSD>")
-    .description("deposit settlement tokens for vault shares (entry fee and cooldown apply)")
+    .command("request-deposit <amountUSD>")
+    .description(
+      "request a deposit (ERC-7540): tokens move now, shares are priced when a keeper settles it after the delay",
+    )
     .addOption(dryRun())
-    .action(run((opts, log, a) => write.vaultDeposit(opts, opts, log, a[0])));
+    .action(run((opts, log, a) => write.vaultRequestDeposit(opts, opts, log, a[0])));
   vault
-    .command("withdraw <amountUSD>")
-    .description("withdraw settlement tokens by burning vault shares (exit fee applies)")
+    .command("request-redeem <shares>")
+    .description(
+      'request the redemption of vault shares ("all" for every share you hold), priced at settlement',
+    )
     .addOption(dryRun())
-    .action(run((opts, log, a) => write.vaultWithdraw(opts, opts, log, a[0])));
+    .action(run((opts, log, a) => write.vaultRequestRedeem(opts, opts, log, a[0])));
+  vault
+    .command("claim")
+    .description("claim the shares and assets of your settled requests")
+    .addOption(dryRun())
+    .action(run((opts, log) => write.vaultClaim(opts, opts, log)));
+  vault
+    .command("settle [maxRequests]")
+    .description("settle ready LP requests at one valuation (what the keeper does; anyone may)")
+    .addOption(dryRun())
+    .action(run((opts, log, a) => write.vaultSettle(opts, opts, log, a[0])));
 
   return program;
 }

@@ -3,7 +3,8 @@
  * renderings; main.ts prints one of them.
  */
 import { type AccountView, math } from "../sdk/index.js";
-import type { MarketSnapshot, ProtocolSnapshot } from "../sdk/index.js";
+import type { MarketSnapshot, ProtocolSnapshot, VaultRequests } from "../sdk/index.js";
+import { formatUnits } from "ethers";
 import { CliError, type Context, marketSymbol } from "./context.js";
 import * as fmt from "./format.js";
 
@@ -266,6 +267,31 @@ export async function liquidatable(ctx: Context, fromBlock?: number): Promise<Ou
                                                    VAULT
    ------------------------------------------------------------------------------------------------------------ */
 
+/** An LP's pending and claimable requests, as status lines. */
+function requestLines(r: VaultRequests, shareDecimals: number, d: number): [string, string][] {
+  const when = (t: bigint) => new Date(Number(t) * 1000).toISOString();
+  const out: [string, string][] = [];
+  const dep = r.pendingDeposit;
+  const red = r.pendingRedeem;
+  out.push([
+    "pending deposit",
+    dep.assets === 0n
+      ? "-"
+      : `${fmt.tokenUsd(dep.assets, d)} (settles from ${when(dep.readyAt)}, expires ${when(dep.expiresAt)})`,
+  ]);
+  out.push([
+    "pending redemption",
+    red.shares === 0n
+      ? "-"
+      : `${formatUnits(red.shares, shareDecimals)} shares (settles from ${when(red.readyAt)}, expires ${when(red.expiresAt)})`,
+  ]);
+  out.push([
+    "claimable",
+    `${formatUnits(r.claimableDepositShares, shareDecimals)} shares, ${fmt.tokenUsd(r.claimableRedeemAssets, d)}`,
+  ]);
+  return out;
+}
+
 export async function vaultStatus(ctx: Context, owner?: string): Promise<Output> {
   const { blockNumber } = await pinnedBlock(ctx);
   const b = { blockTag: blockNumber };
@@ -283,19 +309,22 @@ export async function vaultStatus(ctx: Context, owner?: string): Promise<Output>
       e.totalReserved(b),
       e.insuranceFund(b),
     ]);
-  const [entryFeeBps, exitFeeBps, cooldown] = await Promise.all([
+  const [entryFeeBps, exitFeeBps, cooldown, minDelay, maxDelay, queues] = await Promise.all([
     v.entryFeeBps(b),
     v.exitFeeBps(b),
     v.cooldown(b),
+    v.minDelay(b),
+    v.maxDelay(b),
+    v.queueLengths(b),
   ]);
   let position: Record<string, unknown> | undefined;
   if (owner !== undefined) {
-    const [shares, maxWithdraw, unlocksAt] = await Promise.all([
+    const [shares, unlocksAt, requests] = await Promise.all([
       v.balanceOf(owner, b),
-      v.maxWithdraw(owner, b),
       v.unlocksAt(owner, b),
+      ctx.client.vaultRequests(owner, b),
     ]);
-    position = { owner, shares, assets: await v.convertToAssets(shares, b), maxWithdraw, unlocksAt };
+    position = { owner, shares, assets: await v.convertToAssets(shares, b), unlocksAt, requests };
   }
   const d = ctx.tokenDecimals;
   const pairs: [string, string][] = [
@@ -308,14 +337,19 @@ export async function vaultStatus(ctx: Context, owner?: string): Promise<Output>
     ["insurance fund", fmt.usd(insuranceD18)],
     ["entry / exit fee", `${fmt.bps(entryFeeBps)} / ${fmt.bps(exitFeeBps)}`],
     ["cooldown", `${cooldown} s`],
+    [
+      "request delay",
+      `settles ${minDelay} s after the request at the earliest, refundable after ${maxDelay} s`,
+    ],
+    ["queued requests", `${queues[0]} deposit, ${queues[1]} redeem entries`],
   ];
   if (position !== undefined) {
     const unlocks = position.unlocksAt as bigint;
     pairs.push(
       ["your shares", (position.shares as bigint).toString()],
       ["your assets", fmt.tokenUsd(position.assets as bigint, d)],
-      ["you can withdraw", fmt.tokenUsd(position.maxWithdraw as bigint, d)],
       ["unlocks at", unlocks === 0n ? "-" : new Date(Number(unlocks) * 1000).toISOString()],
+      ...requestLines(position.requests as VaultRequests, shareDecimals, d),
     );
   }
   return {
@@ -333,6 +367,10 @@ export async function vaultStatus(ctx: Context, owner?: string): Promise<Output>
       entryFeeBps,
       exitFeeBps,
       cooldownSeconds: cooldown,
+      minDelaySeconds: minDelay,
+      maxDelaySeconds: maxDelay,
+      queuedDeposits: queues[0],
+      queuedRedemptions: queues[1],
       ...(position === undefined ? {} : { position }),
     },
     human: `Vault ${ctx.book.vault} at block ${blockNumber}\n${fmt.keyValues(pairs)}`,

@@ -6,7 +6,12 @@
  * which either reverts (nothing is mined; the decoded error is reported) or, if state moved in between,
  * executes it. The chain has the last word, the preview explains.
  */
-import type { ContractTransactionResponse, Interface, TransactionReceipt } from "ethers";
+import {
+  formatUnits,
+  type ContractTransactionResponse,
+  type Interface,
+  type TransactionReceipt,
+} from "ethers";
 
 import {
   type AccountRisk,
@@ -631,44 +636,131 @@ export async function close(
                                                    VAULT
    ------------------------------------------------------------------------------------------------------------ */
 
-export async function vaultDeposit(opts: GlobalOptions, w: WriteOptions, log: Log, amountArg: string) {
-  const ctx = await writeContext(opts, w);
-  const assets = parseUsdTokens(amountArg, ctx.tokenDecimals);
-  const shares = await ctx.client.vault.previewDeposit(assets);
-  const cooldown = await ctx.client.vault.cooldown();
-  const d = ctx.tokenDecimals;
-  const preview = {
-    json: { assets, shares, cooldownSeconds: cooldown },
+/** When a request made now can settle and when it expires, in words. */
+async function requestWindow(ctx: Context): Promise<{ minDelay: bigint; maxDelay: bigint; human: string }> {
+  const [minDelay, maxDelay] = await Promise.all([ctx.client.vault.minDelay(), ctx.client.vault.maxDelay()]);
+  return {
+    minDelay,
+    maxDelay,
     human:
-      `Preview: deposit ${fmt.tokenUsd(assets, d)} into the vault for ${shares} shares ` +
-      `(after the entry fee); shares locked for ${cooldown} s`,
-    allowed: true,
+      `settled by a keeper at the vault value on prices published at least ${minDelay} s from now ` +
+      `(not at today's share price); refundable after ${maxDelay} s if nobody settles it`,
   };
-  return previewThenSend(ctx, w, log, "vault deposit", preview, () => ctx.client.vaultDeposit(assets));
 }
 
-export async function vaultWithdraw(opts: GlobalOptions, w: WriteOptions, log: Log, amountArg: string) {
+export async function vaultRequestDeposit(opts: GlobalOptions, w: WriteOptions, log: Log, amountArg: string) {
   const ctx = await writeContext(opts, w);
   const assets = parseUsdTokens(amountArg, ctx.tokenDecimals);
-  const shares = await ctx.client.vault.previewWithdraw(assets);
+  const window = await requestWindow(ctx);
+  const cooldown = await ctx.client.vault.cooldown();
+  const pending = ctx.from === undefined ? 0n : (await ctx.client.vault.depositRequestOf(ctx.from)).assets;
   const d = ctx.tokenDecimals;
-  const max = ctx.from === undefined ? undefined : await ctx.client.vault.maxWithdraw(ctx.from);
-  const unlocksAt = ctx.from === undefined ? 0n : await ctx.client.vault.unlocksAt(ctx.from);
-  const locked = unlocksAt > (await ctx.client.viewTimestamp());
   const preview = {
-    json: { assets, shares, maxWithdraw: max, unlocksAt },
+    json: {
+      assets,
+      minDelaySeconds: window.minDelay,
+      maxDelaySeconds: window.maxDelay,
+      cooldownSeconds: cooldown,
+    },
     human:
-      `Preview: withdraw ${fmt.tokenUsd(assets, d)} from the vault, burning ${shares} shares (exit fee included)` +
-      (max === undefined ? "" : `; you can withdraw at most ${fmt.tokenUsd(max, d)} now`) +
-      (locked ? ` (shares locked until ${new Date(Number(unlocksAt) * 1000).toISOString()})` : ""),
-    allowed: max === undefined || assets <= max,
-    rejection:
-      max === undefined || assets <= max
-        ? undefined
-        : decodedRejection("ERC4626ExceededMaxWithdraw", [ctx.from, assets, max], ctx.tokenDecimals),
+      `Preview: request a deposit of ${fmt.tokenUsd(assets, d)} into the vault, ${window.human}; ` +
+      `then claim the shares (entry fee taken) and they stay locked for ${cooldown} s`,
+    allowed: pending === 0n,
+    rejection: pending === 0n ? undefined : decodedRejection("RequestPending", [ctx.from], ctx.tokenDecimals),
   };
-  return previewThenSend(ctx, w, log, "vault withdraw", preview, async () => {
-    const me = (ctx as { from: string }).from;
-    return ctx.client.vault.withdraw(assets, me, me);
-  });
+  return previewThenSend(ctx, w, log, "vault request-deposit", preview, () =>
+    ctx.client.vaultRequestDeposit(assets),
+  );
+}
+
+export async function vaultRequestRedeem(opts: GlobalOptions, w: WriteOptions, log: Log, sharesArg: string) {
+  const ctx = await writeContext(opts, w);
+  const shareDecimals = Number(await ctx.client.vault.decimals());
+  const window = await requestWindow(ctx);
+  const d = ctx.tokenDecimals;
+  const [balance, unlocksAt, pending, now] =
+    ctx.from === undefined
+      ? [undefined, 0n, 0n, 0n]
+      : await Promise.all([
+          ctx.client.vault.balanceOf(ctx.from),
+          ctx.client.vault.unlocksAt(ctx.from),
+          ctx.client.vault.redeemRequestOf(ctx.from).then((r) => r.shares),
+          ctx.client.viewTimestamp(),
+        ]);
+  let shares: bigint;
+  if (sharesArg.trim() === "all") {
+    if (balance === undefined) throw new CliError('"all" needs a key: whose shares?');
+    shares = balance;
+  } else {
+    shares = parseDecimal(sharesArg, shareDecimals, "share amount");
+  }
+  if (shares === 0n) throw new CliError("Nothing to redeem: the share amount must be positive");
+  const worth = await ctx.client.vault.convertToAssets(shares);
+  let rejection: PreviewRejected | undefined;
+  if (pending !== 0n) rejection = decodedRejection("RequestPending", [ctx.from], d);
+  else if (unlocksAt > now) rejection = decodedRejection("CooldownActive", [ctx.from, unlocksAt], d);
+  else if (balance !== undefined && shares > balance)
+    rejection = decodedRejection("ERC20InsufficientBalance", [ctx.from, balance, shares], d);
+  const preview = {
+    json: { shares, worthNow: worth, minDelaySeconds: window.minDelay, maxDelaySeconds: window.maxDelay },
+    human:
+      `Preview: request the redemption of ${formatUnits(shares, shareDecimals)} shares (worth ${fmt.tokenUsd(worth, d)} at today's price, ` +
+      `before the exit fee), ${window.human}; then claim the assets`,
+    allowed: rejection === undefined,
+    rejection,
+  };
+  return previewThenSend(ctx, w, log, "vault request-redeem", preview, () =>
+    ctx.client.vaultRequestRedeem(shares),
+  );
+}
+
+export async function vaultClaim(opts: GlobalOptions, w: WriteOptions, log: Log) {
+  const ctx = await writeContext(opts, w);
+  requireSigner(ctx);
+  const me = ctx.from as string;
+  const r = await ctx.client.vaultRequests(me);
+  const d = ctx.tokenDecimals;
+  const human =
+    `Claimable: ${r.claimableDepositShares} shares from settled deposits, ` +
+    `${fmt.tokenUsd(r.claimableRedeemAssets, d)} from settled redemptions`;
+  if (w.dryRun)
+    return {
+      json: { action: "vault claim", dryRun: true, claimable: r },
+      human: `${human}\n(dry run: nothing sent)`,
+    };
+  if (r.claimableDepositShares === 0n && r.claimableRedeemAssets === 0n) {
+    throw new CliError(
+      "Nothing to claim: a request becomes claimable once a keeper settles it (vault status shows pending requests)",
+      "NothingToClaim",
+    );
+  }
+  log(human);
+  const txs = await ctx.client.vaultClaim();
+  const hashes = [];
+  for (const tx of txs) {
+    log(`Sent ${tx.hash}`);
+    await tx.wait();
+    hashes.push(tx.hash);
+  }
+  return {
+    json: { action: "vault claim", from: me, claimed: r, transactions: hashes },
+    human: `${human}: claimed`,
+  };
+}
+
+export async function vaultSettle(
+  opts: GlobalOptions,
+  w: WriteOptions,
+  log: Log,
+  maxArg: string | undefined,
+) {
+  const ctx = await writeContext(opts, w);
+  const max = maxArg === undefined ? 50n : BigInt(maxArg);
+  const [deposits, redemptions] = await ctx.client.vault.queueLengths();
+  const preview = {
+    json: { maxRequests: max, queued: { deposits, redemptions } },
+    human: `Preview: settle up to ${max} ready LP requests (${deposits} deposit and ${redemptions} redeem entries queued)`,
+    allowed: true,
+  };
+  return previewThenSend(ctx, w, log, "vault settle", preview, () => ctx.client.vaultSettleRequests(max));
 }

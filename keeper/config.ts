@@ -28,6 +28,8 @@
  *   fullQuoteEvery    KEEPER_FULL_QUOTE_EVERY    --full-quote-every   20 ticks
  *   settleOrders      KEEPER_SETTLE_ORDERS       --settle-orders      true (settle delayed orders once ready)
  *   cancelExpiredOrders KEEPER_CANCEL_EXPIRED_ORDERS --cancel-expired-orders true (fee-free clean-up, gas only)
+ *   settleLpRequests  KEEPER_SETTLE_LP_REQUESTS  --settle-lp-requests true (settle the vault's ERC-7540 requests)
+ *   lpRequestsPerTx   KEEPER_LP_REQUESTS_PER_TX  --lp-requests-per-tx 50 queue entries per settleRequests tx (1..500)
  *   priceService.kind KEEPER_PRICE_SERVICE       --price-service      local chains: "local", else none (no settlement)
  *   priceService.url  KEEPER_HERMES_URL          --hermes-url         (kind "hermes") e.g. https://hermes.pyth.network
  *   priceService.timeoutMs KEEPER_HERMES_TIMEOUT_MS (no flag)         (kind "hermes") 5000
@@ -133,6 +135,8 @@ export const configSchema = z
     fullQuoteEvery: z.coerce.number().int().min(1).default(20),
     settleOrders: flag.default(true),
     cancelExpiredOrders: flag.default(true),
+    settleLpRequests: flag.default(true),
+    lpRequestsPerTx: z.coerce.number().int().min(1).max(500).default(50),
     priceService: priceServiceSchema.optional(),
     once: flag.default(false),
   })
@@ -174,6 +178,8 @@ const ENV: Record<string, string> = {
   fullQuoteEvery: "KEEPER_FULL_QUOTE_EVERY",
   settleOrders: "KEEPER_SETTLE_ORDERS",
   cancelExpiredOrders: "KEEPER_CANCEL_EXPIRED_ORDERS",
+  settleLpRequests: "KEEPER_SETTLE_LP_REQUESTS",
+  lpRequestsPerTx: "KEEPER_LP_REQUESTS_PER_TX",
   once: "KEEPER_ONCE",
 };
 /** The `priceService` object's fields from the environment and flags (flag names in camel case). */

@@ -16,7 +16,7 @@
  */
 import hre from "hardhat";
 import { configVariable } from "hardhat/config";
-import { JsonRpcProvider, Wallet, type Provider, type Signer } from "ethers";
+import { Contract, JsonRpcProvider, Wallet, type Provider, type Signer } from "ethers";
 import type { PriceService } from "../sdk/pyth.js";
 import { EngineAdapter } from "./chain.js";
 import {
@@ -27,6 +27,7 @@ import {
   type PriceServiceConfig,
 } from "./config.js";
 import { Keeper, type KeeperTask } from "./bot.js";
+import { LpRequestTask } from "./lp-requests.js";
 import { jsonLogger, type Logger } from "./log.js";
 import { Metrics, MetricsServer } from "./metrics.js";
 import { LocalPricePublisher, pricePath } from "./price-publisher.js";
@@ -146,8 +147,14 @@ async function main(): Promise<void> {
   const startBlock = resolveStartBlock(config);
   const prices = await priceSetup(config, chain, keeperAddress, log);
   const publisher = prices.publisher;
-  // LP request settlement plugs in here once the vault has `settleRequests` (keeper/lp-requests.ts).
+  // LP request settlement (keeper/lp-requests.ts): the engine names its vault.
   const tasks: KeeperTask[] = [];
+  if (config.settleLpRequests) {
+    const engine = new Contract(chain.address, ["function vault() view returns (address)"], chain.runner);
+    const vault = (await engine.vault()) as string;
+    tasks.push(new LpRequestTask({ vault, maxRequestsPerTx: config.lpRequestsPerTx }));
+    log("info", "lp_requests_enabled", { vault, maxRequestsPerTx: config.lpRequestsPerTx });
+  }
   const keeper = new Keeper({
     chain,
     rewardReceiver: config.rewardReceiver ?? keeperAddress,

@@ -216,9 +216,35 @@ for (let id = 4; id <= MARKET_COUNT; ++id) {
 gas.settleOrder16 = gas.openCross16;
 check(Number((await engine.getAccount(bobId)).positionCount) === 16, "bob holds 16 positions");
 
-// ---- the liquidity vault: the LP adds to its position, then withdraws after the cooldown ----
-await measure("vaultDeposit", () => vault.connect(lp).deposit(usd("100000"), lp));
-await measure("vaultWithdraw", () => vault.connect(lp).withdraw(usd("50000"), lp, lp), 3_600n + STEP);
+// ---- the liquidity vault (ERC-7540): ten LPs request deposits, every mark is republished after the requests'
+// ready time, and one keeper transaction settles all ten at one valuation of the 16 active markets ----
+const lps = [lp, alice, bob, carol, dave, erin, frank, grace, heidi, ivan];
+for (const who of lps) {
+  await send(() => token.mint(who, usd("100000")));
+  await send(() => token.connect(who).approve(vault, ethers.MaxUint256));
+}
+for (const [i, who] of lps.entries()) {
+  const used = await send(() => vault.connect(who).requestDeposit(usd("10000"), who, who));
+  if (i === 1) gas.lpRequestDeposit = used; // a second request: the queue exists, as in steady state
+}
+for (const [id, aggregator] of aggregators) {
+  const mark = await ethers.getContractAt("IPriceFeed", (await engine.getMarketParams(id)).feed);
+  const answer = (await mark.latestPrice()) / 10n ** 10n;
+  await send(() => aggregator.setAnswer(answer));
+}
+check((await engine.vaultValueAt())[1] > now - 16n * STEP - 1n, "marks republished after the requests");
+await measure("lpSettleBatch10", () => vault.connect(keeper).settleRequests(10));
+check(
+  (await vault.queueLengths())[0] === 0n && (await vault.maxDeposit(ivan)) === usd("10000"),
+  "ten settled",
+);
+await measure("lpClaimDeposit", () => vault.connect(ivan)["deposit(uint256,address)"](usd("10000"), ivan));
+const ivanShares = await vault.balanceOf(ivan);
+await measure(
+  "lpRequestRedeem",
+  () => vault.connect(ivan).requestRedeem(ivanShares, ivan, ivan),
+  3_600n + STEP,
+);
 
 // ---- liquidations: each scenario's price move is in a market only its victims (and bob's 1-unit long) hold ----
 // Isolated, 25x long.

@@ -13,7 +13,7 @@
  * Equity and maintenance margin along the path are charted to out/demo/equity-vs-margin.png (and .svg).
  */
 import { mkdirSync } from "node:fs";
-import type { Signer } from "ethers";
+import { formatUnits, type Signer } from "ethers";
 import { network } from "hardhat";
 import { BulkheadClient, LocalPriceService } from "../sdk/index.js";
 import { EngineAdapter } from "../keeper/chain.js";
@@ -23,6 +23,7 @@ import { Metrics } from "../keeper/metrics.js";
 import { BTC, ETH, deployProtocol, feedAnswer, usd, wad, TOKEN_DECIMALS } from "./lib/protocol.js";
 import { pad, price18, ratio18, signedUsd, toNumber, usd18, usdToken } from "./lib/format.js";
 import { writeChart } from "./lib/chart.js";
+import { lpDepositNow } from "../test/helpers/vault.js";
 
 const OUT_DIR = "out/demo";
 const STEP_SECONDS = 3600;
@@ -178,8 +179,8 @@ for (const user of [lp, alice, bob, keeperSigner, dave, erin]) {
   await token.connect(user).approve(engine, ethers.MaxUint256);
   await token.connect(user).approve(vault, ethers.MaxUint256);
 }
-await vault.connect(lp).deposit(usd("5000000"), lp);
-const vaultBefore = await vaultView();
+await lpDepositNow(vault, lp, usd("5000000")); // an ERC-7540 request, settled after the delay, then claimed
+let vaultBefore = await vaultView();
 line(
   `vault totalAssets ${usdToken(vaultBefore.assets, TOKEN_DECIMALS)}, share price $${ratio18(vaultBefore.sharePrice * 10n ** 12n, 6)} (entry fee 0.10%)`,
 );
@@ -285,6 +286,50 @@ line(
   `had trades filled at the price of the moment, the same round trip would have made about ${signedUsd(immediate - fees)} (200 x $15.00 - fees), paid by the vault`,
 );
 await ethAggregator.setAnswer(feedAnswer("3000"));
+
+step("The informed LP no longer profits: LP flows are requests settled on later prices (ERC-7540)");
+/** Moves the chain's clock (the embedded network). */
+async function wait(seconds: bigint) {
+  await ethers.provider.send("evm_increaseTime", [Number(seconds)]);
+  await ethers.provider.send("evm_mine", []);
+}
+await wait(await vault.cooldown()); // the LP's shares are out of their cooldown
+await ethAggregator.setAnswer(feedAnswer("3000")); // (a fresh round after the wait)
+const ethState = await engine.getMarketState(ETH);
+const tradersLong = ethState.longOiD18 > ethState.shortOiD18;
+const movePrice = tradersLong ? "3030" : "2970"; // the move the vault, the traders' counterparty, loses on
+const exitShares = (await vault.balanceOf(lp)) / 2n;
+const worthBefore = await vault.convertToAssets(exitShares);
+line(
+  `the traders are net ${tradersLong ? "long" : "short"} ETH, so the vault loses if ETH prints $${movePrice}.00; the LP knows it will, and requests out half her shares first (worth ${usdToken(worthBefore, TOKEN_DECIMALS)} now)`,
+);
+await vault.connect(lp).requestRedeem(exitShares, lp, lp);
+const minDelay = await vault.minDelay();
+await ethAggregator.setAnswer(feedAnswer(movePrice));
+const early = await vault.connect(keeperSigner).settleRequests.staticCall(10);
+line(
+  `   the move lands at once; a keeper cannot settle her request yet (${early} settled): it waits ${minDelay} s, and only for prices published after that`,
+);
+await wait(minDelay);
+// The next rounds, published after her request's ready time (BTC holds open interest too: its mark counts).
+await ethAggregator.setAnswer(feedAnswer(movePrice));
+await btcAggregator.setAnswer((await btcAggregator.latestRoundData()).answer);
+await vault.connect(keeperSigner).settleRequests(10);
+const paid = await vault.maxWithdraw(lp);
+await vault.connect(lp).redeem(await vault.maxRedeem(lp), lp, lp);
+line(
+  `   settled and claimed: ${usdToken(paid, TOKEN_DECIMALS)} (0.10% exit fee included), ${signedUsd((paid - worthBefore) * TOKEN_TO_D18)} against the value before the move: leaving ahead of it saved her nothing`,
+);
+await ethAggregator.setAnswer(feedAnswer("3000"));
+line("ETH is back at $3,000.00; she requests her money back in, settled one delay later and claimed:");
+const back = await lpDepositNow(vault, lp, paid, async () => {
+  await ethAggregator.setAnswer(feedAnswer("3000"));
+  await btcAggregator.setAnswer((await btcAggregator.latestRoundData()).answer);
+});
+line(
+  `   ${formatUnits(back, TOKEN_DECIMALS + 6)} shares for ${usdToken(paid, TOKEN_DECIMALS)} (0.10% entry fee), priced after her request too`,
+);
+vaultBefore = await vaultView();
 
 step("Start the keeper bot (keeper/, the same code as `npx hardhat run keeper/main.ts`)");
 const keeperLog: Record<string, unknown>[] = [];

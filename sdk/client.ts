@@ -38,6 +38,7 @@ import type {
   ProtocolSnapshot,
   RiskParams,
   TradeQuote,
+  VaultRequests,
 } from "./types.js";
 
 /** 100% in basis points. */
@@ -556,16 +557,55 @@ export class BulkheadClient {
     return IPythPriceFeed__factory.connect(params.pullFeed, this.runner);
   }
 
-  /** Deposits `assets` token units into the vault for the signer (the vault requires receiver == caller). */
-  async vaultDeposit(assets: bigint): Promise<ContractTransactionResponse> {
+  /**
+   * Requests a deposit of `assets` token units for the signer (ERC-7540): the tokens move to the vault now, and the
+   * shares are priced when a keeper settles the request on prices published at least `minDelay` after it.
+   */
+  async vaultRequestDeposit(assets: bigint): Promise<ContractTransactionResponse> {
     await this.ensureAllowance(this.addresses.vault, assets);
-    return this.vault.deposit(assets, await this.signerAddress());
+    const me = await this.signerAddress();
+    return this.vault.requestDeposit(assets, me, me);
   }
 
-  /** Redeems `shares` of the signer's vault shares to the signer. */
-  async vaultRedeem(shares: bigint): Promise<ContractTransactionResponse> {
+  /** Requests the redemption of `shares` of the signer's vault shares (locked in the vault until settled). */
+  async vaultRequestRedeem(shares: bigint): Promise<ContractTransactionResponse> {
     const me = await this.signerAddress();
-    return this.vault.redeem(shares, me, me);
+    return this.vault.requestRedeem(shares, me, me);
+  }
+
+  /** Settles up to `maxRequests` ready LP requests at one valuation (anyone may; keepers do). */
+  async vaultSettleRequests(maxRequests = 50n): Promise<ContractTransactionResponse> {
+    return this.vault.settleRequests(maxRequests);
+  }
+
+  /**
+   * Claims everything the signer's settled requests left claimable: the shares of settled deposits and the assets
+   * of settled redemptions. Returns the claim transactions sent (none when nothing is claimable).
+   */
+  async vaultClaim(): Promise<ContractTransactionResponse[]> {
+    const me = await this.signerAddress();
+    const sent: ContractTransactionResponse[] = [];
+    const assets = await this.vault.maxDeposit(me);
+    if (assets > 0n) sent.push(await this.vault["deposit(uint256,address)"](assets, me));
+    const shares = await this.vault.maxRedeem(me);
+    if (shares > 0n) sent.push(await this.vault.redeem(shares, me, me));
+    return sent;
+  }
+
+  /** An LP's requests: pending (with when they can settle and expire) and claimable, in token units and shares. */
+  async vaultRequests(lp: string, overrides: { blockTag?: number } = {}): Promise<VaultRequests> {
+    const [deposit, redeem, claimableAssets, claimableShares] = await Promise.all([
+      this.vault.depositRequestOf(lp, overrides),
+      this.vault.redeemRequestOf(lp, overrides),
+      this.vault.maxWithdraw(lp, overrides),
+      this.vault.maxMint(lp, overrides),
+    ]);
+    return {
+      pendingDeposit: { assets: deposit[0], readyAt: deposit[1], expiresAt: deposit[2] },
+      pendingRedeem: { shares: redeem[0], readyAt: redeem[1], expiresAt: redeem[2] },
+      claimableDepositShares: claimableShares,
+      claimableRedeemAssets: claimableAssets,
+    };
   }
 
   async liquidate(accountId: bigint, rewardReceiver?: string): Promise<ContractTransactionResponse> {

@@ -188,7 +188,10 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
     case "AlreadyInitialized":
       return "AlreadyInitialized: the risk parameters were already initialised (only the engine's constructor may)";
     case "NothingToSweep":
-      return `NothingToSweep: sweeping ${a[1]} units of token ${a[0]} exceeds the ${a[2]} recoverable beyond the ledger`;
+      // The engine's (token, requested, available) and the vault's (token).
+      return a.length === 3
+        ? `NothingToSweep: sweeping ${a[1]} units of token ${a[0]} exceeds the ${a[2]} recoverable beyond the ledger`
+        : `NothingToSweep: the vault holds no ${a[0]} beyond what its LPs are owed`;
     // ILiquidation
     case "NotLiquidatable":
       return `NotLiquidatable: account ${a[0]} is not liquidatable (equity >= maintenance margin)`;
@@ -207,10 +210,22 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return `CooldownActive: ${a[0]}'s shares are locked until ${time(a[1])}`;
     case "VaultParameterOutOfBounds":
       return "VaultParameterOutOfBounds: a vault parameter is outside its bounds";
-    case "VaultValueNotPositive":
-      return `VaultValueNotPositive: the vault's value ${d18(a[0])} is not positive; a deposit now would absorb its deficit`;
     case "AssetMismatch":
       return "AssetMismatch: the vault asset is not the engine's settlement token";
+    case "DepositsPaused":
+      return "DepositsPaused: the engine is paused; vault deposits add risk capacity and wait until it resumes";
+    case "NotOperator":
+      return `NotOperator: ${a[0]} is neither ${a[1]} nor its operator`;
+    case "RequestPending":
+      return `RequestPending: ${a[0]} already has a pending request of this kind; wait for it to settle or expire`;
+    case "NoPendingRequest":
+      return `NoPendingRequest: ${a[0]} has no pending request of this kind`;
+    case "RequestNotExpired":
+      return `RequestNotExpired: ${a[0]}'s request can be cancelled only after it expires at ${time(a[1])}`;
+    case "ExceedsClaimable":
+      return `ExceedsClaimable: ${a[0]} asked for ${a[1]} but only ${a[2]} is claimable (settled requests)`;
+    case "AsyncFlow":
+      return "AsyncFlow: the vault is asynchronous (ERC-7540); request a deposit or redemption and claim it once settled";
     // IChainlinkPriceFeed
     case "AnswerAtCircuitBreaker":
       return `AnswerAtCircuitBreaker: the oracle answer ${a[0]} is at the aggregator's bound [${a[1]}, ${a[2]}], not a price`;

@@ -169,3 +169,15 @@ export interface BulkheadAddresses {
   vault: string;
   token: string;
 }
+
+/** An LP's ERC-7540 requests (`BulkheadClient.vaultRequests`). Times in seconds; 0 when there is no request. */
+export interface VaultRequests {
+  /** Assets (token units) waiting for settlement; settleable from `readyAt`, refunded after `expiresAt`. */
+  pendingDeposit: { assets: bigint; readyAt: bigint; expiresAt: bigint };
+  /** Shares waiting for settlement (locked in the vault). */
+  pendingRedeem: { shares: bigint; readyAt: bigint; expiresAt: bigint };
+  /** Shares the LP's settled deposits left to claim (`deposit`/`mint`). */
+  claimableDepositShares: bigint;
+  /** Assets (token units) the LP's settled redemptions left to claim (`redeem`/`withdraw`). */
+  claimableRedeemAssets: bigint;
+}

@@ -231,22 +231,40 @@ describe("bulkhead CLI against a local node", function () {
     expect(r.stderr).to.contain("set BULKHEAD_PRIVATE_KEY");
   });
 
-  it("vault deposit (key from --private-key-env) and vault status --json match the vault", async function () {
-    const deposit = await cliJson(["vault", "deposit", "5,000,000", "--private-key-env", "LP_KEY"], {
-      key: null,
-      env: { LP_KEY: lp.privateKey },
-    });
-    expect(deposit.transaction.status).to.equal(1);
-    const event = deposit.events.find((e: { name: string }) => e.name === "Deposit");
+  it("vault request-deposit, settle and claim (key from --private-key-env); vault status --json matches the vault", async function () {
+    const asLp = { key: null, env: { LP_KEY: lp.privateKey } };
+    const request = await cliJson(
+      ["vault", "request-deposit", "5,000,000", "--private-key-env", "LP_KEY"],
+      asLp,
+    );
+    expect(request.transaction.status).to.equal(1);
+    const event = request.events.find((e: { name: string }) => e.name === "DepositRequest");
     expect(event.args.assets).to.equal(usd("5000000").toString());
-    expect(event.args.shares).to.equal(deposit.preview.shares);
+    expect(request.preview.minDelaySeconds).to.equal((await vault().minDelay()).toString());
 
-    const status = await cliJson(["vault", "status", "--owner", lp.address]);
+    let status = await cliJson(["vault", "status", "--owner", lp.address]);
+    expect(status.position.requests.pendingDeposit.assets).to.equal(usd("5000000").toString());
+    const nothing = await cli(["vault", "claim", "--private-key-env", "LP_KEY"], asLp);
+    expect(nothing.code).to.equal(1);
+    expect(nothing.stderr).to.contain("Nothing to claim");
+
+    // A keeper settles once the delay has passed (no market holds open interest yet: no price to wait for).
+    await provider.send("evm_increaseTime", [Number(await vault().minDelay())]);
+    await provider.send("evm_mine", []);
+    const settled = await cliJson(["vault", "settle", "--private-key-env", "LP_KEY"], asLp);
+    const done = settled.events.find((e: { name: string }) => e.name === "DepositSettled");
+    expect(done.args.assets).to.equal(usd("5000000").toString());
+    const claim = await cliJson(["vault", "claim", "--private-key-env", "LP_KEY"], asLp);
+    expect(claim.claimed.claimableDepositShares).to.equal(done.args.shares);
+
+    status = await cliJson(["vault", "status", "--owner", lp.address]);
     const at = { blockTag: status.blockNumber };
     expect(status.totalAssets).to.equal((await vault().totalAssets(at)).toString());
     expect(status.position.shares).to.equal((await vault().balanceOf(lp.address, at)).toString());
+    expect(status.position.shares).to.equal(done.args.shares);
     expect(status.vaultCashD18).to.equal((await engine().vaultCash(at)).toString());
     expect(BigInt(status.position.unlocksAt)).to.be.greaterThan(0n);
+    expect(status.queuedDeposits).to.equal("0");
   });
 
   it("creates an account, deposits and commits a trade; its settlement fills at the preview's price", async function () {

@@ -18,6 +18,7 @@ import {
   riskParams,
 } from "./helpers/fixture.js";
 import { trade } from "./helpers/orders.js";
+import { lpDepositNow } from "./helpers/vault.js";
 
 const connection = await network.getOrCreate();
 const { ethers, networkHelpers } = connection;
@@ -148,7 +149,7 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       await token.mint(deployer, 2n * amount);
       await token.approve(vault, amount);
       await token.approve(engine, amount);
-      await vault.deposit(amount, deployer);
+      await lpDepositNow(vault, deployer, amount);
       await engine.createCrossAccount();
       await engine.deposit(1n, amount);
       // Committed at the 3000 mark, settled at 3012 from the MockPyth update (fee paid exactly).

@@ -12,6 +12,7 @@ import {
 } from "./helpers/fixture.js";
 import { TOKEN_SCALE, WAD, feedAnswer, usd, wad } from "./helpers/constants.js";
 import { trade } from "./helpers/orders.js";
+import { lpDepositNow, lpRedeemNow, settleWhenReady } from "./helpers/vault.js";
 
 const { time, loadFixture } = networkHelpers;
 
@@ -106,8 +107,14 @@ async function vaultState(vault: Deployment["contracts"]["vault"]) {
   return { totalAssets: await vault.totalAssets(), supply: await vault.totalSupply() };
 }
 
+/** Re-publishes ETH (same answer, fresh round) so that a settlement has a price from after the requests. */
+async function republishEth(d: Deployment) {
+  const [, answer] = await d.contracts.ethAggregator.latestRoundData();
+  await d.contracts.ethAggregator.setAnswer(answer);
+}
+
 describe("LiquidityVault", () => {
-  describe("flows match the previews (10 bps entry and exit fee, offset 6)", () => {
+  describe("requests settle at the modelled price (10 bps entry and exit fee, offset 6)", () => {
     it("the fixture's first deposit minted the modelled shares", async () => {
       const d = await loadFixture(deployBulkhead);
       const { vault, engine } = d.contracts;
@@ -119,7 +126,7 @@ describe("LiquidityVault", () => {
       await expectCustody(d.contracts);
     });
 
-    it("deposit mints previewDeposit's shares and the fee raises the other LPs' assets per share", async () => {
+    it("a deposit settles into the modelled shares and its fee raises the other LPs' assets per share", async () => {
       const d = await loadFixture(deployBulkhead);
       const { vault, token, engine } = d.contracts;
       const { carol, lp } = d.signers;
@@ -127,17 +134,20 @@ describe("LiquidityVault", () => {
       const before = await vaultState(vault);
       const lpShares = await vault.balanceOf(lp);
       const shares = toShares(assets - feeOnTotal(assets), before.totalAssets, before.supply);
-      expect(await vault.previewDeposit(assets)).to.equal(shares);
       expect(feeOnTotal(assets)).to.equal(999_001_000n); // ceil(1e12 x 10 / 10010)
 
-      await expect(vault.connect(carol).deposit(assets, carol))
-        .to.emit(vault, "Deposit")
-        .withArgs(carol.address, carol.address, assets, shares)
+      await vault.connect(carol).requestDeposit(assets, carol, carol);
+      await expect(settleWhenReady(vault))
+        .to.emit(vault, "DepositSettled")
+        .withArgs(carol.address, assets, shares)
         .and.to.emit(engine, "VaultCashMoved")
         .withArgs(assets * TOKEN_SCALE, (LP_DEPOSIT + assets) * TOKEN_SCALE);
+      await expect(vault.connect(carol)["deposit(uint256,address)"](assets, carol))
+        .to.emit(vault, "Deposit")
+        .withArgs(carol.address, carol.address, assets, shares);
       expect(await vault.balanceOf(carol)).to.equal(shares);
       expect(await token.balanceOf(carol)).to.equal(usd("10000000") - assets);
-      expect(await token.balanceOf(vault)).to.equal(0n); // the vault holds no tokens at rest
+      expect(await token.balanceOf(vault)).to.equal(0n); // nothing pending or claimable: no tokens at rest
       expect(await vault.totalAssets()).to.equal(before.totalAssets + assets); // the whole deposit, fee included
 
       const after = await vaultState(vault);
@@ -154,103 +164,89 @@ describe("LiquidityVault", () => {
       await expectCustody(d.contracts);
     });
 
-    it("mint takes previewMint's assets: the shares' price plus the entry fee on top", async () => {
-      const d = await loadFixture(deployBulkhead);
-      const { vault, token } = d.contracts;
-      const { carol } = d.signers;
-      const shares = 1_000n * 10n ** 12n;
-      const before = await vaultState(vault);
-      const price = toAssets(shares, before.totalAssets, before.supply, true);
-      const assets = price + feeOnRaw(price);
-      expect(await vault.previewMint(shares)).to.equal(assets);
-      await expect(vault.connect(carol).mint(shares, carol))
-        .to.emit(vault, "Deposit")
-        .withArgs(carol.address, carol.address, assets, shares);
-      expect(await vault.balanceOf(carol)).to.equal(shares);
-      expect(await token.balanceOf(carol)).to.equal(usd("10000000") - assets);
-      expect(await vault.totalAssets()).to.equal(before.totalAssets + assets);
-      await expectCustody(d.contracts);
-    });
-
-    it("withdraw burns previewWithdraw's shares and redeem pays previewRedeem's assets; exit fees stay", async () => {
+    it("a redemption settles into the modelled assets less the exit fee, which stays with the LPs", async () => {
       const d = await loadFixture(deployBulkhead);
       const { vault, token } = d.contracts;
       const { carol, lp } = d.signers;
-      await vault.connect(carol).deposit(usd("1000000"), carol);
+      const shares = await lpDepositNow(vault, carol, usd("1000000"));
       await time.increase(COOLDOWN);
       const lpShares = await vault.balanceOf(lp);
-
-      // withdraw: shares for the assets plus the exit fee, rounded up.
-      const out = usd("400000");
-      let s = await vaultState(vault);
-      const burnt = toShares(out + feeOnRaw(out), s.totalAssets, s.supply, true);
-      expect(await vault.previewWithdraw(out)).to.equal(burnt);
-      const carolShares = await vault.balanceOf(carol);
       const lpValue0 = await vault.convertToAssets(lpShares);
-      await expect(vault.connect(carol).withdraw(out, carol, carol))
-        .to.emit(vault, "Withdraw")
-        .withArgs(carol.address, carol.address, carol.address, out, burnt);
-      expect(await vault.balanceOf(carol)).to.equal(carolShares - burnt);
-      expect(await vault.totalAssets()).to.equal(s.totalAssets - out);
-      const lpValue1 = await vault.convertToAssets(lpShares);
-      expect(lpValue1).to.be.gt(lpValue0); // the exit fee (400 USDC) stayed with the remaining LPs
 
-      // redeem: the shares' assets rounded down, minus the fee they contain.
-      s = await vaultState(vault);
-      const rest = await vault.balanceOf(carol);
-      const gross = toAssets(rest, s.totalAssets, s.supply);
+      await vault.connect(carol).requestRedeem(shares, carol, carol);
+      const s = await vaultState(vault);
+      const gross = toAssets(shares, s.totalAssets, s.supply);
       const paid = gross - feeOnTotal(gross);
-      expect(await vault.previewRedeem(rest)).to.equal(paid);
+      await expect(settleWhenReady(vault))
+        .to.emit(vault, "RedeemSettled")
+        .withArgs(carol.address, shares, paid);
+      expect(await token.balanceOf(vault)).to.equal(paid); // held for carol's claim
       const wallet = await token.balanceOf(carol);
-      await expect(vault.connect(carol).redeem(rest, carol, carol))
+      await expect(vault.connect(carol).redeem(shares, carol, carol))
         .to.emit(vault, "Withdraw")
-        .withArgs(carol.address, carol.address, carol.address, paid, rest);
+        .withArgs(carol.address, carol.address, carol.address, paid, shares);
       expect(await token.balanceOf(carol)).to.equal(wallet + paid);
       expect(await vault.balanceOf(carol)).to.equal(0n);
-      expect(await vault.convertToAssets(lpShares)).to.be.gt(lpValue1);
-      // Round trip: carol paid 10 bps in and 10 bps out (~2,000 USDC of 1M), but while she held a sixth, then
-      // a ninth, of the vault her own shares earned back part of her fees: ~1,788 USDC lost.
-      const lost = usd("1000000") - out - paid;
-      expect(lost).to.be.within(usd("1780"), usd("1800"));
+      expect(await vault.convertToAssets(lpShares)).to.be.gt(lpValue0);
+      // Round trip: 10 bps in and 10 bps out (~2,000 USDC of 1M), of which carol, a sixth of the vault while
+      // she held, earned back ~1/6 of the entry fee: ~1,833 USDC lost.
+      const lost = usd("1000000") - paid;
+      expect(lost).to.be.within(usd("1800"), usd("1900"));
       await expectCustody(d.contracts);
     });
 
-    it("zero deposits, mints, withdrawals and redemptions revert", async () => {
+    it("zero requests and claims revert; a dust redemption is given back at settlement", async () => {
       const d = await loadFixture(deployBulkhead);
       const { vault } = d.contracts;
       const { carol, lp } = d.signers;
-      await expect(vault.connect(carol).deposit(0, carol)).to.be.revertedWithCustomError(vault, "ZeroAmount");
-      await expect(vault.connect(carol).mint(0, carol)).to.be.revertedWithCustomError(vault, "ZeroAmount");
+      await expect(vault.connect(carol).requestDeposit(0, carol, carol)).to.be.revertedWithCustomError(
+        vault,
+        "ZeroAmount",
+      );
+      await expect(vault.connect(carol)["deposit(uint256,address)"](0, carol)).to.be.revertedWithCustomError(
+        vault,
+        "ZeroAmount",
+      );
+      await expect(vault.connect(carol)["mint(uint256,address)"](0, carol)).to.be.revertedWithCustomError(
+        vault,
+        "ZeroAmount",
+      );
       await time.increase(COOLDOWN);
+      await expect(vault.connect(lp).requestRedeem(0, lp, lp)).to.be.revertedWithCustomError(
+        vault,
+        "ZeroAmount",
+      );
       await expect(vault.connect(lp).withdraw(0, lp, lp)).to.be.revertedWithCustomError(vault, "ZeroAmount");
       await expect(vault.connect(lp).redeem(0, lp, lp)).to.be.revertedWithCustomError(vault, "ZeroAmount");
-      // One share is worth less than a unit after the exit fee: redeeming it would pay nothing.
-      await expect(vault.connect(lp).redeem(1, lp, lp)).to.be.revertedWithCustomError(vault, "ZeroAmount");
+      // One share is worth less than a unit after the exit fee: its redemption would pay nothing.
+      await vault.connect(lp).requestRedeem(1, lp, lp);
+      await expect(settleWhenReady(vault)).to.emit(vault, "RedeemRequestCancelled").withArgs(lp.address, 1n);
       expect(await vault.totalSupply()).to.equal((LP_DEPOSIT - 4_995_004_996n) * VIRTUAL_SHARES);
       await expectCustody(d.contracts);
     });
   });
 
   describe("first-depositor inflation", () => {
-    it("a 1-unit first deposit mints nothing: the rounded-up fee is the whole unit", async () => {
+    it("a 1-unit first deposit buys nothing: the rounded-up fee is the whole unit, and it is refunded", async () => {
       const d = await loadFixture(deployEmptyVault);
-      const { vault } = d.contracts;
-      expect(await vault.previewDeposit(1)).to.equal(0n);
-      await expect(vault.connect(d.signers.alice).deposit(1, d.signers.alice)).to.be.revertedWithCustomError(
-        vault,
-        "ZeroAmount",
-      );
+      const { vault, token } = d.contracts;
+      const { alice } = d.signers;
+      const wallet = await token.balanceOf(alice);
+      await vault.connect(alice).requestDeposit(1, alice, alice);
+      await expect(settleWhenReady(vault))
+        .to.emit(vault, "DepositRequestCancelled")
+        .withArgs(alice.address, 1n);
       expect(await vault.totalSupply()).to.equal(0n);
+      expect(await token.balanceOf(alice)).to.equal(wallet);
       await expectCustody(d.contracts);
     });
 
-    it("a donation by token transfer or to the insurance fund does not move the share price", async () => {
+    it("a donation by token transfer or to the insurance fund does not move the share price, and is sweepable", async () => {
       const d = await loadFixture(deployEmptyVault);
       const { vault, token, engine } = d.contracts;
-      const { alice: attacker, bob: victim } = d.signers;
-      // Smallest deposit that mints: 2 units, 1 of which is the fee; shares = 1 x (0 + 10^6) / (0 + 1).
-      await vault.connect(attacker).deposit(2, attacker);
-      expect(await vault.balanceOf(attacker)).to.equal(VIRTUAL_SHARES);
+      const { alice: attacker, bob: victim, admin } = d.signers;
+      // Smallest deposit that buys shares: 2 units, 1 of which is the fee; shares = 1 x (0 + 10^6) / (0 + 1).
+      expect(await lpDepositNow(vault, attacker, 2n)).to.equal(VIRTUAL_SHARES);
       expect(await vault.totalAssets()).to.equal(2n);
 
       // The vault's value lives in the engine's ledger: tokens sent to the vault contract are not assets.
@@ -263,14 +259,19 @@ describe("LiquidityVault", () => {
       const deposit = usd("10000");
       const fee = feeOnTotal(deposit);
       const shares = toShares(deposit - fee, 2n, VIRTUAL_SHARES);
-      await expect(vault.connect(victim).deposit(deposit, victim))
-        .to.emit(vault, "Deposit")
-        .withArgs(victim.address, victim.address, deposit, shares);
+      // The victim's pending deposit sits next to the donation in the vault contract.
+      await vault.connect(victim).requestDeposit(deposit, victim, victim);
+      await expect(vault.connect(admin).sweep(token, admin))
+        .to.emit(vault, "Swept")
+        .withArgs(await token.getAddress(), admin.address, donation);
+      expect(await token.balanceOf(vault)).to.equal(deposit);
+      await expect(settleWhenReady(vault))
+        .to.emit(vault, "DepositSettled")
+        .withArgs(victim.address, deposit, shares);
+      await vault.connect(victim)["deposit(uint256,address)"](deposit, victim);
       const worth = await vault.convertToAssets(shares);
       expect(worth).to.equal(toAssets(shares, 2n + deposit, VIRTUAL_SHARES + shares));
       expect(worth).to.be.gte(deposit - fee - 1n);
-      // The donation is simply lost to the attacker: stuck in the vault contract (no sweep) and in insurance.
-      expect(await token.balanceOf(vault)).to.equal(donation);
       expect(await vault.convertToAssets(VIRTUAL_SHARES)).to.be.lte(2n + fee);
       await expectCustody(d.contracts);
     });
@@ -279,7 +280,7 @@ describe("LiquidityVault", () => {
       const d = await loadFixture(deployEmptyVault);
       const { vault, engine } = d.contracts;
       const { alice: attacker } = d.signers;
-      await vault.connect(attacker).deposit(2, attacker);
+      await lpDepositNow(vault, attacker, 2n);
       await engine.connect(attacker).createCrossAccount();
       await engine.connect(attacker).deposit(1, usd("1000"));
       // 0.01 ETH reserves 15 USD of vault cash, which holds 2 units (plus the would-be fee).
@@ -421,37 +422,38 @@ describe("LiquidityVault", () => {
       return d;
     }
 
-    it("caps maxWithdraw at the unreserved cash; one unit more reverts, the max goes through", async () => {
+    it("a redemption beyond the unreserved cash waits in the queue; one within it settles", async () => {
       const d = await loadFixture(reservedFixture);
-      const { vault, engine, token } = d.contracts;
+      const { vault, engine } = d.contracts;
       const { lp } = d.signers;
       expect(await engine.totalReserved()).to.equal(wad("3750000"));
       const cash = await engine.vaultCash();
       const free = (cash - wad("3750000")) / TOKEN_SCALE;
       expect(await vault.withdrawableAssets()).to.equal(free);
-      expect(await vault.maxWithdraw(lp)).to.equal(free);
-      expect(await vault.previewRedeem(await vault.balanceOf(lp))).to.be.gt(free);
 
-      const shares = await vault.balanceOf(lp);
-      await expect(vault.connect(lp).withdraw(free + 1n, lp, lp))
-        .to.be.revertedWithCustomError(vault, "ERC4626ExceededMaxWithdraw")
-        .withArgs(lp.address, free + 1n, free);
-      expect(await vault.balanceOf(lp)).to.equal(shares);
+      const s = await vaultState(vault);
+      const within = toShares(free + feeOnRaw(free), s.totalAssets, s.supply);
+      await vault.connect(lp).requestRedeem(within + 10n ** 12n, lp, lp); // ~1 USDC more than free
+      await settleWhenReady(vault, () => republishEth(d));
+      expect(await vault.pendingRedeemRequest(0, lp)).to.equal(within + 10n ** 12n);
+      expect(await engine.vaultCash()).to.equal(cash);
 
-      const wallet = await token.balanceOf(lp);
-      await vault.connect(lp).withdraw(free, lp, lp);
-      expect(await token.balanceOf(lp)).to.equal(wallet + free);
-      expect(await engine.vaultCash()).to.equal(cash - free * TOKEN_SCALE);
-      expect(await vault.withdrawableAssets()).to.equal(0n);
-      expect(await vault.maxWithdraw(lp)).to.equal(0n);
-      expect(await vault.maxRedeem(lp)).to.equal(0n);
+      // After expiry it is given back; a request within the free cash then settles.
+      await time.increase(await vault.maxDelay());
+      await vault.cancelRedeemRequest(lp);
+      await vault.connect(lp).requestRedeem(within, lp, lp);
+      await settleWhenReady(vault, () => republishEth(d));
+      const paid = await vault.maxWithdraw(lp);
+      expect(paid).to.be.lte(free);
+      expect(paid).to.be.gte(free - 1n);
+      expect(await engine.vaultCash()).to.be.gte(await engine.totalReserved());
+      await vault.connect(lp).redeem(within, lp, lp);
       await expectCustody(d.contracts);
     });
 
     it("traders' open profit and the funding owed to them are not withdrawable", async () => {
       const d = await loadFixture(reservedFixture);
       const { vault, engine, ethAggregator } = d.contracts;
-      const { lp } = d.signers;
       await ethAggregator.setAnswer(feedAnswer("3100")); // alice's 2,500 ETH long gains ~250k
       const cash = await engine.vaultCash();
       const value = await engine.vaultValue();
@@ -459,32 +461,7 @@ describe("LiquidityVault", () => {
       const reserved = await engine.totalReserved();
       const free = (value - reserved) / TOKEN_SCALE;
       expect(await vault.withdrawableAssets()).to.equal(free);
-      expect(await vault.maxWithdraw(lp)).to.equal(free);
       expect(free).to.be.lt((cash - reserved) / TOKEN_SCALE);
-      await expect(vault.connect(lp).withdraw(free + 1n, lp, lp)).to.be.revertedWithCustomError(
-        vault,
-        "ERC4626ExceededMaxWithdraw",
-      );
-    });
-
-    it("redeeming exactly maxRedeem succeeds and stays within the unreserved cash", async () => {
-      const d = await loadFixture(reservedFixture);
-      const { vault, engine } = d.contracts;
-      const { lp } = d.signers;
-      const free = await vault.withdrawableAssets();
-      const max = await vault.maxRedeem(lp);
-      const s = await vaultState(vault);
-      expect(max).to.equal(toShares(free + feeOnRaw(free), s.totalAssets, s.supply));
-      await expect(vault.connect(lp).redeem(max + 1n, lp, lp))
-        .to.be.revertedWithCustomError(vault, "ERC4626ExceededMaxRedeem")
-        .withArgs(lp.address, max + 1n, max);
-      const paid = await vault.previewRedeem(max);
-      expect(paid).to.be.lte(free);
-      await expect(vault.connect(lp).redeem(max, lp, lp))
-        .to.emit(vault, "Withdraw")
-        .withArgs(lp.address, lp.address, lp.address, paid, max);
-      expect(await engine.vaultCash()).to.be.gte(await engine.totalReserved());
-      await expectCustody(d.contracts);
     });
 
     it("the engine itself refuses a vault withdrawal below the reserve, and any caller but the vault", async () => {
@@ -512,24 +489,17 @@ describe("LiquidityVault", () => {
   });
 
   describe("cooldown, receiver, pause and parameters", () => {
-    it("locks new shares until unlocksAt: no redeem, withdraw or transfer; all of them work from then", async () => {
+    it("locks claimed shares until unlocksAt: no redeem request and no transfer; both work from then", async () => {
       const d = await loadFixture(deployBulkhead);
       const { vault } = d.contracts;
       const { carol, bob } = d.signers;
-      await vault.connect(carol).deposit(usd("1000"), carol);
-      const depositedAt = BigInt(await time.latest());
-      const unlock = depositedAt + COOLDOWN;
+      const shares = await lpDepositNow(vault, carol, usd("1000"));
+      const unlock = BigInt(await time.latest()) + COOLDOWN;
       expect(await vault.unlocksAt(carol)).to.equal(unlock);
-      const shares = await vault.balanceOf(carol);
 
-      expect(await vault.maxRedeem(carol)).to.equal(0n);
-      expect(await vault.maxWithdraw(carol)).to.equal(0n);
-      await expect(vault.connect(carol).redeem(shares, carol, carol))
-        .to.be.revertedWithCustomError(vault, "ERC4626ExceededMaxRedeem")
-        .withArgs(carol.address, shares, 0n);
-      await expect(vault.connect(carol).withdraw(1, carol, carol))
-        .to.be.revertedWithCustomError(vault, "ERC4626ExceededMaxWithdraw")
-        .withArgs(carol.address, 1n, 0n);
+      await expect(vault.connect(carol).requestRedeem(shares, carol, carol))
+        .to.be.revertedWithCustomError(vault, "CooldownActive")
+        .withArgs(carol.address, unlock);
       await expect(vault.connect(carol).transfer(bob, 1))
         .to.be.revertedWithCustomError(vault, "CooldownActive")
         .withArgs(carol.address, unlock);
@@ -543,60 +513,59 @@ describe("LiquidityVault", () => {
       await time.setNextBlockTimestamp(unlock);
       await vault.connect(carol).transfer(bob, 1);
       expect(await vault.balanceOf(bob)).to.equal(1n);
-      expect(await vault.maxRedeem(carol)).to.equal(shares - 1n);
-      await vault.connect(carol).redeem(shares - 1n, carol, carol);
+      await lpRedeemNow(vault, carol, shares - 1n);
       expect(await vault.balanceOf(carol)).to.equal(0n);
       await expectCustody(d.contracts);
     });
 
-    it("a second deposit restarts the depositor's own cooldown", async () => {
+    it("a second claim restarts the claimer's own cooldown", async () => {
       const d = await loadFixture(deployBulkhead);
       const { vault } = d.contracts;
       const { lp } = d.signers;
       await time.increase(COOLDOWN);
-      expect(await vault.maxRedeem(lp)).to.equal(await vault.balanceOf(lp));
-      await vault.connect(lp).deposit(usd("1"), lp);
+      await lpDepositNow(vault, lp, usd("1"));
       expect(await vault.unlocksAt(lp)).to.equal(BigInt(await time.latest()) + COOLDOWN);
-      expect(await vault.maxRedeem(lp)).to.equal(0n);
+      await expect(vault.connect(lp).requestRedeem(1n, lp, lp)).to.be.revertedWithCustomError(
+        vault,
+        "CooldownActive",
+      );
     });
 
-    it("deposit and mint for another receiver revert ReceiverMustBeCaller", async () => {
+    it("claims for another receiver revert ReceiverMustBeCaller: nobody can lock someone else's shares", async () => {
       const d = await loadFixture(deployBulkhead);
       const { vault } = d.contracts;
       const { carol, bob } = d.signers;
-      await expect(vault.connect(carol).deposit(usd("1000"), bob))
+      await vault.connect(carol).requestDeposit(usd("1000"), carol, carol);
+      await settleWhenReady(vault);
+      await expect(vault.connect(carol)["deposit(uint256,address)"](usd("1000"), bob))
         .to.be.revertedWithCustomError(vault, "ReceiverMustBeCaller")
         .withArgs(carol.address, bob.address);
-      await expect(vault.connect(carol).mint(10n ** 12n, bob))
+      await expect(vault.connect(carol)["mint(uint256,address)"](10n ** 12n, bob))
         .to.be.revertedWithCustomError(vault, "ReceiverMustBeCaller")
         .withArgs(carol.address, bob.address);
       expect(await vault.balanceOf(bob)).to.equal(0n);
       expect(await vault.unlocksAt(bob)).to.equal(0n);
     });
 
-    it("pausing the engine stops deposits and mints (max 0) but not withdrawals", async () => {
+    it("pausing the engine stops deposit requests and their settlement but not redemptions", async () => {
       const d = await loadFixture(deployBulkhead);
       const { vault, engine, token } = d.contracts;
       const { carol, lp } = d.signers;
       await time.increase(COOLDOWN);
+      await vault.connect(carol).requestDeposit(usd("1000"), carol, carol);
       await engine.pause();
-      expect(await vault.maxDeposit(carol)).to.equal(0n);
-      expect(await vault.maxMint(carol)).to.equal(0n);
-      await expect(vault.connect(carol).deposit(usd("1000"), carol))
-        .to.be.revertedWithCustomError(vault, "ERC4626ExceededMaxDeposit")
-        .withArgs(carol.address, usd("1000"), 0n);
-      await expect(vault.connect(carol).mint(10n ** 12n, carol))
-        .to.be.revertedWithCustomError(vault, "ERC4626ExceededMaxMint")
-        .withArgs(carol.address, 10n ** 12n, 0n);
-      expect(await vault.balanceOf(carol)).to.equal(0n);
-
+      await expect(vault.connect(lp).requestDeposit(usd("1000"), lp, lp)).to.be.revertedWithCustomError(
+        vault,
+        "DepositsPaused",
+      );
       const wallet = await token.balanceOf(lp);
-      await vault.connect(lp).withdraw(usd("1000"), lp, lp);
-      expect(await token.balanceOf(lp)).to.equal(wallet + usd("1000"));
+      const paid = await lpRedeemNow(vault, lp, 10n ** 15n);
+      expect(await token.balanceOf(lp)).to.equal(wallet + paid);
+      expect(await vault.pendingDepositRequest(0, carol)).to.equal(usd("1000"));
 
       await engine.unpause();
-      expect(await vault.maxDeposit(carol)).to.equal(ethers.MaxUint256);
-      await vault.connect(carol).deposit(usd("1000"), carol);
+      await vault.settleRequests(1);
+      expect(await vault.claimableDepositRequest(0, carol)).to.equal(usd("1000"));
       await expectCustody(d.contracts);
     });
 
@@ -650,34 +619,21 @@ describe("LiquidityVault", () => {
       await expect(btcFeed.latestPrice()).to.be.revertedWithCustomError(btcFeed, "StalePrice");
       const cash = await engine.vaultCash();
       expect(await vault.totalAssets()).to.equal((cash - (await engine.tradersNetPnl(ETH))) / TOKEN_SCALE);
-      await vault.connect(lp).withdraw(usd("1000"), lp, lp);
+      await lpRedeemNow(vault, lp, 10n ** 15n, () => republishEth(d));
       await expectCustody(d.contracts);
     });
 
-    it("shares are never priced on a guess: flows revert while the ETH feed is stale", async () => {
+    it("shares are never priced on a guess: settlement reverts while the ETH feed is stale, requests wait", async () => {
       const d = await loadFixture(staleFixture);
       const { vault, ethFeed } = d.contracts;
       const { lp, carol } = d.signers;
+      await vault.connect(lp).requestRedeem(10n ** 15n, lp, lp);
       await time.increase(HEARTBEAT + 1n);
-      // The ERC-4626 limits report 0 (they never revert), so the flows stop at the limit check.
-      await expect(vault.connect(lp).withdraw(usd("1000"), lp, lp))
-        .to.be.revertedWithCustomError(vault, "ERC4626ExceededMaxWithdraw")
-        .withArgs(lp.address, usd("1000"), 0);
-      await expect(vault.connect(carol).deposit(usd("1000"), carol))
-        .to.be.revertedWithCustomError(vault, "ERC4626ExceededMaxDeposit")
-        .withArgs(carol.address, usd("1000"), 0);
+      // A request reads no price (the valuation is paid once per settlement batch), so it is taken.
+      await vault.connect(carol).requestDeposit(usd("1000"), carol, carol);
+      await expect(vault.settleRequests(10)).to.be.revertedWithCustomError(ethFeed, "StalePrice");
       await expect(vault.totalAssets()).to.be.revertedWithCustomError(ethFeed, "StalePrice");
-    });
-
-    // BUG (reported): ERC-4626 says maxDeposit/maxMint/maxWithdraw/maxRedeem MUST NOT revert and must not
-    // exceed what the flow accepts. Today maxWithdraw and maxRedeem revert StalePrice (through totalAssets),
-    // and maxDeposit/maxMint return type(uint256).max although deposit and mint revert. Integrators (routers,
-    // aggregators) read these to decide what to offer; the correct answer while the vault cannot be priced is 0.
-    it("ERC-4626 limits report 0 instead of reverting or overstating while the vault cannot be priced", async () => {
-      const d = await loadFixture(staleFixture);
-      const { vault } = d.contracts;
-      const { lp, carol } = d.signers;
-      await time.increase(HEARTBEAT + 1n);
+      // The ERC-7540 limits are the claimable amounts: they never revert.
       expect(await vault.maxWithdraw(lp)).to.equal(0n);
       expect(await vault.maxRedeem(lp)).to.equal(0n);
       expect(await vault.maxDeposit(carol)).to.equal(0n);
@@ -685,77 +641,101 @@ describe("LiquidityVault", () => {
     });
   });
 
-  describe("LP timing attack around a known oracle move", () => {
+  describe("LP timing attacks around a known oracle move (issue 9)", () => {
     /*
-     * What the defence guarantees: (1) an LP who deposits cannot exit, nor pass the shares on, for `cooldown`
-     * seconds, so a deposit is exposed to every price move in that window, not only the one it was timed for;
-     * (2) a round trip pays entry + exit fee (10 + 10 bps here) to the LPs who stay, so a timed deposit loses
-     * money whenever its share of the vault's gain is smaller than those fees.
-     * What it does not guarantee: a known move whose effect on the share price exceeds the fees, and that does
-     * not reverse within the cooldown, is still profitable (last test). Nor does it stop an LP who is already
-     * unlocked from withdrawing ahead of a known move against the vault: that exit pays only the exit fee.
+     * The defence: a request is priced at the vault value computed with prices published at least `minDelay`
+     * after it, so a move the LP knew of when requesting is already in the price it gets. What is left is the
+     * fee noise: entry and exit fees (10 + 10 bps here) paid to the LPs who stay.
      */
     const D = usd("5000000");
+    const BASIS = wad("3001500");
+    const SIZE = wad("1000");
 
-    /** Alice holds 1,000 ETH long (fill 3001.5); carol, the attacker, deposits D right before a known drop. */
+    /** Alice holds 1,000 ETH long (fill 3001.5) with funding off, so values do not depend on elapsed time. */
     async function attackFixture() {
       const d = await deployWithoutFunding();
-      await openCross(d.contracts.engine, d.signers.alice, usd("500000"), wad("1000"));
+      await openCross(d.contracts.engine, d.signers.alice, usd("500000"), SIZE);
+      await time.increase(COOLDOWN);
       return d;
     }
 
-    async function attack(d: Deployment, dropTo: string) {
+    /** Vault assets (token units) with ETH at `price`, given its cash (D18): cash minus what closing the skew
+     *  would realise (issue 8's valuation). */
+    const assetsAt = (cashD18: bigint, price: string) =>
+      (cashD18 - closePnl(SIZE, BASIS, wad(price))) / TOKEN_SCALE;
+
+    it("a deposit requested just before a known drop is priced after it, and the round trip loses the fees", async () => {
+      const d = await loadFixture(attackFixture);
       const { vault, engine, token } = d.contracts;
       const { carol } = d.signers;
-      const cash = await engine.vaultCash();
-      const basis = wad("3001500");
-      // Before the move: closing the 1,000 ETH skew at 3000 x (1 + 1000 / 2e6) = 3001.5 realises exactly the basis:
-      // traders' PnL is 0 (the entry premium is not the vault's).
-      expect(closePnl(wad("1000"), basis, wad("3000"))).to.equal(0n);
-      const ta0 = (cash - closePnl(wad("1000"), basis, wad("3000"))) / TOKEN_SCALE;
-      expect(await vault.totalAssets()).to.equal(ta0);
+      const cash0 = await engine.vaultCash();
       const supply0 = await vault.totalSupply();
-      const shares = toShares(D - feeOnTotal(D), ta0, supply0);
-      await vault.connect(carol).deposit(D, carol);
-      expect(await vault.balanceOf(carol)).to.equal(shares);
+      // The attacker requests at 3000, knowing ETH prints 2990 next: traders lose 10,000 USD to the vault.
+      await vault.connect(carol).requestDeposit(D, carol, carol);
+      await setEthPrice(d, "2990");
+      // Settlement needs prices published after the request's ready time: the 2990 round is too early.
+      await expect(vault.settleRequests(1))
+        .to.emit(vault, "RequestsSettled")
+        .withArgs(0n, anyValue, anyValue);
+      const ta1 = assetsAt(cash0, "2990");
+      const shares = toShares(D - feeOnTotal(D), ta1, supply0);
+      await expect(settleWhenReady(vault, () => setEthPrice(d, "2990")))
+        .to.emit(vault, "DepositSettled")
+        .withArgs(carol.address, D, shares);
+      await vault.connect(carol)["deposit(uint256,address)"](D, carol);
 
-      await setEthPrice(d, dropTo);
-      // Within the cooldown the attacker cannot exit at all.
-      await expect(vault.connect(carol).redeem(shares, carol, carol))
-        .to.be.revertedWithCustomError(vault, "ERC4626ExceededMaxRedeem")
-        .withArgs(carol.address, shares, 0n);
-      await expect(vault.connect(carol).transfer(d.signers.bob, shares)).to.be.revertedWithCustomError(
-        vault,
-        "CooldownActive",
-      );
-
+      // She exits at the same price after her cooldown.
       await time.increase(COOLDOWN);
-      await setEthPrice(d, dropTo); // same price, fresh round
-      const ta1 = (cash + D * TOKEN_SCALE - closePnl(wad("1000"), basis, wad(dropTo))) / TOKEN_SCALE;
-      expect(await vault.totalAssets()).to.equal(ta1);
-      const gross = toAssets(shares, ta1, supply0 + shares);
+      const ta2 = assetsAt(cash0 + D * TOKEN_SCALE, "2990");
+      const gross = toAssets(shares, ta2, supply0 + shares);
       const paid = gross - feeOnTotal(gross);
       const wallet = await token.balanceOf(carol);
-      await vault.connect(carol).redeem(shares, carol, carol);
+      expect(await lpRedeemNow(vault, carol, shares, () => setEthPrice(d, "2990"))).to.equal(paid);
       expect(await token.balanceOf(carol)).to.equal(wallet + paid);
+      // No share of the 10,000 USD: she pays ~5,000 in and ~5,000 out, and earns back half of her entry fee as
+      // half of the vault: ~ -7,500 USD.
+      expect(paid - D).to.equal(-7_494_111_816n);
       await expectCustody(d.contracts);
-      return paid - D;
-    }
-
-    it("loses money when the move lifts the share price by less than the fees, and cannot exit early", async () => {
-      const d = await loadFixture(attackFixture);
-      // 3000 -> 2990: traders lose 10,000 USD, the attacker's half is ~5,000. Fees: ~5,000 in, of which the
-      // attacker's own half of the vault earns back ~2,500, and ~5,000 out: net ~ -2,500.
-      const pnl = await attack(d, "2990");
-      expect(pnl).to.be.lt(0n);
-      expect(pnl).to.be.within(-usd("2600"), -usd("2400"));
     });
 
-    it("documented limit: a known move larger than the fees is still profitable after the cooldown", async () => {
+    it("the old documented limit is closed: a known 100 USD drop no longer pays the early depositor", async () => {
       const d = await loadFixture(attackFixture);
-      // 3000 -> 2900: traders lose 100,000 USD; the attacker keeps ~50,000 - ~7,500 of fees.
-      const pnl = await attack(d, "2900");
-      expect(pnl).to.be.within(usd("42000"), usd("43000"));
+      const { vault, engine } = d.contracts;
+      const { carol } = d.signers;
+      const cash0 = await engine.vaultCash();
+      await vault.connect(carol).requestDeposit(D, carol, carol);
+      await setEthPrice(d, "2900"); // traders lose 100,000 USD to the vault
+      const shares = toShares(D - feeOnTotal(D), assetsAt(cash0, "2900"), await vault.totalSupply());
+      await settleWhenReady(vault, () => setEthPrice(d, "2900"));
+      expect(await vault.maxMint(carol)).to.equal(shares);
+      await vault.connect(carol)["deposit(uint256,address)"](D, carol);
+      await time.increase(COOLDOWN);
+      const paid = await lpRedeemNow(vault, carol, shares, () => setEthPrice(d, "2900"));
+      expect(paid - D).to.be.lt(0n); // was ~ +42,500 USD with synchronous deposits
+      await expectCustody(d.contracts);
+    });
+
+    it("a redemption requested just before a known rise bears the vault's loss on it", async () => {
+      const d = await loadFixture(attackFixture);
+      const { vault, engine } = d.contracts;
+      const { lp } = d.signers;
+      const cash0 = await engine.vaultCash();
+      const shares = await vault.balanceOf(lp);
+      const supply = await vault.totalSupply();
+      // The LP owns the whole vault and requests out at 3000, knowing ETH prints 3010 next: traders gain
+      // 10,000 USD from the vault.
+      await vault.connect(lp).requestRedeem(shares / 2n, lp, lp);
+      await setEthPrice(d, "3010");
+      const gross = toAssets(shares / 2n, assetsAt(cash0, "3010"), supply);
+      const paid = gross - feeOnTotal(gross);
+      await expect(settleWhenReady(vault, () => setEthPrice(d, "3010")))
+        .to.emit(vault, "RedeemSettled")
+        .withArgs(lp.address, shares / 2n, paid);
+      // Half of the vault before the rise would have been ~ 5,000,000 / 2 less the fee; after it, ~5,002.5 USD
+      // less: the LP bears its half of the move (10 USD on 1,000 ETH valued at the skew's close fill, x 1.0005).
+      const before = toAssets(shares / 2n, assetsAt(cash0, "3000"), supply);
+      expect(before - gross).to.be.within(usd("5002"), usd("5003"));
+      await expectCustody(d.contracts);
     });
   });
 });

@@ -13,6 +13,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types"
 import { BTC, ETH, deployProtocol, feedAnswer, usd, wad } from "./protocol.js";
 import { rng } from "./rng.js";
 import { encodeMockPythUpdate } from "../../sdk/pyth.js";
+import { lpDepositNow } from "../../test/helpers/vault.js";
 
 export { BTC, ETH, feedAnswer, usd, wad };
 
@@ -59,7 +60,7 @@ export async function createWorld(opts: { vaultUsd: string; insuranceUsd: string
   }
   await token.mint(lp, usd(opts.vaultUsd));
   await token.connect(lp).approve(vault, ethers.MaxUint256);
-  await vault.connect(lp).deposit(usd(opts.vaultUsd), lp);
+  await lpDepositNow(vault, lp, usd(opts.vaultUsd));
   if (opts.insuranceUsd !== "0") {
     await token.mint(admin, usd(opts.insuranceUsd));
     await token.connect(admin).approve(engine, ethers.MaxUint256);

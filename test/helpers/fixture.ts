@@ -1,5 +1,6 @@
 import hre, { network } from "hardhat";
 import { DAY, feedAnswer, usd, wad } from "./constants.js";
+import { lpDepositNow } from "./vault.js";
 
 export const connection = await network.getOrCreate();
 export const { ethers, networkHelpers } = connection;
@@ -143,7 +144,7 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
     await token.connect(user).approve(vault, ethers.MaxUint256);
   }
   const lpDeposit = usd(opts.lpDeposit ?? "5000000");
-  if (lpDeposit > 0n) await vault.connect(lp).deposit(lpDeposit, lp);
+  if (lpDeposit > 0n) await lpDepositNow(vault, lp, lpDeposit);
 
   return {
     signers: { admin, lp, alice, bob, keeper, carol },

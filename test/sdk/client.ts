@@ -88,17 +88,36 @@ describe("BulkheadClient", () => {
     expect(collateral > 0n).to.equal(true);
   });
 
-  it("deposits into and redeems from the vault after the cooldown", async () => {
+  it("requests a vault deposit, settles and claims it, then redeems the same way after the cooldown", async () => {
     const d = await networkHelpers.loadFixture(deployBulkhead);
     const { carol } = d.signers;
+    const { vault, token } = d.contracts;
     const c = await clientFor(d, carol);
-    await (await c.vaultDeposit(usd("1000"))).wait();
-    const shares = await d.contracts.vault.balanceOf(carol);
+    await (await c.vaultRequestDeposit(usd("1000"))).wait();
+    let r = await c.vaultRequests(carol.address);
+    expect(r.pendingDeposit.assets).to.equal(usd("1000"));
+    expect(r.pendingDeposit.readyAt).to.equal(
+      BigInt(await networkHelpers.time.latest()) + (await vault.minDelay()),
+    );
+    expect(await c.vaultClaim()).to.deep.equal([]); // nothing settled yet
+    await networkHelpers.time.increase(await vault.minDelay());
+    await (await c.vaultSettleRequests()).wait();
+    r = await c.vaultRequests(carol.address);
+    expect(r.pendingDeposit.assets).to.equal(0n);
+    const shares = r.claimableDepositShares;
     expect(shares > 0n).to.equal(true);
+    expect(await c.vaultClaim()).to.have.length(1);
+    expect(await vault.balanceOf(carol)).to.equal(shares);
+
     await networkHelpers.time.increase(3601);
-    const expected = await d.contracts.vault.previewRedeem(shares);
-    const before = await d.contracts.token.balanceOf(carol);
-    await (await c.vaultRedeem(shares)).wait();
-    expect(await d.contracts.token.balanceOf(carol)).to.equal(before + expected);
+    await (await c.vaultRequestRedeem(shares)).wait();
+    expect((await c.vaultRequests(carol.address)).pendingRedeem.shares).to.equal(shares);
+    await networkHelpers.time.increase(await vault.minDelay());
+    await (await c.vaultSettleRequests()).wait();
+    const assets = (await c.vaultRequests(carol.address)).claimableRedeemAssets;
+    expect(assets > usd("997") && assets < usd("1000")).to.equal(true); // the entry and exit fees (10 bps each)
+    const before = await token.balanceOf(carol);
+    await c.vaultClaim();
+    expect(await token.balanceOf(carol)).to.equal(before + assets);
   });
 });

@@ -7,6 +7,7 @@ import { usd, wad, DAY } from "../helpers/constants.js";
 import { decodeError, decodeRevert, errorInterface, formatD18 } from "../../sdk/errors.js";
 import { clientFor } from "./harness.js";
 import { priceUpdate, trade } from "../helpers/orders.js";
+import { settleWhenReady } from "../helpers/vault.js";
 
 /** The decoded revert of a promise that must reject. */
 async function revertOf(p: Promise<unknown>) {
@@ -158,10 +159,10 @@ describe("SDK error decoding", () => {
     await engine.connect(admin).pause();
     const paused = await revertOf(trade(engine.connect(alice), id, ETH, wad("1"), wad("4000")));
     expect(paused.name).to.equal("EnforcedPause");
-    const vaultPaused = await revertOf(vault.connect(alice).deposit(usd("1"), alice));
-    expect(vaultPaused.name).to.equal("ERC4626ExceededMaxDeposit");
+    const vaultPaused = await revertOf(vault.connect(alice).requestDeposit(usd("1"), alice, alice));
+    expect(vaultPaused.name).to.equal("DepositsPaused");
     expect(vaultPaused.message).to.equal(
-      `ERC4626ExceededMaxDeposit: deposit of 1.00 for ${alice.address} exceeds the max 0.00`,
+      "DepositsPaused: the engine is paused; vault deposits add risk capacity and wait until it resumes",
     );
     await engine.connect(admin).unpause();
 
@@ -170,11 +171,20 @@ describe("SDK error decoding", () => {
     expect(balance.name).to.equal("ERC20InsufficientBalance");
     expect(balance.message).to.equal(`ERC20InsufficientBalance: ${bob.address} has 0.00 tokens, needs 5.00`);
 
-    const receiver = await revertOf(vault.connect(alice).deposit(usd("100"), bob));
+    await vault.connect(alice).requestDeposit(usd("100"), alice, alice);
+    const pending = await revertOf(vault.connect(alice).requestDeposit(usd("100"), alice, alice));
+    expect(pending.name).to.equal("RequestPending");
+    expect(pending.message).to.equal(
+      `RequestPending: ${alice.address} already has a pending request of this kind; wait for it to settle or expire`,
+    );
+    await settleWhenReady(vault);
+    const receiver = await revertOf(vault.connect(alice)["deposit(uint256,address)"](usd("100"), bob));
     expect(receiver.name).to.equal("ReceiverMustBeCaller");
     expect(receiver.args).to.deep.equal({ caller: alice.address, receiver: bob.address });
+    const preview = await revertOf(vault.previewDeposit(usd("100")));
+    expect(preview.name).to.equal("AsyncFlow");
 
-    await vault.connect(alice).deposit(usd("100"), alice);
+    await vault.connect(alice)["deposit(uint256,address)"](usd("100"), alice);
     const cooldown = await revertOf(vault.connect(alice).transfer(bob, 1n));
     expect(cooldown.name).to.equal("CooldownActive");
     expect(cooldown.args.owner).to.equal(alice.address);

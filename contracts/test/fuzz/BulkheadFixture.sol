@@ -41,6 +41,7 @@ abstract contract BulkheadFixture {
     uint256 internal constant ACTOR_FUNDS = 10_000_000e6;
     uint256 internal constant LP_DEPOSIT = 5_000_000e6;
     int256 internal constant FLAT_REWARD = 5e18;
+    uint256 internal constant VAULT_MIN_DELAY = 12;
 
     address internal constant LP = address(0x1001);
     address internal constant ALICE = address(0x1002);
@@ -65,8 +66,9 @@ abstract contract BulkheadFixture {
     IBulkhead internal engine;
     LiquidityVault internal vault;
 
+    /// @dev Deploys one vault delay before `START`, so that the LP's deposit request settles at `START` exactly.
     function _deployBulkhead() internal {
-        vm.warp(START);
+        vm.warp(START - VAULT_MIN_DELAY);
         token = new MockERC20("USD Coin", "USDC", 6);
         ethAggregator = new MockAggregatorV3(8);
         btcAggregator = new MockAggregatorV3(8);
@@ -104,6 +106,12 @@ abstract contract BulkheadFixture {
             token.approve(address(vault), type(uint256).max);
             vm.stopPrank();
         }
+        vm.prank(LP);
+        vault.requestDeposit(LP_DEPOSIT, LP, LP);
+        vm.warp(START);
+        ethAggregator.setAnswer(int256(ETH_PRICE / FEED_SCALE));
+        btcAggregator.setAnswer(int256(BTC_PRICE / FEED_SCALE));
+        vault.settleRequests(1);
         vm.prank(LP);
         vault.deposit(LP_DEPOSIT, LP);
     }

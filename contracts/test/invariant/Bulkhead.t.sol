@@ -49,7 +49,7 @@ contract BulkheadHandler is BulkheadFixture {
     /// @notice Set when closing a healthy isolated account reverted.
     bool public healthyCloseRefused;
     bytes public healthyCloseReason;
-    /// @notice Set when redeeming at most `maxRedeem` (for a non-zero amount of assets) reverted.
+    /// @notice Set when an LP's claim of its whole claimable deposit or redemption reverted.
     bool public maxRedeemRefused;
     bytes public maxRedeemReason;
     /// @notice Set when ADL succeeded although `adlStatus` said it was not triggered.
@@ -418,25 +418,48 @@ contract BulkheadHandler is BulkheadFixture {
         uint256 amount = _bound(amountSeed, 1, 1_000_000e6);
         _count("vaultDeposit");
         vm.prank(actor);
-        try vault.deposit(amount, actor) {
+        try vault.requestDeposit(amount, actor, actor) {
             _ok("vaultDeposit");
         } catch {}
     }
 
     function vaultRedeem(uint256 actorSeed, uint256 sharesSeed, bool isLp) external booked {
         address owner = isLp ? LP : _actor(actorSeed);
-        uint256 max = vault.maxRedeem(owner);
-        if (max == 0) return;
-        uint256 shares = _bound(sharesSeed, 1, max);
+        uint256 balance = vault.balanceOf(owner);
+        if (balance == 0) return;
+        uint256 shares = _bound(sharesSeed, 1, balance);
         _count("vaultRedeem");
         vm.prank(owner);
-        try vault.redeem(shares, owner, owner) {
+        try vault.requestRedeem(shares, owner, owner) {
             _ok("vaultRedeem");
-        } catch (bytes memory reason) {
-            // Within maxRedeem the only legitimate failure is dust that redeems to zero assets after the fee.
-            if (vault.previewRedeem(shares) > 0) {
-                maxRedeemRefused = true;
-                maxRedeemReason = reason;
+        } catch {}
+    }
+
+    /// @dev A keeper settles what is ready, then every LP claims everything claimable: a claim within the
+    ///      claimable amounts must never fail.
+    function vaultSettle() external booked {
+        _count("vaultSettle");
+        vm.prank(KEEPER);
+        try vault.settleRequests(16) {
+            _ok("vaultSettle");
+        } catch {}
+        _claimAll(LP);
+        for (uint256 i; i < actors.length; ++i) _claimAll(actors[i]);
+    }
+
+    function _claimAll(address lp) private {
+        uint256 assets = vault.maxDeposit(lp);
+        if (assets > 0) {
+            vm.prank(lp);
+            try vault.deposit(assets, lp) {} catch (bytes memory reason) {
+                (maxRedeemRefused, maxRedeemReason) = (true, reason);
+            }
+        }
+        uint256 shares = vault.maxRedeem(lp);
+        if (shares > 0) {
+            vm.prank(lp);
+            try vault.redeem(shares, lp, lp) {} catch (bytes memory reason) {
+                (maxRedeemRefused, maxRedeemReason) = (true, reason);
             }
         }
     }
@@ -590,7 +613,7 @@ contract BulkheadInvariantTest {
     }
 
     function targetSelectors() public view returns (FuzzSelector[] memory targets) {
-        bytes4[] memory selectors = new bytes4[](19);
+        bytes4[] memory selectors = new bytes4[](20);
         selectors[0] = BulkheadHandler.deposit.selector;
         selectors[1] = BulkheadHandler.withdraw.selector;
         selectors[2] = BulkheadHandler.trade.selector;
@@ -610,6 +633,7 @@ contract BulkheadInvariantTest {
         selectors[16] = BulkheadHandler.commitOrder.selector;
         selectors[17] = BulkheadHandler.settleOrder.selector;
         selectors[18] = BulkheadHandler.cancelExpired.selector;
+        selectors[19] = BulkheadHandler.vaultSettle.selector;
         targets = new FuzzSelector[](1);
         targets[0] = FuzzSelector(address(handler), selectors);
     }
@@ -737,11 +761,11 @@ contract BulkheadInvariantTest {
     }
 
     /// @notice Withdrawing up to `maxWithdrawable` always works, so does closing a healthy isolated account, and so
-    ///         does an LP redeeming up to `maxRedeem`.
+    ///         does an LP claiming its settled deposits and redemptions.
     function invariant_EXIT_A_B_VAULT_A_exitsAlwaysWork() public view {
         vm.assertTrue(!handler.maxWithdrawableRefused(), "EXIT_A withdrawal within maxWithdrawable refused");
         vm.assertTrue(!handler.healthyCloseRefused(), "EXIT_B closing a healthy isolated account refused");
-        vm.assertTrue(!handler.maxRedeemRefused(), "VAULT_A LP redeem within maxRedeem refused");
+        vm.assertTrue(!handler.maxRedeemRefused(), "VAULT_A LP claim within the claimable amounts refused");
     }
 
     /// @notice The order actions really commit, settle and cancel (so ORD_A-C are not vacuous).
