@@ -236,7 +236,7 @@ describe("LiquidityVault: asynchronous requests (ERC-7540)", () => {
       await vault.connect(lp).requestRedeem(10n ** 12n, lp, lp);
       await engine.setPaused(true);
       await expect(
-        vault.connect(alice).requestDeposit(usd("1"), d.signers.bob, alice),
+        vault.connect(d.signers.bob).requestDeposit(usd("1"), d.signers.bob, d.signers.bob),
       ).to.be.revertedWithCustomError(vault, "DepositsPaused");
       await settle(d);
       expect(await vault.pendingDepositRequest(0, alice)).to.equal(usd("1000"));

@@ -602,6 +602,52 @@ describe("LiquidityVault", () => {
     });
   });
 
+  describe("requests nobody can use against someone else", () => {
+    it("a request cannot be put under a stranger's name, unless the stranger made the caller its operator", async () => {
+      const d = await loadFixture(deployBulkhead);
+      const { vault } = d.contracts;
+      const { alice, bob, lp } = d.signers;
+      // Naming bob would block bob's own deposit requests (one pending per controller).
+      await expect(vault.connect(alice).requestDeposit(usd("1"), bob, alice))
+        .to.be.revertedWithCustomError(vault, "NotOperator")
+        .withArgs(alice.address, bob.address);
+      await time.increase(COOLDOWN);
+      await expect(vault.connect(lp).requestRedeem(1000n, bob, lp))
+        .to.be.revertedWithCustomError(vault, "NotOperator")
+        .withArgs(lp.address, bob.address);
+      await vault.connect(bob).setOperator(alice, true);
+      await vault.connect(alice).requestDeposit(usd("1"), bob, alice);
+      expect(await vault.pendingDepositRequest(0, bob)).to.equal(usd("1"));
+    });
+
+    it("a refund the token refuses (blacklisted controller) is deferred, and the queue behind it settles", async () => {
+      const d = await deployProtocol({ tokenKind: "BlacklistToken" });
+      const { vault, token } = d.contracts;
+      const { carol, bob } = d.signers;
+      const blacklist = await ethers.getContractAt("BlacklistToken", await token.getAddress());
+      await vault.connect(carol).requestDeposit(1n, carol, carol); // dust: buys no share after the fee
+      await vault.connect(bob).requestDeposit(usd("1000"), bob, bob);
+      await blacklist.setBlacklisted(carol, true);
+      await time.increase(await vault.minDelay());
+      await expect(vault.settleRequests(10))
+        .to.emit(vault, "DepositRefundDeferred")
+        .withArgs(carol.address, 1n)
+        .and.to.emit(vault, "DepositSettled");
+      expect(await vault.claimableDepositRequest(0, bob)).to.equal(usd("1000"));
+      expect(await vault.pendingDepositRequest(0, carol)).to.equal(1n);
+      // Refundable by pull once it has expired and the token accepts the transfer.
+      const [, , expiresAt] = await vault.depositRequestOf(carol);
+      await time.increaseTo(expiresAt + 1n);
+      await expect(vault.cancelDepositRequest(carol)).to.be.revertedWithCustomError(blacklist, "Blacklisted");
+      await blacklist.setBlacklisted(carol, false);
+      await expect(vault.cancelDepositRequest(carol))
+        .to.emit(vault, "DepositRequestCancelled")
+        .withArgs(carol.address, 1n);
+      expect((await vault.escrow()).pendingDepositAssets).to.equal(0n);
+      await expectCustody(d.contracts);
+    });
+  });
+
   describe("a market with open interest and no valid price", () => {
     /** Alice holds 10 ETH; then time passes beyond the heartbeat with only BTC (no open interest) stale. */
     async function staleFixture() {

@@ -40,6 +40,9 @@ interface ILiquidityVault is IERC4626, IERC7540Deposit, IERC7540Redeem {
     /// @notice Emitted when a deposit request is refunded to its controller: expired, cancelled, or so small that
     ///         it would have bought no share.
     event DepositRequestCancelled(address indexed controller, uint256 assets);
+    /// @notice Emitted when settlement could not refund an expired or dust deposit because the token refused the
+    ///         transfer to its controller: the request stays pending, refundable by `cancelDepositRequest`.
+    event DepositRefundDeferred(address indexed controller, uint256 assets);
 
     /// @notice Emitted when a redeem request's shares are given back to its controller: expired, cancelled, or
     ///         so small that they would have paid no asset.

@@ -169,6 +169,7 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
     ) external nonReentrant returns (uint256) {
         if (assets == 0 || controller == address(0)) revert ZeroAmount();
         _checkOperator(owner);
+        _checkController(controller, owner);
         if (engine.paused()) revert DepositsPaused();
         // Tokens first (the call is guarded), so that an amount the owner cannot pay fails with the token's error.
         IERC20(asset()).safeTransferFrom(owner, address(this), assets);
@@ -187,12 +188,20 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         address owner
     ) external nonReentrant returns (uint256) {
         if (shares == 0 || controller == address(0)) revert ZeroAmount();
+        _checkController(controller, owner);
         if (msg.sender != owner && !_operators[owner][msg.sender]) _spendAllowance(owner, msg.sender, shares);
         _transfer(owner, address(this), shares);
         _enqueue(_redemptions, controller, shares);
         _pendingRedeemShares += shares;
         emit RedeemRequest(controller, owner, REQUEST_ID, msg.sender, shares);
         return REQUEST_ID;
+    }
+
+    /// @dev A request's controller is the owner, or someone who made the caller its operator: nobody can put a
+    ///      request under a stranger's name, which would block the stranger's own requests (one pending per
+    ///      controller and kind).
+    function _checkController(address controller, address owner) private view {
+        if (controller != owner && controller != msg.sender) _checkOperator(controller);
     }
 
     /// @dev A deposit into a vault whose value is negative would fill the hole for the LPs already in, and one
@@ -300,7 +309,7 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
             Request storage r = q.entries[i];
             if (r.amount != 0) {
                 if (block.timestamp > r.expiresAt) {
-                    _refundDeposit(r.controller, r);
+                    _refundDepositInSettlement(r);
                 } else if (r.readyAt > b.readyBy) {
                     break;
                 } else {
@@ -319,7 +328,7 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         uint256 assets = r.amount;
         uint256 shares = _toShares(assets - _feeOnTotal(assets, entryFeeBps), b, Math.Rounding.Floor);
         if (shares == 0) {
-            _refundDeposit(controller, r);
+            _refundDepositInSettlement(r);
             return;
         }
         r.amount = 0;
@@ -334,6 +343,22 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         b.depositedAssets += assets;
         _mint(address(this), shares);
         emit DepositSettled(controller, assets, shares);
+    }
+
+    /// @dev A settlement's refund (an expired request, or dust buying no share). A transfer the token refuses (a
+    ///      blacklisted controller) must not stop the queue for everyone behind: the entry is passed over and stays
+    ///      pending, and `cancelDepositRequest` refunds it after its expiry, once the token accepts.
+    function _refundDepositInSettlement(Request storage r) private {
+        address controller = r.controller;
+        uint256 assets = r.amount;
+        if (!IERC20(asset()).trySafeTransfer(controller, assets)) {
+            emit DepositRefundDeferred(controller, assets);
+            return;
+        }
+        r.amount = 0;
+        delete _deposits.pendingIndexOf[controller];
+        _pendingDepositAssets -= assets;
+        emit DepositRequestCancelled(controller, assets);
     }
 
     function _settleRedemptions(Batch memory b, uint256 withdrawable) private {
