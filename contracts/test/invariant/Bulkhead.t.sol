@@ -61,6 +61,9 @@ contract BulkheadHandler is BulkheadFixture {
     bytes public expiredCancelReason;
     /// @notice Set when a settled order filled beyond its acceptable price, or left the order in place.
     bool public settlementBrokeItsOrder;
+    /// @notice Set when an LP request was settled on a valuation whose oldest mark was published before the
+    ///         request's ready time (request time + minDelay), or before that time had come.
+    bool public requestSettledEarly;
     /// @notice Set when a liquidation that left the account with positions lowered its health (equity / MM).
     bool public liquidationLoweredHealth;
     /// @notice Set when a step that realised a net loss on the account it acted on raised that account's
@@ -439,9 +442,33 @@ contract BulkheadHandler is BulkheadFixture {
     ///      claimable amounts must never fail.
     function vaultSettle() external booked {
         _count("vaultSettle");
+        address[4] memory lps = [LP, actors[0], actors[1], actors[2]];
+        uint256[4] memory depositReadyAt;
+        uint256[4] memory redeemReadyAt;
+        uint256[4] memory claimableShares;
+        uint256[4] memory claimableAssets;
+        for (uint256 i; i < lps.length; ++i) {
+            (, depositReadyAt[i], ) = vault.depositRequestOf(lps[i]);
+            (, redeemReadyAt[i], ) = vault.redeemRequestOf(lps[i]);
+            claimableShares[i] = vault.maxMint(lps[i]);
+            claimableAssets[i] = vault.maxWithdraw(lps[i]);
+        }
+        uint256 readyBy;
+        try engine.vaultValueAt() returns (int256, uint256 oldestPublishTime) {
+            readyBy = oldestPublishTime < vm.getBlockTimestamp() ? oldestPublishTime : vm.getBlockTimestamp();
+        } catch {}
         vm.prank(KEEPER);
         try vault.settleRequests(16) {
             _ok("vaultSettle");
+            // VAULT_C: whatever became claimable was requested at least minDelay before every price it used.
+            for (uint256 i; i < lps.length; ++i) {
+                if (vault.maxMint(lps[i]) > claimableShares[i] && depositReadyAt[i] > readyBy) {
+                    requestSettledEarly = true;
+                }
+                if (vault.maxWithdraw(lps[i]) > claimableAssets[i] && redeemReadyAt[i] > readyBy) {
+                    requestSettledEarly = true;
+                }
+            }
         } catch {}
         _claimAll(LP);
         for (uint256 i; i < actors.length; ++i) _claimAll(actors[i]);
@@ -589,6 +616,7 @@ contract BulkheadInvariantTest {
 
     uint256 private constant TOKEN_SCALE = 1e12;
     uint32 private constant MARKETS = 2;
+    address private constant ALICE = address(0x1002); // the handler's first actor
 
     struct FuzzSelector {
         address addr;
@@ -711,6 +739,14 @@ contract BulkheadInvariantTest {
         vm.assertTrue(!handler.adlUntriggered(), "ADL_A ADL ran while not triggered");
     }
 
+    /// @notice VAULT_C: an LP request is only ever settled on prices published at least minDelay after it.
+    function invariant_VAULT_C_requestsSettleOnLaterPrices() public view {
+        vm.assertTrue(
+            !handler.requestSettledEarly(),
+            "VAULT_C a request settled on a price published before it"
+        );
+    }
+
     /// @notice LIQ_D: a liquidation step that leaves positions open never lowers the account's health.
     function invariant_LIQ_D_liquidationNeverLowersHealth() public view {
         vm.assertTrue(!handler.liquidationLoweredHealth(), "LIQ_D liquidation lowered the account's health");
@@ -766,6 +802,23 @@ contract BulkheadInvariantTest {
         vm.assertTrue(!handler.maxWithdrawableRefused(), "EXIT_A withdrawal within maxWithdrawable refused");
         vm.assertTrue(!handler.healthyCloseRefused(), "EXIT_B closing a healthy isolated account refused");
         vm.assertTrue(!handler.maxRedeemRefused(), "VAULT_A LP claim within the claimable amounts refused");
+    }
+
+    /// @notice The vault actions really request, settle and claim (so VAULT_A and VAULT_C are not vacuous), and
+    ///         nothing settles before its delay.
+    function test_handlerSettlesVaultRequests() public {
+        (, , address vault_, , ) = handler.bulkhead();
+        IERC20 shares = IERC20(vault_);
+        handler.vaultDeposit(0, 1_000e6); // alice requests 1,000 USDC in
+        handler.vaultSettle(); // too early: nothing settles
+        vm.assertEq(shares.balanceOf(ALICE), 0, "settled before its delay");
+        handler.warpTime(60); // past minDelay; the marks are republished
+        handler.vaultSettle();
+        vm.assertTrue(shares.balanceOf(ALICE) > 0, "deposit not settled and claimed");
+        vm.assertTrue(
+            !handler.requestSettledEarly(),
+            "VAULT_C a request settled on a price published before it"
+        );
     }
 
     /// @notice The order actions really commit, settle and cancel (so ORD_A-C are not vacuous).
