@@ -445,10 +445,7 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         address controller
     ) public nonReentrant returns (uint256) {
         Claimable storage c = _claimableDeposit[controller];
-        if (assets > c.assets) revert ExceedsClaimable(controller, assets, c.assets);
-        uint256 shares = assets == c.assets
-            ? c.shares
-            : assets.mulDiv(c.shares, c.assets, Math.Rounding.Floor);
+        uint256 shares = _claimPart(controller, assets, c.assets, c.shares, Math.Rounding.Floor);
         _claimDeposit(c, assets, shares, receiver, controller);
         return shares;
     }
@@ -461,10 +458,7 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         address controller
     ) public nonReentrant returns (uint256) {
         Claimable storage c = _claimableDeposit[controller];
-        if (shares > c.shares) revert ExceedsClaimable(controller, shares, c.shares);
-        uint256 assets = shares == c.shares
-            ? c.assets
-            : shares.mulDiv(c.assets, c.shares, Math.Rounding.Ceil);
+        uint256 assets = _claimPart(controller, shares, c.shares, c.assets, Math.Rounding.Ceil);
         _claimDeposit(c, assets, shares, receiver, controller);
         return assets;
     }
@@ -507,10 +501,7 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         address controller
     ) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
         Claimable storage c = _claimableRedeem[controller];
-        if (shares > c.shares) revert ExceedsClaimable(controller, shares, c.shares);
-        uint256 assets = shares == c.shares
-            ? c.assets
-            : shares.mulDiv(c.assets, c.shares, Math.Rounding.Floor);
+        uint256 assets = _claimPart(controller, shares, c.shares, c.assets, Math.Rounding.Floor);
         _claimRedeem(c, assets, shares, receiver, controller);
         return assets;
     }
@@ -524,12 +515,23 @@ contract LiquidityVault is ILiquidityVault, ERC4626, AccessControl, ReentrancyGu
         address controller
     ) public override(ERC4626, IERC4626) nonReentrant returns (uint256) {
         Claimable storage c = _claimableRedeem[controller];
-        if (assets > c.assets) revert ExceedsClaimable(controller, assets, c.assets);
-        uint256 shares = assets == c.assets
-            ? c.shares
-            : assets.mulDiv(c.shares, c.assets, Math.Rounding.Ceil);
+        uint256 shares = _claimPart(controller, assets, c.assets, c.shares, Math.Rounding.Ceil);
         _claimRedeem(c, assets, shares, receiver, controller);
         return shares;
+    }
+
+    /// @dev The other side of a partial claim: `part` of a claimable `total` claims the same share of `other`,
+    ///      rounded as the caller says (against the LP: down for what it receives, up for what it gives up); the
+    ///      claim that takes all of `total` takes exactly what is left of `other`, so nothing is stranded.
+    function _claimPart(
+        address controller,
+        uint256 part,
+        uint256 total,
+        uint256 other,
+        Math.Rounding rounding
+    ) private pure returns (uint256) {
+        if (part > total) revert ExceedsClaimable(controller, part, total);
+        return part == total ? other : part.mulDiv(other, total, rounding);
     }
 
     function _claimRedeem(

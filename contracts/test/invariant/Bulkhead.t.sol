@@ -769,33 +769,6 @@ contract BulkheadInvariantTest {
         );
     }
 
-    /// @notice AGG_C: per market, net basis and net funding basis equal their sums over positions exactly, and the
-    ///         total reserve is the sum of the markets' reserves.
-    function invariant_AGG_C_aggregatesMatchPositions() public view {
-        uint256 n = engine.accountCount();
-        uint256 reserves;
-        for (uint32 m = 1; m <= MARKETS; ++m) {
-            int256 basis;
-            int256 fundingBasis;
-            for (uint256 id = 1; id <= n; ++id) {
-                IMarginEngine.PositionInfo[] memory ps = engine.getPositions(id);
-                for (uint256 i; i < ps.length; ++i) {
-                    if (ps[i].marketId != m) continue;
-                    basis += ps[i].basisD18;
-                    fundingBasis += MarginMath.divFloor(
-                        ps[i].sizeD18 * ps[i].lastFundingIndexD18,
-                        MarginMath.SWAD
-                    );
-                }
-            }
-            IMarginEngine.MarketState memory st = engine.getMarketState(m);
-            vm.assertEq(int256(st.netBasisD18), basis, "AGG_C net basis");
-            vm.assertEq(int256(st.netFundingBasisD18), fundingBasis, "AGG_C net funding basis");
-            reserves += st.reservedD18;
-        }
-        vm.assertEq(engine.totalReserved(), reserves, "AGG_C total reserve");
-    }
-
     /// @notice Withdrawing up to `maxWithdrawable` always works, so does closing a healthy isolated account, and so
     ///         does an LP claiming its settled deposits and redemptions.
     function invariant_EXIT_A_B_VAULT_A_exitsAlwaysWork() public view {
@@ -855,24 +828,38 @@ contract BulkheadInvariantTest {
         _assertSentinel(handler.sentinelCross(), handler.sentinelCrossCollateral(), false);
     }
 
-    /// @notice Per market: longOi == Σ long sizes and shortOi == Σ |short sizes| over every account, exactly.
-    function invariant_AGG_A_openInterestMatchesPositions() public view {
+    /// @notice Per market, in one pass over every position: longOi == Σ long sizes and shortOi == Σ |short sizes|
+    ///         (AGG_A), net basis == Σ basis and net funding basis == Σ size x checkpoint rounded down (AGG_C), all
+    ///         exactly; and the total reserve is the sum of the markets' reserves (AGG_C).
+    function invariant_AGG_A_C_aggregatesMatchPositions() public view {
         uint256 n = engine.accountCount();
+        uint256 reserves;
         for (uint32 m = 1; m <= MARKETS; ++m) {
             int256 longs;
             int256 shorts;
+            int256 basis;
+            int256 fundingBasis;
             for (uint256 id = 1; id <= n; ++id) {
                 IMarginEngine.PositionInfo[] memory ps = engine.getPositions(id);
                 for (uint256 i; i < ps.length; ++i) {
                     if (ps[i].marketId != m) continue;
                     if (ps[i].sizeD18 > 0) longs += ps[i].sizeD18;
                     else shorts -= ps[i].sizeD18;
+                    basis += ps[i].basisD18;
+                    fundingBasis += MarginMath.divFloor(
+                        ps[i].sizeD18 * ps[i].lastFundingIndexD18,
+                        MarginMath.SWAD
+                    );
                 }
             }
             IMarginEngine.MarketState memory st = engine.getMarketState(m);
             vm.assertEq(uint256(longs), st.longOiD18, "AGG_A long open interest");
             vm.assertEq(uint256(shorts), st.shortOiD18, "AGG_A short open interest");
+            vm.assertEq(int256(st.netBasisD18), basis, "AGG_C net basis");
+            vm.assertEq(int256(st.netFundingBasisD18), fundingBasis, "AGG_C net funding basis");
+            reserves += st.reservedD18;
         }
+        vm.assertEq(engine.totalReserved(), reserves, "AGG_C total reserve");
     }
 
     /// @notice Solvency: an account without positions never holds debt (bad debt is always settled to zero),
