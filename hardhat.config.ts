@@ -57,6 +57,14 @@ export default defineConfig({
     },
   },
   networks: {
+    // A local node (`hardhat node`, `npm run playground`). BULKHEAD_RPC_URL is the one RPC setting that deploy,
+    // the keeper (both `--network localhost`), the CLI (its default --rpc) and the app server (its /rpc upstream)
+    // all honour.
+    localhost: {
+      type: "http",
+      chainType: "l1",
+      url: process.env.BULKHEAD_RPC_URL ?? "http://127.0.0.1:8545",
+    },
     sepolia: {
       type: "http",
       chainType: "l1",

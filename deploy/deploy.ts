@@ -11,11 +11,12 @@
  * Ignition deployment (resumable from its journal under ignition/deployments/<deploymentId> on live networks) ->
  * address book. Nothing is sent unless the first two steps pass.
  */
+import { existsSync, readFileSync, renameSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type {} from "@nomicfoundation/hardhat-ignition-ethers";
 import { Contract, type Provider } from "ethers";
-import { network } from "hardhat";
+import hre, { network } from "hardhat";
 import type { NetworkConnection } from "hardhat/types/network";
 import { type AddressBook, loadAddressBook, writeAddressBook } from "./address-book.js";
 import { buildBulkheadModule, marketKey } from "./ignition/BulkheadModule.js";
@@ -104,6 +105,36 @@ async function creationBlock(provider: Provider, target: string, fallback: numbe
   }
 }
 
+/** Chains whose state a restart wipes: a journal there may describe contracts that no longer exist. */
+const LOCAL_CHAIN_IDS = new Set([31337, 1337]);
+
+/**
+ * On a local chain, an Ignition journal whose contracts have no code belongs to a node that was restarted since:
+ * resuming it would report "Nothing new to deploy" and hand back empty addresses. Such a journal is moved aside
+ * (renamed with a timestamp, never deleted) so the deployment starts afresh. Returns the folder it was moved to.
+ * Journals on live chains are never touched.
+ */
+export async function retireStaleLocalJournal(
+  provider: Provider,
+  chainId: number,
+  journalDir: string,
+): Promise<string | undefined> {
+  if (!LOCAL_CHAIN_IDS.has(chainId)) return undefined;
+  if (!existsSync(journalDir)) return undefined;
+  const addressesFile = path.join(journalDir, "deployed_addresses.json");
+  let addresses: string[] = [];
+  try {
+    addresses = Object.values(JSON.parse(readFileSync(addressesFile, "utf8")) as Record<string, string>);
+  } catch {
+    // A journal with no deployed address yet (interrupted before the first contract): nothing to check against.
+  }
+  const codes = await Promise.all(addresses.map((a) => provider.getCode(a)));
+  if (addresses.length > 0 && codes.every((code) => code !== "0x")) return undefined;
+  const retired = `${journalDir}.stale-${Date.now()}`;
+  renameSync(journalDir, retired);
+  return retired;
+}
+
 /** Validates `file`, deploys everything it describes on `connection`, and writes the address book. */
 export async function deployFromFile(
   connection: NetworkConnection,
@@ -122,10 +153,20 @@ export async function deployFromFile(
   const [deployer] = await ethers.getSigners();
   const chainId = Number((await ethers.provider.getNetwork()).chainId);
   const blockBefore = await ethers.provider.getBlockNumber();
+  const deploymentId = options.deploymentId ?? `bulkhead-${chainId}`;
+  if (connection.networkConfig.type !== "edr-simulated") {
+    const journalDir = path.join(hre.config.paths.ignition, "deployments", deploymentId);
+    const retired = await retireStaleLocalJournal(ethers.provider, chainId, journalDir);
+    if (retired !== undefined) {
+      console.log(
+        `The local node no longer has the journaled contracts (restarted?): journal moved to ${retired}`,
+      );
+    }
+  }
 
   const deployed = await ignition.deploy(buildBulkheadModule(parameters, deployer.address), {
     defaultSender: deployer.address,
-    deploymentId: options.deploymentId ?? `bulkhead-${chainId}`,
+    deploymentId,
     displayUi: options.displayUi ?? false,
   });
 

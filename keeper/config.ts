@@ -3,7 +3,7 @@
  * flags, each overriding the one before; validated by zod. keeper/README.md documents every setting.
  *
  *   file key / env var / flag                                  default
- *   rpcUrl            KEEPER_RPC_URL             --rpc-url            the network `hardhat run --network` connects to
+ *   rpcUrl            KEEPER_RPC_URL             --rpc-url            BULKHEAD_RPC_URL, else the network `hardhat run --network` connects to
  *   engine            KEEPER_ENGINE              --engine             (or from the address book)
  *   addressBook       KEEPER_ADDRESS_BOOK        --address-book       deployments/<chainId>.json (engine, startBlock)
  *   (no key)          KEEPER_PRIVATE_KEY         (no flag)            env var or Hardhat configuration variable only
@@ -242,6 +242,8 @@ export function loadConfig(
     priceService.kind ??= "url" in priceService || "timeoutMs" in priceService ? "hermes" : "local";
   }
   const merged: Record<string, unknown> = { ...fromFile, ...fromEnv, ...fromFlags, ...overrides };
+  // The project-wide RPC setting (deploy, CLI, app) is the keeper's last resort, below every keeper-specific one.
+  if (merged.rpcUrl === undefined && env.BULKHEAD_RPC_URL) merged.rpcUrl = env.BULKHEAD_RPC_URL;
   if (priceService !== undefined && !("priceService" in overrides)) merged.priceService = priceService;
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {

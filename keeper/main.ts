@@ -39,8 +39,14 @@ async function keeperSigner(config: KeeperConfig, log: Logger): Promise<Signer> 
   const key = await privateKey();
   if (config.rpcUrl !== undefined) {
     const provider = new JsonRpcProvider(config.rpcUrl);
-    if (key === undefined) throw new Error("KEEPER_PRIVATE_KEY is required with KEEPER_RPC_URL");
-    return new Wallet(key, provider);
+    if (key !== undefined) return new Wallet(key, provider);
+    const { chainId } = await provider.getNetwork();
+    if (!LOCAL_CHAIN_IDS.has(chainId)) throw new Error(`KEEPER_PRIVATE_KEY is required on chain ${chainId}`);
+    const [signer] = await provider.listAccounts();
+    if (signer === undefined)
+      throw new Error(`the node at ${config.rpcUrl} manages no account: set KEEPER_PRIVATE_KEY`);
+    log("warn", "using_local_signer", { address: signer.address, chainId });
+    return signer;
   }
   const { ethers } = await hre.network.getOrCreate();
   if (key !== undefined) return new Wallet(key, ethers.provider);

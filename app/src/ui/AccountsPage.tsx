@@ -1,0 +1,275 @@
+/**
+ * The wallet's margin accounts: create (cross, or isolated to one market), deposit, withdraw, move margin between
+ * accounts; the selected account's risk (equity, margins, health), positions with liquidation prices, pending
+ * orders, and its equity-and-margin chart.
+ */
+import { useState } from "preact/hooks";
+
+import { math } from "../../../sdk/index.js";
+import { symbolOf, type AccountView } from "../data.js";
+import {
+  errorText,
+  health,
+  leverage,
+  parseAmount,
+  price,
+  relative,
+  signedUsd,
+  size,
+  usd,
+} from "../format.js";
+import type { AppContext } from "./App.js";
+import { EquityChart } from "./Chart.js";
+import { Button, Card, Field, Pairs, Select, Table, Tone } from "./kit.js";
+
+export function accountLabel(ctx: AppContext, a: AccountView): string {
+  const mode = a.snapshot.info.isolated
+    ? `isolated ${symbolOf(ctx.config, a.snapshot.info.marketId)}`
+    : "cross";
+  return `#${a.id} (${mode})`;
+}
+
+function healthTone(a: AccountView): "good" | "warn" | "bad" {
+  if (a.risk.liquidatable) return "bad";
+  return a.risk.healthFactorD18 < (math.WAD * 3n) / 2n ? "warn" : "good";
+}
+
+export function AccountsPage({ ctx }: { ctx: AppContext }) {
+  const client = ctx.wallet?.client;
+  const [isolatedMarket, setIsolatedMarket] = useState(String(ctx.config.book.markets[0]?.id ?? 1));
+  if (!client) {
+    return (
+      <Card title="Accounts" id="accounts">
+        <p class="muted">Connect a wallet to see and create margin accounts.</p>
+      </Card>
+    );
+  }
+  const accounts = ctx.view.accounts;
+  const current = accounts.find((a) => a.id === ctx.selected);
+  return (
+    <div class="grid">
+      <Card title="Your accounts" id="accounts">
+        <Table
+          testid="accounts-table"
+          empty="No account yet: create one below, then deposit USDC."
+          headers={["Account", "Equity", "Health", ""]}
+          rows={accounts.map((a) => [
+            accountLabel(ctx, a),
+            usd(a.risk.summary.equityD18),
+            <Tone tone={healthTone(a)}>{health(a.risk.healthFactorD18)}</Tone>,
+            a.id === ctx.selected ? (
+              <strong>selected</strong>
+            ) : (
+              <Button kind="plain" onClick={() => ctx.select(a.id)}>
+                Select
+              </Button>
+            ),
+          ])}
+        />
+        <div class="row">
+          <Button
+            onClick={() =>
+              void ctx.act("Create cross account", () => client.createCrossAccount().then(() => undefined))
+            }
+            busy={ctx.busy === "Create cross account"}
+            testid="create-cross"
+          >
+            Create cross account
+          </Button>
+        </div>
+        <div class="row">
+          <Select
+            label="Isolated market"
+            value={isolatedMarket}
+            options={ctx.config.book.markets.map((m) => [String(m.id), m.symbol])}
+            onChange={setIsolatedMarket}
+          />
+          <Button
+            kind="plain"
+            onClick={() =>
+              void ctx.act("Create isolated account", () =>
+                client.createIsolatedAccount(Number(isolatedMarket)).then(() => undefined),
+              )
+            }
+            busy={ctx.busy === "Create isolated account"}
+            testid="create-isolated"
+          >
+            Create isolated account
+          </Button>
+        </div>
+        <p class="muted">
+          A cross account backs all its positions with one pool of collateral; an isolated account holds one
+          market and can never lose more than its own collateral.
+        </p>
+      </Card>
+      {current && <AccountDetail ctx={ctx} account={current} />}
+    </div>
+  );
+}
+
+function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView }) {
+  const client = ctx.wallet!.client;
+  const d = ctx.view.snapshot.tokenDecimals;
+  const scale = ctx.view.snapshot.tokenScale;
+  const [amount, setAmount] = useState("");
+  const [target, setTarget] = useState("");
+  const [inputError, setInputError] = useState<string>();
+  const s = account.risk.summary;
+  const now = ctx.view.timestamp;
+
+  const withAmount = (label: string, send: (units: bigint) => Promise<unknown>) => {
+    try {
+      setInputError(undefined);
+      const units = parseAmount(amount, d);
+      void ctx.act(label, () => send(units) as never).then((ok) => ok && setAmount(""));
+    } catch (error) {
+      setInputError(errorText(error, d));
+    }
+  };
+  const others = ctx.view.accounts.filter((a) => a.id !== account.id);
+  const maxWithdraw = math.maxWithdrawable(s, scale, account.orders.length > 0);
+
+  return (
+    <>
+      <Card title={`Account ${accountLabel(ctx, account)}`} id="account">
+        <Pairs
+          testid="account-summary"
+          rows={[
+            ["collateral", usd(account.risk.collateralD18)],
+            ["unrealised PnL", signedUsd(s.unrealisedPnlD18)],
+            ["funding owed", usd(s.accruedFundingD18)],
+            ["equity", usd(s.equityD18)],
+            ["initial margin", usd(s.initialMarginD18)],
+            ["maintenance margin", usd(s.maintenanceMarginD18)],
+            [
+              "health factor",
+              <Tone tone={healthTone(account)}>
+                <span data-testid="health">{health(account.risk.healthFactorD18)}</span>
+                {account.risk.liquidatable ? " (liquidatable)" : ""}
+              </Tone>,
+            ],
+            [
+              "leverage",
+              s.equityD18 > 0n && s.notionalD18 > 0n
+                ? leverage((s.equityD18 * math.WAD) / s.notionalD18)
+                : "-",
+            ],
+            ["withdrawable", usd(maxWithdraw * scale)],
+          ]}
+        />
+        {!account.authorised && (
+          <p class="tone-bad">
+            This wallet is neither the owner nor an operator of this account: it can only watch.
+          </p>
+        )}
+        <div class="row">
+          <Field label="Amount" value={amount} onInput={setAmount} suffix="USDC" testid="amount" />
+          <Button
+            onClick={() => withAmount("Deposit", (u) => client.deposit(account.id, u))}
+            busy={ctx.busy === "Deposit"}
+            disabled={!account.authorised}
+            testid="deposit"
+          >
+            Deposit
+          </Button>
+          <Button
+            kind="plain"
+            onClick={() => withAmount("Withdraw", (u) => client.withdraw(account.id, u))}
+            busy={ctx.busy === "Withdraw"}
+            disabled={!account.authorised}
+            testid="withdraw"
+          >
+            Withdraw
+          </Button>
+        </div>
+        {others.length > 0 && (
+          <div class="row">
+            <Select
+              label="Move margin to"
+              value={target}
+              options={[
+                ["", "choose an account"],
+                ...others.map((a) => [String(a.id), accountLabel(ctx, a)] as [string, string]),
+              ]}
+              onChange={setTarget}
+            />
+            <Button
+              kind="plain"
+              disabled={target === "" || !account.authorised}
+              onClick={() =>
+                withAmount("Transfer margin", (u) =>
+                  client.transferMargin(account.id, BigInt(target), u * scale),
+                )
+              }
+              busy={ctx.busy === "Transfer margin"}
+            >
+              Transfer
+            </Button>
+          </div>
+        )}
+        {inputError && <p class="tone-bad">{inputError}</p>}
+      </Card>
+      <Card title="Positions" id="positions">
+        <Table
+          testid="positions-table"
+          empty="No open position."
+          headers={["Market", "Size", "Entry", "Mark", "Unrealised PnL", "Liquidation price", ""]}
+          rows={account.risk.positions.map((p) => {
+            const market = ctx.view.snapshot.markets.get(p.marketId)!;
+            const pnl = math.unrealisedPnl(p.sizeD18, market.priceD18, p.basisD18);
+            return [
+              symbolOf(ctx.config, p.marketId),
+              size(p.sizeD18),
+              `$${price((p.basisD18 * math.WAD) / p.sizeD18)}`,
+              `$${price(market.priceD18)}`,
+              signedUsd(pnl),
+              p.liquidationPriceD18 === 0n ? "-" : `$${price(p.liquidationPriceD18)}`,
+              <Button
+                kind="plain"
+                disabled={!account.authorised || account.orders.some((o) => o.marketId === p.marketId)}
+                busy={ctx.busy === `Close ${symbolOf(ctx.config, p.marketId)}`}
+                onClick={() =>
+                  void ctx.act(`Close ${symbolOf(ctx.config, p.marketId)}`, () =>
+                    client.commitOrder(account.id, p.marketId, -p.sizeD18, { toleranceBps: 100n }),
+                  )
+                }
+              >
+                Close
+              </Button>,
+            ];
+          })}
+        />
+      </Card>
+      <Card title="Pending orders" id="orders">
+        <Table
+          testid="orders-table"
+          empty="No pending order."
+          headers={["Market", "Size", "Limit", "Status", ""]}
+          rows={account.orders.map((o) => [
+            symbolOf(ctx.config, o.marketId),
+            size(o.sizeDeltaD18),
+            `${o.sizeDeltaD18 > 0n ? "≤" : "≥"} $${price(o.acceptablePriceD18)}`,
+            o.status === "waiting"
+              ? `waiting for a price published ${relative(o.readyTime, now)}`
+              : o.status === "ready"
+                ? `ready: a keeper settles it (expires ${relative(o.expiryTime, now)})`
+                : "expired: cancel it to release the slot",
+            o.status === "expired" ? (
+              <Button
+                kind="plain"
+                onClick={() => void ctx.act("Cancel order", () => client.cancelOrder(account.id, o.marketId))}
+              >
+                Cancel
+              </Button>
+            ) : (
+              ""
+            ),
+          ])}
+        />
+      </Card>
+      <Card title="Equity and margin" id="chart">
+        <EquityChart ctx={ctx} accountId={account.id} />
+      </Card>
+    </>
+  );
+}
