@@ -1,11 +1,12 @@
 import { expect } from "chai";
 import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { network } from "hardhat";
 import { loadAddressBook } from "../deploy/address-book.js";
-import { deployFromFile } from "../deploy/deploy.js";
+import { deployFromFile, retireStaleLocalJournal } from "../deploy/deploy.js";
 import { ROLES } from "../deploy/ignition/BulkheadModule.js";
 import { ENGINE_BOUNDS, ParameterFileError, readParameterFile } from "../deploy/parameters/schema.js";
 import { DAY, FEED_DECIMALS, TOKEN_DECIMALS, feedAnswer, wad } from "./helpers/constants.js";
@@ -58,6 +59,40 @@ async function deployLocal() {
 }
 
 describe("deploy: parameter file -> Ignition -> address book", function () {
+  describe("a restarted local node", function () {
+    /** A journal folder whose deployed_addresses.json lists `addresses`. */
+    async function journal(name: string, addresses: string[]): Promise<string> {
+      const dir = path.join(workDir, "ignition", name);
+      await mkdir(dir, { recursive: true });
+      const entries = Object.fromEntries(addresses.map((a, i) => [`Bulkhead#C${i}`, a]));
+      await writeFile(path.join(dir, "deployed_addresses.json"), JSON.stringify(entries));
+      return dir;
+    }
+
+    it("moves aside a local journal whose contracts are gone, so the next deploy starts afresh", async function () {
+      const live = await ethers.deployContract("MockERC20", ["USD Coin", "USDC", 6]);
+      const gone = "0x" + "ab".repeat(20);
+      const dir = await journal("stale", [await live.getAddress(), gone]);
+      const retired = await retireStaleLocalJournal(ethers.provider, 31337, dir);
+      expect(retired).to.match(/stale\.stale-\d+$/);
+      expect(existsSync(dir)).to.equal(false);
+      expect(existsSync(path.join(retired!, "deployed_addresses.json"))).to.equal(true);
+    });
+
+    it("keeps a journal whose contracts all exist, any journal on a live chain, and a missing one", async function () {
+      const live = await ethers.deployContract("MockERC20", ["USD Coin", "USDC", 6]);
+      const current = await journal("current", [await live.getAddress()]);
+      expect(await retireStaleLocalJournal(ethers.provider, 31337, current)).to.equal(undefined);
+      expect(existsSync(current)).to.equal(true);
+      const remote = await journal("sepolia", ["0x" + "cd".repeat(20)]);
+      expect(await retireStaleLocalJournal(ethers.provider, 11155111, remote)).to.equal(undefined);
+      expect(existsSync(remote)).to.equal(true);
+      expect(await retireStaleLocalJournal(ethers.provider, 31337, path.join(workDir, "none"))).to.equal(
+        undefined,
+      );
+    });
+  });
+
   describe("deploy/parameters/local.json", function () {
     it("lists every market with the fixture's parameters, in file order, on working feeds", async function () {
       const { book, engine, deployer } = await networkHelpers.loadFixture(deployLocal);

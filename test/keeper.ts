@@ -292,6 +292,21 @@ describe("keeper bot", () => {
     ).to.equal(1_500_000_000n);
   });
 
+  it("takes BULKHEAD_RPC_URL (the project-wide RPC setting) only when no keeper setting names a node", () => {
+    const engine = "0x" + "11".repeat(20);
+    const shared = "http://127.0.0.1:8546";
+    expect(loadConfig({ KEEPER_ENGINE: engine }, []).rpcUrl).to.equal(undefined);
+    expect(loadConfig({ KEEPER_ENGINE: engine, BULKHEAD_RPC_URL: shared }, []).rpcUrl).to.equal(shared);
+    const own = "http://127.0.0.1:9999";
+    expect(
+      loadConfig({ KEEPER_ENGINE: engine, BULKHEAD_RPC_URL: shared, KEEPER_RPC_URL: own }, []).rpcUrl,
+    ).to.equal(own);
+    expect(
+      loadConfig({ KEEPER_ENGINE: engine, BULKHEAD_RPC_URL: shared }, ["--rpc-url", own]).rpcUrl,
+    ).to.equal(own);
+    expect(() => loadConfig({ KEEPER_ENGINE: engine, BULKHEAD_RPC_URL: "not a url" }, [])).to.throw(/rpcUrl/);
+  });
+
   it("reads a config file, overridden by the environment, overridden by flags; starts at the address book's block", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "keeper-config-"));
     const engine = "0x" + "22".repeat(20);
