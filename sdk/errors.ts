@@ -81,7 +81,10 @@ const PANIC_REASONS: Record<string, string> = {
                                                  FORMATTING
    ------------------------------------------------------------------------------------------------------------ */
 
-/** A fixed-point bigint with `decimals` decimals, shown with `digits` decimals (truncated) and thousands commas. */
+/**
+ * A fixed-point bigint with `decimals` decimals, shown with `digits` decimals (truncated) and thousands commas.
+ * A negative value that truncates to zero at `digits` prints without a sign ("0.00", never "-0.00").
+ */
 export function formatFixed(value: bigint, decimals: number, digits = 2): string {
   const negative = value < 0n;
   const v = negative ? -value : value;
@@ -92,7 +95,12 @@ export function formatFixed(value: bigint, decimals: number, digits = 2): string
     const frac = (v % unit).toString().padStart(decimals, "0").slice(0, digits).padEnd(digits, "0");
     out += "." + frac;
   }
-  return (negative ? "-" : "") + out;
+  return negative && !isZeroText(out) ? "-" + out : out;
+}
+
+/** Whether a formatted magnitude ("0.00", "0", "0.0000") shows zero. */
+export function isZeroText(text: string): boolean {
+  return /^[0,.]*$/.test(text);
 }
 
 /** A D18 amount, e.g. 1234560000000000000000n -> "1,234.56". */
