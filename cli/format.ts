@@ -41,6 +41,18 @@ export function size(d18: bigint, digits = 4): string {
   return signed(d18, formatD18(abs(d18), digits), "", "+");
 }
 
+/**
+ * Vault shares (base units with the vault's `decimals`) in whole shares: thousands separators, at most
+ * `maxDigits` decimals (truncated; all of them when fewer would show a non-zero amount as 0), trailing zeros
+ * trimmed. 999000999000000000n with 12 decimals -> "999,000.999".
+ */
+export function shares(amount: bigint, decimals: number, maxDigits = 6): string {
+  let digits = Math.min(decimals, maxDigits);
+  if (amount !== 0n && isZeroText(formatFixed(amount, decimals, digits))) digits = decimals;
+  const text = formatFixed(amount, decimals, digits);
+  return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
+}
+
 /** A D18 ratio as a percentage. */
 export const percent = formatPercentD18;
 

@@ -6,12 +6,7 @@
  * which either reverts (nothing is mined; the decoded error is reported) or, if state moved in between,
  * executes it. The chain has the last word, the preview explains.
  */
-import {
-  formatUnits,
-  type ContractTransactionResponse,
-  type Interface,
-  type TransactionReceipt,
-} from "ethers";
+import { type ContractTransactionResponse, type Interface, type TransactionReceipt } from "ethers";
 
 import {
   type AccountRisk,
@@ -188,7 +183,7 @@ function previewHuman(ctx: Context, title: string, p: Preview): string {
                                                   SENDING
    ------------------------------------------------------------------------------------------------------------ */
 
-interface DecodedEvent {
+export interface DecodedEvent {
   contract: string;
   address: string;
   name: string;
@@ -219,11 +214,28 @@ function decodeEvents(ctx: Context, receipt: TransactionReceipt): DecodedEvent[]
   return out;
 }
 
-function eventHuman(e: DecodedEvent): string {
+/** Whether an event argument is an amount of vault shares (the vault's `shares`, and its share transfers). */
+function isShares(e: DecodedEvent, key: string): boolean {
+  return e.contract === "vault" && (key === "shares" || (e.name === "Transfer" && key === "value"));
+}
+
+/** One event as a line: D18 figures and vault shares formatted (`shareDecimals`: the vault's decimals). */
+export function eventHuman(e: DecodedEvent, shareDecimals?: number): string {
+  const value = (k: string, v: unknown) => {
+    if (typeof v !== "bigint") return String(v);
+    if (k.endsWith("D18")) return formatD18(v, 4);
+    if (shareDecimals !== undefined && isShares(e, k)) return fmt.shares(v, shareDecimals);
+    return String(v);
+  };
   const args = Object.entries(e.args)
-    .map(([k, v]) => `${k}=${typeof v === "bigint" && k.endsWith("D18") ? formatD18(v, 4) : String(v)}`)
+    .map(([k, v]) => `${k}=${value(k, v)}`)
     .join(" ");
   return `  ${e.contract}.${e.name} ${args}`;
+}
+
+/** The vault's share decimals when any event is the vault's (undefined otherwise: no call). */
+async function shareDecimalsFor(ctx: Context, events: DecodedEvent[]): Promise<number | undefined> {
+  return events.some((e) => e.contract === "vault") ? Number(await ctx.client.vault.decimals()) : undefined;
 }
 
 /**
@@ -257,6 +269,7 @@ async function previewThenSend(
   const receipt = await tx.wait();
   if (receipt === null) throw new CliError(`No receipt for ${tx.hash}`, "TransactionError");
   const events = decodeEvents(ctx, receipt);
+  const shareDecimals = await shareDecimalsFor(ctx, events);
   const extra = summarize?.(events);
   const json = {
     action,
@@ -275,7 +288,7 @@ async function previewThenSend(
     `Mined in block ${receipt.blockNumber} (gas ${receipt.gasUsed})`,
     ...(extra ? [extra.human] : []),
     "Events:",
-    ...events.map(eventHuman),
+    ...events.map((e) => eventHuman(e, shareDecimals)),
   ].join("\n");
   return { json, human };
 }
@@ -704,7 +717,7 @@ export async function vaultRequestRedeem(opts: GlobalOptions, w: WriteOptions, l
   const preview = {
     json: { shares, worthNow: worth, minDelaySeconds: window.minDelay, maxDelaySeconds: window.maxDelay },
     human:
-      `Preview: request the redemption of ${formatUnits(shares, shareDecimals)} shares (worth ${fmt.tokenUsd(worth, d)} at today's price, ` +
+      `Preview: request the redemption of ${fmt.shares(shares, shareDecimals)} shares (worth ${fmt.tokenUsd(worth, d)} at today's price, ` +
       `before the exit fee), ${window.human}; then claim the assets`,
     allowed: rejection === undefined,
     rejection,
@@ -718,10 +731,13 @@ export async function vaultClaim(opts: GlobalOptions, w: WriteOptions, log: Log)
   const ctx = await writeContext(opts, w);
   requireSigner(ctx);
   const me = ctx.from as string;
-  const r = await ctx.client.vaultRequests(me);
+  const [r, shareDecimals] = await Promise.all([
+    ctx.client.vaultRequests(me),
+    ctx.client.vault.decimals().then(Number),
+  ]);
   const d = ctx.tokenDecimals;
   const human =
-    `Claimable: ${r.claimableDepositShares} shares from settled deposits, ` +
+    `Claimable: ${fmt.shares(r.claimableDepositShares, shareDecimals)} shares from settled deposits, ` +
     `${fmt.tokenUsd(r.claimableRedeemAssets, d)} from settled redemptions`;
   if (w.dryRun)
     return {

@@ -17,6 +17,7 @@ import { network } from "hardhat";
 
 import type { AddressBook } from "../deploy/address-book.js";
 import { deployFromFile } from "../deploy/deploy.js";
+import * as fmt from "../cli/format.js";
 import { BulkheadClient } from "../sdk/client.js";
 import { LocalPriceService } from "../sdk/pyth.js";
 import { IBulkhead__factory, LiquidityVault__factory } from "../types/ethers-contracts/index.js";
@@ -254,6 +255,14 @@ describe("bulkhead CLI against a local node", function () {
     const settled = await cliJson(["vault", "settle", "--private-key-env", "LP_KEY"], asLp);
     const done = settled.events.find((e: { name: string }) => e.name === "DepositSettled");
     expect(done.args.assets).to.equal(usd("5000000").toString());
+    // Human output shows shares in whole shares (the vault's 12 decimals), never raw base units.
+    const shareDecimals = Number(await vault().decimals());
+    const settledShares = fmt.shares(BigInt(done.args.shares), shareDecimals);
+    // 4,995,000 USD after the 10 bps entry fee, at a share price just under 1 (the virtual shares' rounding).
+    expect(settledShares).to.match(/^4,995,0\d\d(\.\d{1,6})?$/);
+    const pendingClaim = await cli(["vault", "claim", "--dry-run", "--private-key-env", "LP_KEY"], asLp);
+    expect(pendingClaim.code, pendingClaim.stderr).to.equal(0);
+    expect(pendingClaim.stdout).to.contain(`Claimable: ${settledShares} shares from settled deposits`);
     const claim = await cliJson(["vault", "claim", "--private-key-env", "LP_KEY"], asLp);
     expect(claim.claimed.claimableDepositShares).to.equal(done.args.shares);
 
@@ -265,6 +274,25 @@ describe("bulkhead CLI against a local node", function () {
     expect(status.vaultCashD18).to.equal((await engine().vaultCash(at)).toString());
     expect(BigInt(status.position.unlocksAt)).to.be.greaterThan(0n);
     expect(status.queuedDeposits).to.equal("0");
+
+    const human = await cli(["vault", "status", "--owner", lp.address], { key: null });
+    expect(human.code, human.stderr).to.equal(0);
+    const supply = BigInt(status.totalSupply);
+    const line = (label: string, value: string) => `\n${label}${" ".repeat(22 - label.length)}${value}\n`;
+    expect(human.stdout).to.contain(line("total shares", fmt.shares(supply, shareDecimals)));
+    expect(human.stdout).to.contain(line("your shares", settledShares));
+    expect(human.stdout).to.contain(line("claimable", "0 shares, $0.00"));
+    expect(human.stdout).to.not.contain(supply.toString());
+    expect(human.stdout).to.not.match(/\d{13,}/);
+
+    // The redemption preview names the shares the same way (refused here: the claim's cooldown runs).
+    const redeem = await cli(
+      ["vault", "request-redeem", "all", "--dry-run", "--private-key-env", "LP_KEY"],
+      asLp,
+    );
+    expect(redeem.code).to.equal(1);
+    expect(redeem.stdout).to.contain(`Preview: request the redemption of ${settledShares} shares (worth $`);
+    expect(redeem.stderr).to.contain("CooldownActive");
   });
 
   it("creates an account, deposits and commits a trade; its settlement fills at the preview's price", async function () {
