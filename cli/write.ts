@@ -70,6 +70,14 @@ async function writeContext(opts: GlobalOptions, w: WriteOptions): Promise<Conte
   return { ...ctx, from: ctx.wallet.address };
 }
 
+/**
+ * The wallet a preview checks the account's authorization for (owner or operator, as the engine will): the key's
+ * address; undefined in a dry run without a key (nobody to check).
+ */
+async function senderOf(ctx: Context & { from?: string }, accountId: bigint) {
+  return ctx.from === undefined ? undefined : ctx.client.senderFor(accountId, { from: ctx.from });
+}
+
 function requireSigner(ctx: Context & { from?: string }): asserts ctx is SignerContext & { from: string } {
   if (ctx.from === undefined) throw new CliError("Internal: no signer");
 }
@@ -374,7 +382,7 @@ export async function withdraw(
   const amount = parseUsdTokens(amountArg, ctx.tokenDecimals);
   const receiver = to === undefined ? ctx.from : parseAddress(to, "--to address");
   const { snap, accounts, now } = await snapshots(ctx, [id]);
-  const p = previewWithdraw(snap, accounts[0], amount, now);
+  const p = previewWithdraw(snap, accounts[0], amount, now, await senderOf(ctx, id));
   const title = `withdraw ${fmt.tokenUsd(amount, ctx.tokenDecimals)} from account ${id}${receiver ? ` to ${receiver}` : ""}`;
   return previewThenSend(ctx, w, log, "withdraw", fromPreview(ctx, title, p), () =>
     ctx.client.withdraw(id, amount, receiver),
@@ -395,7 +403,7 @@ export async function transfer(
   const amountD18 = parseDecimal(amountArg, 18, "USD amount");
   if (amountD18 === 0n) throw new CliError("The USD amount must be positive");
   const { snap, accounts, now } = await snapshots(ctx, [from, to]);
-  const p = previewTransferMargin(snap, accounts[0], accounts[1], amountD18, now);
+  const p = previewTransferMargin(snap, accounts[0], accounts[1], amountD18, now, await senderOf(ctx, from));
   const title = `move ${fmt.usd(amountD18)} of margin from account ${from} to account ${to} (source account shown)`;
   return previewThenSend(ctx, w, log, "transfer", fromPreview(ctx, title, p), () =>
     ctx.client.transferMargin(from, to, amountD18),
@@ -461,6 +469,7 @@ export async function trade(
     snap.markets.get(market.id)?.priceD18 ?? 0n,
     reward,
     now,
+    await senderOf(ctx, id),
   );
   const preview = fromPreview(ctx, "commit an order: " + tradeTitle(ctx, id, market.id, sizeD18, bound), p);
   preview.human += "\n" + (await orderNote(ctx));
@@ -554,6 +563,7 @@ export async function openIsolated(
     source: accounts[0],
     acceptablePriceD18: bound,
     now,
+    sender: source === undefined ? undefined : await senderOf(ctx, source),
   });
   const funding = source === undefined ? "the wallet" : `account ${source}`;
   const title =
@@ -603,7 +613,7 @@ export async function close(
         allowed: true,
       };
     } else {
-      const p = previewTrade(snap, account, marketId, -sizeD18, bound, now);
+      const p = previewTrade(snap, account, marketId, -sizeD18, bound, now, await senderOf(ctx, id));
       const title = `close isolated account ${id}: ${tradeTitle(ctx, id, marketId, -sizeD18, bound)}; the rest to ${where}`;
       preview = fromPreview(ctx, title, p);
     }
@@ -630,7 +640,7 @@ export async function close(
   const sizeD18 = account.positions.find((x) => x.marketId === market.id)?.sizeD18 ?? 0n;
   if (sizeD18 === 0n) throw new CliError(`Account ${id} has no ${market.symbol} position`, "NoPosition");
   const bound = await boundFor(ctx, market.id, -sizeD18, bps);
-  const p = previewTrade(snap, account, market.id, -sizeD18, bound, now);
+  const p = previewTrade(snap, account, market.id, -sizeD18, bound, now, await senderOf(ctx, id));
   const title = `close the ${market.symbol} position of account ${id}: ${tradeTitle(ctx, id, market.id, -sizeD18, bound)}`;
   const preview = fromPreview(ctx, title, p);
   preview.human += "\n" + (await orderNote(ctx));

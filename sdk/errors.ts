@@ -19,6 +19,7 @@ import {
   MockPyth__factory,
   PythPriceFeed__factory,
 } from "../types/ethers-contracts/index.js";
+import type { Preview } from "./preview.js";
 
 /** A decoded revert. `args` holds the error's arguments by name (and by position in `values`). */
 export interface DecodedError {
@@ -408,4 +409,21 @@ export function revertDataOf(err: unknown): string | undefined {
 /** Decodes the revert carried by a thrown error, if any. */
 export function decodeRevert(err: unknown, tokenDecimals = 6): DecodedError | undefined {
   return decodeError(revertDataOf(err), tokenDecimals);
+}
+
+/**
+ * A refused preview's error in words, as `decodeError` words the same revert from the chain (e.g.
+ * "Unauthorized: 0x… is neither the owner nor an operator of account 1"); undefined for an allowed preview.
+ */
+export function previewErrorMessage(p: Preview, tokenDecimals = 6): string | undefined {
+  if (p.allowed) return undefined;
+  const name = p.error?.name ?? p.reason ?? "Rejected";
+  const values = p.error?.args ?? [];
+  try {
+    const decoded = decodeError(errorInterface.encodeErrorResult(name, values), tokenDecimals);
+    if (decoded !== undefined) return decoded.message;
+  } catch {
+    // Not in the protocol's error ABI: the raw form.
+  }
+  return `${name}(${values.join(", ")})`;
 }

@@ -375,6 +375,28 @@ describe("bulkhead CLI against a local node", function () {
     expect((await engine().getPositions(1n))[0].sizeD18).to.equal(wad("30"));
   });
 
+  it("trade --dry-run from a wallet that is neither owner nor operator shows the Unauthorized verdict", async function () {
+    const asLp = { key: lp.privateKey };
+    const verdict = `Unauthorized: ${lp.address} is neither the owner nor an operator of account 1`;
+    const human = await cli(["trade", "1", "ETH", "1", "--dry-run"], asLp);
+    expect(human.code).to.equal(1);
+    expect(human.stdout).to.contain("Preview: commit an order: buy 1.0000 ETH-USD in account 1");
+    expect(human.stdout).to.contain(`The engine would reject this: ${verdict}`);
+    expect(human.stdout).to.not.contain("(dry run: nothing sent)");
+    expect(human.stderr).to.equal(`Error: ${verdict}\n`);
+
+    const r = await cli(["trade", "1", "ETH", "1", "--dry-run", "--json"], asLp);
+    expect(r.code).to.equal(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.error).to.deep.include({ name: "Unauthorized", source: "preview", message: verdict });
+    expect(out.error.args).to.deep.equal({ caller: lp.address, accountId: "1" });
+
+    // The owner's dry run of the same order is fine, and nothing was committed either way.
+    const own = await cliJson(["trade", "1", "ETH", "1", "--dry-run"]);
+    expect(own.preview.allowed).to.equal(true);
+    expect((await engine().getOrder(1n, ETH)).commitTime).to.equal(0n);
+  });
+
   it("open-isolated, close (orders, each settled), and accounts --json listing both", async function () {
     const opened = await cliJson(["open-isolated", "BTC", "1000", "-0.1"]);
     expect(opened.accountId).to.equal("2");
