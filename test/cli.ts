@@ -8,6 +8,7 @@
 import { expect } from "chai";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, rmdir } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,7 +21,13 @@ import { deployFromFile } from "../deploy/deploy.js";
 import * as fmt from "../cli/format.js";
 import { BulkheadClient } from "../sdk/client.js";
 import { LocalPriceService } from "../sdk/pyth.js";
-import { IBulkhead__factory, LiquidityVault__factory } from "../types/ethers-contracts/index.js";
+import {
+  IBulkhead__factory,
+  LiquidityVault__factory,
+  MockAggregatorV3__factory,
+  MockERC20__factory,
+  PythPriceFeed__factory,
+} from "../types/ethers-contracts/index.js";
 import { FEED_DECIMALS, TOKEN_SCALE, WAD, usd, wad } from "./helpers/constants.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -80,14 +87,14 @@ describe("bulkhead CLI against a local node", function () {
   /** Runs the real bin with the project's Node; `key` is the trader's unless given (null: no key). */
   function cli(
     args: string[],
-    opts: { key?: string | null; env?: Record<string, string> } = {},
+    opts: { key?: string | null; env?: Record<string, string>; rpc?: string } = {},
   ): Promise<Run> {
     const env: NodeJS.ProcessEnv = { ...process.env, BULKHEAD_DEPLOYMENTS_DIR: bookDir, ...opts.env };
     delete env.BULKHEAD_PRIVATE_KEY;
     const key = opts.key === undefined ? trader.privateKey : opts.key;
     if (key !== null) env.BULKHEAD_PRIVATE_KEY = key;
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, "--rpc", rpc, ...args], { cwd: ROOT, env });
+      const child = spawn(process.execPath, [BIN, "--rpc", opts.rpc ?? rpc, ...args], { cwd: ROOT, env });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d) => (stdout += d));
@@ -446,5 +453,99 @@ describe("bulkhead CLI against a local node", function () {
     expect(human.code).to.equal(0);
     expect(human.stdout).to.match(/^1 of 2 accounts liquidatable at block \d+\n/);
     expect(human.stdout).to.contain(trader.address);
+  });
+  it("dev mint mints the mock USDC: to the key's address, to --to, or from the node's account without a key", async function () {
+    const token = MockERC20__factory.connect(book.token, provider);
+    const before = await token.balanceOf(trader.address);
+    const minted = await cliJson(["dev", "mint", "2,500"]);
+    expect(minted).to.deep.include({ action: "dev mint", to: trader.address, from: trader.address });
+    expect(minted.amount).to.equal(usd("2500").toString());
+    expect(await token.balanceOf(trader.address)).to.equal(before + usd("2500"));
+    expect(minted.balance).to.equal((before + usd("2500")).toString());
+
+    const stranger = Wallet.createRandom().address;
+    const human = await cli(["dev", "mint", "1000", "--to", stranger], { key: null });
+    expect(human.code, human.stderr).to.equal(0);
+    expect(human.stdout).to.match(
+      new RegExp(`Minted \\$1,000\\.00 of USDC to ${stranger} in block \\d+: balance \\$1,000\\.00\\n$`),
+    );
+    expect(await token.balanceOf(stranger)).to.equal(usd("1000"));
+
+    const nobody = await cli(["dev", "mint", "1000"], { key: null });
+    expect(nobody.code).to.equal(1);
+    expect(nobody.stderr).to.contain("Pass --to <address> or set BULKHEAD_PRIVATE_KEY");
+  });
+
+  it("dev price moves the mark and the pull feed together; an order committed afterwards settles at it", async function () {
+    const eth = book.markets.find((m) => m.id === ETH)!;
+    const out = await cliJson(["dev", "price", "ETH", "3,100"], { key: null });
+    expect(out).to.deep.include({ action: "dev price", marketId: ETH, symbol: "ETH-USD" });
+    expect(out.aggregatorAnswer).to.equal((3100n * 10n ** BigInt(FEED_DECIMALS)).toString());
+    expect(out.markPriceD18).to.equal(wad("3100").toString());
+    expect(out.pullPriceD18).to.equal(wad("3100").toString());
+    expect(out.publishTime).to.equal(out.updatedAt);
+    const [, answer, , updatedAt] = await MockAggregatorV3__factory.connect(
+      eth.aggregator,
+      provider,
+    ).latestRoundData();
+    expect(answer).to.equal(3100n * 10n ** BigInt(FEED_DECIMALS));
+    const [pullPrice, publishTime] = await PythPriceFeed__factory.connect(
+      eth.pullFeed,
+      provider,
+    ).latestPriceData();
+    expect(pullPrice).to.equal(wad("3100"));
+    expect(publishTime).to.equal(updatedAt);
+    expect((await engine().quoteTrade(ETH, wad("1"))).oraclePriceD18).to.equal(wad("3100"));
+
+    // Back above its liquidation price, account 1 buys 1 ETH; the order settles at the new mark.
+    const trade = await cliJson(["trade", "1", "ETH", "1"]);
+    expect(trade.preview.allowed).to.equal(true);
+    const [fill] = engineEvents(await settle(1n, ETH), "PositionModified");
+    expect(fill.fillPriceD18).to.be.greaterThanOrEqual(wad("3100"));
+    expect(fill.fillPriceD18).to.be.lessThan(wad("3101"));
+
+    const human = await cli(["dev", "price", "btc", "61000.5"], { key: null });
+    expect(human.code, human.stderr).to.equal(0);
+    expect(human.stdout).to.match(
+      /^Sent 0x[0-9a-f]{64} \(aggregator\)\nSent 0x[0-9a-f]{64} \(Pyth update\)\n/,
+    );
+    expect(human.stdout).to.match(/\nBTC-USD moved to 61,000\.50 at /);
+    expect(human.stdout).to.match(/\n {2}mark \(aggregator 0x[0-9a-fA-F]{40}, round \d+\): 61,000\.50\n/);
+    expect(human.stdout).to.match(/\n {2}pull feed \(MockPyth update, published \d+\): 61,000\.50\n/);
+
+    const tooPrecise = await cli(["dev", "price", "ETH", "3000.123456789"], { key: null });
+    expect(tooPrecise.code).to.equal(1);
+    expect(tooPrecise.stderr).to.contain("the ETH-USD feed has 8 decimals");
+  });
+
+  it("dev commands refuse a node that is not a local network", async function () {
+    // A node answering as Sepolia (chain 11155111).
+    const server = createHttpServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        const { id } = JSON.parse(body) as { id: number };
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ jsonrpc: "2.0", id, result: "0xaa36a7" }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const remote = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      for (const args of [
+        ["dev", "mint", "100", "--to", trader.address],
+        ["dev", "price", "ETH", "3000"],
+      ]) {
+        const r = await cli(args, { rpc: remote });
+        expect(r.code).to.equal(1);
+        expect(r.stderr).to.equal(
+          `Error: bulkhead dev commands run on local networks only (chain id 31337 or 1337); the node at ${remote} is chain 11155111\n`,
+        );
+      }
+      const json = await cli(["dev", "mint", "100", "--json"], { rpc: remote });
+      expect(JSON.parse(json.stdout).error).to.include({ name: "NotLocalNetwork", source: "cli" });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
