@@ -548,4 +548,42 @@ describe("bulkhead CLI against a local node", function () {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+  it("the keeper without KEEPER_ADDRESS_BOOK reads the same default address book and indexes from its startBlock", async function () {
+    expect(book.startBlock).to.be.greaterThan(0);
+    // One dry-run tick of the real entry point, with only a node and a key: the engine and the start block come
+    // from <BULKHEAD_DEPLOYMENTS_DIR>/31337.json, the file the CLI reads.
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      BULKHEAD_DEPLOYMENTS_DIR: bookDir,
+      KEEPER_RPC_URL: rpc,
+      KEEPER_PRIVATE_KEY: lp.privateKey,
+      KEEPER_ONCE: "1",
+      KEEPER_DRY_RUN: "1",
+    };
+    for (const name of ["KEEPER_ADDRESS_BOOK", "KEEPER_ENGINE", "KEEPER_START_BLOCK", "KEEPER_CONFIG"]) {
+      delete env[name];
+    }
+    const run = await new Promise<Run>((resolve, reject) => {
+      const child = spawn(process.execPath, [HARDHAT, "run", "keeper/main.ts"], { cwd: ROOT, env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.once("error", reject);
+      child.once("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run.code, run.stderr + run.stdout).to.equal(0);
+    const lines = run.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const found = lines.find((l) => l.msg === "default_address_book");
+    expect(found).to.deep.include({ file: path.join(bookDir, "31337.json"), chainId: "31337" });
+    const start = lines.find((l) => l.msg === "keeper_start");
+    expect(start).to.deep.include({
+      engine: book.engine,
+      startBlock: book.startBlock,
+      resumedFrom: book.startBlock,
+    });
+  });
 });
