@@ -2,22 +2,33 @@
  * Output of the CLI: human tables with formatted USD and prices, or one JSON object (bigints as decimal strings).
  * Values stay bigints in base units until they reach this file.
  */
-import { formatD18, formatFixed, formatPercentD18 } from "../sdk/errors.js";
+import { formatD18, formatFixed, formatPercentD18, isZeroText } from "../sdk/errors.js";
 import { math } from "../sdk/index.js";
 
-/** A D18 USD amount: "$1,234.56", "-$12.00". */
-export function usd(d18: bigint, digits = 2): string {
-  return d18 < 0n ? `-$${formatD18(-d18, digits)}` : `$${formatD18(d18, digits)}`;
+/**
+ * `magnitude` with "-" (or `plus` when given) in front of `prefix`, by the sign of `value`; a value whose shown
+ * digits are all zero gets no sign ("$0.00", never "-$0.00" or "+$0.00").
+ */
+function signed(value: bigint, magnitude: string, prefix = "", plus = ""): string {
+  if (value === 0n || isZeroText(magnitude)) return `${prefix}${magnitude}`;
+  return `${value < 0n ? "-" : plus}${prefix}${magnitude}`;
 }
 
-/** A signed D18 USD amount with an explicit "+" for gains. */
+const abs = (x: bigint) => (x < 0n ? -x : x);
+
+/** A D18 USD amount: "$1,234.56", "-$12.00"; "$0.00" for anything that shows as zero. */
+export function usd(d18: bigint, digits = 2): string {
+  return signed(d18, formatD18(abs(d18), digits), "$");
+}
+
+/** A signed D18 USD amount with an explicit "+" for gains ("$0.00" when it shows as zero). */
 export function signedUsd(d18: bigint): string {
-  return d18 > 0n ? `+${usd(d18)}` : usd(d18);
+  return signed(d18, formatD18(abs(d18), 2), "$", "+");
 }
 
 /** A token amount in token units as USD. */
 export function tokenUsd(amount: bigint, decimals: number): string {
-  return amount < 0n ? `-$${formatFixed(-amount, decimals)}` : `$${formatFixed(amount, decimals)}`;
+  return signed(amount, formatFixed(abs(amount), decimals), "$");
 }
 
 /** A D18 price: 2 decimals above $1, more below so small prices stay readable. */
@@ -25,10 +36,21 @@ export function price(d18: bigint): string {
   return formatD18(d18, d18 !== 0n && d18 < math.WAD ? 6 : 2);
 }
 
-/** A signed D18 size in base units, "+1.2500" / "-0.5000". */
+/** A signed D18 size in base units, "+1.2500" / "-0.5000"; "0.0000" when it shows as zero. */
 export function size(d18: bigint, digits = 4): string {
-  const s = formatD18(d18, digits);
-  return d18 > 0n ? `+${s}` : s;
+  return signed(d18, formatD18(abs(d18), digits), "", "+");
+}
+
+/**
+ * Vault shares (base units with the vault's `decimals`) in whole shares: thousands separators, at most
+ * `maxDigits` decimals (truncated; all of them when fewer would show a non-zero amount as 0), trailing zeros
+ * trimmed. 999000999000000000n with 12 decimals -> "999,000.999".
+ */
+export function shares(amount: bigint, decimals: number, maxDigits = 6): string {
+  let digits = Math.min(decimals, maxDigits);
+  if (amount !== 0n && isZeroText(formatFixed(amount, decimals, digits))) digits = decimals;
+  const text = formatFixed(amount, decimals, digits);
+  return text.includes(".") ? text.replace(/0+$/, "").replace(/\.$/, "") : text;
 }
 
 /** A D18 ratio as a percentage. */

@@ -18,6 +18,7 @@ import {
   parseAddress,
   parseBlock,
 } from "./context.js";
+import * as dev from "./dev.js";
 import { toJson } from "./format.js";
 import * as read from "./read.js";
 import * as write from "./write.js";
@@ -266,6 +267,21 @@ export function buildProgram(): Command {
     .description("settle ready LP requests at one valuation (what the keeper does; anyone may)")
     .addOption(dryRun())
     .action(run((opts, log, a) => write.vaultSettle(opts, opts, log, a[0])));
+
+  const devCommands = program
+    .command("dev")
+    .description("local networks only (chain id 31337 or 1337): test tokens and oracle prices");
+  devCommands
+    .command("mint <amountUSD>")
+    .description("mint the mock settlement token (test USDC) to --to (default: the key's address)")
+    .option("--to <address>", "receiver (default: the key's address)")
+    .action(run((opts, log, a) => dev.mint(opts, log, a[0], opts.to)));
+  devCommands
+    .command("price <market> <usd>")
+    .description(
+      "move a market's price: its mock Chainlink aggregator (the mark) and a matching MockPyth update (orders)",
+    )
+    .action(run((opts, log, a) => dev.price(opts, log, a[0], a[1])));
 
   return program;
 }

@@ -4,7 +4,6 @@
  */
 import { type AccountView, math } from "../sdk/index.js";
 import type { MarketSnapshot, ProtocolSnapshot, VaultRequests } from "../sdk/index.js";
-import { formatUnits } from "ethers";
 import { CliError, type Context, marketSymbol } from "./context.js";
 import * as fmt from "./format.js";
 
@@ -283,11 +282,11 @@ function requestLines(r: VaultRequests, shareDecimals: number, d: number): [stri
     "pending redemption",
     red.shares === 0n
       ? "-"
-      : `${formatUnits(red.shares, shareDecimals)} shares (settles from ${when(red.readyAt)}, expires ${when(red.expiresAt)})`,
+      : `${fmt.shares(red.shares, shareDecimals)} shares (settles from ${when(red.readyAt)}, expires ${when(red.expiresAt)})`,
   ]);
   out.push([
     "claimable",
-    `${formatUnits(r.claimableDepositShares, shareDecimals)} shares, ${fmt.tokenUsd(r.claimableRedeemAssets, d)}`,
+    `${fmt.shares(r.claimableDepositShares, shareDecimals)} shares, ${fmt.tokenUsd(r.claimableRedeemAssets, d)}`,
   ]);
   return out;
 }
@@ -330,7 +329,7 @@ export async function vaultStatus(ctx: Context, owner?: string): Promise<Output>
   const pairs: [string, string][] = [
     ["total assets", fmt.tokenUsd(totalAssets, d)],
     ["share price", `$${fmt.price(sharePrice * 10n ** BigInt(18 - d))} per share`],
-    ["total shares", totalSupply.toString()],
+    ["total shares", fmt.shares(totalSupply, shareDecimals)],
     ["vault cash", fmt.usd(vaultCashD18)],
     ["reserved for traders", fmt.usd(reservedD18)],
     ["withdrawable by LPs", fmt.tokenUsd(withdrawable, d)],
@@ -346,7 +345,7 @@ export async function vaultStatus(ctx: Context, owner?: string): Promise<Output>
   if (position !== undefined) {
     const unlocks = position.unlocksAt as bigint;
     pairs.push(
-      ["your shares", (position.shares as bigint).toString()],
+      ["your shares", fmt.shares(position.shares as bigint, shareDecimals)],
       ["your assets", fmt.tokenUsd(position.assets as bigint, d)],
       ["unlocks at", unlocks === 0n ? "-" : new Date(Number(unlocks) * 1000).toISOString()],
       ...requestLines(position.requests as VaultRequests, shareDecimals, d),

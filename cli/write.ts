@@ -6,12 +6,7 @@
  * which either reverts (nothing is mined; the decoded error is reported) or, if state moved in between,
  * executes it. The chain has the last word, the preview explains.
  */
-import {
-  formatUnits,
-  type ContractTransactionResponse,
-  type Interface,
-  type TransactionReceipt,
-} from "ethers";
+import { type ContractTransactionResponse, type Interface, type TransactionReceipt } from "ethers";
 
 import {
   type AccountRisk,
@@ -73,6 +68,14 @@ async function writeContext(opts: GlobalOptions, w: WriteOptions): Promise<Conte
   if (w.dryRun && keyAddress(opts) === undefined) return connect(opts);
   const ctx = await connectSigner(opts);
   return { ...ctx, from: ctx.wallet.address };
+}
+
+/**
+ * The wallet a preview checks the account's authorization for (owner or operator, as the engine will): the key's
+ * address; undefined in a dry run without a key (nobody to check).
+ */
+async function senderOf(ctx: Context & { from?: string }, accountId: bigint) {
+  return ctx.from === undefined ? undefined : ctx.client.senderFor(accountId, { from: ctx.from });
 }
 
 function requireSigner(ctx: Context & { from?: string }): asserts ctx is SignerContext & { from: string } {
@@ -188,7 +191,7 @@ function previewHuman(ctx: Context, title: string, p: Preview): string {
                                                   SENDING
    ------------------------------------------------------------------------------------------------------------ */
 
-interface DecodedEvent {
+export interface DecodedEvent {
   contract: string;
   address: string;
   name: string;
@@ -219,11 +222,28 @@ function decodeEvents(ctx: Context, receipt: TransactionReceipt): DecodedEvent[]
   return out;
 }
 
-function eventHuman(e: DecodedEvent): string {
+/** Whether an event argument is an amount of vault shares (the vault's `shares`, and its share transfers). */
+function isShares(e: DecodedEvent, key: string): boolean {
+  return e.contract === "vault" && (key === "shares" || (e.name === "Transfer" && key === "value"));
+}
+
+/** One event as a line: D18 figures and vault shares formatted (`shareDecimals`: the vault's decimals). */
+export function eventHuman(e: DecodedEvent, shareDecimals?: number): string {
+  const value = (k: string, v: unknown) => {
+    if (typeof v !== "bigint") return String(v);
+    if (k.endsWith("D18")) return formatD18(v, 4);
+    if (shareDecimals !== undefined && isShares(e, k)) return fmt.shares(v, shareDecimals);
+    return String(v);
+  };
   const args = Object.entries(e.args)
-    .map(([k, v]) => `${k}=${typeof v === "bigint" && k.endsWith("D18") ? formatD18(v, 4) : String(v)}`)
+    .map(([k, v]) => `${k}=${value(k, v)}`)
     .join(" ");
   return `  ${e.contract}.${e.name} ${args}`;
+}
+
+/** The vault's share decimals when any event is the vault's (undefined otherwise: no call). */
+async function shareDecimalsFor(ctx: Context, events: DecodedEvent[]): Promise<number | undefined> {
+  return events.some((e) => e.contract === "vault") ? Number(await ctx.client.vault.decimals()) : undefined;
 }
 
 /**
@@ -257,6 +277,7 @@ async function previewThenSend(
   const receipt = await tx.wait();
   if (receipt === null) throw new CliError(`No receipt for ${tx.hash}`, "TransactionError");
   const events = decodeEvents(ctx, receipt);
+  const shareDecimals = await shareDecimalsFor(ctx, events);
   const extra = summarize?.(events);
   const json = {
     action,
@@ -275,7 +296,7 @@ async function previewThenSend(
     `Mined in block ${receipt.blockNumber} (gas ${receipt.gasUsed})`,
     ...(extra ? [extra.human] : []),
     "Events:",
-    ...events.map(eventHuman),
+    ...events.map((e) => eventHuman(e, shareDecimals)),
   ].join("\n");
   return { json, human };
 }
@@ -361,7 +382,7 @@ export async function withdraw(
   const amount = parseUsdTokens(amountArg, ctx.tokenDecimals);
   const receiver = to === undefined ? ctx.from : parseAddress(to, "--to address");
   const { snap, accounts, now } = await snapshots(ctx, [id]);
-  const p = previewWithdraw(snap, accounts[0], amount, now);
+  const p = previewWithdraw(snap, accounts[0], amount, now, await senderOf(ctx, id));
   const title = `withdraw ${fmt.tokenUsd(amount, ctx.tokenDecimals)} from account ${id}${receiver ? ` to ${receiver}` : ""}`;
   return previewThenSend(ctx, w, log, "withdraw", fromPreview(ctx, title, p), () =>
     ctx.client.withdraw(id, amount, receiver),
@@ -382,7 +403,7 @@ export async function transfer(
   const amountD18 = parseDecimal(amountArg, 18, "USD amount");
   if (amountD18 === 0n) throw new CliError("The USD amount must be positive");
   const { snap, accounts, now } = await snapshots(ctx, [from, to]);
-  const p = previewTransferMargin(snap, accounts[0], accounts[1], amountD18, now);
+  const p = previewTransferMargin(snap, accounts[0], accounts[1], amountD18, now, await senderOf(ctx, from));
   const title = `move ${fmt.usd(amountD18)} of margin from account ${from} to account ${to} (source account shown)`;
   return previewThenSend(ctx, w, log, "transfer", fromPreview(ctx, title, p), () =>
     ctx.client.transferMargin(from, to, amountD18),
@@ -448,6 +469,7 @@ export async function trade(
     snap.markets.get(market.id)?.priceD18 ?? 0n,
     reward,
     now,
+    await senderOf(ctx, id),
   );
   const preview = fromPreview(ctx, "commit an order: " + tradeTitle(ctx, id, market.id, sizeD18, bound), p);
   preview.human += "\n" + (await orderNote(ctx));
@@ -541,6 +563,7 @@ export async function openIsolated(
     source: accounts[0],
     acceptablePriceD18: bound,
     now,
+    sender: source === undefined ? undefined : await senderOf(ctx, source),
   });
   const funding = source === undefined ? "the wallet" : `account ${source}`;
   const title =
@@ -590,7 +613,7 @@ export async function close(
         allowed: true,
       };
     } else {
-      const p = previewTrade(snap, account, marketId, -sizeD18, bound, now);
+      const p = previewTrade(snap, account, marketId, -sizeD18, bound, now, await senderOf(ctx, id));
       const title = `close isolated account ${id}: ${tradeTitle(ctx, id, marketId, -sizeD18, bound)}; the rest to ${where}`;
       preview = fromPreview(ctx, title, p);
     }
@@ -617,7 +640,7 @@ export async function close(
   const sizeD18 = account.positions.find((x) => x.marketId === market.id)?.sizeD18 ?? 0n;
   if (sizeD18 === 0n) throw new CliError(`Account ${id} has no ${market.symbol} position`, "NoPosition");
   const bound = await boundFor(ctx, market.id, -sizeD18, bps);
-  const p = previewTrade(snap, account, market.id, -sizeD18, bound, now);
+  const p = previewTrade(snap, account, market.id, -sizeD18, bound, now, await senderOf(ctx, id));
   const title = `close the ${market.symbol} position of account ${id}: ${tradeTitle(ctx, id, market.id, -sizeD18, bound)}`;
   const preview = fromPreview(ctx, title, p);
   preview.human += "\n" + (await orderNote(ctx));
@@ -704,7 +727,7 @@ export async function vaultRequestRedeem(opts: GlobalOptions, w: WriteOptions, l
   const preview = {
     json: { shares, worthNow: worth, minDelaySeconds: window.minDelay, maxDelaySeconds: window.maxDelay },
     human:
-      `Preview: request the redemption of ${formatUnits(shares, shareDecimals)} shares (worth ${fmt.tokenUsd(worth, d)} at today's price, ` +
+      `Preview: request the redemption of ${fmt.shares(shares, shareDecimals)} shares (worth ${fmt.tokenUsd(worth, d)} at today's price, ` +
       `before the exit fee), ${window.human}; then claim the assets`,
     allowed: rejection === undefined,
     rejection,
@@ -718,10 +741,13 @@ export async function vaultClaim(opts: GlobalOptions, w: WriteOptions, log: Log)
   const ctx = await writeContext(opts, w);
   requireSigner(ctx);
   const me = ctx.from as string;
-  const r = await ctx.client.vaultRequests(me);
+  const [r, shareDecimals] = await Promise.all([
+    ctx.client.vaultRequests(me),
+    ctx.client.vault.decimals().then(Number),
+  ]);
   const d = ctx.tokenDecimals;
   const human =
-    `Claimable: ${r.claimableDepositShares} shares from settled deposits, ` +
+    `Claimable: ${fmt.shares(r.claimableDepositShares, shareDecimals)} shares from settled deposits, ` +
     `${fmt.tokenUsd(r.claimableRedeemAssets, d)} from settled redemptions`;
   if (w.dryRun)
     return {

@@ -5,7 +5,7 @@
  *   file key / env var / flag                                  default
  *   rpcUrl            KEEPER_RPC_URL             --rpc-url            BULKHEAD_RPC_URL, else the network `hardhat run --network` connects to
  *   engine            KEEPER_ENGINE              --engine             (or from the address book)
- *   addressBook       KEEPER_ADDRESS_BOOK        --address-book       deployments/<chainId>.json (engine, startBlock)
+ *   addressBook       KEEPER_ADDRESS_BOOK        --address-book       deployments/<chainId>.json if it exists (engine, startBlock)
  *   (no key)          KEEPER_PRIVATE_KEY         (no flag)            env var or Hardhat configuration variable only
  *   startBlock        KEEPER_START_BLOCK         --start-block        the address book's startBlock, else 0
  *   checkpointFile    KEEPER_CHECKPOINT_FILE     --checkpoint-file    none (index kept in memory only)
@@ -40,9 +40,11 @@
  *   once              KEEPER_ONCE=1              --once               false
  *   (file path)       KEEPER_CONFIG              --config             none
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { isAddress, parseUnits } from "ethers";
 import { z } from "zod";
+
+import { addressBookPath, defaultAddressBookDir } from "../deploy/address-book.js";
 
 const flag = z
   .union([z.boolean(), z.string()])
@@ -140,10 +142,7 @@ export const configSchema = z
     priceService: priceServiceSchema.optional(),
     once: flag.default(false),
   })
-  .strict()
-  .refine((c) => c.engine !== undefined || c.addressBook !== undefined, {
-    message: "set KEEPER_ENGINE (--engine) or KEEPER_ADDRESS_BOOK (--address-book)",
-  });
+  .strict();
 
 type Parsed = z.infer<typeof configSchema>;
 export type KeeperConfig = Omit<Parsed, "maxGasPriceGwei" | "minProfitUsd" | "nativeUsd" | "tipGwei"> & {
@@ -264,10 +263,42 @@ function readBook(file: string): Record<string, unknown> {
   return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
 }
 
+/**
+ * The configuration with the chain's default address book, as the CLI and SDK find it: with no `addressBook`
+ * configured, `deployments/<chainId>.json` (or BULKHEAD_DEPLOYMENTS_DIR/<chainId>.json) when it exists, so its
+ * `startBlock` is where indexing starts. With an `engine` configured, that book counts only if it names the same
+ * engine: another deployment's start block could skip this engine's first events.
+ */
+export function withDefaultAddressBook(
+  config: KeeperConfig,
+  chainId: bigint | number,
+  dir: string = defaultAddressBookDir(),
+): KeeperConfig {
+  if (config.addressBook !== undefined) return config;
+  const file = addressBookPath(chainId, dir);
+  if (!existsSync(file)) return config;
+  if (config.engine !== undefined) {
+    let engine: string | undefined;
+    try {
+      engine = resolveEngineAddress({ ...config, engine: undefined, addressBook: file });
+    } catch {
+      return config;
+    }
+    if (engine.toLowerCase() !== config.engine.toLowerCase()) return config;
+  }
+  return { ...config, addressBook: file };
+}
+
 /** The engine address: the configured one, or the address book's (several layouts accepted until it settles). */
 export function resolveEngineAddress(config: KeeperConfig): string {
   if (config.engine !== undefined) return config.engine;
-  const book = readBook(config.addressBook!);
+  if (config.addressBook === undefined) {
+    throw new Error(
+      "invalid keeper config: set KEEPER_ENGINE (--engine) or KEEPER_ADDRESS_BOOK (--address-book), " +
+        "or deploy so that deployments/<chainId>.json exists",
+    );
+  }
+  const book = readBook(config.addressBook);
   const contracts = (book.contracts ?? book) as Record<string, unknown>;
   for (const key of ["engine", "MarginEngine", "Bulkhead", "marginEngine"]) {
     const entry = contracts[key];

@@ -1,6 +1,7 @@
 /**
  * Keeper entry point.
  *
+ *   npx hardhat run keeper/main.ts --network localhost     engine and startBlock from deployments/<chainId>.json
  *   KEEPER_ENGINE=0x... npx hardhat run keeper/main.ts --network localhost
  *   KEEPER_ADDRESS_BOOK=deployments/31337.json KEEPER_DRY_RUN=1 npx hardhat run keeper/main.ts --network localhost
  *   KEEPER_ONCE=1 ...   one tick, then exit (tests, cron)
@@ -23,6 +24,7 @@ import {
   loadConfig,
   resolveEngineAddress,
   resolveStartBlock,
+  withDefaultAddressBook,
   type KeeperConfig,
   type PriceServiceConfig,
 } from "./config.js";
@@ -138,9 +140,16 @@ async function priceSetup(
 
 async function main(): Promise<void> {
   const log = jsonLogger();
-  const config = loadConfig();
-  const signer = await keeperSigner(config, log);
+  const loaded = loadConfig();
+  const signer = await keeperSigner(loaded, log);
   const keeperAddress = await signer.getAddress();
+  // No KEEPER_ADDRESS_BOOK: the chain's deployments/<chainId>.json, as the CLI reads it (engine, startBlock).
+  if (signer.provider === null) throw new Error("the keeper's signer has no provider");
+  const { chainId } = await signer.provider.getNetwork();
+  const config = withDefaultAddressBook(loaded, chainId);
+  if (config.addressBook !== loaded.addressBook) {
+    log("info", "default_address_book", { file: config.addressBook, chainId });
+  }
   const metrics = new Metrics();
   const chain = new EngineAdapter(resolveEngineAddress(config), signer, {
     onRetry: (error, retry, delayMs) => {
@@ -194,6 +203,7 @@ async function main(): Promise<void> {
   });
   log("info", "keeper_start", {
     engine: chain.address,
+    addressBook: config.addressBook ?? null,
     keeper: keeperAddress,
     dryRun: config.dryRun,
     batchSize: config.batchSize,

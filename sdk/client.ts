@@ -8,7 +8,13 @@
  * max(latest + 1, wall clock + offset) unless set with `time.setNextBlockTimestamp`. `viewTimestamp` returns
  * the timestamp the views see; `computeSummary` and the snapshot helpers use it by default.
  */
-import type { BlockTag, ContractRunner, ContractTransactionResponse, Provider } from "ethers";
+import {
+  type BlockTag,
+  type ContractRunner,
+  type ContractTransactionResponse,
+  type Provider,
+  getAddress,
+} from "ethers";
 
 import {
   IBulkhead__factory,
@@ -21,6 +27,8 @@ import {
 import type { IBulkhead, LiquidityVault, MockERC20 } from "../types/ethers-contracts/index.js";
 import type { PriceService } from "./pyth.js";
 import * as math from "./math.js";
+import { previewErrorMessage } from "./errors.js";
+import { type Preview, type Sender, previewSettlement, settlementReward } from "./preview.js";
 import type {
   AccountInfo,
   AccountSnapshot,
@@ -546,6 +554,67 @@ export class BulkheadClient {
     return this.engine.settleOrder(accountId, marketId, update.data, { value: fee });
   }
 
+  /**
+   * Who would send an action on `accountId`, and whether the engine lets them (`isAuthorized`: the owner, or an
+   * operator of the owner or of the account): `from` if given, else this client's signer. Undefined when neither
+   * is known (a client on a bare provider): previews then skip the check.
+   */
+  async senderFor(
+    accountId: bigint,
+    opts: { from?: string; blockTag?: BlockTag } = {},
+  ): Promise<Sender | undefined> {
+    const from = opts.from ?? (await this.signerAddressIfAny());
+    if (from === undefined) return undefined;
+    const address = getAddress(from);
+    const authorized = await this.engine.isAuthorized(accountId, address, { blockTag: opts.blockTag });
+    return { address, authorized };
+  }
+
+  /**
+   * Preview of an order committed now by the sender (`from`, else this client's signer; see `senderFor`) and
+   * settled at `settlementPriceD18` (default: the current mark) paying the current settlement reward, from one
+   * snapshot: `previewSettlement` with the commit's authorization check. A sender that is neither the owner nor an
+   * operator gets `allowed: false`, `reason: "Unauthorized"`, where the chain would revert the commit. The
+   * acceptable price is `acceptablePriceD18`, else the quote moved `toleranceBps` (default 50) against the
+   * trader, as `commitOrder` sets it. `message` words a refusal.
+   */
+  async previewOrder(
+    accountId: bigint,
+    marketId: number,
+    sizeDeltaD18: bigint,
+    opts: {
+      from?: string;
+      acceptablePriceD18?: bigint;
+      toleranceBps?: bigint;
+      settlementPriceD18?: bigint;
+      now?: bigint;
+      blockTag?: number;
+    } = {},
+  ): Promise<Preview> {
+    const blockTag = opts.blockTag ?? (await this.provider.getBlockNumber());
+    const [snap, account, sender, params, quote] = await Promise.all([
+      this.getProtocolSnapshot(undefined, { blockTag }),
+      this.getAccountSnapshot(accountId, { blockTag }),
+      this.senderFor(accountId, { from: opts.from, blockTag }),
+      this.getOrderParams({ blockTag }),
+      this.quoteTrade(marketId, sizeDeltaD18, { blockTag }),
+    ]);
+    const bound =
+      opts.acceptablePriceD18 ?? acceptablePrice(quote.fillPriceD18, sizeDeltaD18, opts.toleranceBps ?? 50n);
+    const reward = settlementReward(params.settlementRewardD18, params.settlementRewardD18, snap.tokenScale);
+    const p = previewSettlement(
+      snap,
+      account,
+      marketId,
+      { sizeDeltaD18, acceptablePriceD18: bound },
+      opts.settlementPriceD18 ?? snap.markets.get(marketId)?.priceD18 ?? 0n,
+      reward,
+      opts.now ?? snap.timestamp,
+      sender,
+    );
+    return p.allowed ? p : { ...p, message: previewErrorMessage(p, snap.tokenDecimals) };
+  }
+
   /** Removes an expired order (anyone; an unfilled isolated opening returns its margin). */
   async cancelOrder(accountId: bigint, marketId: number): Promise<ContractTransactionResponse> {
     return this.engine.cancelOrder(accountId, marketId);
@@ -618,6 +687,12 @@ export class BulkheadClient {
     const r = this.runner as { getAddress?: () => Promise<string> };
     if (typeof r.getAddress !== "function") throw new Error("runner is not a signer");
     return r.getAddress();
+  }
+
+  /** The signer's address, or undefined when the runner is not a signer. */
+  private async signerAddressIfAny(): Promise<string | undefined> {
+    const r = this.runner as { getAddress?: () => Promise<string> };
+    return typeof r.getAddress === "function" ? r.getAddress() : undefined;
   }
 
   private async accountIdFrom(tx: ContractTransactionResponse): Promise<bigint> {

@@ -19,6 +19,7 @@ import {
   MockPyth__factory,
   PythPriceFeed__factory,
 } from "../types/ethers-contracts/index.js";
+import type { Preview } from "./preview.js";
 
 /** A decoded revert. `args` holds the error's arguments by name (and by position in `values`). */
 export interface DecodedError {
@@ -81,7 +82,10 @@ const PANIC_REASONS: Record<string, string> = {
                                                  FORMATTING
    ------------------------------------------------------------------------------------------------------------ */
 
-/** A fixed-point bigint with `decimals` decimals, shown with `digits` decimals (truncated) and thousands commas. */
+/**
+ * A fixed-point bigint with `decimals` decimals, shown with `digits` decimals (truncated) and thousands commas.
+ * A negative value that truncates to zero at `digits` prints without a sign ("0.00", never "-0.00").
+ */
 export function formatFixed(value: bigint, decimals: number, digits = 2): string {
   const negative = value < 0n;
   const v = negative ? -value : value;
@@ -92,7 +96,12 @@ export function formatFixed(value: bigint, decimals: number, digits = 2): string
     const frac = (v % unit).toString().padStart(decimals, "0").slice(0, digits).padEnd(digits, "0");
     out += "." + frac;
   }
-  return (negative ? "-" : "") + out;
+  return negative && !isZeroText(out) ? "-" + out : out;
+}
+
+/** Whether a formatted magnitude ("0.00", "0", "0.0000") shows zero. */
+export function isZeroText(text: string): boolean {
+  return /^[0,.]*$/.test(text);
 }
 
 /** A D18 amount, e.g. 1234560000000000000000n -> "1,234.56". */
@@ -400,4 +409,21 @@ export function revertDataOf(err: unknown): string | undefined {
 /** Decodes the revert carried by a thrown error, if any. */
 export function decodeRevert(err: unknown, tokenDecimals = 6): DecodedError | undefined {
   return decodeError(revertDataOf(err), tokenDecimals);
+}
+
+/**
+ * A refused preview's error in words, as `decodeError` words the same revert from the chain (e.g.
+ * "Unauthorized: 0x… is neither the owner nor an operator of account 1"); undefined for an allowed preview.
+ */
+export function previewErrorMessage(p: Preview, tokenDecimals = 6): string | undefined {
+  if (p.allowed) return undefined;
+  const name = p.error?.name ?? p.reason ?? "Rejected";
+  const values = p.error?.args ?? [];
+  try {
+    const decoded = decodeError(errorInterface.encodeErrorResult(name, values), tokenDecimals);
+    if (decoded !== undefined) return decoded.message;
+  } catch {
+    // Not in the protocol's error ABI: the raw form.
+  }
+  return `${name}(${values.join(", ")})`;
 }

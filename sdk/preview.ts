@@ -20,18 +20,37 @@ import type {
   ProtocolSnapshot,
 } from "./types.js";
 
-/** The custom error the engine would revert with. */
+/** The custom error the engine would revert with (addresses as checksummed strings, numbers as bigints). */
 export interface PreviewError {
   name: string;
-  args: bigint[];
+  args: (bigint | string)[];
 }
 
 export class PreviewRevert extends Error {
   constructor(
     readonly errorName: string,
-    readonly args: bigint[] = [],
+    readonly args: (bigint | string)[] = [],
   ) {
     super(`${errorName}(${args.join(", ")})`);
+  }
+}
+
+/**
+ * The wallet that would send the action, and whether the engine lets it act on the account:
+ * `IMarginEngine.isAuthorized(accountId, address)`, true for the owner and for an operator the owner approved
+ * over all its accounts (`setOperator`) or over this one (`setAccountOperator`). `BulkheadClient.senderFor` reads
+ * it. A preview given a sender that is not authorized predicts `Unauthorized(sender, accountId)`, as the engine
+ * checks it before anything else; without a sender (unknown, e.g. a read-only client) the check is skipped.
+ */
+export interface Sender {
+  address: string;
+  authorized: boolean;
+}
+
+/** EngineBase._authorizedAccount's check, for a known sender. */
+function requireAuthorized(sender: Sender | undefined, accountId: bigint): void {
+  if (sender !== undefined && !sender.authorized) {
+    throw new PreviewRevert("Unauthorized", [sender.address, accountId]);
   }
 }
 
@@ -55,6 +74,8 @@ export interface Preview {
   /** Name of the custom error the engine would revert with. */
   reason?: string;
   error?: PreviewError;
+  /** The error in words, as `decodeError` words a revert (set by `BulkheadClient`'s previews). */
+  message?: string;
   fillPriceD18?: bigint;
   feeD18?: bigint;
   /** The insurance fund's share of the fee. */
@@ -384,14 +405,19 @@ export function previewDeposit(
   });
 }
 
-/** withdraw(accountId, amount, receiver): `amount` token units; IM must hold afterwards if positions are open. */
+/**
+ * withdraw(accountId, amount, receiver): `amount` token units; IM must hold afterwards if positions are open.
+ * `sender`: the withdrawing wallet, if known (see `Sender`).
+ */
 export function previewWithdraw(
   snapshot: ProtocolSnapshot,
   account: AccountSnapshot,
   amount: bigint,
   now: bigint = snapshot.timestamp,
+  sender?: Sender,
 ): Preview {
   return run(snapshot, account, now, (snap, a) => {
+    requireAuthorized(sender, account.accountId);
     if (amount === 0n) throw new PreviewRevert("ZeroAmount");
     debit(a, amount * snapshot.tokenScale);
     requireInitialMargin(snap, a, now);
@@ -399,15 +425,20 @@ export function previewWithdraw(
   });
 }
 
-/** transferMargin(from, to, amountD18): previewed for the source account; the destination is in `result.others`. */
+/**
+ * transferMargin(from, to, amountD18): previewed for the source account; the destination is in `result.others`.
+ * `sender`: the sending wallet, if known; it must be authorized on the source account (see `Sender`).
+ */
 export function previewTransferMargin(
   snapshot: ProtocolSnapshot,
   from: AccountSnapshot,
   to: AccountSnapshot,
   amountD18: bigint,
   now: bigint = snapshot.timestamp,
+  sender?: Sender,
 ): Preview {
   return run(snapshot, from, now, (snap, a) => {
+    requireAuthorized(sender, from.accountId);
     if (from.accountId === to.accountId || from.info.owner.toLowerCase() !== to.info.owner.toLowerCase()) {
       throw new PreviewRevert("InvalidTransfer", [from.accountId, to.accountId]);
     }
@@ -422,7 +453,7 @@ export function previewTransferMargin(
 
 /**
  * trade(accountId, marketId, sizeDelta, acceptablePrice). Without `acceptablePriceD18` the slippage check is
- * skipped (as with an unbounded price).
+ * skipped (as with an unbounded price). `sender`: the committing wallet, if known (see `Sender`).
  */
 export function previewTrade(
   snapshot: ProtocolSnapshot,
@@ -431,9 +462,11 @@ export function previewTrade(
   sizeDeltaD18: bigint,
   acceptablePriceD18?: bigint,
   now: bigint = snapshot.timestamp,
+  sender?: Sender,
 ): Preview {
   const bound = acceptablePriceD18 ?? (sizeDeltaD18 > 0n ? math.MAX_UINT256 : 0n);
   return run(snapshot, account, now, (snap, a) => {
+    requireAuthorized(sender, account.accountId);
     const e = applyTrade(snap, a, marketId, sizeDeltaD18, bound, now);
     return {
       fillPriceD18: e.fillPriceD18,
@@ -449,6 +482,8 @@ export function previewTrade(
  * settleOrder: the pending order of `account` on `marketId` settled at `settlementPriceD18` (the pull-oracle
  * price, which may differ from the snapshot's mark price) at block time `now`, paying `rewardD18` (whole token
  * units, see `settlementReward`) to the keeper. The mark price of every other market stays the snapshot's.
+ * `committer`: for an order not committed yet, the wallet that would commit it, if known: `commitOrder` refuses
+ * one that is neither the owner nor an operator (see `Sender`). Settling itself is open to anyone.
  */
 export function previewSettlement(
   snapshot: ProtocolSnapshot,
@@ -458,11 +493,13 @@ export function previewSettlement(
   settlementPriceD18: bigint,
   rewardD18: bigint,
   now: bigint = snapshot.timestamp,
+  committer?: Sender,
 ): Preview {
   const atSettlement = cloneSnapshot(snapshot);
   const m = atSettlement.markets.get(marketId);
   if (m) atSettlement.markets.set(marketId, { ...m, priceD18: settlementPriceD18 });
   return run(atSettlement, account, now, (snap, a) => {
+    requireAuthorized(committer, account.accountId);
     const e = applyTrade(snap, a, marketId, order.sizeDeltaD18, order.acceptablePriceD18, now, rewardD18);
     return {
       fillPriceD18: e.fillPriceD18,
@@ -494,7 +531,8 @@ export function settlementReward(
  * (undefined: the wallet). The order settles at `settlementPriceD18` (default: the snapshot's mark price) and
  * pays the keeper `rewardD18` (default 0; see `settlementReward`). The preview's before/after describe the new
  * isolated account (`newAccountId`, default accountCount + 1 unknown off-chain, so pass it when it matters);
- * `result.others` holds the source.
+ * `result.others` holds the source. `sender`: the committing wallet, if known; with a `source` it must be
+ * authorized on it (see `Sender`); from the wallet anyone may open one.
  */
 export function previewOpenIsolated(
   snapshot: ProtocolSnapshot,
@@ -509,6 +547,7 @@ export function previewOpenIsolated(
     now?: bigint;
     settlementPriceD18?: bigint;
     rewardD18?: bigint;
+    sender?: Sender;
   } = {},
 ): Preview {
   const now = opts.now ?? snapshot.timestamp;
@@ -535,6 +574,7 @@ export function previewOpenIsolated(
     const marginD18 = margin * snapshot.tokenScale;
     const others: AccountSnapshot[] = [];
     if (opts.source) {
+      requireAuthorized(opts.sender, opts.source.accountId);
       if (opts.source.info.isolated) throw new PreviewRevert("WrongAccountMode", [opts.source.accountId]);
       const src = cloneAccount(opts.source);
       debit(src, marginD18);

@@ -8,6 +8,7 @@
 import { expect } from "chai";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, rmdir } from "node:fs/promises";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,9 +18,16 @@ import { network } from "hardhat";
 
 import type { AddressBook } from "../deploy/address-book.js";
 import { deployFromFile } from "../deploy/deploy.js";
+import * as fmt from "../cli/format.js";
 import { BulkheadClient } from "../sdk/client.js";
 import { LocalPriceService } from "../sdk/pyth.js";
-import { IBulkhead__factory, LiquidityVault__factory } from "../types/ethers-contracts/index.js";
+import {
+  IBulkhead__factory,
+  LiquidityVault__factory,
+  MockAggregatorV3__factory,
+  MockERC20__factory,
+  PythPriceFeed__factory,
+} from "../types/ethers-contracts/index.js";
 import { FEED_DECIMALS, TOKEN_SCALE, WAD, usd, wad } from "./helpers/constants.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -79,14 +87,14 @@ describe("bulkhead CLI against a local node", function () {
   /** Runs the real bin with the project's Node; `key` is the trader's unless given (null: no key). */
   function cli(
     args: string[],
-    opts: { key?: string | null; env?: Record<string, string> } = {},
+    opts: { key?: string | null; env?: Record<string, string>; rpc?: string } = {},
   ): Promise<Run> {
     const env: NodeJS.ProcessEnv = { ...process.env, BULKHEAD_DEPLOYMENTS_DIR: bookDir, ...opts.env };
     delete env.BULKHEAD_PRIVATE_KEY;
     const key = opts.key === undefined ? trader.privateKey : opts.key;
     if (key !== null) env.BULKHEAD_PRIVATE_KEY = key;
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, "--rpc", rpc, ...args], { cwd: ROOT, env });
+      const child = spawn(process.execPath, [BIN, "--rpc", opts.rpc ?? rpc, ...args], { cwd: ROOT, env });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d) => (stdout += d));
@@ -254,6 +262,14 @@ describe("bulkhead CLI against a local node", function () {
     const settled = await cliJson(["vault", "settle", "--private-key-env", "LP_KEY"], asLp);
     const done = settled.events.find((e: { name: string }) => e.name === "DepositSettled");
     expect(done.args.assets).to.equal(usd("5000000").toString());
+    // Human output shows shares in whole shares (the vault's 12 decimals), never raw base units.
+    const shareDecimals = Number(await vault().decimals());
+    const settledShares = fmt.shares(BigInt(done.args.shares), shareDecimals);
+    // 4,995,000 USD after the 10 bps entry fee, at a share price just under 1 (the virtual shares' rounding).
+    expect(settledShares).to.match(/^4,995,0\d\d(\.\d{1,6})?$/);
+    const pendingClaim = await cli(["vault", "claim", "--dry-run", "--private-key-env", "LP_KEY"], asLp);
+    expect(pendingClaim.code, pendingClaim.stderr).to.equal(0);
+    expect(pendingClaim.stdout).to.contain(`Claimable: ${settledShares} shares from settled deposits`);
     const claim = await cliJson(["vault", "claim", "--private-key-env", "LP_KEY"], asLp);
     expect(claim.claimed.claimableDepositShares).to.equal(done.args.shares);
 
@@ -265,6 +281,25 @@ describe("bulkhead CLI against a local node", function () {
     expect(status.vaultCashD18).to.equal((await engine().vaultCash(at)).toString());
     expect(BigInt(status.position.unlocksAt)).to.be.greaterThan(0n);
     expect(status.queuedDeposits).to.equal("0");
+
+    const human = await cli(["vault", "status", "--owner", lp.address], { key: null });
+    expect(human.code, human.stderr).to.equal(0);
+    const supply = BigInt(status.totalSupply);
+    const line = (label: string, value: string) => `\n${label}${" ".repeat(22 - label.length)}${value}\n`;
+    expect(human.stdout).to.contain(line("total shares", fmt.shares(supply, shareDecimals)));
+    expect(human.stdout).to.contain(line("your shares", settledShares));
+    expect(human.stdout).to.contain(line("claimable", "0 shares, $0.00"));
+    expect(human.stdout).to.not.contain(supply.toString());
+    expect(human.stdout).to.not.match(/\d{13,}/);
+
+    // The redemption preview names the shares the same way (refused here: the claim's cooldown runs).
+    const redeem = await cli(
+      ["vault", "request-redeem", "all", "--dry-run", "--private-key-env", "LP_KEY"],
+      asLp,
+    );
+    expect(redeem.code).to.equal(1);
+    expect(redeem.stdout).to.contain(`Preview: request the redemption of ${settledShares} shares (worth $`);
+    expect(redeem.stderr).to.contain("CooldownActive");
   });
 
   it("creates an account, deposits and commits a trade; its settlement fills at the preview's price", async function () {
@@ -347,6 +382,28 @@ describe("bulkhead CLI against a local node", function () {
     expect((await engine().getPositions(1n))[0].sizeD18).to.equal(wad("30"));
   });
 
+  it("trade --dry-run from a wallet that is neither owner nor operator shows the Unauthorized verdict", async function () {
+    const asLp = { key: lp.privateKey };
+    const verdict = `Unauthorized: ${lp.address} is neither the owner nor an operator of account 1`;
+    const human = await cli(["trade", "1", "ETH", "1", "--dry-run"], asLp);
+    expect(human.code).to.equal(1);
+    expect(human.stdout).to.contain("Preview: commit an order: buy 1.0000 ETH-USD in account 1");
+    expect(human.stdout).to.contain(`The engine would reject this: ${verdict}`);
+    expect(human.stdout).to.not.contain("(dry run: nothing sent)");
+    expect(human.stderr).to.equal(`Error: ${verdict}\n`);
+
+    const r = await cli(["trade", "1", "ETH", "1", "--dry-run", "--json"], asLp);
+    expect(r.code).to.equal(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.error).to.deep.include({ name: "Unauthorized", source: "preview", message: verdict });
+    expect(out.error.args).to.deep.equal({ caller: lp.address, accountId: "1" });
+
+    // The owner's dry run of the same order is fine, and nothing was committed either way.
+    const own = await cliJson(["trade", "1", "ETH", "1", "--dry-run"]);
+    expect(own.preview.allowed).to.equal(true);
+    expect((await engine().getOrder(1n, ETH)).commitTime).to.equal(0n);
+  });
+
   it("open-isolated, close (orders, each settled), and accounts --json listing both", async function () {
     const opened = await cliJson(["open-isolated", "BTC", "1000", "-0.1"]);
     expect(opened.accountId).to.equal("2");
@@ -396,5 +453,137 @@ describe("bulkhead CLI against a local node", function () {
     expect(human.code).to.equal(0);
     expect(human.stdout).to.match(/^1 of 2 accounts liquidatable at block \d+\n/);
     expect(human.stdout).to.contain(trader.address);
+  });
+  it("dev mint mints the mock USDC: to the key's address, to --to, or from the node's account without a key", async function () {
+    const token = MockERC20__factory.connect(book.token, provider);
+    const before = await token.balanceOf(trader.address);
+    const minted = await cliJson(["dev", "mint", "2,500"]);
+    expect(minted).to.deep.include({ action: "dev mint", to: trader.address, from: trader.address });
+    expect(minted.amount).to.equal(usd("2500").toString());
+    expect(await token.balanceOf(trader.address)).to.equal(before + usd("2500"));
+    expect(minted.balance).to.equal((before + usd("2500")).toString());
+
+    const stranger = Wallet.createRandom().address;
+    const human = await cli(["dev", "mint", "1000", "--to", stranger], { key: null });
+    expect(human.code, human.stderr).to.equal(0);
+    expect(human.stdout).to.match(
+      new RegExp(`Minted \\$1,000\\.00 of USDC to ${stranger} in block \\d+: balance \\$1,000\\.00\\n$`),
+    );
+    expect(await token.balanceOf(stranger)).to.equal(usd("1000"));
+
+    const nobody = await cli(["dev", "mint", "1000"], { key: null });
+    expect(nobody.code).to.equal(1);
+    expect(nobody.stderr).to.contain("Pass --to <address> or set BULKHEAD_PRIVATE_KEY");
+  });
+
+  it("dev price moves the mark and the pull feed together; an order committed afterwards settles at it", async function () {
+    const eth = book.markets.find((m) => m.id === ETH)!;
+    const out = await cliJson(["dev", "price", "ETH", "3,100"], { key: null });
+    expect(out).to.deep.include({ action: "dev price", marketId: ETH, symbol: "ETH-USD" });
+    expect(out.aggregatorAnswer).to.equal((3100n * 10n ** BigInt(FEED_DECIMALS)).toString());
+    expect(out.markPriceD18).to.equal(wad("3100").toString());
+    expect(out.pullPriceD18).to.equal(wad("3100").toString());
+    expect(out.publishTime).to.equal(out.updatedAt);
+    const [, answer, , updatedAt] = await MockAggregatorV3__factory.connect(
+      eth.aggregator,
+      provider,
+    ).latestRoundData();
+    expect(answer).to.equal(3100n * 10n ** BigInt(FEED_DECIMALS));
+    const [pullPrice, publishTime] = await PythPriceFeed__factory.connect(
+      eth.pullFeed,
+      provider,
+    ).latestPriceData();
+    expect(pullPrice).to.equal(wad("3100"));
+    expect(publishTime).to.equal(updatedAt);
+    expect((await engine().quoteTrade(ETH, wad("1"))).oraclePriceD18).to.equal(wad("3100"));
+
+    // Back above its liquidation price, account 1 buys 1 ETH; the order settles at the new mark.
+    const trade = await cliJson(["trade", "1", "ETH", "1"]);
+    expect(trade.preview.allowed).to.equal(true);
+    const [fill] = engineEvents(await settle(1n, ETH), "PositionModified");
+    expect(fill.fillPriceD18).to.be.greaterThanOrEqual(wad("3100"));
+    expect(fill.fillPriceD18).to.be.lessThan(wad("3101"));
+
+    const human = await cli(["dev", "price", "btc", "61000.5"], { key: null });
+    expect(human.code, human.stderr).to.equal(0);
+    expect(human.stdout).to.match(
+      /^Sent 0x[0-9a-f]{64} \(aggregator\)\nSent 0x[0-9a-f]{64} \(Pyth update\)\n/,
+    );
+    expect(human.stdout).to.match(/\nBTC-USD moved to 61,000\.50 at /);
+    expect(human.stdout).to.match(/\n {2}mark \(aggregator 0x[0-9a-fA-F]{40}, round \d+\): 61,000\.50\n/);
+    expect(human.stdout).to.match(/\n {2}pull feed \(MockPyth update, published \d+\): 61,000\.50\n/);
+
+    const tooPrecise = await cli(["dev", "price", "ETH", "3000.123456789"], { key: null });
+    expect(tooPrecise.code).to.equal(1);
+    expect(tooPrecise.stderr).to.contain("the ETH-USD feed has 8 decimals");
+  });
+
+  it("dev commands refuse a node that is not a local network", async function () {
+    // A node answering as Sepolia (chain 11155111).
+    const server = createHttpServer((req, res) => {
+      let body = "";
+      req.on("data", (d) => (body += d));
+      req.on("end", () => {
+        const { id } = JSON.parse(body) as { id: number };
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify({ jsonrpc: "2.0", id, result: "0xaa36a7" }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const remote = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      for (const args of [
+        ["dev", "mint", "100", "--to", trader.address],
+        ["dev", "price", "ETH", "3000"],
+      ]) {
+        const r = await cli(args, { rpc: remote });
+        expect(r.code).to.equal(1);
+        expect(r.stderr).to.equal(
+          `Error: bulkhead dev commands run on local networks only (chain id 31337 or 1337); the node at ${remote} is chain 11155111\n`,
+        );
+      }
+      const json = await cli(["dev", "mint", "100", "--json"], { rpc: remote });
+      expect(JSON.parse(json.stdout).error).to.include({ name: "NotLocalNetwork", source: "cli" });
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+  it("the keeper without KEEPER_ADDRESS_BOOK reads the same default address book and indexes from its startBlock", async function () {
+    expect(book.startBlock).to.be.greaterThan(0);
+    // One dry-run tick of the real entry point, with only a node and a key: the engine and the start block come
+    // from <BULKHEAD_DEPLOYMENTS_DIR>/31337.json, the file the CLI reads.
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      BULKHEAD_DEPLOYMENTS_DIR: bookDir,
+      KEEPER_RPC_URL: rpc,
+      KEEPER_PRIVATE_KEY: lp.privateKey,
+      KEEPER_ONCE: "1",
+      KEEPER_DRY_RUN: "1",
+    };
+    for (const name of ["KEEPER_ADDRESS_BOOK", "KEEPER_ENGINE", "KEEPER_START_BLOCK", "KEEPER_CONFIG"]) {
+      delete env[name];
+    }
+    const run = await new Promise<Run>((resolve, reject) => {
+      const child = spawn(process.execPath, [HARDHAT, "run", "keeper/main.ts"], { cwd: ROOT, env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      child.once("error", reject);
+      child.once("close", (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(run.code, run.stderr + run.stdout).to.equal(0);
+    const lines = run.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const found = lines.find((l) => l.msg === "default_address_book");
+    expect(found).to.deep.include({ file: path.join(bookDir, "31337.json"), chainId: "31337" });
+    const start = lines.find((l) => l.msg === "keeper_start");
+    expect(start).to.deep.include({
+      engine: book.engine,
+      startBlock: book.startBlock,
+      resumedFrom: book.startBlock,
+    });
   });
 });

@@ -8,7 +8,12 @@ import { REWARDS, REWARD_CAROL, makeKeeper, twoUnderwater } from "./helpers/keep
 import { EngineAdapter, decodeError, decodeLog } from "../keeper/chain.js";
 import { AccountIndexer } from "../keeper/indexer.js";
 import { MetricsServer } from "../keeper/metrics.js";
-import { loadConfig, resolveEngineAddress, resolveStartBlock } from "../keeper/config.js";
+import {
+  loadConfig,
+  resolveEngineAddress,
+  resolveStartBlock,
+  withDefaultAddressBook,
+} from "../keeper/config.js";
 import { settleNext, trade } from "./helpers/orders.js";
 
 describe("keeper bot", () => {
@@ -285,7 +290,11 @@ describe("keeper bot", () => {
     ]);
     expect(config).to.deep.include({ engine, dryRun: true, batchSize: 20, once: true, metricsPort: 9464 });
     expect(() => loadConfig({ KEEPER_ENGINE: engine, KEEPER_BATCH_SIZE: "501" }, [])).to.throw(/batchSize/);
-    expect(() => loadConfig({}, [])).to.throw(/KEEPER_ENGINE/);
+    // Neither an engine nor an address book is an error once the chain's default book is known to be missing.
+    const empty = mkdtempSync(path.join(tmpdir(), "keeper-nobook-"));
+    expect(() => resolveEngineAddress(withDefaultAddressBook(loadConfig({}, []), 31337n, empty))).to.throw(
+      /KEEPER_ENGINE/,
+    );
     expect(() => loadConfig({ KEEPER_ENGINE: "0x12" }, [])).to.throw(/not an address/);
     expect(
       loadConfig({ KEEPER_ENGINE: engine, KEEPER_MAX_GAS_PRICE_GWEI: "1.5" }, []).maxGasPriceWei,
@@ -341,5 +350,67 @@ describe("keeper bot", () => {
     writeFileSync(file, JSON.stringify({ engine, batchSzie: 3 }));
     expect(() => loadConfig({ KEEPER_CONFIG: file }, [])).to.throw(/batchSzie/);
     expect(() => loadConfig({ KEEPER_CONFIG: path.join(dir, "missing.json") }, [])).to.throw(/cannot read/);
+  });
+});
+
+describe("keeper configuration: the default address book", () => {
+  /** A folder holding `<chainId>.json` for chain 31337, as a deployment writes it (the fields the keeper reads). */
+  function deployments(engine: string, startBlock: number): string {
+    const dir = mkdtempSync(path.join(tmpdir(), "keeper-deployments-"));
+    writeFileSync(path.join(dir, "31337.json"), JSON.stringify({ chainId: 31337, engine, startBlock }));
+    return dir;
+  }
+
+  it("without KEEPER_ADDRESS_BOOK, finds deployments/<chainId>.json and starts at its startBlock", () => {
+    const engine = "0x" + "33".repeat(20);
+    const dir = deployments(engine, 1234);
+    const loaded = loadConfig({}, []);
+    expect(loaded.addressBook).to.equal(undefined);
+    expect(resolveStartBlock(loaded)).to.equal(0);
+
+    const config = withDefaultAddressBook(loaded, 31337n, dir);
+    expect(config.addressBook).to.equal(path.join(dir, "31337.json"));
+    expect(resolveEngineAddress(config)).to.equal(engine);
+    expect(resolveStartBlock(config)).to.equal(1234);
+    // KEEPER_START_BLOCK still wins; another chain has no book here.
+    expect(
+      resolveStartBlock(withDefaultAddressBook(loadConfig({ KEEPER_START_BLOCK: "7" }, []), 31337, dir)),
+    ).to.equal(7);
+    expect(withDefaultAddressBook(loaded, 1n, dir).addressBook).to.equal(undefined);
+  });
+
+  it("reads the folder BULKHEAD_DEPLOYMENTS_DIR names, as the CLI does", () => {
+    const engine = "0x" + "44".repeat(20);
+    const dir = deployments(engine, 99);
+    const saved = process.env.BULKHEAD_DEPLOYMENTS_DIR;
+    process.env.BULKHEAD_DEPLOYMENTS_DIR = dir;
+    try {
+      const config = withDefaultAddressBook(loadConfig({}, []), 31337n);
+      expect(resolveEngineAddress(config)).to.equal(engine);
+      expect(resolveStartBlock(config)).to.equal(99);
+    } finally {
+      if (saved === undefined) delete process.env.BULKHEAD_DEPLOYMENTS_DIR;
+      else process.env.BULKHEAD_DEPLOYMENTS_DIR = saved;
+    }
+  });
+
+  it("with KEEPER_ENGINE, uses the default book only if it names the same engine; an explicit book wins", () => {
+    const engine = "0x" + "55".repeat(20);
+    const dir = deployments(engine, 500);
+    const same = withDefaultAddressBook(loadConfig({ KEEPER_ENGINE: engine }, []), 31337n, dir);
+    expect(resolveStartBlock(same)).to.equal(500);
+    // Another deployment's start block could skip this engine's first events: index from 0 instead.
+    const other = withDefaultAddressBook(
+      loadConfig({ KEEPER_ENGINE: "0x" + "66".repeat(20) }, []),
+      31337n,
+      dir,
+    );
+    expect(other.addressBook).to.equal(undefined);
+    expect(resolveStartBlock(other)).to.equal(0);
+
+    const explicit = path.join(deployments(engine, 8), "31337.json");
+    const configured = withDefaultAddressBook(loadConfig({ KEEPER_ADDRESS_BOOK: explicit }, []), 31337n, dir);
+    expect(configured.addressBook).to.equal(explicit);
+    expect(resolveStartBlock(configured)).to.equal(8);
   });
 });

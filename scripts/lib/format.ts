@@ -6,9 +6,10 @@ const WAD = 10n ** 18n;
 /** "12,345.67" from a D18 amount, rounded towards zero to cents. */
 export const usd18 = (d18: bigint): string => formatD18(d18, 2);
 
-/** "+$12.34" / "-$12.34" from a D18 amount. */
+/** "+$12.34" / "-$12.34" from a D18 amount; "$0.00" (no sign) when it rounds to zero cents. */
 export function signedUsd(d18: bigint): string {
-  return `${d18 < 0n ? "-" : "+"}$${usd18(d18 < 0n ? -d18 : d18)}`;
+  const cents = usd18(d18 < 0n ? -d18 : d18);
+  return cents === "0.00" ? "$0.00" : `${d18 < 0n ? "-" : "+"}$${cents}`;
 }
 
 /** "$12,345.67" from token units of `decimals`. */

@@ -4,7 +4,14 @@ import { AbiCoder, Interface, type ErrorFragment } from "ethers";
 
 import { ethers, networkHelpers, deployBulkhead, ETH } from "../helpers/fixture.js";
 import { usd, wad, DAY } from "../helpers/constants.js";
-import { decodeError, decodeRevert, errorInterface, formatD18 } from "../../sdk/errors.js";
+import {
+  decodeError,
+  decodeRevert,
+  errorInterface,
+  formatD18,
+  formatFixed,
+  formatPercentD18,
+} from "../../sdk/errors.js";
 import { clientFor } from "./harness.js";
 import { priceUpdate, trade } from "../helpers/orders.js";
 import { settleWhenReady } from "../helpers/vault.js";
@@ -26,6 +33,23 @@ describe("SDK error decoding", () => {
     expect(formatD18(1_234_567_891n * 10n ** 15n)).to.equal("1,234,567.89");
     expect(formatD18(-(2000n * 10n ** 18n))).to.equal("-2,000.00");
     expect(formatD18(999n)).to.equal("0.00");
+  });
+
+  it("never prints a minus sign on an amount that shows as zero", () => {
+    expect(formatD18(-999n)).to.equal("0.00");
+    expect(formatD18(-(10n ** 16n) + 1n)).to.equal("0.00"); // -0.00999...
+    expect(formatD18(-(10n ** 16n))).to.equal("-0.01");
+    expect(formatD18(-5n * 10n ** 13n, 4)).to.equal("0.0000");
+    expect(formatD18(-5n * 10n ** 13n, 6)).to.equal("-0.000050");
+    expect(formatFixed(-1n, 6)).to.equal("0.00");
+    expect(formatFixed(-10_000n, 6)).to.equal("-0.01");
+    expect(formatFixed(-1_234_000_000n, 6, 0)).to.equal("-1,234");
+    expect(formatFixed(-1n, 6, 0)).to.equal("0");
+    expect(formatPercentD18(-(10n ** 13n))).to.equal("0.00%"); // -0.001%
+    expect(formatPercentD18(-(10n ** 14n))).to.equal("-0.01%");
+    // The messages built on them: a barely negative equity reads 0.00.
+    const data = errorInterface.encodeErrorResult("InsufficientMargin", [-1n, 2000n * 10n ** 18n]);
+    expect(decodeError(data)?.message).to.equal("InsufficientMargin: equity 0.00 < initial margin 2,000.00");
   });
 
   it("decodes InsufficientMargin with equity and initial margin", async () => {
