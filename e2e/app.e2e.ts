@@ -60,6 +60,8 @@ describe("web app (browser, end to end)", function () {
       pricePath: JSON.stringify({ kind: "hold" }),
       publishEveryMs: 1000,
       logDir: path.join(OUT, "logs"),
+      // The production build (the one `npm test` compiled): the browser drives the bytecode that ships.
+      fastBuild: false,
       say: () => undefined,
     });
     provider = new JsonRpcProvider(playground.rpcUrl, Network.from(playground.book.chainId), {

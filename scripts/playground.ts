@@ -5,7 +5,9 @@
  *
  * Environment: BULKHEAD_RPC_URL (node, default http://127.0.0.1:8545), BULKHEAD_APP_PORT (default 5173),
  * PLAYGROUND_PRICES ("walk": a gentle seeded random walk, the default; "hold": prices move only when you move
- * them), PLAYGROUND_WALLETS (default 4).
+ * them), PLAYGROUND_WALLETS (default 4), PLAYGROUND_BUILD ("fast": unoptimized contracts compiled in about 2
+ * minutes into their own folders, the default; "production": the optimized build `npm test` uses, same behaviour,
+ * real gas).
  */
 import path from "node:path";
 
@@ -25,6 +27,7 @@ const playground = await startPlayground({
   pricePath: JSON.stringify(walk ? { kind: "randomWalk", seed: 7, volatilityBps: 15 } : { kind: "hold" }),
   publishEveryMs: 3000,
   logDir: path.join("out", "playground"),
+  fastBuild: (process.env.PLAYGROUND_BUILD ?? "fast") === "fast",
 }).catch((error: unknown) => {
   console.error(`Playground failed: ${(error as Error).message}`);
   process.exit(1);

@@ -24,7 +24,7 @@ export interface AccountView {
   risk: AccountRisk;
   orders: OrderInfo[];
   /** Whether the connected wallet may act on it (owner, or an operator of the owner or of the account). */
-  authorised: boolean;
+  authorized: boolean;
 }
 
 export interface VaultView {
@@ -77,10 +77,10 @@ async function readAccount(
   const orders = (await Promise.all(marketIds.map((m) => client.getOrder(id, m, { blockTag })))).filter(
     (o) => o.status !== "none",
   );
-  let authorised = false;
+  let authorized = false;
   if (wallet !== undefined) {
     const owner = account.info.owner;
-    authorised =
+    authorized =
       owner.toLowerCase() === wallet.toLowerCase() ||
       (await client.engine.isAuthorized(id, wallet, { blockTag }));
   }
@@ -89,7 +89,7 @@ async function readAccount(
     snapshot: account,
     risk: accountRisk(snapshot, account, snapshot.timestamp),
     orders,
-    authorised,
+    authorized,
   };
 }
 

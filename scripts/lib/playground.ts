@@ -38,6 +38,11 @@ export interface PlaygroundOptions {
   /** How often the publisher republishes prices (ms). */
   publishEveryMs: number;
   logDir: string;
+  /**
+   * Compile for start-up time (BULKHEAD_BUILD=playground, see hardhat.config.ts: unoptimized, own artifacts, larger
+   * contracts allowed) instead of the production build. Same behaviour, different gas.
+   */
+  fastBuild: boolean;
   /** Progress lines (default: console.log). */
   say?: (line: string) => void;
 }
@@ -174,7 +179,10 @@ export async function startPlayground(o: PlaygroundOptions): Promise<Playground>
       `Something already answers at ${o.rpcUrl}: stop it, or point BULKHEAD_RPC_URL at a free port (e.g. http://127.0.0.1:8546)`,
     );
   }
-  const env = { BULKHEAD_RPC_URL: o.rpcUrl };
+  const env: NodeJS.ProcessEnv = {
+    BULKHEAD_RPC_URL: o.rpcUrl,
+    BULKHEAD_BUILD: o.fastBuild ? "playground" : "default",
+  };
   const children: ChildProcess[] = [];
   let app: AppServer | undefined;
   const stop = async () => {
@@ -183,7 +191,8 @@ export async function startPlayground(o: PlaygroundOptions): Promise<Playground>
   };
   try {
     say(
-      `Building the web app and starting a node at ${o.rpcUrl} (the first run compiles the contracts: ~2-3 min)…`,
+      `Building the web app and starting a node at ${o.rpcUrl}; the first run compiles the contracts ` +
+        `(${o.fastBuild ? "about 2 min, unoptimized for a fast start" : "about 3-4 min"}), later runs reuse them…`,
     );
     const building = run(
       BIN("vite"),
@@ -194,7 +203,7 @@ export async function startPlayground(o: PlaygroundOptions): Promise<Playground>
     const node = start(
       BIN("hardhat"),
       ["node", "--hostname", url.hostname, "--port", url.port || "8545"],
-      {},
+      env,
       path.join(o.logDir, "node.log"),
     );
     children.push(node);

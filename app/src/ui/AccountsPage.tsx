@@ -157,7 +157,7 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
             ["withdrawable", usd(maxWithdraw * scale)],
           ]}
         />
-        {!account.authorised && (
+        {!account.authorized && (
           <p class="tone-bad">
             This wallet is neither the owner nor an operator of this account: it can only watch.
           </p>
@@ -167,7 +167,7 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
           <Button
             onClick={() => withAmount("Deposit", (u) => client.deposit(account.id, u))}
             busy={ctx.busy === "Deposit"}
-            disabled={!account.authorised}
+            disabled={!account.authorized}
             testid="deposit"
           >
             Deposit
@@ -176,7 +176,7 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
             kind="plain"
             onClick={() => withAmount("Withdraw", (u) => client.withdraw(account.id, u))}
             busy={ctx.busy === "Withdraw"}
-            disabled={!account.authorised}
+            disabled={!account.authorized}
             testid="withdraw"
           >
             Withdraw
@@ -195,7 +195,7 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
             />
             <Button
               kind="plain"
-              disabled={target === "" || !account.authorised}
+              disabled={target === "" || !account.authorized}
               onClick={() =>
                 withAmount("Transfer margin", (u) =>
                   client.transferMargin(account.id, BigInt(target), u * scale),
@@ -226,7 +226,7 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
               p.liquidationPriceD18 === 0n ? "-" : `$${price(p.liquidationPriceD18)}`,
               <Button
                 kind="plain"
-                disabled={!account.authorised || account.orders.some((o) => o.marketId === p.marketId)}
+                disabled={!account.authorized || account.orders.some((o) => o.marketId === p.marketId)}
                 busy={ctx.busy === `Close ${symbolOf(ctx.config, p.marketId)}`}
                 onClick={() =>
                   void ctx.act(`Close ${symbolOf(ctx.config, p.marketId)}`, () =>

@@ -8,9 +8,8 @@ import { useState } from "preact/hooks";
 
 import {
   acceptablePrice,
-  decodeError,
-  errorInterface,
   math,
+  previewErrorMessage,
   previewSettlement,
   settlementReward,
   type Preview,
@@ -29,30 +28,11 @@ interface Ticket {
   preview: Preview;
 }
 
-/** The preview's verdict in words: the engine's custom error, decoded as a revert would be. */
+/** The preview's verdict in words: the engine's custom error, as the SDK decodes the same revert from the chain. */
 function verdict(ctx: AppContext, t: Ticket): { ok: boolean; text: string } {
-  if (!t.account.authorised) {
-    return {
-      ok: false,
-      text: "Unauthorized: this wallet is neither the owner nor an operator of the account.",
-    };
-  }
   if (t.preview.allowed)
     return { ok: true, text: "The engine would accept this order at the current price." };
-  return {
-    ok: false,
-    text: t.preview.reason ? describe(ctx, t.preview) : "The engine would refuse this order.",
-  };
-}
-
-function describe(ctx: AppContext, p: Preview): string {
-  const name = p.error?.name ?? p.reason ?? "Rejected";
-  try {
-    const data = errorInterface.encodeErrorResult(name, p.error?.args ?? []);
-    return decodeError(data, ctx.view.snapshot.tokenDecimals)?.message ?? name;
-  } catch {
-    return name;
-  }
+  return { ok: false, text: previewErrorMessage(t.preview, ctx.view.snapshot.tokenDecimals) ?? "Refused." };
 }
 
 export function TradePage({ ctx }: { ctx: AppContext }) {
@@ -112,6 +92,7 @@ export function TradePage({ ctx }: { ctx: AppContext }) {
         market.priceD18,
         reward,
         now,
+        { address: ctx.wallet.address, authorized: account.authorized },
       );
       ticket = { account, marketId, sizeD18, bound, preview };
     } catch (error) {
