@@ -9,7 +9,7 @@
  * Environment: BULKHEAD_RPC_URL (default http://127.0.0.1:8545), BULKHEAD_ADDRESS_BOOK (default
  * deployments/<chainId>.json), BULKHEAD_APP_PORT (default 5173; 0 = any free port).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -102,8 +102,10 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
       }
       const relative = path.normalize(decodeURIComponent(url.pathname)).replace(/^([/\\])+/, "");
       let file = path.join(dist, relative);
-      if (!file.startsWith(dist) || !existsSync(file) || relative === "")
+      // Anything outside dist (`..`), missing, or a folder is the single-page app's index.
+      if (!file.startsWith(dist + path.sep) || !existsSync(file) || !statSync(file).isFile()) {
         file = path.join(dist, "index.html");
+      }
       response.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
       response.end(readFileSync(file));
     })().catch((error: unknown) => {

@@ -191,14 +191,8 @@ export async function startPlayground(o: PlaygroundOptions): Promise<Playground>
   };
   try {
     say(
-      `Building the web app and starting a node at ${o.rpcUrl}; the first run compiles the contracts ` +
+      `Starting a node at ${o.rpcUrl}; the first run compiles the contracts ` +
         `(${o.fastBuild ? "about 2 min, unoptimized for a fast start" : "about 3-4 min"}), later runs reuse them…`,
-    );
-    const building = run(
-      BIN("vite"),
-      ["build", "--config", "app/vite.config.ts"],
-      {},
-      path.join(o.logDir, "app-build.log"),
     );
     const node = start(
       BIN("hardhat"),
@@ -214,6 +208,13 @@ export async function startPlayground(o: PlaygroundOptions): Promise<Playground>
       ["run", "deploy/deploy.ts", "--network", "localhost"],
       env,
       path.join(o.logDir, "deploy.log"),
+    );
+    // The app imports the typechain bindings the deploy's compile just wrote: build it now, alongside the rest.
+    const building = run(
+      BIN("vite"),
+      ["build", "--config", "app/vite.config.ts"],
+      {},
+      path.join(o.logDir, "app-build.log"),
     );
     const chainId = Number(await rpc(o.rpcUrl, "eth_chainId"));
     const bookFile = path.join(ROOT, "deployments", `${chainId}.json`);
