@@ -216,6 +216,7 @@ export async function startPlayground(o: PlaygroundOptions): Promise<Playground>
       {},
       path.join(o.logDir, "app-build.log"),
     );
+    building.catch(() => undefined); // awaited below; a failure before that point must not go unhandled
     const chainId = Number(await rpc(o.rpcUrl, "eth_chainId"));
     const bookFile = path.join(ROOT, "deployments", `${chainId}.json`);
     const book = addressBookSchema.parse(JSON.parse(readFileSync(bookFile, "utf8")));
