@@ -5,3 +5,4 @@ export * from "./client.js";
 export * from "./errors.js";
 export * from "./preview.js";
 export * from "./pyth.js";
+export * as portfolio from "./portfolio.js";
