@@ -327,6 +327,25 @@ const [triggered] = await engine.adlStatus(M_ADL);
 check(triggered, "ADL triggered");
 await measure("autoDeleverage", () => engine.connect(keeper).autoDeleverage(heidiId, M_ADL));
 
+const ethFeed = (await engine.getMarketParams(MARKET_ETH)).feed;
+// ---- dynamic margin: a market's volatility sample, one interval after the first (the steady-state poke) ----
+const volatilityOracle = await ethers.deployContract("VolatilityOracle", [admin, admin]);
+await send(() =>
+  volatilityOracle.connect(admin).setParams(MARKET_ETH, {
+    feed: ethFeed,
+    interval: 3600,
+    lambdaD18: wad("0.9"),
+    winsorD18: wad("4"),
+    baseVolD18: wad("0.01"),
+    capD18: wad("3"),
+    risePerHourD18: wad("0.3"),
+    fallPerHourD18: wad("0.05"),
+  }),
+);
+await send(() => volatilityOracle.connect(keeper).poke(MARKET_ETH));
+await setPrice(MARKET_ETH, "2990");
+await measure("pokeVolatility", () => volatilityOracle.connect(keeper).poke(MARKET_ETH), 3600n);
+
 // ---- report ----
 const names = Object.keys(gas).sort();
 const report: Record<string, number> = {};

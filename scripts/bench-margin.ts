@@ -9,15 +9,16 @@
  *    per hour and left with 4% (about a tenth of the time, in spells of a day);
  *  - correlation breaks: a state (0.2% per hour in, 10% out) where the rotation factor's volatility triples and
  *    BTC's loading on the common factor halves, so ETH/BTC hedges fail;
- *  - the model's margin follows the dynamic-margin rule of DESIGN.md: an EWMA (lambda 0.9) of each market's
- *    hourly returns, winsorised at 4 sigma, gives a multiplier clamp(sigma_hat / sigma_base, 1, 3) that rises at
- *    most 0.3 per hour and falls at most 0.05; maintenance margin uses the multiplier of two hours earlier.
+ *  - the model's margin follows the dynamic-margin rule of DESIGN.md through the on-chain estimator itself
+ *    (VolatilityOracle.sol, mirrored to the wei by sdk/volatility.ts): an EWMA (lambda 0.9) of each market's
+ *    hourly log-returns, winsorised at 4 sigma, gives a multiplier clamp(sigma_hat / sigma_base, 1, 3) that rises
+ *    at most 0.3 per hour and falls at most 0.05; maintenance margin uses the MM multiplier, one sample behind.
  * Each hour, every portfolio's maintenance margin (at the lagged multiplier) is compared with the loss the next
  * hour brings; an exceedance is a loss above it. Portfolios: the hedged pair, the naked long, the basket, and
  * each of them reversed (both tails).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
-import { portfolio } from "../sdk/index.js";
+import { portfolio, volatility } from "../sdk/index.js";
 import type { RiskLeg } from "../sdk/portfolio.js";
 import { writeChart } from "./lib/chart.js";
 import { rng } from "./lib/rng.js";
@@ -75,11 +76,15 @@ function simulate(hours: number): Hour[] {
 
 /* ------------------------------------------------ dynamic margin ------------------------------------------------ */
 
-const LAMBDA = 0.9;
-const CAP = 3;
-const RISE_PER_HOUR = 0.3;
-const FALL_PER_HOUR = 0.05;
-const MM_LAG_HOURS = 2;
+/** The estimator's parameters (VolatilityOracle.Params without the feed); baseVol is each market's model volatility. */
+const VOL = {
+  interval: 3600n,
+  lambdaD18: wadOf(0.9),
+  winsorD18: wadOf(4),
+  capD18: wadOf(3),
+  risePerHourD18: wadOf(0.3),
+  fallPerHourD18: wadOf(0.05),
+};
 
 /** The model's own hourly volatility of a market: the base the multiplier is measured against. */
 function baseVol(symbol: string): number {
@@ -88,24 +93,23 @@ function baseVol(symbol: string): number {
   return Math.sqrt(factorVar + m.idioVol ** 2);
 }
 
-/** Per market, the IM multiplier after each hour (index t: known at the end of hour t). */
-function multipliers(path: Hour[]): Map<string, number[]> {
+/**
+ * Per market, the MM multiplier in force during each hour t+1, i.e. after the sample at the end of hour t: the
+ * contract's own estimator (sdk/volatility.ts, equal to VolatilityOracle.sol to the wei) run on the price path.
+ */
+function mmMultipliers(path: Hour[]): Map<string, number[]> {
   const out = new Map<string, number[]>();
-  for (const s of symbols) {
-    const base = baseVol(s);
-    let variance = base ** 2;
-    let mult = 1;
+  for (const symbol of symbols) {
+    const params = { ...VOL, baseVolD18: wadOf(baseVol(symbol)) };
+    let price = wadOf(marketOf(c, symbol).price);
+    let state = volatility.initialState(params, price, 0n);
     const series: number[] = [];
-    for (const h of path) {
-      const r = Math.log(1 + h.returns.get(s)!);
-      const cap = 4 * Math.sqrt(variance);
-      const w = Math.max(-cap, Math.min(cap, r));
-      variance = LAMBDA * variance + (1 - LAMBDA) * w * w;
-      const target = Math.max(1, Math.min(CAP, Math.sqrt(variance) / base));
-      mult = target > mult ? Math.min(target, mult + RISE_PER_HOUR) : Math.max(target, mult - FALL_PER_HOUR);
-      series.push(mult);
-    }
-    out.set(s, series);
+    path.forEach((h, t) => {
+      price = (price * wadOf(1 + h.returns.get(symbol)!)) / 10n ** 18n;
+      state = volatility.sample(params, state, price, BigInt((t + 1) * 3600)).state;
+      series.push(Number(volatility.mmMultiplier(state)) / 1e18);
+    });
+    out.set(symbol, series);
   }
   return out;
 }
@@ -144,8 +148,8 @@ function modes(book: Book) {
 
 /* --------------------------------------------------- backtest --------------------------------------------------- */
 
-const path = simulate(HOURS + MM_LAG_HOURS + 1);
-const mults = multipliers(path);
+const path = simulate(HOURS + 1);
+const mults = mmMultipliers(path);
 const books = Object.entries(PORTFOLIOS).flatMap(([name, book]) => [
   [name, book] as const,
   [`${name} (reversed)`, book.map(([s, n]) => [s, -n]) as Book] as const,
@@ -154,8 +158,8 @@ const perPortfolio: Record<string, { samples: number; exceedances: number }> = {
 let samples = 0;
 let exceedances = 0;
 const chartRows: { mm: number; loss: number }[] = [];
-for (let t = MM_LAG_HOURS; t < MM_LAG_HOURS + HOURS; t++) {
-  const lagged = (s: string) => mults.get(s)![t - MM_LAG_HOURS];
+for (let t = 0; t < HOURS; t++) {
+  const lagged = (s: string) => mults.get(s)![t];
   const nextHour = path[t + 1];
   for (const [name, book] of books) {
     const mm = usd(portfolio.requirement(model, legs(book, lagged)).mmD18);
@@ -201,11 +205,13 @@ const report = {
     imScalar: c.imScalar,
     scenarios: c.scenarios.map((s) => s.name),
     dynamicMargin: {
-      lambda: LAMBDA,
-      cap: CAP,
-      risePerHour: RISE_PER_HOUR,
-      fallPerHour: FALL_PER_HOUR,
-      mmLagHours: MM_LAG_HOURS,
+      estimator: "VolatilityOracle (sdk/volatility.ts)",
+      lambda: 0.9,
+      winsor: 4,
+      cap: 3,
+      risePerHour: 0.3,
+      fallPerHour: 0.05,
+      mmLag: "one sample (min of the IM multiplier now and an hour ago)",
     },
   },
 };

@@ -6,3 +6,4 @@ export * from "./errors.js";
 export * from "./preview.js";
 export * from "./pyth.js";
 export * as portfolio from "./portfolio.js";
+export * as volatility from "./volatility.js";
