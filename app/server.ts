@@ -10,7 +10,7 @@
  * deployments/<chainId>.json), BULKHEAD_APP_PORT (default 5173; 0 = any free port).
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -29,6 +29,38 @@ const TYPES: Record<string, string> = {
   ".json": "application/json",
   ".png": "image/png",
 };
+
+/**
+ * What the page may ask the node through `/rpc`: reads, and broadcasting transactions the wallet signed. The
+ * node's own methods (`hardhat_*`, `evm_*`, `eth_sendTransaction` with its unlocked accounts) are never exposed to
+ * a web origin, local or not.
+ */
+const READ_METHODS = new Set([
+  "eth_blockNumber",
+  "eth_call",
+  "eth_chainId",
+  "eth_estimateGas",
+  "eth_feeHistory",
+  "eth_gasPrice",
+  "eth_getBalance",
+  "eth_getBlockByHash",
+  "eth_getBlockByNumber",
+  "eth_getCode",
+  "eth_getLogs",
+  "eth_getStorageAt",
+  "eth_getTransactionByHash",
+  "eth_getTransactionCount",
+  "eth_getTransactionReceipt",
+  "eth_maxPriorityFeePerGas",
+  // Already signed by the user's wallet: a wallet that added the chain with this server's /rpc broadcasts here.
+  "eth_sendRawTransaction",
+  "net_version",
+]);
+
+function rpcError(response: ServerResponse, id: unknown, code: number, message: string, status = 200): void {
+  response.writeHead(status, { "content-type": "application/json" });
+  response.end(JSON.stringify({ jsonrpc: "2.0", id, error: { code, message } }));
+}
 
 export interface AppServerOptions {
   rpcUrl: string;
@@ -70,23 +102,33 @@ export async function startAppServer(options: AppServerOptions): Promise<AppServ
     void (async () => {
       const url = new URL(request.url ?? "/", "http://app");
       if (url.pathname === "/rpc" && request.method === "POST") {
+        let payload: unknown;
+        try {
+          payload = JSON.parse((await body(request)).toString("utf8"));
+        } catch {
+          return rpcError(response, null, -32700, "parse error");
+        }
+        const refused = (Array.isArray(payload) ? payload : [payload]).find(
+          (call) => !READ_METHODS.has((call as { method?: string } | null)?.method ?? ""),
+        ) as { id?: unknown; method?: unknown } | undefined;
+        if (refused !== undefined) {
+          return rpcError(
+            response,
+            refused?.id ?? null,
+            -32601,
+            `${String(refused?.method)} is not served here`,
+          );
+        }
         try {
           const upstream = await fetch(options.rpcUrl, {
             method: "POST",
             headers: { "content-type": "application/json" },
-            body: new Uint8Array(await body(request)),
+            body: JSON.stringify(payload),
           });
           response.writeHead(upstream.status, { "content-type": "application/json" });
           response.end(Buffer.from(await upstream.arrayBuffer()));
         } catch (error) {
-          response.writeHead(502, { "content-type": "application/json" });
-          response.end(
-            JSON.stringify({
-              jsonrpc: "2.0",
-              id: null,
-              error: { code: -32603, message: `node unreachable: ${(error as Error).message}` },
-            }),
-          );
+          rpcError(response, null, -32603, `node unreachable: ${(error as Error).message}`, 502);
         }
         return;
       }

@@ -64,6 +64,21 @@ describe("npm run playground", function () {
         }),
       });
       expect(((await code!.json()) as { result: string }).result.length).to.be.greaterThan(2);
+      // ...but serves reads only: the node's own methods and its unlocked accounts stay out of a web origin's reach.
+      for (const body of [
+        { jsonrpc: "2.0", id: 7, method: "hardhat_setBalance", params: [config.book.engine, "0x1"] },
+        [
+          { jsonrpc: "2.0", id: 8, method: "eth_blockNumber", params: [] },
+          { jsonrpc: "2.0", id: 9, method: "eth_sendTransaction", params: [{}] },
+        ],
+      ]) {
+        const refused = await answers(`http://127.0.0.1:${APP_PORT}/rpc`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+        expect(((await refused!.json()) as { error: { code: number } }).error.code).to.equal(-32601);
+      }
     } finally {
       child.kill("SIGINT");
     }
