@@ -4,28 +4,17 @@
  * yet (no artifacts/build-info), and never fail.
  */
 import { expect } from "chai";
-import { spawn } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Run, runProcess } from "./helpers/process.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const NOTE = /^Compiling contracts with solc 0\.8\.28 via-IR: the first build takes a few minutes/m;
 
-function npmRun(
-  script: string,
-  cwd: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("npm", ["run", "--silent", script], { cwd, env: process.env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function npmRun(script: string, cwd: string): Promise<Run> {
+  return runProcess("npm", ["run", "--silent", script], { cwd });
 }
 
 describe("first-build note (npm pretest / prebuild)", function () {

@@ -29,17 +29,12 @@ import {
   PythPriceFeed__factory,
 } from "../types/ethers-contracts/index.js";
 import { FEED_DECIMALS, TOKEN_SCALE, WAD, usd, wad } from "./helpers/constants.js";
+import { type Run, runProcess } from "./helpers/process.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(ROOT, "bin", "bulkhead.js");
 const HARDHAT = path.join(ROOT, "node_modules", ".bin", "hardhat");
 const ETH = 1;
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -93,15 +88,7 @@ describe("bulkhead CLI against a local node", function () {
     delete env.BULKHEAD_PRIVATE_KEY;
     const key = opts.key === undefined ? trader.privateKey : opts.key;
     if (key !== null) env.BULKHEAD_PRIVATE_KEY = key;
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, "--rpc", opts.rpc ?? rpc, ...args], { cwd: ROOT, env });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    return runProcess(process.execPath, [BIN, "--rpc", opts.rpc ?? rpc, ...args], { cwd: ROOT, env });
   }
 
   /** Runs with --json, expects success, and parses the single JSON object on stdout. */
@@ -563,15 +550,7 @@ describe("bulkhead CLI against a local node", function () {
     for (const name of ["KEEPER_ADDRESS_BOOK", "KEEPER_ENGINE", "KEEPER_START_BLOCK", "KEEPER_CONFIG"]) {
       delete env[name];
     }
-    const run = await new Promise<Run>((resolve, reject) => {
-      const child = spawn(process.execPath, [HARDHAT, "run", "keeper/main.ts"], { cwd: ROOT, env });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => (stdout += d));
-      child.stderr.on("data", (d) => (stderr += d));
-      child.once("error", reject);
-      child.once("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    const run = await runProcess(process.execPath, [HARDHAT, "run", "keeper/main.ts"], { cwd: ROOT, env });
     expect(run.code, run.stderr + run.stdout).to.equal(0);
     const lines = run.stdout
       .split("\n")
