@@ -18,7 +18,7 @@ import {
   size,
   usd,
 } from "../format.js";
-import type { AppContext } from "./App.js";
+import type { AppContext, Sent } from "./App.js";
 import { EquityChart } from "./Chart.js";
 import { Button, Card, Field, Pairs, Select, Table, Tone } from "./kit.js";
 
@@ -117,11 +117,11 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
   const s = account.risk.summary;
   const now = ctx.view.timestamp;
 
-  const withAmount = (label: string, send: (units: bigint) => Promise<unknown>) => {
+  const withAmount = (label: string, send: (units: bigint) => Promise<Sent>) => {
     try {
       setInputError(undefined);
       const units = parseAmount(amount, d);
-      void ctx.act(label, () => send(units) as never).then((ok) => ok && setAmount(""));
+      void ctx.act(label, () => send(units)).then((ok) => ok && setAmount(""));
     } catch (error) {
       setInputError(errorText(error, d));
     }

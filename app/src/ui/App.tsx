@@ -17,7 +17,7 @@ import { TradePage } from "./TradePage.js";
 import { VaultPage } from "./VaultPage.js";
 import { Button } from "./kit.js";
 
-type Sent = ContractTransactionResponse | ContractTransactionResponse[] | undefined | void;
+export type Sent = ContractTransactionResponse | ContractTransactionResponse[] | undefined | void;
 
 /** What every page gets. */
 export interface AppContext {
