@@ -637,8 +637,10 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     ///      risk-increasing trade needs vault cash to cover the total reserve.
     function _updateReserve(Market storage m, uint256 price) internal {
         uint256 larger = m.longOi > m.shortOi ? m.longOi : m.shortOi;
-        uint256 reservedUsd = (larger.mulUp(price).mulUp(uint256(m.reserveRatioD9) * D9_TO_D18) + WAD - 1) /
-            WAD;
+        uint256 reservedUsd = MarginMath.ceilDiv(
+            larger.mulUp(price).mulUp(uint256(m.reserveRatioD9) * D9_TO_D18),
+            WAD
+        );
         uint256 previous = m.reservedUsd;
         if (reservedUsd == previous) return;
         _ledger.reservedUsd = SafeCast.toUint56(_ledger.reservedUsd + reservedUsd - previous);

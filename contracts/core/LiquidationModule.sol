@@ -229,7 +229,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
                 uint256 num = s.maintenanceMarginD18.mulUp(onePlusBuffer) +
                     r.flatKeeperRewardD18 -
                     uint256(s.equityD18);
-                uint256 fraction = (num * WAD + den - 1) / den;
+                uint256 fraction = MarginMath.ceilDiv(num * WAD, den);
                 if (fraction < WAD) {
                     plan.partial_ = true;
                     plan.fraction = fraction;
@@ -398,7 +398,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         // Settling this position's funding alone already brings the market under target: nothing to close.
         if (excess <= 0) revert AdlNotTriggered(marketId, marketPnl, trigger);
         uint256 den = uint256(gross).mulDown(WAD - r.adlTargetD18);
-        uint256 fraction = den == 0 ? WAD : (uint256(excess) * WAD + den - 1) / den;
+        uint256 fraction = den == 0 ? WAD : MarginMath.ceilDiv(uint256(excess) * WAD, den);
         return _fractionOf(size, fraction);
     }
 

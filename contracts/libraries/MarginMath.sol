@@ -30,6 +30,12 @@ library MarginMath {
         return p == 0 ? 0 : (p - 1) / WAD + 1;
     }
 
+    /// @dev a / b for b > 0 and a + b < 2^256, rounded up: the one ceiling division of the engine and its modules,
+    ///      so that its rounding is fuzzed in one place.
+    function ceilDiv(uint256 a, uint256 b) internal pure returns (uint256) {
+        return (a + b - 1) / b;
+    }
+
     /// @dev a / b for b > 0, rounded towards -inf.
     function divFloor(int256 a, int256 b) internal pure returns (int256 q) {
         q = a / b;

@@ -29,6 +29,17 @@ contract MarginMathFuzzTest {
         vm.assertLe(up - down, 1, "more than one wei apart");
     }
 
+    function testFuzz_ceilDivIsTheCeiling(uint256 a, uint256 b) public pure {
+        a = _bound(a, 0, 2 ** 150);
+        b = _bound(b, 1, 2 ** 100);
+        uint256 c = MarginMath.ceilDiv(a, b);
+        vm.assertGe(c * b, a, "ceilDiv below the quotient");
+        vm.assertTrue(c == 0 || (c - 1) * b < a, "ceilDiv not tight");
+        // Exact quotients (the boundary a rounding slip shows at) and zero.
+        vm.assertEq(MarginMath.ceilDiv(a * b, b), a, "exact quotient moved");
+        vm.assertEq(MarginMath.ceilDiv(0, b), 0, "zero is not zero");
+    }
+
     function testFuzz_divFloorAndDivCeilBracketTheQuotient(int256 a, uint256 bSeed) public pure {
         a = _boundSigned(a, 2 ** 200);
         int256 b = int256(_bound(bSeed, 1, 2 ** 50));
