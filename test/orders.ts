@@ -422,6 +422,30 @@ describe("Orders", function () {
       expect((await engine.getAccount(1)).collateralD18).to.be.greaterThan(cross);
       await expectCustodyIdentity(contracts);
     });
+    it("an underwater isolated account cannot be closed to the wallet: the close is refused, liquidation takes it and cancels the close", async function () {
+      const { signers, contracts } = await loadFixture(deployWithReward);
+      const { engine, token, ethAggregator } = contracts;
+      const { bob, keeper } = signers;
+      await engine.connect(bob).commitIsolatedOrder(ETH, 0, usd("500"), wad("1"), BUY, REWARD);
+      const id = await engine.accountCount();
+      await settleNext(engine, id, ETH, { keeper });
+      // A gap past bankruptcy before any keeper liquidates: 600 USD of loss on 500 of collateral.
+      await ethAggregator.setAnswer(feedAnswer("2400"));
+      const wallet = await token.balanceOf(bob);
+      await engine.connect(bob).commitCloseIsolated(id, 0, 0, REWARD);
+      // Settling would leave negative equity with the owner walking away: refused, so no collateral at or below
+      // zero ever reaches the payout to the wallet.
+      await expect(settleNext(engine, id, ETH, { keeper })).to.be.revertedWithCustomError(
+        engine,
+        "WouldBeLiquidatable",
+      );
+      await expect(engine.connect(keeper).liquidate(id, keeper))
+        .to.emit(engine, "OrderCancelled")
+        .withArgs(id, ETH, keeper.address);
+      expect(await token.balanceOf(bob), "not a single token unit to the owner").to.equal(wallet);
+      expect((await engine.getOrder(id, ETH)).commitTime, "the close is gone").to.equal(0n);
+      await expectCustodyIdentity(contracts);
+    });
   });
 
   describe("liquidation with pending orders", function () {
