@@ -18,7 +18,7 @@ import {
   size,
   usd,
 } from "../format.js";
-import type { AppContext, Sent } from "./App.js";
+import { ActionButton, type AppContext, type Sent } from "./App.js";
 import { EquityChart } from "./Chart.js";
 import { Button, Card, Field, Pairs, Select, Table, Tone } from "./kit.js";
 
@@ -67,15 +67,12 @@ export function AccountsPage({ ctx }: { ctx: AppContext }) {
           ])}
         />
         <div class="row">
-          <Button
-            onClick={() =>
-              void ctx.act("Create cross account", () => client.createCrossAccount().then(() => undefined))
-            }
-            busy={ctx.busy === "Create cross account"}
+          <ActionButton
+            ctx={ctx}
+            label="Create cross account"
+            run={() => client.createCrossAccount().then(() => undefined)}
             testid="create-cross"
-          >
-            Create cross account
-          </Button>
+          />
         </div>
         <div class="row">
           <Select
@@ -84,18 +81,13 @@ export function AccountsPage({ ctx }: { ctx: AppContext }) {
             options={ctx.config.book.markets.map((m) => [String(m.id), m.symbol])}
             onChange={setIsolatedMarket}
           />
-          <Button
+          <ActionButton
+            ctx={ctx}
             kind="plain"
-            onClick={() =>
-              void ctx.act("Create isolated account", () =>
-                client.createIsolatedAccount(Number(isolatedMarket)).then(() => undefined),
-              )
-            }
-            busy={ctx.busy === "Create isolated account"}
+            label="Create isolated account"
+            run={() => client.createIsolatedAccount(Number(isolatedMarket)).then(() => undefined)}
             testid="create-isolated"
-          >
-            Create isolated account
-          </Button>
+          />
         </div>
         <p class="muted">
           A cross account backs all its positions with one pool of collateral; an isolated account holds one
@@ -113,19 +105,12 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
   const scale = ctx.view.snapshot.tokenScale;
   const [amount, setAmount] = useState("");
   const [target, setTarget] = useState("");
-  const [inputError, setInputError] = useState<string>();
   const s = account.risk.summary;
   const now = ctx.view.timestamp;
 
-  const withAmount = (label: string, send: (units: bigint) => Promise<Sent>) => {
-    try {
-      setInputError(undefined);
-      const units = parseAmount(amount, d);
-      void ctx.act(label, () => send(units)).then((ok) => ok && setAmount(""));
-    } catch (error) {
-      setInputError(errorText(error, d));
-    }
-  };
+  /** A write of the typed amount (token units); an amount that does not parse is reported like a failed write. */
+  const withAmount = (send: (units: bigint) => Promise<Sent>) => () => send(parseAmount(amount, d));
+  const clear = () => setAmount("");
   const others = ctx.view.accounts.filter((a) => a.id !== account.id);
   const maxWithdraw = math.maxWithdrawable(s, scale, account.orders.length > 0);
 
@@ -164,23 +149,23 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
         )}
         <div class="row">
           <Field label="Amount" value={amount} onInput={setAmount} suffix="USDC" testid="amount" />
-          <Button
-            onClick={() => withAmount("Deposit", (u) => client.deposit(account.id, u))}
-            busy={ctx.busy === "Deposit"}
+          <ActionButton
+            ctx={ctx}
+            label="Deposit"
+            run={withAmount((u) => client.deposit(account.id, u))}
+            onDone={clear}
             disabled={!account.authorized}
             testid="deposit"
-          >
-            Deposit
-          </Button>
-          <Button
+          />
+          <ActionButton
+            ctx={ctx}
             kind="plain"
-            onClick={() => withAmount("Withdraw", (u) => client.withdraw(account.id, u))}
-            busy={ctx.busy === "Withdraw"}
+            label="Withdraw"
+            run={withAmount((u) => client.withdraw(account.id, u))}
+            onDone={clear}
             disabled={!account.authorized}
             testid="withdraw"
-          >
-            Withdraw
-          </Button>
+          />
         </div>
         {others.length > 0 && (
           <div class="row">
@@ -193,21 +178,18 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
               ]}
               onChange={setTarget}
             />
-            <Button
+            <ActionButton
+              ctx={ctx}
               kind="plain"
+              label="Transfer margin"
+              run={withAmount((u) => client.transferMargin(account.id, BigInt(target), u * scale))}
+              onDone={clear}
               disabled={target === "" || !account.authorized}
-              onClick={() =>
-                withAmount("Transfer margin", (u) =>
-                  client.transferMargin(account.id, BigInt(target), u * scale),
-                )
-              }
-              busy={ctx.busy === "Transfer margin"}
             >
               Transfer
-            </Button>
+            </ActionButton>
           </div>
         )}
-        {inputError && <p class="tone-bad">{inputError}</p>}
       </Card>
       <Card title="Positions" id="positions">
         <Table
@@ -224,18 +206,15 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
               `$${price(market.priceD18)}`,
               signedUsd(pnl),
               p.liquidationPriceD18 === 0n ? "-" : `$${price(p.liquidationPriceD18)}`,
-              <Button
+              <ActionButton
+                ctx={ctx}
                 kind="plain"
+                label={`Close ${symbolOf(ctx.config, p.marketId)}`}
+                run={() => client.commitOrder(account.id, p.marketId, -p.sizeD18, { toleranceBps: 100n })}
                 disabled={!account.authorized || account.orders.some((o) => o.marketId === p.marketId)}
-                busy={ctx.busy === `Close ${symbolOf(ctx.config, p.marketId)}`}
-                onClick={() =>
-                  void ctx.act(`Close ${symbolOf(ctx.config, p.marketId)}`, () =>
-                    client.commitOrder(account.id, p.marketId, -p.sizeD18, { toleranceBps: 100n }),
-                  )
-                }
               >
                 Close
-              </Button>,
+              </ActionButton>,
             ];
           })}
         />
@@ -255,12 +234,14 @@ function AccountDetail({ ctx, account }: { ctx: AppContext; account: AccountView
                 ? `ready: a keeper settles it (expires ${relative(o.expiryTime, now)})`
                 : "expired: cancel it to release the slot",
             o.status === "expired" ? (
-              <Button
+              <ActionButton
+                ctx={ctx}
                 kind="plain"
-                onClick={() => void ctx.act("Cancel order", () => client.cancelOrder(account.id, o.marketId))}
+                label="Cancel order"
+                run={() => client.cancelOrder(account.id, o.marketId)}
               >
                 Cancel
-              </Button>
+              </ActionButton>
             ) : (
               ""
             ),

@@ -3,6 +3,7 @@
  * and runs every write through `act`, which waits for the receipt, turns any failure into words and refreshes.
  */
 import type { ContractTransactionResponse, JsonRpcProvider } from "ethers";
+import type { ComponentChildren } from "preact";
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 
 import { BulkheadClient } from "../../../sdk/index.js";
@@ -200,5 +201,33 @@ export function App() {
       {page === "Vault" && <VaultPage ctx={ctx} />}
       {page === "Activity" && <ActivityPage ctx={ctx} />}
     </main>
+  );
+}
+
+/**
+ * A button that runs one write through `act`, named once: the same label shows while it waits and heads the notice
+ * of its outcome. `run` may throw an input error before sending; it is reported the same way.
+ */
+export function ActionButton(props: {
+  ctx: AppContext;
+  label: string;
+  run: () => Promise<Sent>;
+  onDone?: () => void;
+  kind?: "primary" | "plain" | "danger";
+  disabled?: boolean;
+  testid?: string;
+  children?: ComponentChildren;
+}) {
+  const { ctx, label } = props;
+  return (
+    <Button
+      kind={props.kind}
+      disabled={props.disabled}
+      busy={ctx.busy === label}
+      testid={props.testid}
+      onClick={() => void ctx.act(label, props.run).then((ok) => ok && props.onDone?.())}
+    >
+      {props.children ?? label}
+    </Button>
   );
 }

@@ -7,8 +7,8 @@ import { useState } from "preact/hooks";
 
 import { MockAggregatorV3__factory } from "../../../types/ethers-contracts/index.js";
 import { parseAmount, price } from "../format.js";
-import type { AppContext } from "./App.js";
-import { Button, Field, Select } from "./kit.js";
+import { ActionButton, type AppContext } from "./App.js";
+import { Field, Select } from "./kit.js";
 
 export function DevTools({ ctx }: { ctx: AppContext }) {
   const wallet = ctx.wallet!;
@@ -19,32 +19,27 @@ export function DevTools({ ctx }: { ctx: AppContext }) {
   const market = book.markets.find((m) => String(m.id) === marketText);
   const current = market ? ctx.view.snapshot.markets.get(market.id)?.priceD18 : undefined;
 
-  const mint = () =>
-    ctx.act("Mint 10,000 test USDC", () => wallet.client.token.mint(wallet.address, parseAmount("10000", d)));
-
-  const move = () =>
-    ctx.act(`Move ${market?.symbol} price`, async () => {
-      if (!market || current === undefined) throw new Error("Choose a market.");
-      const pct = Number(movePct);
-      if (!Number.isFinite(pct) || pct <= -100 || pct > 1000)
-        throw new Error("The move must be a percentage above -100.");
-      const aggregator = MockAggregatorV3__factory.connect(market.aggregator, wallet.signer);
-      const round = await aggregator.latestRoundData();
-      const next = (round.answer * BigInt(Math.round((100 + pct) * 100))) / 10_000n;
-      return aggregator.setAnswer(next);
-    });
+  const move = async () => {
+    if (!market || current === undefined) throw new Error("Choose a market.");
+    const pct = Number(movePct);
+    if (!Number.isFinite(pct) || pct <= -100 || pct > 1000)
+      throw new Error("The move must be a percentage above -100.");
+    const aggregator = MockAggregatorV3__factory.connect(market.aggregator, wallet.signer);
+    const round = await aggregator.latestRoundData();
+    const next = (round.answer * BigInt(Math.round((100 + pct) * 100))) / 10_000n;
+    return aggregator.setAnswer(next);
+  };
 
   return (
     <section class="devtools" data-testid="devtools">
       <strong>Local chain tools</strong>
-      <Button
+      <ActionButton
+        ctx={ctx}
         kind="plain"
-        onClick={() => void mint()}
-        busy={ctx.busy === "Mint 10,000 test USDC"}
+        label="Mint 10,000 test USDC"
+        run={() => wallet.client.token.mint(wallet.address, parseAmount("10000", d))}
         testid="dev-mint"
-      >
-        Mint 10,000 test USDC
-      </Button>
+      />
       <Select
         label="Market"
         value={marketText}
@@ -53,14 +48,15 @@ export function DevTools({ ctx }: { ctx: AppContext }) {
         testid="dev-market"
       />
       <Field label="Move" value={movePct} onInput={setMovePct} suffix="%" testid="dev-move" />
-      <Button
+      <ActionButton
+        ctx={ctx}
         kind="plain"
-        onClick={() => void move()}
-        busy={ctx.busy?.startsWith("Move") ?? false}
+        label={`Move ${market?.symbol} price`}
+        run={move}
         testid="dev-price"
       >
         Move price{current === undefined ? "" : ` (now $${price(current)})`}
-      </Button>
+      </ActionButton>
     </section>
   );
 }

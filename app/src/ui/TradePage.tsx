@@ -17,8 +17,8 @@ import {
 import { symbolOf, type AccountView } from "../data.js";
 import { errorText, health, parseAmount, price, size, usd } from "../format.js";
 import { accountLabel } from "./AccountsPage.js";
-import type { AppContext } from "./App.js";
-import { Button, Card, Field, Pairs, Select, Tone } from "./kit.js";
+import { ActionButton, type AppContext } from "./App.js";
+import { Card, Field, Pairs, Select, Tone } from "./kit.js";
 
 interface Ticket {
   account: AccountView;
@@ -165,23 +165,20 @@ export function TradePage({ ctx }: { ctx: AppContext }) {
           testid="trade-slippage"
         />
         {inputError && <p class="tone-bad">{inputError}</p>}
-        <Button
-          onClick={() =>
-            ticket &&
-            void ctx
-              .act("Commit order", () =>
-                client.commitOrder(ticket.account.id, ticket.marketId, ticket.sizeD18, {
-                  acceptablePriceD18: ticket.bound,
-                }),
-              )
-              .then((ok) => ok && setAmount(""))
+        <ActionButton
+          ctx={ctx}
+          label="Commit order"
+          run={() =>
+            client.commitOrder(ticket!.account.id, ticket!.marketId, ticket!.sizeD18, {
+              acceptablePriceD18: ticket!.bound,
+            })
           }
+          onDone={() => setAmount("")}
           disabled={!ticket || !v?.ok || pending !== undefined}
-          busy={ctx.busy === "Commit order"}
           testid="commit-order"
         >
           {pending ? `An order on ${sym} is pending` : `Commit ${side} order`}
-        </Button>
+        </ActionButton>
         <p class="muted">
           Orders fill at the first oracle price published {String(orderParams.minDelay)} s after the commit (a
           keeper settles within {String(orderParams.maxDelay)} s for a {usd(orderParams.settlementRewardD18)}{" "}

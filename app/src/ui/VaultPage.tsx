@@ -4,34 +4,17 @@
  */
 import { useState } from "preact/hooks";
 
-import { bps, errorText, parseAmount, price, relative, shares, tokenUsd } from "../format.js";
-import type { AppContext } from "./App.js";
-import { Button, Card, Field, Pairs } from "./kit.js";
+import { bps, parseAmount, price, relative, shares, tokenUsd } from "../format.js";
+import { ActionButton, type AppContext } from "./App.js";
+import { Card, Field, Pairs } from "./kit.js";
 
 export function VaultPage({ ctx }: { ctx: AppContext }) {
   const { vault, snapshot, timestamp } = ctx.view;
   const d = snapshot.tokenDecimals;
   const [depositText, setDeposit] = useState("");
   const [redeemText, setRedeem] = useState("");
-  const [inputError, setInputError] = useState<string>();
   const client = ctx.wallet?.client;
   const sharePrice = vault.assetsPerShare * 10n ** BigInt(18 - d);
-
-  const request = (kind: "deposit" | "redeem") => {
-    if (!client) return;
-    try {
-      setInputError(undefined);
-      if (kind === "deposit") {
-        const assets = parseAmount(depositText, d, "deposit");
-        void ctx.act("Request deposit", () => client.vaultRequestDeposit(assets));
-      } else {
-        const amount = parseAmount(redeemText, vault.shareDecimals, "share amount");
-        void ctx.act("Request redemption", () => client.vaultRequestRedeem(amount));
-      }
-    } catch (error) {
-      setInputError(errorText(error, d));
-    }
-  };
 
   const mine = vault.mine;
   const r = mine?.requests;
@@ -91,47 +74,51 @@ export function VaultPage({ ctx }: { ctx: AppContext }) {
                 ],
               ]}
             />
-            <div class="row">
-              <Field
-                label="Deposit"
-                value={depositText}
-                onInput={setDeposit}
-                suffix="USDC"
-                testid="vault-deposit-amount"
-              />
-              <Button
-                onClick={() => request("deposit")}
-                busy={ctx.busy === "Request deposit"}
-                testid="vault-request-deposit"
-              >
-                Request deposit
-              </Button>
-            </div>
-            <div class="row">
-              <Field
-                label="Redeem"
-                value={redeemText}
-                onInput={setRedeem}
-                suffix="shares"
-                testid="vault-redeem-amount"
-              />
-              <Button
-                onClick={() => request("redeem")}
-                busy={ctx.busy === "Request redemption"}
-                testid="vault-request-redeem"
-              >
-                Request redemption
-              </Button>
-            </div>
-            {inputError && <p class="tone-bad">{inputError}</p>}
-            <Button
-              onClick={() => void ctx.act("Claim", () => client.vaultClaim())}
-              busy={ctx.busy === "Claim"}
+            {[
+              {
+                label: "Request deposit",
+                field: "Deposit",
+                unit: "USDC",
+                text: depositText,
+                set: setDeposit,
+                id: "deposit",
+                run: () => client.vaultRequestDeposit(parseAmount(depositText, d, "deposit")),
+              },
+              {
+                label: "Request redemption",
+                field: "Redeem",
+                unit: "shares",
+                text: redeemText,
+                set: setRedeem,
+                id: "redeem",
+                run: () =>
+                  client.vaultRequestRedeem(parseAmount(redeemText, vault.shareDecimals, "share amount")),
+              },
+            ].map((x) => (
+              <div class="row" key={x.id}>
+                <Field
+                  label={x.field}
+                  value={x.text}
+                  onInput={x.set}
+                  suffix={x.unit}
+                  testid={`vault-${x.id}-amount`}
+                />
+                <ActionButton
+                  ctx={ctx}
+                  label={x.label}
+                  run={x.run}
+                  onDone={() => x.set("")}
+                  testid={`vault-request-${x.id}`}
+                />
+              </div>
+            ))}
+            <ActionButton
+              ctx={ctx}
+              label="Claim"
+              run={() => client.vaultClaim()}
               disabled={r.claimableDepositShares === 0n && r.claimableRedeemAssets === 0n}
               testid="vault-claim"
-            >
-              Claim
-            </Button>
+            />
           </>
         )}
       </Card>
