@@ -25,6 +25,13 @@ const DEEP = process.env.BULKHEAD_TEST_PROFILE === "deep";
  * contracts (above EIP-170's 24 KiB). Behaviour is identical; gas figures are not: measure gas on the default build.
  */
 const PLAYGROUND_BUILD = process.env.BULKHEAD_BUILD === "playground";
+
+/**
+ * BULKHEAD_BUILD=mutation (set by `npm run mutation`, which builds mutants with the unoptimised `coverage` profile
+ * in about half the time of the default build): the in-process test network accepts contracts above EIP-170's
+ * 24 KiB, as the unoptimised engine is. Never set it for gas or size measurements.
+ */
+const MUTATION_BUILD = process.env.BULKHEAD_BUILD === "mutation";
 const FUZZ_SEED = process.env.BULKHEAD_FUZZ_SEED;
 
 export default defineConfig({
@@ -70,6 +77,8 @@ export default defineConfig({
   networks: {
     // What `hardhat node` serves (chain 31337); only the playground build needs more than the defaults.
     ...(PLAYGROUND_BUILD ? { node: { type: "edr-simulated", allowUnlimitedContractSize: true } } : {}),
+    // What `hardhat test` runs on; only mutants built unoptimised need more than the defaults.
+    ...(MUTATION_BUILD ? { default: { type: "edr-simulated", allowUnlimitedContractSize: true } } : {}),
     // A local node (`hardhat node`, `npm run playground`). BULKHEAD_RPC_URL is the one RPC setting that deploy,
     // the keeper (both `--network localhost`), the CLI (its default --rpc) and the app server (its /rpc upstream)
     // all honour.

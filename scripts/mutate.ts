@@ -18,11 +18,19 @@
  *                       `mocha` runs `hardhat test mocha`; each may be narrowed with --solidity-tests / --mocha-tests
  *   --solidity-tests f  Solidity test files for the `solidity` stage (repeatable; default: all)
  *   --mocha-tests f     mocha test files for the `mocha` stage (repeatable; default: all)
- *   --profile name      build profile for mutants (default `default`, the one the tests use)
+ *   --profile name      build profile for mutants (default `coverage`: via-IR without the optimizer, which builds
+ *                       in about half the time of the default profile and behaves the same; the tests know it and
+ *                       skip their gas assertions, and the test network accepts its larger contracts)
  *   --out file          report path (default bench/mutation-report.json)
+ *   --resume            continue the interrupted run whose report is at --out: same commit (checked out from git
+ *                       into the workspace, whatever the working tree holds now), same options, skipping the
+ *                       mutants it already ran; its minutes add up
  *   --min-score x       exit 1 when the score is below x (default 0.9)
  *   --build-timeout m   minutes a mutant's build may take before it counts as stillborn (default 30)
  *   --list              print the mutants that would run and exit
+ *
+ * The report lists every mutant run so far under `results` and is rewritten after each one, so a run of hours can
+ * stop at any point and go on later with --resume.
  *
  * Equivalent mutants (no test can tell them apart from the original) are listed in bench/mutation-equivalent.json
  * as {"file", "source", "mutation", "reason"} (`source` is the trimmed line); they are skipped and reported apart.
@@ -66,13 +74,28 @@ const { values: opts } = parseArgs({
     stages: { type: "string", default: "solidity,mocha" },
     "solidity-tests": { type: "string", multiple: true },
     "mocha-tests": { type: "string", multiple: true },
-    profile: { type: "string", default: "default" },
+    profile: { type: "string", default: "coverage" },
     out: { type: "string", default: "bench/mutation-report.json" },
     "min-score": { type: "string", default: "0.9" },
     list: { type: "boolean", default: false },
     "build-timeout": { type: "string", default: "30" },
+    resume: { type: "boolean", default: false },
   },
 });
+
+/** The options that decide which mutants run and how; a resumed run takes them from the report. */
+const RUN_OPTIONS = [
+  "sample",
+  "max",
+  "seed",
+  "operators",
+  "files",
+  "stages",
+  "solidity-tests",
+  "mocha-tests",
+  "profile",
+  "build-timeout",
+] as const;
 
 interface Equivalent {
   file: string;
@@ -84,17 +107,17 @@ interface Equivalent {
 type Status = "killed" | "survived" | "stillborn" | "equivalent";
 
 interface Result {
-  mutant: Mutant;
+  mutant: Pick<Mutant, "id" | "file" | "line" | "operator" | "mutation" | "source">;
   status: Status;
   /** The stage that killed it, or why it is stillborn. */
   by?: string;
   seconds: number;
 }
 
-function productionSources(): string[] {
+function productionSources(root: string): string[] {
   const files: string[] = [];
   const walk = (dir: string) => {
-    for (const entry of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+    for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
       const rel = path.posix.join(dir, entry.name);
       if (entry.isDirectory()) {
         if (rel !== "contracts/test") walk(rel);
@@ -105,9 +128,10 @@ function productionSources(): string[] {
   return files.sort();
 }
 
-function enumerate(): Mutant[] {
-  const files = productionSources();
-  const sources = new Map(files.map((f) => [f, readFileSync(path.join(ROOT, f), "utf8")]));
+/** Every mutant of the production sources under `root` (the repository, or a resumed run's workspace). */
+function enumerate(root: string): Mutant[] {
+  const files = productionSources(root);
+  const sources = new Map(files.map((f) => [f, readFileSync(path.join(root, f), "utf8")]));
   const functions = declaredFunctions(sources.values());
   const operators = opts.operators?.split(",") as Operator[] | undefined;
   for (const op of operators ?? []) if (!OPERATORS.includes(op)) throw new Error(`unknown operator ${op}`);
@@ -117,9 +141,17 @@ function enumerate(): Mutant[] {
   return all;
 }
 
-/** A throw-away copy of the repository (tracked and untracked-but-not-ignored files) sharing node_modules. */
-function makeWorkspace(): string {
+/**
+ * A throw-away copy of the repository sharing node_modules: the working tree's tracked and untracked-but-not-ignored
+ * files, or (resuming) the tree of `commit` as git has it.
+ */
+function makeWorkspace(commit?: string): string {
   const dir = mkdtempSync(path.join(tmpdir(), "bulkhead-mutation-"));
+  if (commit !== undefined) {
+    execFileSync("sh", ["-c", `git archive ${commit} | tar -x -C "${dir}"`], { cwd: ROOT });
+    symlinkSync(realpathSync(path.join(ROOT, "node_modules")), path.join(dir, "node_modules"));
+    return dir;
+  }
   const files = execFileSync("git", ["ls-files", "-co", "--exclude-standard", "-z"], {
     cwd: ROOT,
     encoding: "utf8",
@@ -173,7 +205,13 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
     child = spawn(path.join(bin, "hardhat"), args, {
       cwd: workspace,
       detached: true, // own process group, so a timeout kills the compiler and test workers too
-      env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FORCE_COLOR: "0", CI: "true" },
+      env: {
+        ...process.env,
+        PATH: `${bin}:${process.env.PATH}`,
+        FORCE_COLOR: "0",
+        CI: "true",
+        BULKHEAD_BUILD: "mutation", // the test network accepts the unoptimised build's larger contracts
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     let tail = "";
@@ -217,14 +255,48 @@ function stages(): Stage[] {
   });
 }
 
+const pickMutant = ({ id, file, line, operator, mutation, source }: Mutant): Result["mutant"] => ({
+  id,
+  file,
+  line,
+  operator,
+  mutation,
+  source,
+});
+
 const BUILD = () => ["build", "--build-profile", opts.profile!, "--quiet"];
 
 function fmt(seconds: number): string {
   return seconds < 90 ? `${seconds.toFixed(0)}s` : `${(seconds / 60).toFixed(1)}min`;
 }
 
+const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
+
+/** The run to continue (--resume): its options replace this invocation's, its results are kept. */
+function resumeFrom(): { commit: string; results: Result[]; minutes: number } {
+  const out = path.join(ROOT, opts.out!);
+  if (!existsSync(out)) throw new Error(`--resume: there is no report at ${opts.out}`);
+  const report = JSON.parse(readFileSync(out, "utf8"));
+  if (report.run?.options === undefined || !Array.isArray(report.results))
+    throw new Error(`--resume: ${opts.out} records no options or results (an older report); start a new run`);
+  if (report.run.dirty)
+    throw new Error(`--resume: that run started from uncommitted changes, which git cannot give back`);
+  for (const k of RUN_OPTIONS) (opts as Record<string, unknown>)[k] = report.run.options[k];
+  const results = (report.results as (Result["mutant"] & Omit<Result, "mutant">)[]).map(
+    ({ status, by, seconds, ...mutant }) => ({ mutant, status, by, seconds }),
+  );
+  return { commit: report.run.commit, results, minutes: report.run.minutes };
+}
+
 async function main() {
-  const all = enumerate();
+  const resumed = opts.resume ? resumeFrom() : undefined;
+  const commit = resumed?.commit ?? git("rev-parse", "HEAD");
+  // A fresh run reads the working tree; a resumed one the tree of its commit, so both enumerate the same mutants.
+  const dirty =
+    resumed === undefined &&
+    git("status", "--porcelain", "--", "contracts", "test", "scripts", "hardhat.config.ts") !== "";
+  if (!opts.list) workspace = makeWorkspace(resumed?.commit);
+  const all = enumerate(resumed === undefined ? ROOT : workspace!);
   const count = opts.sample ?? opts.max;
   const seed = Number(opts.seed);
   const chosen = count === undefined ? all : sample(all, Number(count), seed);
@@ -246,7 +318,6 @@ async function main() {
   }
 
   const started = Date.now();
-  workspace = makeWorkspace();
   const stageList = stages();
 
   // Baseline: the unmutated contracts must build and pass every stage, or no mutant result means anything.
@@ -269,7 +340,10 @@ async function main() {
     console.log(`  ${stage.name}: ${fmt(seconds)}`);
   }
 
-  const results: Result[] = [];
+  const results: Result[] = [...(resumed?.results ?? [])];
+  const done = new Set(results.map((r) => r.mutant.id));
+  if (resumed)
+    console.log(`resuming run of ${commit.slice(0, 10)}: ${done.size} of ${chosen.length} already ran`);
   /** Writes the report; called after every mutant, so an interrupted run still leaves its results. */
   const writeReport = (complete: boolean) => {
     const counted = results.filter((r) => r.status === "killed" || r.status === "survived");
@@ -290,14 +364,16 @@ async function main() {
       equivalent: results.filter((r) => r.status === "equivalent").map((r) => ({ ...pick(r), reason: r.by })),
       stillborn: results.filter((r) => r.status === "stillborn").length,
       run: {
-        commit: execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim(),
+        commit,
+        dirty,
         enumerated: all.length,
         sample: count === undefined ? null : Number(count),
         seed: count === undefined ? null : seed,
         operators: opts.operators ?? "all",
         stages: stageList.map((s) => s.args.join(" ")),
         profile: opts.profile,
-        minutes: Number(((Date.now() - started) / 60_000).toFixed(1)),
+        minutes: Number(((resumed?.minutes ?? 0) + (Date.now() - started) / 60_000).toFixed(1)),
+        options: Object.fromEntries(RUN_OPTIONS.map((k) => [k, opts[k] ?? null])),
       },
       killedBy: Object.fromEntries(
         stageList.map((s) => [
@@ -305,20 +381,27 @@ async function main() {
           results.filter((r) => r.status === "killed" && r.by?.startsWith(s.name)).length,
         ]),
       ),
+      results: results.map((r) => ({
+        ...r.mutant,
+        status: r.status,
+        by: r.by,
+        seconds: Math.round(r.seconds),
+      })),
     };
     mkdirSync(path.dirname(path.join(ROOT, opts.out!)), { recursive: true });
     writeFileSync(path.join(ROOT, opts.out!), JSON.stringify(report, null, 2) + "\n");
     return { report, killed, counted: counted.length, score };
   };
   for (const [index, m] of chosen.entries()) {
+    if (done.has(m.id)) continue;
     const label = `[${index + 1}/${chosen.length}] ${m.file}:${m.line} ${m.operator} ${m.mutation}`;
     const equivalent = equivalentOf(m);
     if (equivalent) {
-      results.push({ mutant: m, status: "equivalent", by: equivalent.reason, seconds: 0 });
+      results.push({ mutant: pickMutant(m), status: "equivalent", by: equivalent.reason, seconds: 0 });
       console.log(`${label}: equivalent (${equivalent.reason})`);
       continue;
     }
-    const file = path.join(workspace, m.file);
+    const file = path.join(workspace!, m.file);
     const original = readFileSync(file, "utf8");
     writeFileSync(file, apply(original, m));
     t = Date.now();
@@ -351,7 +434,7 @@ async function main() {
       writeFileSync(file, original);
     }
     result.seconds = (Date.now() - t) / 1000;
-    results.push(result);
+    results.push({ ...result, mutant: pickMutant(m) });
     console.log(`${label}: ${result.status}${result.by ? ` by ${result.by}` : ""} (${fmt(result.seconds)})`);
     writeReport(false);
   }

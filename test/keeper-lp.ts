@@ -5,7 +5,7 @@
  * what it settled.
  */
 import { expect } from "chai";
-import { COVERAGE, networkHelpers, deployBulkhead, ETH } from "./helpers/fixture.js";
+import { UNOPTIMIZED, networkHelpers, deployBulkhead, ETH } from "./helpers/fixture.js";
 import { feedAnswer, usd, wad } from "./helpers/constants.js";
 import { makeKeeper, type Base } from "./helpers/keeper.js";
 import { trade } from "./helpers/orders.js";
@@ -32,7 +32,7 @@ function lpKeeper(base: Base, options: { dryRun?: boolean; blockGasBudget?: bigi
 
 describe("keeper: LP request settlement", () => {
   before(function () {
-    if (COVERAGE) this.skip(); // gas estimates assume the optimised build (see test/keeper.ts)
+    if (UNOPTIMIZED) this.skip(); // gas estimates assume the optimised build (see test/keeper.ts)
   });
 
   it("settles ready deposit and redeem requests in one batch once a mark is published after them", async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { COVERAGE, ethers, networkHelpers, deployBulkhead, ETH, pythPriceId } from "./helpers/fixture.js";
+import { UNOPTIMIZED, ethers, networkHelpers, deployBulkhead, ETH, pythPriceId } from "./helpers/fixture.js";
 import { feedAnswer, usd, wad } from "./helpers/constants.js";
 import { makeKeeper, makePublisher, twoUnderwater, type Base } from "./helpers/keeper.js";
 import { ANY_REWARD, priceUpdate } from "./helpers/orders.js";
@@ -83,7 +83,7 @@ async function rivalSettle(base: Base, accountId: bigint, tipWei: bigint, maxFee
 describe("keeper: order settlement", () => {
   // Gas-budget assertions assume the optimised build (see test/keeper.ts).
   before(function () {
-    if (COVERAGE) this.skip();
+    if (UNOPTIMIZED) this.skip();
   });
 
   describe("end to end (local price service)", () => {

@@ -4,7 +4,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { toQuantity } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
-import { COVERAGE, ethers, networkHelpers, ETH } from "./helpers/fixture.js";
+import { UNOPTIMIZED, ethers, networkHelpers, ETH } from "./helpers/fixture.js";
 import { feedAnswer, usd, wad } from "./helpers/constants.js";
 import { makeKeeper, twoUnderwater, type Base } from "./helpers/keeper.js";
 import {
@@ -94,7 +94,7 @@ describe("keeper at scale", () => {
   // costs several times more gas per statement, so these end-to-end runs are meaningful only without it (the
   // contract paths they drive are covered by the liquidation suites).
   before(function () {
-    if (COVERAGE) this.skip();
+    if (UNOPTIMIZED) this.skip();
   });
 
   describe("ranking and packing", () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect } from "chai";
-import { COVERAGE, ethers, networkHelpers, deployBulkhead, ETH, riskParams } from "./helpers/fixture.js";
+import { UNOPTIMIZED, ethers, networkHelpers, deployBulkhead, ETH, riskParams } from "./helpers/fixture.js";
 import { feedAnswer, usd, wad } from "./helpers/constants.js";
 import { REWARDS, REWARD_CAROL, makeKeeper, twoUnderwater } from "./helpers/keeper.js";
 import { EngineAdapter, decodeError, decodeLog } from "../keeper/chain.js";
@@ -21,7 +21,7 @@ describe("keeper bot", () => {
   // costs several times more gas per statement, so these end-to-end runs are meaningful only without it (the
   // contract paths they drive are covered by the liquidation suites).
   before(function () {
-    if (COVERAGE) this.skip();
+    if (UNOPTIMIZED) this.skip();
   });
 
   it("indexes accounts and open positions incrementally in bounded log ranges", async () => {

@@ -7,7 +7,7 @@ import type { ContractTransactionReceipt } from "ethers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/types";
 import { expect } from "chai";
 import {
-  COVERAGE,
+  UNOPTIMIZED,
   deployProtocol,
   ethers,
   networkHelpers,
@@ -629,7 +629,7 @@ export async function setPrice(agg: MockAggregatorV3, priceD18: bigint) {
 
 /** Gas limit for liquidations in the tests (skips estimation, so a revert surfaces as the call's error); coverage's
  *  instrumented code needs far more. */
-export const GAS = { gasLimit: COVERAGE ? 100_000_000 : 3_000_000 };
+export const GAS = { gasLimit: UNOPTIMIZED ? 100_000_000 : 3_000_000 };
 /** A price bound that never binds for a buy (and 0 for a sell): trades in setup are not about slippage. */
 export const up = (size: bigint) => (size > 0n ? wad("1000000000") : 0n);
 

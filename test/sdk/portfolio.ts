@@ -5,7 +5,7 @@
  * rounding up), and every bad parameter refused with its own error by both.
  */
 import { expect } from "chai";
-import { COVERAGE, ethers, networkHelpers } from "../helpers/fixture.js";
+import { UNOPTIMIZED, ethers, networkHelpers } from "../helpers/fixture.js";
 import { portfolio } from "../../sdk/index.js";
 import type { RiskLeg, RiskModel, RiskRequirement } from "../../sdk/portfolio.js";
 import { rng } from "../../scripts/lib/rng.js";
@@ -238,7 +238,7 @@ describe("SDK portfolio risk model (mirror of PortfolioRisk.sol)", function () {
   });
 
   it("costs a bounded amount of gas: 16 positions, 6 factors, 16 scenarios", async function () {
-    if (COVERAGE) this.skip(); // instrumented, unoptimised code: its gas says nothing about the shipped library
+    if (UNOPTIMIZED) this.skip(); // instrumented, unoptimised code: its gas says nothing about the shipped library
     const h = await networkHelpers.loadFixture(harness);
     const next = rng(11);
     const m = randomModel(next);
