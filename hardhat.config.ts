@@ -28,8 +28,8 @@ const PLAYGROUND_BUILD = process.env.BULKHEAD_BUILD === "playground";
 
 /**
  * BULKHEAD_BUILD=mutation (set by `npm run mutation`, which builds mutants with the unoptimised `coverage` profile
- * in about half the time of the default build): the in-process test network accepts contracts above EIP-170's
- * 24 KiB, as the unoptimised engine is. Never set it for gas or size measurements.
+ * in about half the time of the default build): the in-process test network, and the `hardhat node` the CLI tests
+ * start, accept contracts above EIP-170's 24 KiB, as the unoptimised engine is. Never set it for gas or size measurements.
  */
 const MUTATION_BUILD = process.env.BULKHEAD_BUILD === "mutation";
 const FUZZ_SEED = process.env.BULKHEAD_FUZZ_SEED;
@@ -76,7 +76,9 @@ export default defineConfig({
   ...(PLAYGROUND_BUILD ? { paths: { artifacts: "artifacts-playground", cache: "cache-playground" } } : {}),
   networks: {
     // What `hardhat node` serves (chain 31337); only the playground build needs more than the defaults.
-    ...(PLAYGROUND_BUILD ? { node: { type: "edr-simulated", allowUnlimitedContractSize: true } } : {}),
+    ...(PLAYGROUND_BUILD || MUTATION_BUILD
+      ? { node: { type: "edr-simulated", allowUnlimitedContractSize: true } }
+      : {}),
     // What `hardhat test` runs on; only mutants built unoptimised need more than the defaults.
     ...(MUTATION_BUILD ? { default: { type: "edr-simulated", allowUnlimitedContractSize: true } } : {}),
     // A local node (`hardhat node`, `npm run playground`). BULKHEAD_RPC_URL is the one RPC setting that deploy,
