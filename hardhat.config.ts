@@ -29,9 +29,16 @@ const PLAYGROUND_BUILD = process.env.BULKHEAD_BUILD === "playground";
 /**
  * BULKHEAD_BUILD=mutation (set by `npm run mutation`, which builds mutants with the unoptimised `coverage` profile
  * in about half the time of the default build): the in-process test network, and the `hardhat node` the CLI tests
- * start, accept contracts above EIP-170's 24 KiB, as the unoptimised engine is. Never set it for gas or size measurements.
+ * start, accept contracts above EIP-170's 24 KiB, as the unoptimised engine is, and lift the gas caps as coverage
+ * does (the tests' explicit gas limits are sized for unoptimised code: `UNOPTIMIZED` in test/helpers/fixture.ts). Never set it for gas or size measurements.
  */
 const MUTATION_BUILD = process.env.BULKHEAD_BUILD === "mutation";
+const UNOPTIMISED_NETWORK = {
+  type: "edr-simulated",
+  allowUnlimitedContractSize: true,
+  blockGasLimit: false,
+  transactionGasCap: false,
+} as const;
 const FUZZ_SEED = process.env.BULKHEAD_FUZZ_SEED;
 
 export default defineConfig({
@@ -76,11 +83,10 @@ export default defineConfig({
   ...(PLAYGROUND_BUILD ? { paths: { artifacts: "artifacts-playground", cache: "cache-playground" } } : {}),
   networks: {
     // What `hardhat node` serves (chain 31337); only the playground build needs more than the defaults.
-    ...(PLAYGROUND_BUILD || MUTATION_BUILD
-      ? { node: { type: "edr-simulated", allowUnlimitedContractSize: true } }
-      : {}),
-    // What `hardhat test` runs on; only mutants built unoptimised need more than the defaults.
-    ...(MUTATION_BUILD ? { default: { type: "edr-simulated", allowUnlimitedContractSize: true } } : {}),
+    ...(PLAYGROUND_BUILD ? { node: { type: "edr-simulated", allowUnlimitedContractSize: true } } : {}),
+    // Mutants built unoptimised: what `hardhat test` runs on and the `hardhat node` the CLI tests start get what
+    // `--coverage` gives its networks (no size limit, no block or transaction gas cap).
+    ...(MUTATION_BUILD ? { default: UNOPTIMISED_NETWORK, node: UNOPTIMISED_NETWORK } : {}),
     // A local node (`hardhat node`, `npm run playground`). BULKHEAD_RPC_URL is the one RPC setting that deploy,
     // the keeper (both `--network localhost`), the CLI (its default --rpc) and the app server (its /rpc upstream)
     // all honour.
