@@ -346,6 +346,75 @@ await send(() => volatilityOracle.connect(keeper).poke(MARKET_ETH));
 await setPrice(MARKET_ETH, "2990");
 await measure("pokeVolatility", () => volatilityOracle.connect(keeper).poke(MARKET_ETH), 3600n);
 
+// ---- portfolio margin at the model's worst case: 6 factors, 16 scenarios, all 16 markets listed ----
+// Market m loads 1.0 on factor m mod 6 and 0.3 on the next one, 0.5% idiosyncratic volatility, a 1e9 USD add-on
+// depth; factor volatilities 1% per period with some correlation; scenarios shock factor pairs by +-5%.
+const FACTORS = 6;
+const cholesky = Array.from({ length: FACTORS * FACTORS }, (_, i) => {
+  const [row, col] = [Math.floor(i / FACTORS), i % FACTORS];
+  return row === col ? wad("0.008") : col < row ? wad("0.002") : 0n;
+});
+const scenarios = Array.from({ length: 16 * FACTORS }, (_, i) => {
+  const [s, f] = [Math.floor(i / FACTORS), i % FACTORS];
+  const sign = s % 2 === 0 ? -1n : 1n;
+  return f === Math.floor(s / 2) % FACTORS || f === (Math.floor(s / 2) + 1) % FACTORS
+    ? sign * wad("0.05")
+    : 0n;
+});
+const portfolioModel = {
+  factors: FACTORS,
+  cholesky,
+  scenarios,
+  zD18: wad("3.5"),
+  floorD18: wad("0.5"),
+  imScalarD18: wad("1.5"),
+};
+const marketRisks = Array.from({ length: MARKET_COUNT }, (_, i) => ({
+  marketId: i + 1,
+  loadingsD18: Array.from({ length: FACTORS }, (_, f) =>
+    f === i % FACTORS ? wad("1") : f === (i + 1) % FACTORS ? wad("0.3") : 0n,
+  ),
+  idioVolD18: wad("0.005"),
+  depthD18: wad("1000000000"),
+}));
+const portfolioMargin = await ethers.deployContract("PortfolioMargin", [
+  admin,
+  portfolioModel,
+  marketRisks,
+  3600,
+]);
+await send(() => engine.connect(admin).setPortfolioMargin(portfolioMargin));
+// A portfolio account with 15 positions opens its 16th (one unit in every market but a big long in M_CROSS1,
+// which only it holds from now on, to make it liquidatable below).
+const M_PORTFOLIO = M_CROSS1;
+await send(() => engine.connect(dave).createPortfolioAccount());
+const portfolioId = await lastAccount();
+await send(() => engine.connect(dave).deposit(portfolioId, usd("16000")));
+await order(dave, portfolioId, M_PORTFOLIO, wad("1500"), BUY);
+for (let id = 3; id <= MARKET_COUNT; ++id) {
+  if (id !== M_PORTFOLIO) await order(dave, portfolioId, id, wad("1"), BUY);
+}
+await order(dave, portfolioId, MARKET_ETH, wad("0.03"), BUY);
+[, gas.openPortfolio16] = await order(dave, portfolioId, MARKET_BTC, wad("0.002"), BUY);
+check(
+  Number((await engine.getAccount(portfolioId)).positionCount) === 16,
+  "the portfolio holds 16 positions",
+);
+// Its big leg falls 0.5% at a time until it is liquidatable: liquidated in proportional slices of all 16.
+const portfolioMark = await ethers.getContractAt(
+  "IPriceFeed",
+  (await engine.getMarketParams(M_PORTFOLIO)).feed,
+);
+let portfolioPrice = Number((await portfolioMark.latestPrice()) / 10n ** 14n) / 1e4;
+while (!(await engine.isLiquidatable(portfolioId))) {
+  portfolioPrice = Math.round(portfolioPrice * 0.995 * 1e4) / 1e4;
+  await setPrice(M_PORTFOLIO, String(portfolioPrice));
+}
+const portfolioQuote = await engine.quoteLiquidation(portfolioId);
+check(portfolioQuote.liquidatable && portfolioQuote.partial_, "the portfolio is liquidated partially");
+await measure("liquidatePortfolio16", () => engine.connect(keeper).liquidate(portfolioId, keeper));
+check(Number((await engine.getAccount(portfolioId)).positionCount) === 16, "a slice keeps all 16 positions");
+
 // ---- report ----
 const names = Object.keys(gas).sort();
 const report: Record<string, number> = {};

@@ -23,10 +23,12 @@ import {
   LiquidityVault__factory,
   MarginEngine__factory,
   MockERC20__factory,
+  PortfolioMargin__factory,
 } from "../types/ethers-contracts/index.js";
 import type { IBulkhead, LiquidityVault, MockERC20 } from "../types/ethers-contracts/index.js";
 import type { PriceService } from "./pyth.js";
 import * as math from "./math.js";
+import * as portfolio from "./portfolio.js";
 import { previewErrorMessage } from "./errors.js";
 import { type Preview, type Sender, previewSettlement, settlementReward } from "./preview.js";
 import type {
@@ -48,6 +50,7 @@ import type {
   TradeQuote,
   VaultRequests,
 } from "./types.js";
+import { AccountMode } from "./types.js";
 
 /** 100% in basis points. */
 export const BPS = 10_000n;
@@ -122,6 +125,7 @@ export function toAccountInfo(r: Named<AccountInfo>): AccountInfo {
   return {
     owner: r.owner,
     isolated: r.isolated,
+    mode: Number(r.mode) as AccountMode,
     marketId: Number(r.marketId),
     positionCount: Number(r.positionCount),
     collateralD18: r.collateralD18,
@@ -347,7 +351,8 @@ export class BulkheadClient {
 
   /**
    * The margin summary recomputed off-chain with sdk/math from raw state read at one block, evaluated at that
-   * block's timestamp (what `marginSummary` returns for the same block tag).
+   * block's timestamp (what `marginSummary` returns for the same block tag); for a portfolio account with the
+   * risk model's configuration read at that block too.
    */
   async computeSummary(accountId: bigint, opts: ReadOptions = {}): Promise<MarginSummary> {
     const blockTag = opts.blockTag ?? (await this.provider.getBlockNumber());
@@ -357,7 +362,39 @@ export class BulkheadClient {
       { blockTag },
     );
     const now = await this.viewTimestamp({ blockTag });
-    return math.marginSummary(account.info, account.positions, markets, now);
+    const state =
+      account.info.mode === AccountMode.Portfolio ? await this.getPortfolioState({ blockTag }) : undefined;
+    return math.marginSummary(
+      account.info,
+      account.positions,
+      markets,
+      now,
+      state && ((legs) => portfolio.portfolioRequirement(state, legs, now)),
+    );
+  }
+
+  /**
+   * The portfolio risk model's state (configuration in force, the previous one while it ramps in), decoded from
+   * its data contracts at one block; undefined while governance has set no model.
+   */
+  async getPortfolioState(opts: ReadOptions = {}): Promise<portfolio.PortfolioState | undefined> {
+    const blockTag = opts.blockTag;
+    const address = await this.engine.portfolioMargin({ blockTag });
+    if (BigInt(address) === 0n) return undefined;
+    const pm = PortfolioMargin__factory.connect(address, this.runner);
+    const [pointer, previousPointer, rampStart, rampEnd] = await Promise.all([
+      pm.pointer({ blockTag }),
+      pm.previousPointer({ blockTag }),
+      pm.rampStart({ blockTag }),
+      pm.rampEnd({ blockTag }),
+    ]);
+    const read = async (at: string) => portfolio.decodeConfig(await this.provider.getCode(at, blockTag));
+    return {
+      current: await read(pointer),
+      previous: BigInt(previousPointer) === 0n ? undefined : await read(previousPointer),
+      rampStart,
+      rampEnd,
+    };
   }
 
   /** Quote of a trade from chain. */

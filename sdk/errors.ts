@@ -1,6 +1,7 @@
 /**
  * Decoding of Bulkhead reverts: every custom error of the engine (IMarginEngine, IOrders, ILiquidation,
- * IGovernance, MarginEngine and its liquidation and governance modules),
+ * IGovernance, MarginEngine and its liquidation and governance modules), the portfolio risk model (PortfolioMargin,
+ * PortfolioRisk),
  * the vault (ILiquidityVault, OpenZeppelin ERC-4626/ERC-20), the Chainlink adapter, the Pyth pull feed and the
  * Pyth contract behind it (PythErrors, which a settlement can meet), and the OpenZeppelin
  * building blocks (AccessControl, Ownable, Pausable, ReentrancyGuard, SafeERC20, SafeCast), plus `Error(string)` and `Panic(uint256)`,
@@ -17,6 +18,7 @@ import {
   MarginEngine__factory,
   MockERC20__factory,
   MockPyth__factory,
+  PortfolioMargin__factory,
   PythPriceFeed__factory,
 } from "../types/ethers-contracts/index.js";
 import type { Preview } from "./preview.js";
@@ -41,6 +43,7 @@ function combinedInterface(): Interface {
     LiquidityVault__factory.abi,
     ChainlinkPriceFeed__factory.abi,
     PythPriceFeed__factory.abi,
+    PortfolioMargin__factory.abi, // and the PortfolioRisk library's errors it raises
     MockPyth__factory.abi, // PythErrors, as a real Pyth contract reverts with them
     MockERC20__factory.abi,
   ];
@@ -145,7 +148,7 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
     case "InvalidTransfer":
       return `InvalidTransfer: cannot move margin from account ${a[0]} to account ${a[1]}`;
     case "WrongAccountMode":
-      return `WrongAccountMode: account ${a[0]} has the wrong mode (cross/isolated) or market for this action`;
+      return `WrongAccountMode: account ${a[0]} has the wrong mode (cross/isolated/portfolio) or market for this action`;
     case "TooManyPositions":
       return `TooManyPositions: a cross account may hold at most ${a[0]} positions`;
     case "InsufficientMargin":
@@ -172,6 +175,50 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return `NoPosition: account ${a[0]} has no position in market ${a[1]}`;
     case "TooManyMarkets":
       return "TooManyMarkets: the market limit is reached";
+    case "PortfolioMarginUnset":
+      return "PortfolioMarginUnset: governance has not set the portfolio risk model yet";
+    case "PortfolioMarginAlreadySet":
+      return "PortfolioMarginAlreadySet: the portfolio risk model is set once (its configuration ramps instead)";
+    case "TooManyFactors":
+      return `TooManyFactors: ${a[0]} factors (the model takes 1 to 6)`;
+    case "TooManyScenarios":
+      return `TooManyScenarios: ${a[0]} stress scenarios (at most 16)`;
+    case "TooManyLegs":
+      return `TooManyLegs: ${a[0]} positions (a portfolio holds at most 16)`;
+    case "ModelShape":
+      return `ModelShape: ${a[0]} Cholesky entries and ${a[1]} scenario shocks do not fit ${a[2]} factors`;
+    case "CholeskyNotLowerTriangular":
+      return `CholeskyNotLowerTriangular: L[${a[0]}][${a[1]}] above the diagonal must be 0`;
+    case "CholeskyDiagonalNegative":
+      return `CholeskyDiagonalNegative: L[${a[0]}][${a[0]}] must not be negative`;
+    case "FactorVolOutOfBounds":
+      return `FactorVolOutOfBounds: L[${a[0]}][${a[1]}] = ${a[2]} is beyond +-1e18 (100% per period)`;
+    case "ScenarioShockOutOfBounds":
+      return `ScenarioShockOutOfBounds: scenario ${a[0]} shocks factor ${a[1]} by ${a[2]}, beyond +-1e18`;
+    case "ConfidenceOutOfBounds":
+      return `ConfidenceOutOfBounds: z = ${a[0]} is outside [1e18, 6e18]`;
+    case "FloorOutOfBounds":
+      return `FloorOutOfBounds: floor ${a[0]} is outside [0.1e18, 1e18]`;
+    case "ImScalarOutOfBounds":
+      return `ImScalarOutOfBounds: IM scalar ${a[0]} is outside [1e18, 4e18]`;
+    case "LoadingsShape":
+      return `LoadingsShape: ${a[0]} loadings for a model of ${a[1]} factors`;
+    case "LoadingOutOfBounds":
+      return `LoadingOutOfBounds: loading ${a[1]} on factor ${a[0]} is beyond +-5e18`;
+    case "IdioVolOutOfBounds":
+      return `IdioVolOutOfBounds: idiosyncratic volatility ${a[0]} is above 1e18 (100% per period)`;
+    case "NotionalOutOfBounds":
+      return `NotionalOutOfBounds: notional ${a[0]} is beyond the model's 1e31 bound`;
+    case "DepthOutOfBounds":
+      return `DepthOutOfBounds: market ${a[0]}'s add-on depth ${a[1]} is neither 0 nor within [1e21, 1e31]`;
+    case "MarketIdOutOfBounds":
+      return `MarketIdOutOfBounds: market id ${a[0]} is listed twice or not below 64`;
+    case "RampInProgress":
+      return `RampInProgress: the previous configuration ramps in until ${a[0]}`;
+    case "RampDurationOutOfBounds":
+      return `RampDurationOutOfBounds: ${a[0]} s is outside [1 hour, 7 days]`;
+    case "LegsShape":
+      return "LegsShape: the leg arrays differ in length";
     case "ModuleMismatch":
       return "ModuleMismatch: a module (liquidation or governance) was built for another token";
     // IOrders

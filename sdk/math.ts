@@ -14,6 +14,8 @@
  * Timestamps: views are evaluated at the timestamp of the block they run in. See `BulkheadClient.viewTimestamp`
  * for which timestamp an `eth_call` sees on Hardhat.
  */
+import type { PortfolioLeg } from "./portfolio.js";
+import { AccountMode } from "./types.js";
 import type {
   AccountInfo,
   LiquidationQuote,
@@ -276,15 +278,53 @@ export function exitFill(
 }
 
 /**
+ * EngineBase._portfolioMargins' legs: each position's signed notional (rounded up in size) and its standalone
+ * cross-mode IM and MM at the snapshot prices, with `override` (a market's size after a trade, at a price)
+ * replacing or adding one position; a position of size 0 is left out.
+ */
+export function portfolioLegs(
+  positions: readonly PositionInfo[],
+  markets: Markets,
+  override?: { marketId: number; sizeD18: bigint; priceD18: bigint },
+): PortfolioLeg[] {
+  const sizes = positions.map((p) => ({
+    marketId: p.marketId,
+    sizeD18: p.sizeD18,
+    priceD18: marketOf(markets, p.marketId).priceD18,
+  }));
+  if (override !== undefined) {
+    const held = sizes.find((p) => p.marketId === override.marketId);
+    if (held === undefined) sizes.push({ ...override });
+    else held.sizeD18 = override.sizeD18;
+  }
+  return sizes
+    .filter((p) => p.sizeD18 !== 0n)
+    .map((p) => {
+      const pm = positionMargins(marketOf(markets, p.marketId).params, p.sizeD18, p.priceD18);
+      return {
+        marketId: p.marketId,
+        notionalD18: p.sizeD18 > 0n ? pm.notionalD18 : -pm.notionalD18,
+        standaloneImD18: pm.imD18,
+        standaloneMmD18: pm.mmD18,
+      };
+    });
+}
+
+/** A portfolio account's IM and MM for its legs (`portfolio.portfolioRequirement` on the model's state). */
+export type PortfolioMargins = (legs: PortfolioLeg[]) => { imD18: bigint; mmD18: bigint };
+
+/**
  * EngineBase._summary: every margin figure of an account at the snapshot prices, skews and funding accrued to
  * `now`. Each position is marked at its exit fill (`exitFill`): unrealised PnL = size x exitFill - basis, so an
- * entry premium is never margin. Notional, IM and MM use the oracle price.
+ * entry premium is never margin. Notional, IM and MM use the oracle price; a portfolio account's IM and MM are
+ * the risk model's (`portfolioMargins`, required for one).
  */
 export function marginSummary(
-  account: Pick<AccountInfo, "collateralD18">,
+  account: Pick<AccountInfo, "collateralD18"> & { mode?: AccountMode },
   positions: readonly PositionInfo[],
   markets: Markets,
   now: bigint,
+  portfolioMargins?: PortfolioMargins,
 ): MarginSummary {
   const s: MarginSummary = {
     collateralD18: account.collateralD18,
@@ -306,6 +346,12 @@ export function marginSummary(
     s.maintenanceMarginD18 += pm.mmD18;
   }
   s.equityD18 = s.collateralD18 + s.unrealisedPnlD18 - s.accruedFundingD18;
+  if (account.mode === AccountMode.Portfolio) {
+    if (portfolioMargins === undefined) throw new Error("a portfolio account's summary needs its risk model");
+    ({ imD18: s.initialMarginD18, mmD18: s.maintenanceMarginD18 } = portfolioMargins(
+      portfolioLegs(positions, markets),
+    ));
+  }
   return s;
 }
 

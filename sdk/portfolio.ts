@@ -199,3 +199,130 @@ export function requirement(m: RiskModel, legs: RiskLeg[]): RiskRequirement {
     imD18: max(ceilDiv(m.imScalarD18 * risk, WAD), floorImD18) + addOnsD18,
   };
 }
+
+/*//////////////////////////////////////////////////////////////
+          PortfolioMargin (contracts/risk/PortfolioMargin.sol)
+//////////////////////////////////////////////////////////////*/
+
+/** IPortfolioMargin.MarketRisk without its id: loadings, idiosyncratic volatility and add-on depth (D18). */
+export interface MarketRisk {
+  loadingsD18: bigint[];
+  idioVolD18: bigint;
+  depthD18: bigint;
+}
+
+/** One configuration of the portfolio risk model: the model and the listed markets by id. */
+export interface PortfolioConfig {
+  model: RiskModel;
+  markets: Map<number, MarketRisk>;
+}
+
+/** What `PortfolioMargin.requirement` evaluates: the configuration in force and, during a ramp, the one before. */
+export interface PortfolioState {
+  current: PortfolioConfig;
+  previous?: PortfolioConfig;
+  rampStart: bigint;
+  rampEnd: bigint;
+}
+
+/** One position as the engine hands it to the model (`EngineBase._portfolioMargins`). */
+export interface PortfolioLeg {
+  marketId: number;
+  notionalD18: bigint;
+  standaloneImD18: bigint;
+  standaloneMmD18: bigint;
+}
+
+const HEADER_WORDS = 6;
+
+/**
+ * Decodes a configuration from the code of its data contract (`PortfolioMargin.pointer`): a STOP byte, then
+ * 32-byte words [K, S, z, floor, imScalar, listed bitmap, L (K x K), scenarios (S x K), then K loadings,
+ * idiosyncratic volatility and depth per market id up to the highest listed one].
+ */
+export function decodeConfig(code: string): PortfolioConfig {
+  const hex = code.startsWith("0x") ? code.slice(2) : code;
+  if (hex.length < 2 + HEADER_WORDS * 64 || !hex.startsWith("00"))
+    throw new Error("not a portfolio configuration");
+  const word = (i: number) => BigInt("0x" + hex.slice(2 + i * 64, 2 + (i + 1) * 64));
+  const int = (i: number) => BigInt.asIntN(256, word(i));
+  const k = Number(word(0));
+  const s = Number(word(1));
+  const listed = word(5);
+  const ints = (from: number, n: number) => Array.from({ length: n }, (_, i) => int(from + i));
+  const model: RiskModel = {
+    factors: k,
+    cholesky: ints(HEADER_WORDS, k * k),
+    scenarios: ints(HEADER_WORDS + k * k, s * k),
+    zD18: word(2),
+    floorD18: word(3),
+    imScalarD18: word(4),
+  };
+  const base = HEADER_WORDS + k * k + s * k;
+  const markets = new Map<number, MarketRisk>();
+  for (let id = 0; id < 64; id++) {
+    if (((listed >> BigInt(id)) & 1n) === 0n) continue;
+    const at = base + id * (k + 2);
+    markets.set(id, { loadingsD18: ints(at, k), idioVolD18: word(at + k), depthD18: word(at + k + 1) });
+  }
+  return { model, markets };
+}
+
+/** PortfolioMargin._readMarket: a market that is not listed loads on no factor with the largest idiosyncratic vol. */
+export function marketRiskOf(config: PortfolioConfig, marketId: number): MarketRisk {
+  return (
+    config.markets.get(marketId) ?? {
+      loadingsD18: new Array<bigint>(config.model.factors).fill(0n),
+      idioVolD18: MAX_IDIO_VOL,
+      depthD18: 0n,
+    }
+  );
+}
+
+/** PortfolioMargin._evaluate: the requirement of `legs` under one configuration. */
+export function configRequirement(config: PortfolioConfig, legs: PortfolioLeg[]): RiskRequirement {
+  return requirement(
+    config.model,
+    legs.map((leg) => {
+      const r = marketRiskOf(config, leg.marketId);
+      return {
+        notionalD18: leg.notionalD18,
+        loadingsD18: r.loadingsD18,
+        idioVolD18: r.idioVolD18,
+        standaloneImD18: leg.standaloneImD18,
+        standaloneMmD18: leg.standaloneMmD18,
+        addOnD18: sizeAddOn(leg.notionalD18, r.depthD18),
+      };
+    }),
+  );
+}
+
+/** PortfolioMargin._towards: `from` moved elapsed / span of the way to `to`, rounded up. */
+function towards(from: bigint, to: bigint, elapsed: bigint, span: bigint): bigint {
+  return to >= from ? from + ceilDiv((to - from) * elapsed, span) : from - ((from - to) * elapsed) / span;
+}
+
+/** PortfolioMargin.requirement at time `now`: during a ramp every figure is interpolated, rounded up. */
+export function portfolioRequirement(
+  state: PortfolioState,
+  legs: PortfolioLeg[],
+  now: bigint,
+): RiskRequirement {
+  const r = configRequirement(state.current, legs);
+  if (now >= state.rampEnd || state.previous === undefined) return r;
+  const old = configRequirement(state.previous, legs);
+  const elapsed = now - state.rampStart;
+  const span = state.rampEnd - state.rampStart;
+  const t = (key: "varD18" | "stressD18" | "floorMmD18" | "floorImD18" | "addOnsD18" | "mmD18" | "imD18") =>
+    towards(old[key], r[key], elapsed, span);
+  return {
+    ...r,
+    varD18: t("varD18"),
+    stressD18: t("stressD18"),
+    floorMmD18: t("floorMmD18"),
+    floorImD18: t("floorImD18"),
+    addOnsD18: t("addOnsD18"),
+    mmD18: t("mmD18"),
+    imD18: t("imD18"),
+  };
+}

@@ -12,6 +12,7 @@
  * which is exact only if the transaction lands in a block with that timestamp, e.g. via setNextBlockTimestamp).
  */
 import * as math from "./math.js";
+import { AccountMode } from "./types.js";
 import type {
   AccountSnapshot,
   MarginSummary,
@@ -564,6 +565,7 @@ export function previewOpenIsolated(
       marketId,
       positionCount: 0,
       collateralD18: 0n,
+      mode: AccountMode.Isolated,
     },
     positions: [],
   };

@@ -86,13 +86,18 @@ export interface RiskParams {
   adlMinShareD18: bigint;
 }
 
-/** IMarginEngine.AccountInfo. */
+/** IMarginEngine.AccountMode. */
+export const AccountMode = { Cross: 0, Isolated: 1, Portfolio: 2 } as const;
+export type AccountMode = (typeof AccountMode)[keyof typeof AccountMode];
+
+/** IMarginEngine.AccountInfo (`isolated` is `mode === AccountMode.Isolated`). */
 export interface AccountInfo {
   owner: string;
   isolated: boolean;
   marketId: number;
   positionCount: number;
   collateralD18: bigint;
+  mode: AccountMode;
 }
 
 /** IMarginEngine.PositionInfo. */

@@ -31,7 +31,7 @@ import { ANY_REWARD, openIsolated, priceUpdate, settleNext } from "./helpers/ord
  *
  * The check is by function name over the test sources, so it proves a case exists, not that it is thorough.
  */
-const ENTRY_POINTS = ["IBulkhead", "LiquidityVault", "VolatilityOracle"];
+const ENTRY_POINTS = ["IBulkhead", "LiquidityVault", "VolatilityOracle", "PortfolioMargin"];
 
 /** Functions that take no input a caller could get wrong and have no access rule: nothing to reject. */
 const NO_BAD_INPUT: Record<string, string> = {

@@ -14,6 +14,8 @@ import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
 import {IPullPriceFeed} from "../interfaces/IPullPriceFeed.sol";
 import {IOrders} from "../interfaces/IOrders.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
+import {PortfolioRisk} from "../libraries/PortfolioRisk.sol";
+import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
 
 /// @title EngineBase
 /// @notice Storage and the internal machinery shared by the margin engine and its modules: account lookup and
@@ -51,9 +53,10 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     ///      it is not zero no collateral leaves the account (an isolated account checks its one order slot). It
     ///      shares the collateral's slot, which a settlement writes anyway.
     ///      Collateral range: +-2.6e15 USD (D18).
+    // solhint-disable-next-line gas-struct-packing
     struct Account {
         address owner;
-        bool isolated;
+        IMarginEngine.AccountMode mode;
         uint32 marketId;
         IOrders.OrderKind pendingFlow;
         uint48 returnAccountId;
@@ -178,6 +181,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     mapping(uint256 accountId => mapping(uint32 marketId => Order)) internal _orders;
     /// @dev `IOrders.OrderParams.settlementRewardD18` (the delays live in `Risk`), read only at commit.
     uint256 internal _settlementRewardD18;
+    /// @dev The risk model of portfolio accounts (`IGovernance.setPortfolioMargin`); read only for them.
+    IPortfolioMargin internal _portfolioMargin;
 
     /// @param token The settlement asset, at most 18 decimals.
     constructor(IERC20Metadata token) {
@@ -211,7 +216,10 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     /// @dev Whether an order of the account is pending, which locks its collateral (`IOrders.CollateralLockedByOrder`):
     ///      a cross account counts its orders, an isolated account has its one market's slot.
     function _collateralLocked(uint256 accountId, Account storage a) internal view returns (bool) {
-        return a.isolated ? _orders[accountId][a.marketId].commitTime != 0 : a.pendingOrders != 0;
+        return
+            a.mode == IMarginEngine.AccountMode.Isolated
+                ? _orders[accountId][a.marketId].commitTime != 0
+                : a.pendingOrders != 0;
     }
 
     /// @dev The stored risk parameters in their interface shape.
@@ -239,7 +247,7 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
 
     /// @dev The i-th market an account holds a position in.
     function _marketAt(Account storage a, uint256 i) internal view returns (uint32) {
-        return a.isolated ? a.marketId : uint8(a.markets[i]);
+        return a.mode == IMarginEngine.AccountMode.Isolated ? a.marketId : uint8(a.markets[i]);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -308,6 +316,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     ) internal view returns (IMarginEngine.MarginSummary memory s) {
         s.collateralD18 = a.collateral;
         uint256 n = a.positionCount;
+        bool portfolio = a.mode == IMarginEngine.AccountMode.Portfolio;
+        if (portfolio && prices.length == 0) prices = new uint256[](n);
         for (uint256 i; i < n; ++i) {
             uint32 marketId = _marketAt(a, i);
             Market storage m = _markets[marketId];
@@ -326,6 +336,56 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
             s.maintenanceMarginD18 += mm;
         }
         s.equityD18 = s.collateralD18 + s.unrealisedPnlD18 - s.accruedFundingD18;
+        if (portfolio)
+            (s.initialMarginD18, s.maintenanceMarginD18) = _portfolioMargins(accountId, a, prices, 0, 0, 0);
+    }
+
+    /// @dev A portfolio account's IM and MM from the risk model, for its positions at `prices` (the i-th held
+    ///      market's price at i) with the position in `marketId` taken as `size` at `price` instead (added when the
+    ///      account does not hold it; `marketId` 0 for none). Each leg is given with its signed notional and the
+    ///      standalone margins it would have in a cross account, which the model's floor uses.
+    function _portfolioMargins(
+        uint256 accountId,
+        Account storage a,
+        uint256[] memory prices,
+        uint32 marketId,
+        int256 size,
+        uint256 price
+    ) internal view returns (uint256, uint256) {
+        uint256 n = a.positionCount;
+        // One leg more than held, for `marketId` if the account does not hold it (otherwise an empty leg).
+        uint32[] memory ids = new uint32[](n + 1);
+        int256[] memory notionals = new int256[](n + 1);
+        uint256[] memory ims = new uint256[](n + 1);
+        uint256[] memory mms = new uint256[](n + 1);
+        for (uint256 i; i <= n; ++i) {
+            uint32 id = marketId;
+            int256 legSize = size;
+            uint256 legPrice = price;
+            if (i < n) {
+                id = _marketAt(a, i);
+                legPrice = prices[i];
+                if (id == marketId)
+                    marketId = 0; // taken here, so the spare leg stays empty
+                else legSize = _positions[accountId][id].size;
+            } else if (marketId == 0) {
+                // No spare leg needed: drop it, so that 16 held positions stay within the model's 16 legs.
+                assembly ("memory-safe") {
+                    mstore(ids, n)
+                    mstore(notionals, n)
+                    mstore(ims, n)
+                    mstore(mms, n)
+                }
+                break;
+            }
+            if (legSize == 0) continue;
+            uint256 notional;
+            (notional, ims[i], mms[i]) = _positionMargins(_markets[id], legSize, legPrice);
+            ids[i] = id;
+            notionals[i] = legSize > 0 ? int256(notional) : -int256(notional);
+        }
+        PortfolioRisk.Requirement memory r = _portfolioMargin.requirement(ids, notionals, ims, mms);
+        return (r.imD18, r.mmD18);
     }
 
     /// @dev The `_fill` bound that accepts any fill of a forced close of `size` (liquidation, ADL).
@@ -602,7 +662,7 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
 
     function _addMarket(Account storage a, uint32 marketId) private {
         uint256 n = a.positionCount;
-        if (!a.isolated) {
+        if (a.mode != IMarginEngine.AccountMode.Isolated) {
             uint256 max = _risk.maxPositionsPerAccount;
             if (n >= max) revert IMarginEngine.TooManyPositions(max);
             a.markets = _withByte(a.markets, n, marketId);
@@ -612,7 +672,7 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
 
     function _removeMarket(Account storage a, uint32 marketId) private {
         uint256 n = a.positionCount;
-        if (!a.isolated) {
+        if (a.mode != IMarginEngine.AccountMode.Isolated) {
             bytes16 list = a.markets;
             for (uint256 i; i < n; ++i) {
                 if (uint8(list[i]) == marketId) {

@@ -8,6 +8,7 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {IGovernance} from "../interfaces/IGovernance.sol";
 import {IOrders} from "../interfaces/IOrders.sol";
+import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {EngineBase} from "./EngineBase.sol";
 
@@ -83,6 +84,22 @@ contract GovernanceModule is IGovernance, EngineBase {
         } catch {}
         _writeMarketParams(m, params);
         emit IMarginEngine.MarketParamsUpdated(marketId, params);
+    }
+
+    /// @inheritdoc IGovernance
+    /// @dev Checks that `portfolioMargin_` answers `model()`, so a wrong address cannot make every portfolio
+    ///      account's health check revert later.
+    function setPortfolioMargin(IPortfolioMargin portfolioMargin_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (address(portfolioMargin_) == address(0)) revert IMarginEngine.ZeroAddress();
+        if (address(_portfolioMargin) != address(0)) revert PortfolioMarginAlreadySet();
+        portfolioMargin_.model();
+        _portfolioMargin = portfolioMargin_;
+        emit PortfolioMarginSet(address(portfolioMargin_));
+    }
+
+    /// @inheritdoc IGovernance
+    function portfolioMargin() external view returns (IPortfolioMargin) {
+        return _portfolioMargin;
     }
 
     /// @inheritdoc IGovernance

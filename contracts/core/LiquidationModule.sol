@@ -164,7 +164,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
             // would open the other side. It goes with the liquidation (the owner may commit again).
             if (_orders[accountId][marketId].commitTime != 0) {
                 delete _orders[accountId][marketId];
-                if (!a.isolated) --a.pendingOrders;
+                if (a.mode != IMarginEngine.AccountMode.Isolated) --a.pendingOrders;
                 emit IOrders.OrderCancelled(accountId, marketId, keeper);
             }
         }
@@ -222,7 +222,11 @@ contract LiquidationModule is ILiquidation, EngineBase {
         IMarginEngine.RiskParams memory r = _riskParams();
         if (s.notionalD18 > r.partialLiquidationNotionalD18 && s.equityD18 > 0) {
             uint256 onePlusBuffer = WAD + r.liquidationBufferD18;
-            uint256 variableMm = s.maintenanceMarginD18 - minMargins;
+            // A portfolio account's MM can be below its positions' minimum margins (hedge credit): no variable
+            // part then, and the account is closed fully.
+            uint256 variableMm = s.maintenanceMarginD18 > minMargins
+                ? s.maintenanceMarginD18 - minMargins
+                : 0;
             uint256 den = variableMm.mulDown(onePlusBuffer);
             if (den > fullFee) {
                 den -= fullFee;
@@ -276,6 +280,40 @@ contract LiquidationModule is ILiquidation, EngineBase {
     }
 
     /// @inheritdoc ILiquidation
+    function getPositions(
+        uint256 accountId
+    ) external view returns (IMarginEngine.PositionInfo[] memory positions) {
+        Account storage a = _account(accountId);
+        uint256 n = a.positionCount;
+        positions = new IMarginEngine.PositionInfo[](n);
+        for (uint256 i; i < n; ++i) {
+            uint32 marketId = _marketAt(a, i);
+            Position storage p = _positions[accountId][marketId];
+            positions[i] = IMarginEngine.PositionInfo(marketId, p.size, p.basis, _checkpoint(p));
+        }
+    }
+
+    /// @inheritdoc ILiquidation
+    function marginSummary(uint256 accountId) external view returns (IMarginEngine.MarginSummary memory) {
+        return _summary(accountId, _account(accountId));
+    }
+
+    /// @inheritdoc ILiquidation
+    function getMarketState(uint32 marketId) external view returns (IMarginEngine.MarketState memory s) {
+        Market storage m = _market(marketId);
+        s = IMarginEngine.MarketState(
+            m.longOi,
+            m.shortOi,
+            m.fundingIndex,
+            m.fundingRate,
+            m.lastFundingTime,
+            m.netBasis,
+            m.netFundingBasis,
+            uint128(uint256(m.reservedUsd) * WAD)
+        );
+    }
+
+    /// @inheritdoc ILiquidation
     function freeCollateral(uint256 accountId) external view returns (int256) {
         IMarginEngine.MarginSummary memory s = _summary(accountId, _account(accountId));
         return s.equityD18 - int256(s.initialMarginD18);
@@ -317,6 +355,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
     ///      longs, down for shorts).
     function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256) {
         Account storage a = _account(accountId);
+        if (a.mode == IMarginEngine.AccountMode.Portfolio) revert IMarginEngine.WrongAccountMode(accountId);
         Market storage m = _market(marketId);
         int256 size = _positions[accountId][marketId].size;
         if (size == 0) revert IMarginEngine.NoPosition(accountId, marketId);

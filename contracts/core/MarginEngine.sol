@@ -73,7 +73,9 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
             sig == IGovernance.unpause.selector ||
             sig == IGovernance.sweep.selector ||
             sig == IGovernance.sweepable.selector ||
-            sig == IGovernance.initializeRisk.selector
+            sig == IGovernance.initializeRisk.selector ||
+            sig == IGovernance.setPortfolioMargin.selector ||
+            sig == IGovernance.portfolioMargin.selector
             ? governanceModule
             : liquidationModule;
         assembly ("memory-safe") {
@@ -93,26 +95,32 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
 
     /// @inheritdoc IMarginEngine
     function createCrossAccount() external returns (uint256) {
-        return _createAccount(msg.sender, false, 0);
+        return _createAccount(msg.sender, AccountMode.Cross, 0);
     }
 
     /// @inheritdoc IMarginEngine
     function createIsolatedAccount(uint32 marketId) external returns (uint256) {
         _market(marketId);
-        return _createAccount(msg.sender, true, marketId);
+        return _createAccount(msg.sender, AccountMode.Isolated, marketId);
+    }
+
+    /// @inheritdoc IMarginEngine
+    function createPortfolioAccount() external returns (uint256) {
+        if (address(_portfolioMargin) == address(0)) revert PortfolioMarginUnset();
+        return _createAccount(msg.sender, AccountMode.Portfolio, 0);
     }
 
     function _createAccount(
         address owner,
-        bool isolated,
+        AccountMode mode,
         uint32 marketId
     ) internal returns (uint256 accountId) {
         accountId = ++_accountCount;
         Account storage a = _accounts[accountId];
         a.owner = owner;
-        a.isolated = isolated;
+        a.mode = mode;
         a.marketId = marketId;
-        emit AccountCreated(accountId, owner, isolated, marketId);
+        emit AccountCreated(accountId, owner, mode == AccountMode.Isolated, marketId, mode);
     }
 
     /// @inheritdoc IMarginEngine
@@ -245,13 +253,13 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         if (margin == 0) revert ZeroAmount();
         uint256 marginD18 = margin * TOKEN_SCALE;
         if (sourceAccountId == 0) {
-            accountId = _createAccount(msg.sender, true, marketId);
+            accountId = _createAccount(msg.sender, AccountMode.Isolated, marketId);
             _pullExact(msg.sender, margin);
             emit Deposited(accountId, msg.sender, margin);
         } else {
             Account storage source = _authorizedAccount(sourceAccountId);
-            if (source.isolated) revert WrongAccountMode(sourceAccountId);
-            accountId = _createAccount(source.owner, true, marketId);
+            if (source.mode == AccountMode.Isolated) revert WrongAccountMode(sourceAccountId);
+            accountId = _createAccount(source.owner, AccountMode.Isolated, marketId);
             _debit(sourceAccountId, source, marginD18);
             _requireInitialMargin(sourceAccountId, source);
             emit MarginTransferred(sourceAccountId, accountId, marginD18);
@@ -278,10 +286,11 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         uint256 maxSettlementRewardD18
     ) external nonReentrant {
         Account storage a = _authorizedAccount(accountId);
-        if (!a.isolated) revert WrongAccountMode(accountId);
+        if (a.mode != AccountMode.Isolated) revert WrongAccountMode(accountId);
         if (destinationAccountId != 0) {
             Account storage d = _account(destinationAccountId);
-            if (d.owner != a.owner || d.isolated) revert InvalidTransfer(accountId, destinationAccountId);
+            if (d.owner != a.owner || d.mode == AccountMode.Isolated)
+                revert InvalidTransfer(accountId, destinationAccountId);
         }
         uint32 marketId = a.marketId;
         int256 size = _positions[accountId][marketId].size;
@@ -330,7 +339,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         Account storage a = _accounts[accountId];
         OrderKind kind = a.pendingFlow;
         uint256 returnAccountId = a.returnAccountId;
-        if (!a.isolated) --a.pendingOrders;
+        if (a.mode != AccountMode.Isolated) --a.pendingOrders;
         int256 sizeDelta = kind == OrderKind.CloseIsolated
             ? -int256(_positions[accountId][marketId].size)
             : int256(o.sizeDelta);
@@ -366,7 +375,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         delete _orders[accountId][marketId];
         emit OrderCancelled(accountId, marketId, msg.sender);
         Account storage a = _accounts[accountId];
-        if (!a.isolated) --a.pendingOrders;
+        if (a.mode != AccountMode.Isolated) --a.pendingOrders;
         if (a.pendingFlow == OrderKind.OpenIsolated && a.positionCount == 0) {
             _returnIsolated(accountId, a, a.returnAccountId);
         }
@@ -387,7 +396,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     ) internal {
         Market storage m = _market(marketId);
         if (_risk.maxOrderDelay == 0) revert OrdersNotConfigured();
-        if (a.isolated && a.marketId != marketId) revert WrongAccountMode(accountId);
+        if (a.mode == AccountMode.Isolated && a.marketId != marketId) revert WrongAccountMode(accountId);
         // Sizes live in int96 storage; rejecting larger deltas first also keeps the price math overflow-free.
         if (sizeDelta == 0 || sizeDelta > type(int96).max || sizeDelta < type(int96).min) {
             revert InvalidSize(sizeDelta);
@@ -404,7 +413,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         o.commitTime = uint32(block.timestamp);
         o.rewardD6 = uint32(reward / 1e12);
         // An isolated account's header says what its one pending order is; a cross account's counts its orders.
-        if (!a.isolated) {
+        if (a.mode != AccountMode.Isolated) {
             ++a.pendingOrders;
         } else if (kind != a.pendingFlow || returnAccountId != a.returnAccountId) {
             a.pendingFlow = kind;
@@ -426,19 +435,39 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         uint256 reward
     ) internal view {
         int256 oldSize = a.positionCount == 0 ? int256(0) : int256(_positions[accountId][marketId].size);
-        if (!_increasesRisk(oldSize, sizeDelta)) return;
-        if (_risk.paused) revert EnforcedPause();
-        if (oldSize == 0 && !a.isolated && a.positionCount >= _risk.maxPositionsPerAccount) {
-            revert TooManyPositions(_risk.maxPositionsPerAccount);
+        bool increases = _increasesRisk(oldSize, sizeDelta);
+        bool portfolio = a.mode == AccountMode.Portfolio;
+        if (!increases && !portfolio) return;
+        if (increases) {
+            if (_risk.paused) revert EnforcedPause();
+            if (
+                oldSize == 0 &&
+                a.mode != AccountMode.Isolated &&
+                a.positionCount >= _risk.maxPositionsPerAccount
+            ) {
+                revert TooManyPositions(_risk.maxPositionsPerAccount);
+            }
         }
         uint256 price = m.feed.latestPrice();
         (, uint256 fee) = _quote(m, price, sizeDelta);
-        MarginSummary memory s = _summaryAt(accountId, a, marketId, price, new uint256[](0));
-        (, uint256 imNew, ) = _positionMargins(m, oldSize + sizeDelta, price);
-        uint256 im = s.initialMarginD18 + imNew;
-        if (oldSize != 0) {
-            (, uint256 imOld, ) = _positionMargins(m, oldSize, price);
-            im -= imOld;
+        uint256[] memory prices = _pricesFor(a);
+        MarginSummary memory s = _summaryAt(accountId, a, marketId, price, prices);
+        uint256 im;
+        if (portfolio) {
+            // As at settlement: a smaller position that raises the portfolio's MM is risk-increasing.
+            uint256 mm;
+            (im, mm) = _portfolioMargins(accountId, a, prices, marketId, oldSize + sizeDelta, price);
+            if (!increases) {
+                if (mm <= s.maintenanceMarginD18) return;
+                if (_risk.paused) revert EnforcedPause();
+            }
+        } else {
+            (, uint256 imNew, ) = _positionMargins(m, oldSize + sizeDelta, price);
+            im = s.initialMarginD18 + imNew;
+            if (oldSize != 0) {
+                (, uint256 imOld, ) = _positionMargins(m, oldSize, price);
+                im -= imOld;
+            }
         }
         int256 equity = s.equityD18 - int256(fee + reward);
         if (equity < int256(im)) revert InsufficientMargin(equity, im);
@@ -513,35 +542,56 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         );
         if (increasesRisk) _checkCapacity(marketId, m, f.newSize);
 
-        MarginSummary memory s = _summaryAt(accountId, a, marketId, price, new uint256[](0));
+        uint256[] memory prices = _pricesFor(a);
+        MarginSummary memory s = _summaryAt(accountId, a, marketId, price, prices);
+        // Maintenance margin before the trade at the same prices, for a reducing trade.
+        uint256 mmBefore;
+        if (!increasesRisk) {
+            if (a.mode == AccountMode.Portfolio) {
+                // In a portfolio, a smaller position can add risk (one leg of a hedge closed): such a trade is
+                // risk-increasing (IM, pause) unless the portfolio's MM does not rise.
+                (, mmBefore) = _portfolioMargins(accountId, a, prices, marketId, oldSize, price);
+                if (s.maintenanceMarginD18 > mmBefore) {
+                    if (_risk.paused) revert EnforcedPause();
+                    increasesRisk = true;
+                }
+            } else if (s.equityD18 < int256(s.maintenanceMarginD18)) {
+                // Cross and isolated: only this position's MM changed.
+                (, , uint256 mmOld) = _positionMargins(m, oldSize, price);
+                uint256 mmNew;
+                if (f.newSize != 0) (, , mmNew) = _positionMargins(m, f.newSize, price);
+                mmBefore = s.maintenanceMarginD18 + mmOld - mmNew;
+            }
+        }
         if (increasesRisk) {
             if (s.equityD18 < int256(s.initialMarginD18))
                 revert InsufficientMargin(s.equityD18, s.initialMarginD18);
         } else if (s.equityD18 < int256(s.maintenanceMarginD18)) {
-            _checkReduce(s, m, oldSize, f, price, reward);
+            _checkReduce(s, mmBefore, f, reward);
         }
         return (f.fill, f.fee);
     }
 
+    /// @dev Room for the held markets' prices when the account's margin needs them again (portfolio accounts), or
+    ///      an empty array (cross and isolated accounts, whose `_summaryAt` then writes none).
+    function _pricesFor(Account storage a) internal view returns (uint256[] memory) {
+        return new uint256[](a.mode == AccountMode.Portfolio ? a.positionCount : 0);
+    }
+
     /// @dev A risk-reducing trade left the account below maintenance margin. Reconstruct the pre-trade figures:
     ///      positions are marked at their exit fill and a reduce sells (or buys) along the same impact line a full
-    ///      close would, so at a fixed oracle price the trade changed equity by its fee only (up to rounding), and
-    ///      maintenance margin by this position's MM after minus before (the keeper's `reward` is added back too). The reduce is refused if the account was
-    ///      healthy before, or if it would leave negative equity behind (closing out an insolvent account is
-    ///      liquidation's job).
+    ///      close would, so at a fixed oracle price the trade changed equity by its fee only (up to rounding; the
+    ///      keeper's `reward` is added back too), and maintenance margin was `mmBefore`. The reduce is refused if the
+    ///      account was healthy before, or if it would leave negative equity behind (closing out an insolvent
+    ///      account is liquidation's job).
     function _checkReduce(
         MarginSummary memory s,
-        Market storage m,
-        int256 oldSize,
+        uint256 mmBefore,
         Fill memory f,
-        uint256 price,
         uint256 reward
-    ) internal view {
+    ) internal pure {
         int256 equityBefore = s.equityD18 + int256(f.fee + reward);
-        (, , uint256 mmOld) = _positionMargins(m, oldSize, price);
-        uint256 mmNew;
-        if (f.newSize != 0) (, , mmNew) = _positionMargins(m, f.newSize, price);
-        bool wasHealthy = equityBefore >= int256(s.maintenanceMarginD18 + mmOld - mmNew);
+        bool wasHealthy = equityBefore >= int256(mmBefore);
         if (wasHealthy || s.equityD18 < 0) revert WouldBeLiquidatable(s.equityD18, s.maintenanceMarginD18);
     }
 
@@ -568,24 +618,14 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     /// @inheritdoc IMarginEngine
     function getAccount(uint256 accountId) external view returns (AccountInfo memory info) {
         Account storage a = _account(accountId);
-        info = AccountInfo(a.owner, a.isolated, a.marketId, a.positionCount, a.collateral);
-    }
-
-    /// @inheritdoc IMarginEngine
-    function getPositions(uint256 accountId) external view returns (PositionInfo[] memory positions) {
-        Account storage a = _account(accountId);
-        uint256 n = a.positionCount;
-        positions = new PositionInfo[](n);
-        for (uint256 i; i < n; ++i) {
-            uint32 marketId = _marketAt(a, i);
-            Position storage p = _positions[accountId][marketId];
-            positions[i] = PositionInfo(marketId, p.size, p.basis, _checkpoint(p));
-        }
-    }
-
-    /// @inheritdoc IMarginEngine
-    function marginSummary(uint256 accountId) external view returns (MarginSummary memory) {
-        return _summary(accountId, _account(accountId));
+        info = AccountInfo(
+            a.owner,
+            a.mode == AccountMode.Isolated,
+            a.marketId,
+            a.positionCount,
+            a.collateral,
+            a.mode
+        );
     }
 
     /// @inheritdoc IMarginEngine
@@ -609,21 +649,6 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
             a.returnAccountId,
             uint256(o.commitTime) + _risk.minOrderDelay,
             uint256(o.commitTime) + _risk.maxOrderDelay
-        );
-    }
-
-    /// @inheritdoc IMarginEngine
-    function getMarketState(uint32 marketId) external view returns (MarketState memory s) {
-        Market storage m = _market(marketId);
-        s = MarketState(
-            m.longOi,
-            m.shortOi,
-            m.fundingIndex,
-            m.fundingRate,
-            m.lastFundingTime,
-            m.netBasis,
-            m.netFundingBasis,
-            uint128(uint256(m.reservedUsd) * WAD)
         );
     }
 

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {IMarginEngine} from "./IMarginEngine.sol";
 import {IOrders} from "./IOrders.sol";
+import {IPortfolioMargin} from "./IPortfolioMargin.sol";
 
 /// @title IGovernance
 /// @notice Parameters, pausing and recovery of a Bulkhead engine. Implemented by `GovernanceModule`, which the
@@ -14,11 +15,15 @@ interface IGovernance {
     /// @param to Receiver.
     /// @param amount In the token's own decimals.
     event Swept(address indexed token, address indexed to, uint256 amount);
+    /// @notice Emitted when the portfolio risk model is set (once).
+    event PortfolioMarginSet(address indexed portfolioMargin);
 
     /// @notice Thrown when `initializeRisk` is called after the engine was constructed.
     error AlreadyInitialized();
     /// @notice Thrown when a sweep asks for more than the excess over the ledger.
     error NothingToSweep(address token, uint256 requested, uint256 available);
+    /// @notice Thrown when the portfolio risk model is set a second time.
+    error PortfolioMarginAlreadySet();
 
     /// @notice Sets the first risk parameters; only runs inside the engine's constructor.
     function initializeRisk(IMarginEngine.RiskParams calldata params) external;
@@ -36,6 +41,14 @@ interface IGovernance {
     /// @dev Bounds: 1 <= minDelay <= MAX_MIN_ORDER_DELAY, minDelay < maxDelay <= minDelay + MAX_ORDER_WINDOW,
     ///      settlementReward <= MAX_SETTLEMENT_REWARD.
     function setOrderParams(IOrders.OrderParams calldata params) external;
+
+    /// @notice Sets the risk model portfolio accounts use, which enables them. Admin only, once: the model's own
+    ///         configuration changes ramp in (`IPortfolioMargin.setConfig`), where replacing the model would change
+    ///         every portfolio account's requirement in one block.
+    function setPortfolioMargin(IPortfolioMargin portfolioMargin) external;
+
+    /// @notice The portfolio risk model (zero until set).
+    function portfolioMargin() external view returns (IPortfolioMargin);
 
     /// @notice Stops risk-increasing actions. Pause guardian only.
     function pause() external;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IMarginEngine} from "./IMarginEngine.sol";
+
 /// @title ILiquidation
 /// @notice Permissionless liquidation of unhealthy accounts, bad-debt handling through the insurance fund and
 ///         the vault, and auto-deleveraging. Implemented by the margin engine.
@@ -102,6 +104,16 @@ interface ILiquidation {
     /// @return closedSizeD18 The size closed (same sign as the position).
     function autoDeleverage(uint256 accountId, uint32 marketId) external returns (int256 closedSizeD18);
 
+    /// @notice All open positions of the account.
+    function getPositions(uint256 accountId) external view returns (IMarginEngine.PositionInfo[] memory);
+
+    /// @notice Every margin figure of the account at current prices and accrued funding (for a portfolio account,
+    ///         IM and MM are the risk model's).
+    function marginSummary(uint256 accountId) external view returns (IMarginEngine.MarginSummary memory);
+
+    /// @notice The market's state as last stored (funding not accrued to now).
+    function getMarketState(uint32 marketId) external view returns (IMarginEngine.MarketState memory);
+
     /// @notice Equity minus initial margin (negative when below IM).
     function freeCollateral(uint256 accountId) external view returns (int256);
 
@@ -119,7 +131,9 @@ interface ILiquidation {
     ///         (other prices and every skew held fixed). At the boundary itself the account is not yet liquidatable;
     ///         at any price strictly beyond it (below for a long, above for a short) it is.
     /// @dev Exact for isolated accounts, up to rounding that reports the boundary slightly early (on the current
-    ///      price's side). 0 when no positive price would make the account liquidatable.
+    ///      price's side). 0 when no positive price would make the account liquidatable. Reverts
+    ///      `WrongAccountMode` for a portfolio account, whose requirement is not linear in one price (the SDK scans
+    ///      prices against its mirror of the risk model instead).
     function liquidationPrice(uint256 accountId, uint32 marketId) external view returns (uint256);
 
     /// @notice What liquidating `accountId` would do now. Reverts for an unknown account or a missing price.

@@ -5,7 +5,7 @@ import {IPriceFeed} from "./IPriceFeed.sol";
 import {IPullPriceFeed} from "./IPullPriceFeed.sol";
 
 /// @title IMarginEngine
-/// @notice The Bulkhead accounting core: custody of the settlement asset, cross and isolated margin
+/// @notice The Bulkhead accounting core: custody of the settlement asset, cross, isolated and portfolio margin
 ///         accounts, oracle-priced perpetual markets with skew impact and funding, margin views, and the
 ///         ledger of the liquidity vault and the insurance fund.
 /// @dev Units: every price, USD value and ratio is an 18-decimal fixed-point number (`D18`). Sizes are
@@ -17,6 +17,15 @@ interface IMarginEngine {
     /*//////////////////////////////////////////////////////////////
                                  TYPES
     //////////////////////////////////////////////////////////////*/
+
+    /// @notice How an account's requirement is computed, fixed at creation. Cross: the sum of its positions'
+    ///         margins. Isolated: one market, its loss capped at its own collateral. Portfolio: a cross account whose
+    ///         requirement is the risk model's (`IPortfolioMargin`) instead of the sum.
+    enum AccountMode {
+        Cross,
+        Isolated,
+        Portfolio
+    }
 
     /// @notice Risk and economic parameters of one market. All ratios are D18 fractions (1e18 = 100%).
     /// @param feed Mark price source for margin, liquidation and the vault's value; reverts when it has no valid
@@ -101,13 +110,15 @@ interface IMarginEngine {
         uint64 adlMinShareD18;
     }
 
-    /// @notice A margin account. `isolated` and `marketId` are fixed at creation (`marketId` is 0 for cross).
+    /// @notice A margin account. `mode` and `marketId` are fixed at creation (`marketId` is 0 unless isolated);
+    ///         `isolated` is `mode == Isolated`.
     struct AccountInfo {
         address owner;
         bool isolated;
         uint32 marketId;
         uint8 positionCount;
         int256 collateralD18;
+        AccountMode mode;
     }
 
     /// @notice One open position. Unrealised PnL = size x exitFill - basis (see `MarginSummary`).
@@ -151,7 +162,13 @@ interface IMarginEngine {
     //////////////////////////////////////////////////////////////*/
 
     /// @notice Emitted when a margin account is created.
-    event AccountCreated(uint256 indexed accountId, address indexed owner, bool isolated, uint32 marketId);
+    event AccountCreated(
+        uint256 indexed accountId,
+        address indexed owner,
+        bool isolated,
+        uint32 marketId,
+        AccountMode mode
+    );
     /// @notice Emitted when an owner approves or revokes an operator over all its accounts.
     event OperatorSet(address indexed owner, address indexed operator, bool approved);
     /// @notice Emitted when an owner approves or revokes an operator over one account.
@@ -273,6 +290,8 @@ interface IMarginEngine {
     error ExpectedPause();
     /// @notice Thrown when the market limit is reached.
     error TooManyMarkets();
+    /// @notice Thrown when a portfolio account is requested before governance has set the portfolio risk model.
+    error PortfolioMarginUnset();
 
     /*//////////////////////////////////////////////////////////////
                                 ACCOUNTS
@@ -283,6 +302,10 @@ interface IMarginEngine {
 
     /// @notice Creates an isolated margin account owned by the caller, restricted to `marketId`.
     function createIsolatedAccount(uint32 marketId) external returns (uint256 accountId);
+
+    /// @notice Creates a portfolio margin account owned by the caller: a cross account whose requirement comes from
+    ///         the portfolio risk model (`portfolioMargin`). Reverts `PortfolioMarginUnset` before one is set.
+    function createPortfolioAccount() external returns (uint256 accountId);
 
     /// @notice Approves or revokes `operator` over every account the caller owns.
     function setOperator(address operator, bool approved) external;
@@ -322,17 +345,8 @@ interface IMarginEngine {
     /// @notice The account's static data and realised collateral.
     function getAccount(uint256 accountId) external view returns (AccountInfo memory);
 
-    /// @notice All open positions of the account.
-    function getPositions(uint256 accountId) external view returns (PositionInfo[] memory);
-
-    /// @notice Every margin figure of the account at current prices and accrued funding.
-    function marginSummary(uint256 accountId) external view returns (MarginSummary memory);
-
     /// @notice The quote of a trade at current price and skew.
     function quoteTrade(uint32 marketId, int256 sizeDeltaD18) external view returns (TradeQuote memory);
-
-    /// @notice The market's state as last stored (funding not accrued to now).
-    function getMarketState(uint32 marketId) external view returns (MarketState memory);
 
     /// @notice Funding rate (per day) and index as if accrued to now at the current oracle price.
     function currentFunding(uint32 marketId) external view returns (int256 rateD18, int256 indexD18);

@@ -171,3 +171,22 @@ export function legFor(c: Calibration, symbol: string, notionalD18: bigint): Ris
     addOnD18: portfolio.sizeAddOn(notionalD18, wadOf(m.depth)),
   };
 }
+
+/** A market of the calibration as `IPortfolioMargin.MarketRisk` for the market listed under `marketId`. */
+export function marketRiskFor(c: Calibration, symbol: string, marketId: number) {
+  const m = marketOf(c, symbol);
+  return {
+    marketId,
+    loadingsD18: m.loadings.map(wadOf),
+    idioVolD18: wadOf(m.idioVol),
+    depthD18: wadOf(m.depth),
+  };
+}
+
+/** The constructor / `setConfig` arguments of a `PortfolioMargin` for the calibration's markets listed at `ids`. */
+export function portfolioConfigFor(c: Calibration, ids: Record<string, number>) {
+  return {
+    model: modelFor(c),
+    markets: Object.entries(ids).map(([symbol, id]) => marketRiskFor(c, symbol, id)),
+  };
+}

@@ -33,10 +33,10 @@ describe("core: accounts", () => {
     const { alice } = signers;
     await expect(engine.connect(alice).createCrossAccount())
       .to.emit(engine, "AccountCreated")
-      .withArgs(1, alice.address, false, 0);
+      .withArgs(1, alice.address, false, 0, 0);
     await expect(engine.connect(alice).createIsolatedAccount(BTC))
       .to.emit(engine, "AccountCreated")
-      .withArgs(2, alice.address, true, BTC);
+      .withArgs(2, alice.address, true, BTC, 1);
     const info = await engine.getAccount(2);
     expect([info.owner, info.isolated, info.marketId, info.positionCount, info.collateralD18]).to.deep.equal([
       alice.address,

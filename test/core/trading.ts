@@ -352,7 +352,7 @@ describe("core: trading", () => {
       const commit = engine
         .connect(alice)
         .commitIsolatedOrder(ETH, 0, usd("1000"), wad("1"), wad("3100"), ANY_REWARD);
-      await expect(commit).to.emit(engine, "AccountCreated").withArgs(1, alice.address, true, ETH);
+      await expect(commit).to.emit(engine, "AccountCreated").withArgs(1, alice.address, true, ETH, 1);
       await expect(commit).to.emit(engine, "Deposited").withArgs(1, alice.address, usd("1000"));
       await expect(commit).to.changeTokenBalances(
         ethers,
@@ -397,7 +397,7 @@ describe("core: trading", () => {
       const commit = engine
         .connect(keeper)
         .commitIsolatedOrder(BTC, 1, usd("500"), wad("0.01"), wad("61000"), ANY_REWARD);
-      await expect(commit).to.emit(engine, "AccountCreated").withArgs(2, alice.address, true, BTC);
+      await expect(commit).to.emit(engine, "AccountCreated").withArgs(2, alice.address, true, BTC, 1);
       await expect(commit).to.emit(engine, "MarginTransferred").withArgs(1, 2, wad("500"));
       await expect(commit).to.changeTokenBalances(ethers, token, [keeper, alice, engine], [0, 0, 0]);
       const tx = settleNext(engine, 2, BTC);

@@ -31,6 +31,7 @@ import {
 } from "../../sdk/preview.js";
 import type { Preview } from "../../sdk/preview.js";
 import type { AccountSnapshot, ProtocolSnapshot } from "../../sdk/types.js";
+import { AccountMode } from "../../sdk/types.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
 import {
   Rng,
@@ -607,7 +608,14 @@ function isolatedCommitRevert(
   }
   const fresh: AccountSnapshot = {
     accountId: 0n,
-    info: { owner: ethers.ZeroAddress, isolated: true, marketId, positionCount: 0, collateralD18: marginD18 },
+    info: {
+      owner: ethers.ZeroAddress,
+      isolated: true,
+      marketId,
+      positionCount: 0,
+      collateralD18: marginD18,
+      mode: AccountMode.Isolated,
+    },
     positions: [],
   };
   return commitRevert(snap, fresh, marketId, size, rewardD18, now);
