@@ -27,6 +27,11 @@
  *                       mutants it already ran; its minutes add up
  *   --min-score x       exit 1 when the score is below x (default 0.9)
  *   --build-timeout m   minutes a mutant's build may take before it counts as stillborn (default 30)
+ *   --recheck           run the survivors of the report at --out again, on the working tree as it is now (its
+ *                       tests and contracts; each survivor found again by file, source line, column and
+ *                       operator): a survivor a new test kills becomes killed, marked with the commit that
+ *                       killed it; one whose line changed stays a survivor. Works on an unfinished run too
+ *                       (--resume still continues it afterwards)
  *   --list              print the mutants that would run and exit
  *
  * The report lists every mutant run so far under `results` and is rewritten after each one, so a run of hours can
@@ -80,6 +85,7 @@ const { values: opts } = parseArgs({
     list: { type: "boolean", default: false },
     "build-timeout": { type: "string", default: "30" },
     resume: { type: "boolean", default: false },
+    recheck: { type: "boolean", default: false },
   },
 });
 
@@ -112,6 +118,8 @@ interface Result {
   /** The stage that killed it, or why it is stillborn. */
   by?: string;
   seconds: number;
+  /** For a survivor run again by --recheck: the commit whose tests it ran against. */
+  recheck?: string;
 }
 
 function productionSources(root: string): string[] {
@@ -273,33 +281,59 @@ function fmt(seconds: number): string {
 const git = (...args: string[]) => execFileSync("git", args, { cwd: ROOT, encoding: "utf8" }).trim();
 
 /** The run to continue (--resume): its options replace this invocation's, its results are kept. */
-function resumeFrom(): { commit: string; results: Result[]; minutes: number } {
+function resumeFrom(): { commit: string; results: Result[]; minutes: number; complete: boolean } {
   const out = path.join(ROOT, opts.out!);
   if (!existsSync(out)) throw new Error(`--resume: there is no report at ${opts.out}`);
   const report = JSON.parse(readFileSync(out, "utf8"));
   if (report.run?.options === undefined || !Array.isArray(report.results))
     throw new Error(`--resume: ${opts.out} records no options or results (an older report); start a new run`);
-  if (report.run.dirty)
+  if (report.run.dirty && !opts.recheck)
     throw new Error(`--resume: that run started from uncommitted changes, which git cannot give back`);
   for (const k of RUN_OPTIONS) (opts as Record<string, unknown>)[k] = report.run.options[k];
   const results = (report.results as (Result["mutant"] & Omit<Result, "mutant">)[]).map(
-    ({ status, by, seconds, ...mutant }) => ({ mutant, status, by, seconds }),
+    ({ status, by, seconds, recheck, ...mutant }) => ({ mutant, status, by, seconds, recheck }),
   );
-  return { commit: report.run.commit, results, minutes: report.run.minutes };
+  return { commit: report.run.commit, results, minutes: report.run.minutes, complete: report.complete };
 }
 
 async function main() {
-  const resumed = opts.resume ? resumeFrom() : undefined;
-  const commit = resumed?.commit ?? git("rev-parse", "HEAD");
+  if (opts.resume && opts.recheck) throw new Error("--resume and --recheck are separate runs");
+  const resumed = opts.resume || opts.recheck ? resumeFrom() : undefined;
+  const head = git("rev-parse", "HEAD");
+  const commit = resumed?.commit ?? head;
   // A fresh run reads the working tree; a resumed one the tree of its commit, so both enumerate the same mutants.
-  const dirty =
-    resumed === undefined &&
+  // A recheck reads the working tree: the survivors meet today's tests.
+  const fromTree = resumed === undefined || opts.recheck;
+  const treeDirty =
     git("status", "--porcelain", "--", "contracts", "test", "scripts", "hardhat.config.ts") !== "";
-  if (!opts.list) workspace = makeWorkspace(resumed?.commit);
-  const all = enumerate(resumed === undefined ? ROOT : workspace!);
+  const dirty = resumed === undefined ? treeDirty : false;
+  if (!opts.list) workspace = makeWorkspace(fromTree ? undefined : resumed!.commit);
+  const all = enumerate(fromTree ? ROOT : workspace!);
   const count = opts.sample ?? opts.max;
   const seed = Number(opts.seed);
-  const chosen = count === undefined ? all : sample(all, Number(count), seed);
+  /** --recheck: each survivor's mutant in today's sources, by file, source line, column and operator. */
+  const rechecked = new Map<string, Result["mutant"]>();
+  const column = (id: string) => id.split(":").slice(-3, -2)[0];
+  if (opts.recheck) {
+    for (const r of resumed!.results.filter((x) => x.status === "survived")) {
+      const m = all.find(
+        (x) =>
+          x.file === r.mutant.file &&
+          x.source === r.mutant.source &&
+          x.operator === r.mutant.operator &&
+          x.mutation === r.mutant.mutation &&
+          column(x.id) === column(r.mutant.id),
+      );
+      if (m === undefined)
+        console.log(`${r.mutant.file}:${r.mutant.line}: the line changed, stays a survivor`);
+      else rechecked.set(m.id, r.mutant);
+    }
+  }
+  const chosen = opts.recheck
+    ? all.filter((m) => rechecked.has(m.id))
+    : count === undefined
+      ? all
+      : sample(all, Number(count), seed);
   const equivalents: Equivalent[] = existsSync(EQUIVALENTS)
     ? JSON.parse(readFileSync(EQUIVALENTS, "utf8"))
     : [];
@@ -340,8 +374,10 @@ async function main() {
     console.log(`  ${stage.name}: ${fmt(seconds)}`);
   }
 
-  const results: Result[] = [...(resumed?.results ?? [])];
-  const done = new Set(results.map((r) => r.mutant.id));
+  const results: Result[] = [...(resumed?.results ?? [])].filter(
+    (r) => !(opts.recheck && r.status === "survived" && [...rechecked.values()].includes(r.mutant)),
+  );
+  const done = new Set(opts.recheck ? [] : results.map((r) => r.mutant.id));
   if (resumed)
     console.log(`resuming run of ${commit.slice(0, 10)}: ${done.size} of ${chosen.length} already ran`);
   /** Writes the report; called after every mutant, so an interrupted run still leaves its results. */
@@ -386,6 +422,7 @@ async function main() {
         status: r.status,
         by: r.by,
         seconds: Math.round(r.seconds),
+        ...(r.recheck === undefined ? {} : { recheck: r.recheck }),
       })),
     };
     mkdirSync(path.dirname(path.join(ROOT, opts.out!)), { recursive: true });
@@ -434,12 +471,14 @@ async function main() {
       writeFileSync(file, original);
     }
     result.seconds = (Date.now() - t) / 1000;
-    results.push({ ...result, mutant: pickMutant(m) });
+    // A rechecked survivor keeps its original record (id and line in the run's commit), so --resume skips it.
+    const firstRun = rechecked.get(m.id);
+    results.push({ ...result, mutant: firstRun ?? pickMutant(m), recheck: firstRun && head.slice(0, 10) });
     console.log(`${label}: ${result.status}${result.by ? ` by ${result.by}` : ""} (${fmt(result.seconds)})`);
     writeReport(false);
   }
 
-  const { report, killed, counted, score } = writeReport(true);
+  const { report, killed, counted, score } = writeReport(opts.recheck ? resumed!.complete : true);
 
   console.log(
     `\nscore ${killed}/${counted} = ${report.score} (${report.stillborn} stillborn, ${report.equivalent.length} equivalent); wrote ${opts.out}`,
