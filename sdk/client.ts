@@ -103,6 +103,8 @@ export function toMarketState(r: MarketState): MarketState {
     netBasisD18: r.netBasisD18,
     netFundingBasisD18: r.netFundingBasisD18,
     reservedD18: r.reservedD18,
+    imVolMultiplierD18: r.imVolMultiplierD18,
+    mmVolMultiplierD18: r.mmVolMultiplierD18,
   };
 }
 

@@ -177,6 +177,8 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return "TooManyMarkets: the market limit is reached";
     case "PortfolioMarginUnset":
       return "PortfolioMarginUnset: governance has not set the portfolio risk model yet";
+    case "VolatilityOracleUnset":
+      return "VolatilityOracleUnset: governance has not set the volatility oracle yet";
     case "PortfolioMarginAlreadySet":
       return "PortfolioMarginAlreadySet: the portfolio risk model is set once (its configuration ramps instead)";
     case "TooManyFactors":

@@ -239,11 +239,25 @@ export function pendingFunding(
   );
 }
 
-/** EngineBase._positionMargins: notional, IM and MM of one position, all rounded up (D18 USD). */
+/** The volatility multipliers of a market (MarketState), absent meaning none. */
+export type VolMultipliers = Pick<MarketState, "imVolMultiplierD18" | "mmVolMultiplierD18">;
+
+/** EngineBase._volScaled: `ratio` x a volatility multiplier (a whole number of 1/64 above 1), rounded up, <= 1. */
+export function volScaled(ratioD18: bigint, multiplierD18: bigint | undefined): bigint {
+  const k = multiplierD18 === undefined ? 0n : ((multiplierD18 - WAD) * 64n) / WAD;
+  const scaled = ratioD18 + divCeil(ratioD18 * k, 64n);
+  return scaled > WAD ? WAD : scaled;
+}
+
+/**
+ * EngineBase._positionMargins: notional, IM and MM of one position, all rounded up (D18 USD), the size-scaled
+ * ratio scaled by the market's volatility multipliers (`vol`: its MarketState).
+ */
 export function positionMargins(
   params: MarketParams,
   sizeD18: bigint,
   priceD18: bigint,
+  vol?: VolMultipliers,
 ): { notionalD18: bigint; imD18: bigint; mmD18: bigint } {
   const n = notional(sizeD18, priceD18);
   const ratio = imr(
@@ -255,8 +269,13 @@ export function positionMargins(
   );
   return {
     notionalD18: n,
-    imD18: initialMargin(n, ratio, params.minPositionMarginD18),
-    mmD18: maintenanceMargin(n, ratio, params.mmScalarD18, params.minPositionMarginD18),
+    imD18: initialMargin(n, volScaled(ratio, vol?.imVolMultiplierD18), params.minPositionMarginD18),
+    mmD18: maintenanceMargin(
+      n,
+      volScaled(ratio, vol?.mmVolMultiplierD18),
+      params.mmScalarD18,
+      params.minPositionMarginD18,
+    ),
   };
 }
 
@@ -300,7 +319,8 @@ export function portfolioLegs(
   return sizes
     .filter((p) => p.sizeD18 !== 0n)
     .map((p) => {
-      const pm = positionMargins(marketOf(markets, p.marketId).params, p.sizeD18, p.priceD18);
+      const m = marketOf(markets, p.marketId);
+      const pm = positionMargins(m.params, p.sizeD18, p.priceD18, m.state);
       return {
         marketId: p.marketId,
         notionalD18: p.sizeD18 > 0n ? pm.notionalD18 : -pm.notionalD18,
@@ -340,7 +360,7 @@ export function marginSummary(
     const { indexD18 } = pendingFunding(m.state, m.params, m.priceD18, now);
     s.unrealisedPnlD18 += unrealisedPnl(p.sizeD18, exitFill(m, p.sizeD18), p.basisD18);
     s.accruedFundingD18 += fundingOwed(p.sizeD18, indexD18, p.lastFundingIndexD18);
-    const pm = positionMargins(m.params, p.sizeD18, m.priceD18);
+    const pm = positionMargins(m.params, p.sizeD18, m.priceD18, m.state);
     s.notionalD18 += pm.notionalD18;
     s.initialMarginD18 += pm.imD18;
     s.maintenanceMarginD18 += pm.mmD18;
@@ -407,7 +427,13 @@ export function liquidationPrice(
   const size = position.sizeD18;
   if (size === 0n) throw new Error("liquidationPrice: no position");
   const p = market.params;
-  const k = mulUp(imr(size, p.baseImrD18, p.maxImrD18, p.imrSizeSlopeD18, p.skewScaleD18), p.mmScalarD18);
+  const k = mulUp(
+    volScaled(
+      imr(size, p.baseImrD18, p.maxImrD18, p.imrSizeSlopeD18, p.skewScaleD18),
+      market.state.mmVolMultiplierD18,
+    ),
+    p.mmScalarD18,
+  );
   const twiceScale = 2n * p.skewScaleD18;
   const slope = (size * (twiceScale + 2n * skewOf(market.state) - size)) / twiceScale - mulUp(abs(size), k);
   if (slope === 0n) return 0n;

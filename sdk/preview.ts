@@ -338,8 +338,8 @@ export function applyTrade(
     // _checkReduce: the account before the trade, at the same oracle price. Positions are marked at their exit
     // fill, so the reduce changed equity by its fee only.
     const equityBefore = s.equityD18 + fee + rewardD18;
-    const mmOld = math.positionMargins(m.params, oldSize, price).mmD18;
-    const mmNew = newSize !== 0n ? math.positionMargins(m.params, newSize, price).mmD18 : 0n;
+    const mmOld = math.positionMargins(m.params, oldSize, price, m.state).mmD18;
+    const mmNew = newSize !== 0n ? math.positionMargins(m.params, newSize, price, m.state).mmD18 : 0n;
     const wasHealthy = equityBefore >= s.maintenanceMarginD18 + mmOld - mmNew;
     if (wasHealthy || s.equityD18 < 0n) {
       throw new PreviewRevert("WouldBeLiquidatable", [s.equityD18, s.maintenanceMarginD18]);

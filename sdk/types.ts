@@ -67,6 +67,9 @@ export interface MarketState {
   netBasisD18: bigint;
   netFundingBasisD18: bigint;
   reservedD18: bigint;
+  /** Volatility multipliers on the IM and MM ratios (D18, 1e18 = none; steps of 1/64). */
+  imVolMultiplierD18: bigint;
+  mmVolMultiplierD18: bigint;
 }
 
 /** IMarginEngine.RiskParams. */

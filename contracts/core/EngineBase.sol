@@ -16,6 +16,7 @@ import {IOrders} from "../interfaces/IOrders.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {PortfolioRisk} from "../libraries/PortfolioRisk.sol";
 import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
+import {IVolatilityOracle} from "../interfaces/IVolatilityOracle.sol";
 
 /// @title EngineBase
 /// @notice Storage and the internal machinery shared by the margin engine and its modules: account lookup and
@@ -77,7 +78,9 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Seven slots grouped by access: the first four are everything a health check reads, the next two
-    ///      only trades, the last one only order settlement. Ratios are kept with 9 decimals (`D9`: governance sets D18 values that are multiples
+    ///      only trades, the last one only order settlement. `imVolX64` and `mmVolX64` are the volatility
+    ///      multipliers (DESIGN.md, Dynamic margin) on the IM and MM ratios as 1 + x / 64 (1 to 4.98, rounded up
+    ///      from the oracle's D18 figures by `IGovernance.syncVolatility`), in the slot a health check reads anyway. Ratios are kept with 9 decimals (`D9`: governance sets D18 values that are multiples
     ///      of 1e9); base-unit quantities are D18 below 7.9e10 units; the reserve is whole USD.
     ///      `insuranceFeeShareD9` is a copy of the protocol-wide `RiskParams.insuranceFeeShareD18`, kept in every
     ///      market's fee slot (written by governance whenever either changes) so that a trade reads its fee split
@@ -92,6 +95,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         uint96 skewScale;
         uint32 imrSizeSlopeD9;
         uint32 maxFundingVelocityD9;
+        uint8 imVolX64;
+        uint8 mmVolX64;
         uint96 longOi;
         uint96 shortOi;
         int64 fundingRate;
@@ -183,6 +188,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     uint256 internal _settlementRewardD18;
     /// @dev The risk model of portfolio accounts (`IGovernance.setPortfolioMargin`); read only for them.
     IPortfolioMargin internal _portfolioMargin;
+    /// @dev Where `IGovernance.syncVolatility` reads each market's margin multipliers.
+    IVolatilityOracle internal _volatilityOracle;
 
     /// @param token The settlement asset, at most 18 decimals.
     constructor(IERC20Metadata token) {
@@ -421,7 +428,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         );
     }
 
-    /// @dev Notional, initial and maintenance margin of one position (all rounded up).
+    /// @dev Notional, initial and maintenance margin of one position (all rounded up). The size-scaled ratio is
+    ///      scaled by the market's volatility multipliers, the IM one for IM and the lagged MM one for MM.
     function _positionMargins(
         Market storage m,
         int256 size,
@@ -430,8 +438,20 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
         notional = MarginMath.notional(size, price);
         uint256 ratio = _imr(m, size);
         uint256 minMargin = m.minPositionMargin;
-        im = MarginMath.initialMargin(notional, ratio, minMargin);
-        mm = MarginMath.maintenanceMargin(notional, ratio, uint256(m.mmScalarD9) * D9_TO_D18, minMargin);
+        im = MarginMath.initialMargin(notional, _volScaled(ratio, m.imVolX64), minMargin);
+        mm = MarginMath.maintenanceMargin(
+            notional,
+            _volScaled(ratio, m.mmVolX64),
+            uint256(m.mmScalarD9) * D9_TO_D18,
+            minMargin
+        );
+    }
+
+    /// @dev `ratio` x (1 + x / 64), rounded up, at most 100%; `ratio` itself in calm markets (x = 0).
+    function _volScaled(uint256 ratio, uint8 x) internal pure returns (uint256 scaled) {
+        if (x == 0) return ratio;
+        scaled = ratio + MarginMath.ceilDiv(ratio * x, 64);
+        if (scaled > WAD) scaled = WAD;
     }
 
     /// @dev The position's size-scaled initial margin ratio (D18).

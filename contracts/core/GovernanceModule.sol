@@ -9,6 +9,7 @@ import {IMarginEngine} from "../interfaces/IMarginEngine.sol";
 import {IGovernance} from "../interfaces/IGovernance.sol";
 import {IOrders} from "../interfaces/IOrders.sol";
 import {IPortfolioMargin} from "../interfaces/IPortfolioMargin.sol";
+import {IVolatilityOracle} from "../interfaces/IVolatilityOracle.sol";
 import {MarginMath} from "../libraries/MarginMath.sol";
 import {EngineBase} from "./EngineBase.sol";
 
@@ -100,6 +101,42 @@ contract GovernanceModule is IGovernance, EngineBase {
     /// @inheritdoc IGovernance
     function portfolioMargin() external view returns (IPortfolioMargin) {
         return _portfolioMargin;
+    }
+
+    /// @inheritdoc IGovernance
+    function setVolatilityOracle(IVolatilityOracle volatilityOracle_) external onlyRole(RISK_ROLE) {
+        if (address(volatilityOracle_) == address(0)) revert IMarginEngine.ZeroAddress();
+        _volatilityOracle = volatilityOracle_;
+        emit VolatilityOracleSet(address(volatilityOracle_));
+    }
+
+    /// @inheritdoc IGovernance
+    function volatilityOracle() external view returns (IVolatilityOracle) {
+        return _volatilityOracle;
+    }
+
+    /// @inheritdoc IGovernance
+    function syncVolatility(uint32 marketId) external {
+        Market storage m = _market(marketId);
+        IVolatilityOracle oracle = _volatilityOracle;
+        if (address(oracle) == address(0)) revert VolatilityOracleUnset();
+        uint8 im = _toX64(oracle.imMultiplier(marketId));
+        uint8 mm = _toX64(oracle.mmMultiplier(marketId));
+        if (mm > im) mm = im;
+        m.imVolX64 = im;
+        m.mmVolX64 = mm;
+        emit VolatilityMultipliersSynced(
+            marketId,
+            WAD + (uint256(im) * WAD) / 64,
+            WAD + (uint256(mm) * WAD) / 64
+        );
+    }
+
+    /// @dev A D18 multiplier as k in 1 + k / 64, rounded up, within [0, 255].
+    function _toX64(uint256 multiplierD18) internal pure returns (uint8) {
+        if (multiplierD18 <= WAD) return 0;
+        uint256 k = MarginMath.ceilDiv((multiplierD18 - WAD) * 64, WAD);
+        return k > type(uint8).max ? type(uint8).max : uint8(k);
     }
 
     /// @inheritdoc IGovernance

@@ -309,7 +309,9 @@ contract LiquidationModule is ILiquidation, EngineBase {
             m.lastFundingTime,
             m.netBasis,
             m.netFundingBasis,
-            uint128(uint256(m.reservedUsd) * WAD)
+            uint128(uint256(m.reservedUsd) * WAD),
+            uint64(WAD + (uint256(m.imVolX64) * WAD) / 64),
+            uint64(WAD + (uint256(m.mmVolX64) * WAD) / 64)
         );
     }
 
@@ -361,7 +363,7 @@ contract LiquidationModule is ILiquidation, EngineBase {
         if (size == 0) revert IMarginEngine.NoPosition(accountId, marketId);
         IMarginEngine.MarginSummary memory s = _summary(accountId, a);
         uint256 price = m.feed.latestPrice();
-        uint256 k = _imr(m, size).mulUp(uint256(m.mmScalarD9) * D9_TO_D18);
+        uint256 k = _volScaled(_imr(m, size), m.mmVolX64).mulUp(uint256(m.mmScalarD9) * D9_TO_D18);
         int256 twiceScale = 2 * int256(uint256(m.skewScale));
         // d(E - MM)/dP x WAD; never 0 within the parameter bounds (|skew| <= skewScale keeps g > 0 ... and k < 1).
         int256 slope = (size * (twiceScale + 2 * _skew(m) - size)) / twiceScale -

@@ -75,7 +75,10 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
             sig == IGovernance.sweepable.selector ||
             sig == IGovernance.initializeRisk.selector ||
             sig == IGovernance.setPortfolioMargin.selector ||
-            sig == IGovernance.portfolioMargin.selector
+            sig == IGovernance.portfolioMargin.selector ||
+            sig == IGovernance.setVolatilityOracle.selector ||
+            sig == IGovernance.volatilityOracle.selector ||
+            sig == IGovernance.syncVolatility.selector
             ? governanceModule
             : liquidationModule;
         assembly ("memory-safe") {

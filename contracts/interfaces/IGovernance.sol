@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IMarginEngine} from "./IMarginEngine.sol";
 import {IOrders} from "./IOrders.sol";
 import {IPortfolioMargin} from "./IPortfolioMargin.sol";
+import {IVolatilityOracle} from "./IVolatilityOracle.sol";
 
 /// @title IGovernance
 /// @notice Parameters, pausing and recovery of a Bulkhead engine. Implemented by `GovernanceModule`, which the
@@ -17,6 +18,14 @@ interface IGovernance {
     event Swept(address indexed token, address indexed to, uint256 amount);
     /// @notice Emitted when the portfolio risk model is set (once).
     event PortfolioMarginSet(address indexed portfolioMargin);
+    /// @notice Emitted when the volatility oracle the engine syncs from changes.
+    event VolatilityOracleSet(address indexed volatilityOracle);
+    /// @notice Emitted when a market's volatility multipliers are synced (as stored: 1 + k / 64, D18).
+    event VolatilityMultipliersSynced(
+        uint32 indexed marketId,
+        uint256 imMultiplierD18,
+        uint256 mmMultiplierD18
+    );
 
     /// @notice Thrown when `initializeRisk` is called after the engine was constructed.
     error AlreadyInitialized();
@@ -24,6 +33,8 @@ interface IGovernance {
     error NothingToSweep(address token, uint256 requested, uint256 available);
     /// @notice Thrown when the portfolio risk model is set a second time.
     error PortfolioMarginAlreadySet();
+    /// @notice Thrown when volatility is synced before governance has set the oracle.
+    error VolatilityOracleUnset();
 
     /// @notice Sets the first risk parameters; only runs inside the engine's constructor.
     function initializeRisk(IMarginEngine.RiskParams calldata params) external;
@@ -49,6 +60,17 @@ interface IGovernance {
 
     /// @notice The portfolio risk model (zero until set).
     function portfolioMargin() external view returns (IPortfolioMargin);
+
+    /// @notice Sets the oracle `syncVolatility` reads. Risk role only.
+    function setVolatilityOracle(IVolatilityOracle volatilityOracle) external;
+
+    /// @notice The volatility oracle (zero until set).
+    function volatilityOracle() external view returns (IVolatilityOracle);
+
+    /// @notice Copies the market's IM and MM volatility multipliers from the oracle into the market, rounded up
+    ///         to the next 1/64 (at most 4.98x; MM never above IM). Anyone may call; keepers call it after each
+    ///         oracle poke. The oracle bounds how fast the multipliers rise and makes MM lag IM.
+    function syncVolatility(uint32 marketId) external;
 
     /// @notice Stops risk-increasing actions. Pause guardian only.
     function pause() external;

@@ -73,6 +73,8 @@ interface IMarginEngine {
     /// @param netBasisD18 Sum over positions of their cost basis (size x entry price).
     /// @param netFundingBasisD18 Sum over positions of size x funding index at their last settlement.
     /// @param reservedD18 Part of the vault's cash reserved against this market's open interest (whole USD).
+    /// @param imVolMultiplierD18 Volatility multiplier on the market's IM ratios (1e18 = none; 1 + k / 64).
+    /// @param mmVolMultiplierD18 Volatility multiplier on its MM ratios (lags the IM one on the way up).
     struct MarketState {
         uint128 longOiD18;
         uint128 shortOiD18;
@@ -82,6 +84,8 @@ interface IMarginEngine {
         int128 netBasisD18;
         int128 netFundingBasisD18;
         uint128 reservedD18;
+        uint64 imVolMultiplierD18;
+        uint64 mmVolMultiplierD18;
     }
 
     /// @notice Protocol-wide risk parameters.

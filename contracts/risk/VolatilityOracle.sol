@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
+import {IVolatilityOracle} from "../interfaces/IVolatilityOracle.sol";
 
 /// @title VolatilityOracle
 /// @notice Each market's on-chain volatility estimate and the margin multipliers it implies (DESIGN.md, Dynamic
@@ -16,11 +17,12 @@ import {IPriceFeed} from "../interfaces/IPriceFeed.sol";
 ///         than it rises), and the MM multiplier is the smaller of the IM multiplier now and at the previous sample,
 ///         so MM follows a rise one interval later: an account that met IM has at least one interval of grace
 ///         before a volatility rise can make it liquidatable.
-/// @dev Not yet read by the engine (its margin ratios will be scaled by these multipliers; trades and liquidations
-///      will poke for free). A parameter change never makes the multiplier jump: it only moves the target, which
+/// @dev The engine copies the multipliers into each market with the permissionless `syncVolatility` and scales
+///      every margin ratio by them (EngineBase._positionMargins). Trades and liquidations do not poke or sync
+///      themselves (it would put an oracle call on every trade): keepers poke and sync. A parameter change never makes the multiplier jump: it only moves the target, which
 ///      the multiplier approaches at its bounded rates. Rounding raises the estimate: the variance and the target
 ///      round up.
-contract VolatilityOracle is AccessControl {
+contract VolatilityOracle is IVolatilityOracle, AccessControl {
     bytes32 public constant RISK_ROLE = keccak256("RISK_ROLE");
     uint256 internal constant WAD = 1e18;
 
