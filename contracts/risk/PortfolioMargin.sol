@@ -122,7 +122,13 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         if (marketId >= MAX_MARKETS) revert MarketIdOutOfBounds(marketId);
         (PortfolioRisk.Model memory m, uint256 listed) = _readModel(pointer);
         risk.marketId = marketId;
-        (risk.loadingsD18, risk.idioVolD18, risk.depthD18) = _readMarket(pointer, m, listed, marketId);
+        (risk.loadingsD18, risk.idioVolD18, risk.depthD18) = _readMarket(
+            pointer,
+            m.factors,
+            _marketsFrom(m),
+            listed,
+            marketId
+        );
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -220,21 +226,35 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         m.scenarios = _asInts(_readWords(at, HEADER_WORDS + k * k, head[1] * k));
     }
 
+    /// @dev The word index in the blob of market 0's record: past the header, L and the scenario shocks.
+    function _marketsFrom(PortfolioRisk.Model memory m) private pure returns (uint256) {
+        return HEADER_WORDS + m.factors * m.factors + m.scenarios.length;
+    }
+
+    /// @dev Market `marketId`'s loadings (k words), idiosyncratic volatility and add-on depth; `marketsFrom` is
+    ///      `_marketsFrom` of the model (hoisted out of the callers' loops).
     function _readMarket(
         address at,
-        PortfolioRisk.Model memory m,
+        uint256 k,
+        uint256 marketsFrom,
         uint256 listed,
         uint32 marketId
     ) private view returns (int256[] memory loadings, uint256 idioVol, uint256 depth) {
-        uint256 k = m.factors;
         if (marketId >= MAX_MARKETS || listed & (uint256(1) << marketId) == 0) {
             return (new int256[](k), PortfolioRisk.MAX_IDIO_VOL, 0);
         }
-        uint256 base = HEADER_WORDS + k * k + m.scenarios.length;
-        uint256[] memory w = _readWords(at, base + uint256(marketId) * (k + 2), k + 2);
-        idioVol = w[k];
-        depth = w[k + 1];
+        uint256 from;
+        unchecked {
+            // Tiny: marketId < MAX_MARKETS (checked above), k <= MAX_FACTORS and marketsFrom <= 6 + 6 * 6 + 16 * 6
+            // (every blob was written by `_setConfig` from a model that passed `validateModel`).
+            from = marketsFrom + uint256(marketId) * (k + 2);
+        }
+        uint256[] memory w = _readWords(at, from, k + 2);
         assembly ("memory-safe") {
+            // w holds k + 2 words: the k loadings, then the idiosyncratic volatility (w[k]) and the depth (w[k + 1]).
+            let tail := add(w, shl(5, add(k, 1))) // the address of w[k]
+            idioVol := mload(tail)
+            depth := mload(add(tail, 0x20))
             mstore(w, k) // the first k words are the loadings
         }
         loadings = _asInts(w);
@@ -249,16 +269,19 @@ contract PortfolioMargin is IPortfolioMargin, AccessControl {
         uint256[] calldata standaloneMmD18
     ) private view returns (PortfolioRisk.Requirement memory) {
         (PortfolioRisk.Model memory m, uint256 listed) = _readModel(at);
+        uint256 k = m.factors;
+        uint256 marketsFrom = _marketsFrom(m);
         uint256 n = marketIds.length;
         PortfolioRisk.Leg[] memory legs = new PortfolioRisk.Leg[](n);
         for (uint256 i; i < n; ++i) {
             PortfolioRisk.Leg memory leg = legs[i];
+            int256 notional = notionalsD18[i];
             uint256 depth;
-            (leg.loadingsD18, leg.idioVolD18, depth) = _readMarket(at, m, listed, marketIds[i]);
-            leg.notionalD18 = notionalsD18[i];
+            (leg.loadingsD18, leg.idioVolD18, depth) = _readMarket(at, k, marketsFrom, listed, marketIds[i]);
+            leg.notionalD18 = notional;
             leg.standaloneImD18 = standaloneImD18[i];
             leg.standaloneMmD18 = standaloneMmD18[i];
-            leg.addOnD18 = PortfolioRisk.sizeAddOn(notionalsD18[i], depth);
+            leg.addOnD18 = PortfolioRisk.sizeAddOn(notional, depth);
         }
         return PortfolioRisk.requirement(m, legs);
     }
