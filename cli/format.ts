@@ -61,6 +61,11 @@ export function health(d18: bigint): string {
   return d18 === math.MAX_UINT256 ? "∞" : formatD18(d18, 2);
 }
 
+/** A D18 multiplier as "1.25x" (two decimals: the engine keeps them in 1/64 steps). */
+export function multiplier(d18: bigint): string {
+  return formatD18(d18, 2) + "x";
+}
+
 /** Basis points as a percentage. */
 export function bps(value: bigint): string {
   return formatFixed(value, 2, 2) + "%";

@@ -2,7 +2,7 @@
  * Read commands: markets, accounts, status, liquidatable, vault status. Each reads at one block and returns both
  * renderings; main.ts prints one of them.
  */
-import { type AccountView, math } from "../sdk/index.js";
+import { AccountMode, type AccountView, math } from "../sdk/index.js";
 import type { MarketSnapshot, ProtocolSnapshot, VaultRequests } from "../sdk/index.js";
 import { CliError, type Context, marketSymbol } from "./context.js";
 import * as fmt from "./format.js";
@@ -88,10 +88,11 @@ export function accountFigures(
   snap: Pick<ProtocolSnapshot, "markets" | "timestamp" | "tokenScale">,
 ) {
   const s = view.summary;
+  const portfolioMode = view.info.mode === AccountMode.Portfolio;
   const positions = view.positions.map((p) => {
     const m = snap.markets.get(p.marketId) as MarketSnapshot;
     const { indexD18 } = math.pendingFunding(m.state, m.params, m.priceD18, snap.timestamp);
-    const margins = math.positionMargins(m.params, p.sizeD18, m.priceD18);
+    const margins = math.positionMargins(m.params, p.sizeD18, m.priceD18, m.state);
     return {
       marketId: p.marketId,
       symbol: marketSymbol(ctx.book, p.marketId),
@@ -104,13 +105,16 @@ export function accountFigures(
       accruedFundingD18: math.fundingOwed(p.sizeD18, indexD18, p.lastFundingIndexD18),
       initialMarginD18: margins.imD18,
       maintenanceMarginD18: margins.mmD18,
-      liquidationPriceD18: math.liquidationPrice(s, p, m),
+      imVolMultiplierD18: m.state.imVolMultiplierD18,
+      mmVolMultiplierD18: m.state.mmVolMultiplierD18,
+      // A portfolio account's MM is not linear in one price: no closed-form liquidation price (0 shows "-").
+      liquidationPriceD18: portfolioMode ? 0n : math.liquidationPrice(s, p, m),
     };
   });
   return {
     accountId: view.accountId,
     owner: view.info.owner,
-    mode: view.info.isolated ? "isolated" : "cross",
+    mode: portfolioMode ? "portfolio" : view.info.isolated ? "isolated" : "cross",
     ...(view.info.isolated ? { marketId: view.info.marketId } : {}),
     summary: s,
     healthFactorD18: math.healthFactor(s),
@@ -135,7 +139,7 @@ export async function status(ctx: Context, accountId: bigint): Promise<Output> {
   const tokenScale = 10n ** BigInt(18 - ctx.tokenDecimals);
   const f = accountFigures(ctx, view, { markets, timestamp, tokenScale });
   const s = f.summary;
-  const mode = view.info.isolated ? `isolated ${marketSymbol(ctx.book, view.info.marketId)}` : "cross";
+  const mode = view.info.isolated ? `isolated ${marketSymbol(ctx.book, view.info.marketId)}` : f.mode;
   const head = keyValuesBlock(`Account ${accountId} (${mode}, owner ${f.owner}) at block ${blockNumber}`, [
     ["collateral", fmt.usd(s.collateralD18)],
     ["unrealised PnL", fmt.signedUsd(s.unrealisedPnlD18)],
@@ -149,8 +153,28 @@ export async function status(ctx: Context, accountId: bigint): Promise<Output> {
     ["max withdrawable", fmt.tokenUsd(f.maxWithdrawable, ctx.tokenDecimals)],
     ["liquidatable", f.liquidatable ? "YES" : "no"],
   ]);
+  // A portfolio account's requirement, part by part (the SDK's mirror of the chain's model).
+  let breakdown = "";
+  let requirement: Awaited<ReturnType<typeof ctx.client.portfolioBreakdown>> | undefined;
+  if (f.mode === "portfolio") {
+    requirement = await ctx.client.portfolioBreakdown(accountId, { blockTag: blockNumber });
+    const r = requirement;
+    breakdown =
+      "\n\n" +
+      keyValuesBlock("Portfolio requirement (MM = max(VaR, stress, floor) + add-ons)", [
+        ["VaR/ES term", fmt.usd(r.varD18)],
+        [
+          "stress term",
+          `${fmt.usd(r.stressD18)}${r.worstScenario === 0 ? "" : ` (scenario ${r.worstScenario})`}`,
+        ],
+        ["floor (MM / IM)", `${fmt.usd(r.floorMmD18)} / ${fmt.usd(r.floorImD18)}`],
+        ["size add-ons", fmt.usd(r.addOnsD18)],
+        ["maintenance margin", fmt.usd(r.mmD18)],
+        ["initial margin", fmt.usd(r.imD18)],
+      ]);
+  }
   const positions = table(
-    ["MARKET", "SIZE", "ENTRY", "MARK", "NOTIONAL", "UPNL", "FUNDING", "MM", "LIQ PRICE"],
+    ["MARKET", "SIZE", "ENTRY", "MARK", "NOTIONAL", "UPNL", "FUNDING", "MM", "VOL IM/MM", "LIQ PRICE"],
     f.positions.map((p) => [
       p.symbol,
       fmt.size(p.sizeD18),
@@ -160,13 +184,14 @@ export async function status(ctx: Context, accountId: bigint): Promise<Output> {
       fmt.signedUsd(p.unrealisedPnlD18),
       fmt.usd(p.accruedFundingD18),
       fmt.usd(p.maintenanceMarginD18),
+      `${fmt.multiplier(p.imVolMultiplierD18)}/${fmt.multiplier(p.mmVolMultiplierD18)}`,
       p.liquidationPriceD18 === 0n ? "-" : fmt.price(p.liquidationPriceD18),
     ]),
     [0],
   );
   return {
-    json: { blockNumber, timestamp, ...f },
-    human: `${head}\n\nPositions\n${positions}`,
+    json: { blockNumber, timestamp, ...f, ...(requirement ? { portfolioRequirement: requirement } : {}) },
+    human: `${head}${breakdown}\n\nPositions\n${positions}`,
   };
 }
 
@@ -190,7 +215,7 @@ export async function accounts(ctx: Context, owner: string): Promise<Output> {
     ["ID", "MODE", "COLLATERAL", "EQUITY", "MM", "HEALTH", "POSITIONS"],
     rows.map((r) => [
       String(r.accountId),
-      r.mode === "cross" ? "cross" : `isolated ${marketSymbol(ctx.book, r.marketId ?? 0)}`,
+      r.mode === "isolated" ? `isolated ${marketSymbol(ctx.book, r.marketId ?? 0)}` : r.mode,
       fmt.usd(r.summary.collateralD18),
       fmt.usd(r.summary.equityD18),
       fmt.usd(r.summary.maintenanceMarginD18),

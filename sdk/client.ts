@@ -376,6 +376,27 @@ export class BulkheadClient {
   }
 
   /**
+   * A portfolio account's requirement and its parts (VaR and stress terms, the worst scenario, the floor, the
+   * add-ons) at one block, from the SDK's mirror of the model (equal to the chain's IM and MM). Throws for an
+   * account of another mode.
+   */
+  async portfolioBreakdown(accountId: bigint, opts: ReadOptions = {}): Promise<portfolio.RiskRequirement> {
+    const blockTag = opts.blockTag ?? (await this.provider.getBlockNumber());
+    const account = await this.getAccountSnapshot(accountId, { blockTag });
+    if (account.info.mode !== AccountMode.Portfolio)
+      throw new Error(`account ${accountId} is not a portfolio account`);
+    const [markets, now, state] = await Promise.all([
+      this.getMarkets(
+        account.positions.map((p) => p.marketId),
+        { blockTag },
+      ),
+      this.viewTimestamp({ blockTag }),
+      this.getPortfolioState({ blockTag }),
+    ]);
+    return portfolio.portfolioRequirement(state!, math.portfolioLegs(account.positions, markets), now);
+  }
+
+  /**
    * The portfolio risk model's state (configuration in force, the previous one while it ramps in), decoded from
    * its data contracts at one block; undefined while governance has set no model.
    */

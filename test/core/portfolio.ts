@@ -14,6 +14,8 @@ import * as math from "../../sdk/math.js";
 import * as portfolio from "../../sdk/portfolio.js";
 import { CALIBRATION, portfolioConfigFor, wadOf } from "../../scripts/lib/risk-model.js";
 import type { MarketParams } from "../../sdk/types.js";
+import type { Context } from "../../cli/context.js";
+import { status } from "../../cli/read.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
 
 const { loadFixture, time } = networkHelpers;
@@ -281,6 +283,41 @@ describe("portfolio accounts", () => {
     const s = await engine.marginSummary(pf);
     expect(s.equityD18 * WAD).to.be.gte(s.maintenanceMarginD18 * (WAD + riskParams.liquidationBufferD18));
     expect(await engine.healthFactor(pf)).to.be.gt(health0);
+  });
+
+  it("the CLI's status shows the requirement part by part, as the chain computes it", async () => {
+    const { contracts, signers } = await withPortfolioMargin();
+    const { engine } = contracts;
+    const pf = await hedgedWith(engine, signers.bob, "5000");
+    const client = await clientOf(engine);
+    const ctx = {
+      provider: ethers.provider,
+      client,
+      tokenDecimals: 6,
+      book: {
+        markets: [
+          { id: ETH, symbol: "ETH" },
+          { id: BTC, symbol: "BTC" },
+        ],
+        startBlock: 0,
+      },
+    } as unknown as Context;
+    const out = await status(ctx, pf);
+    const chain = await engine.marginSummary(pf);
+    const json = out.json as { mode: string; portfolioRequirement: portfolio.RiskRequirement };
+    expect(json.mode).to.equal("portfolio");
+    expect(json.portfolioRequirement.mmD18).to.equal(chain.maintenanceMarginD18);
+    expect(json.portfolioRequirement.imD18).to.equal(chain.initialMarginD18);
+    for (const label of [
+      "(portfolio,",
+      "VaR/ES term",
+      "stress term",
+      "floor (MM / IM)",
+      "size add-ons",
+      "VOL IM/MM",
+    ]) {
+      expect(out.human).to.include(label);
+    }
   });
 
   it("liquidationPrice is not defined for a portfolio account", async () => {
