@@ -10,10 +10,15 @@ import {IOrders} from "../../interfaces/IOrders.sol";
 import {MarginMath} from "../../libraries/MarginMath.sol";
 import {Vm, VM_ADDRESS} from "../utils/Vm.sol";
 import {BulkheadFixture} from "../fuzz/BulkheadFixture.sol";
+import {IPortfolioMargin} from "../../interfaces/IPortfolioMargin.sol";
+import {PortfolioRisk} from "../../libraries/PortfolioRisk.sol";
+import {PortfolioMargin} from "../../risk/PortfolioMargin.sol";
 
 /// @notice Test only. The invariant suite's handler: it deploys the real protocol (BulkheadFixture, the twin of
 ///         fixture.ts), opens two sentinel positions nobody touches afterwards, and exposes bounded actions for
-///         three actors. Actions that may legitimately fail (margin, caps, cooldowns, slippage) are wrapped in
+///         three actors; CAROL's "cross" account is a portfolio account (the reference calibration's two-factor
+///         model over ETH and BTC), so every action and every invariant covers that mode too. Actions that may
+///         legitimately fail (margin, caps, cooldowns, slippage) are wrapped in
 ///         try/catch and ignored; what must never happen is recorded in ghost flags that the invariants read.
 // solhint-disable-next-line max-states-count
 contract BulkheadHandler is BulkheadFixture {
@@ -106,14 +111,58 @@ contract BulkheadHandler is BulkheadFixture {
         sentinelIsolatedCollateral = _collateral(sentinelIsolated);
         sentinelCrossCollateral = _collateral(sentinelCross);
 
+        engine.setPortfolioMargin(_portfolioMargin());
         for (uint256 i; i < actors.length; ++i) {
             vm.startPrank(actors[i]);
-            uint256 id = engine.createCrossAccount();
+            uint256 id = actors[i] == CAROL ? engine.createPortfolioAccount() : engine.createCrossAccount();
             engine.deposit(id, 100_000e6);
             vm.stopPrank();
             crossOf[actors[i]] = id;
             accounts.push(id);
         }
+    }
+
+    /// @dev The reference calibration (scripts/lib/risk-model.ts): factors `crypto` and `rotation` at 0.9% and 0.3%
+    ///      per hour, z 3.5, floor 50%, IM 1.5 x risk, eight crash, squeeze and correlation-break scenarios.
+    function _portfolioMargin() internal returns (PortfolioMargin) {
+        int256[] memory cholesky = new int256[](4);
+        (cholesky[0], cholesky[3]) = (0.009e18, 0.003e18);
+        int256[16] memory shocks = [
+            int256(-0.08e18),
+            0,
+            0.08e18,
+            0,
+            -0.05e18,
+            -0.008e18,
+            0.05e18,
+            0.008e18,
+            0.01e18,
+            -0.01e18,
+            -0.01e18,
+            0.01e18,
+            -0.05e18,
+            0,
+            0.05e18,
+            0
+        ];
+        int256[] memory scenarios = new int256[](16);
+        for (uint256 i; i < 16; ++i) scenarios[i] = shocks[i];
+        PortfolioRisk.Model memory model = PortfolioRisk.Model(
+            2,
+            cholesky,
+            scenarios,
+            3.5e18,
+            0.5e18,
+            1.5e18
+        );
+        IPortfolioMargin.MarketRisk[] memory markets = new IPortfolioMargin.MarketRisk[](2);
+        int256[] memory ethLoadings = new int256[](2);
+        (ethLoadings[0], ethLoadings[1]) = (1.1e18, 0.6e18);
+        int256[] memory btcLoadings = new int256[](2);
+        (btcLoadings[0], btcLoadings[1]) = (1e18, -0.6e18);
+        markets[0] = IPortfolioMargin.MarketRisk(ETH, ethLoadings, 0.002e18, 2e27);
+        markets[1] = IPortfolioMargin.MarketRisk(BTC, btcLoadings, 0.0015e18, 4e27);
+        return new PortfolioMargin(address(this), model, markets, 1 hours);
     }
 
     /* VIEWS FOR THE INVARIANTS */
@@ -792,6 +841,22 @@ contract BulkheadInvariantTest {
             !handler.requestSettledEarly(),
             "VAULT_C a request settled on a price published before it"
         );
+    }
+
+    /// @notice CAROL's account is a portfolio account the trade actions really drive (a hedged pair), so every
+    ///         invariant covers that mode.
+    function test_handlerDrivesPortfolioAccount() public {
+        uint256 id = handler.crossOf(address(0x1004)); // CAROL
+        vm.assertTrue(
+            engine.getAccount(id).mode == IMarginEngine.AccountMode.Portfolio,
+            "not a portfolio account"
+        );
+        handler.trade(2, false, 30_000, false); // carol buys ETH, about 3x her equity
+        handler.trade(2, true, -30_000, false); // and sells as much BTC
+        vm.assertEq(handler.successes("trade"), 2, "portfolio trades not settled");
+        vm.assertEq(engine.getAccount(id).positionCount, 2, "hedged pair not held");
+        IMarginEngine.MarginSummary memory s = engine.marginSummary(id);
+        vm.assertTrue(s.equityD18 >= int256(s.initialMarginD18), "portfolio account below IM");
     }
 
     /// @notice The order actions really commit, settle and cancel (so ORD_A-C are not vacuous).
