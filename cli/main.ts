@@ -143,6 +143,15 @@ export function buildProgram(): Command {
     .action(run(async (opts, _log, a) => read.status(await connect(opts), parseAccountId(a[0]))));
 
   program
+    .command("margin")
+    .description("margin requirements")
+    .command("compare <positions>")
+    .description(
+      'IM and MM of signed USD notionals ("ETH:100000,BTC:-100000") under isolated, cross and portfolio mode',
+    )
+    .action(run(async (opts, _log, a) => read.marginCompare(await connect(opts), a[0])));
+
+  program
     .command("liquidatable")
     .description("accounts liquidatable now (scans AccountCreated events)")
     .option("--from-block <n>", "first block to scan (default: the address book's startBlock)")

@@ -2,9 +2,9 @@
  * Read commands: markets, accounts, status, liquidatable, vault status. Each reads at one block and returns both
  * renderings; main.ts prints one of them.
  */
-import { AccountMode, type AccountView, math } from "../sdk/index.js";
+import { AccountMode, type AccountView, math, portfolio } from "../sdk/index.js";
 import type { MarketSnapshot, ProtocolSnapshot, VaultRequests } from "../sdk/index.js";
-import { CliError, type Context, marketSymbol } from "./context.js";
+import { CliError, type Context, marketSymbol, parseDecimal, resolveMarket } from "./context.js";
 import * as fmt from "./format.js";
 
 /** What a command produces: one JSON object for --json, text otherwise. */
@@ -398,5 +398,102 @@ export async function vaultStatus(ctx: Context, owner?: string): Promise<Output>
       ...(position === undefined ? {} : { position }),
     },
     human: `Vault ${ctx.book.vault} at block ${blockNumber}\n${fmt.keyValues(pairs)}`,
+  };
+}
+
+/* ------------------------------------------------------------------------------------------------------------
+                                              MARGIN COMPARE
+   ------------------------------------------------------------------------------------------------------------ */
+
+/**
+ * `margin compare <positions>`: the initial and maintenance margin a set of positions needs in each account mode,
+ * at the current mark prices, skews and volatility multipliers. `positions` lists signed USD notionals by market,
+ * "ETH:100000,BTC:-100000". Isolated (one account per position) and cross need the same sum of the positions'
+ * margins (cross only shares the equity that meets it); portfolio needs the risk model's requirement, shown part
+ * by part. Needs the deployment's portfolio model for the last column.
+ */
+export async function marginCompare(ctx: Context, spec: string): Promise<Output> {
+  const { blockNumber, timestamp } = await pinnedBlock(ctx);
+  const entries = spec
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  if (entries.length === 0) throw new CliError('No positions; write them as "ETH:100000,BTC:-100000"');
+  const wanted = entries.map((entry) => {
+    const [symbol, notional, ...rest] = entry.split(":");
+    if (notional === undefined || rest.length > 0) {
+      throw new CliError(`Invalid position "${entry}"; write <market>:<signed USD notional>`);
+    }
+    const notionalD18 = parseDecimal(notional, 18, "USD notional", true);
+    if (notionalD18 === 0n) throw new CliError(`The notional of "${entry}" must not be zero`);
+    return { market: resolveMarket(ctx.book, symbol), notionalD18 };
+  });
+  const ids = wanted.map((w) => w.market.id);
+  if (new Set(ids).size !== ids.length) throw new CliError("Each market may appear once (one net position)");
+  const markets = await ctx.client.getMarkets(ids, { blockTag: blockNumber });
+  const positions = wanted.map((w) => ({
+    marketId: w.market.id,
+    sizeD18: (w.notionalD18 * math.WAD) / (markets.get(w.market.id) as MarketSnapshot).priceD18,
+    basisD18: 0n,
+    lastFundingIndexD18: 0n,
+  }));
+  let im = 0n;
+  let mm = 0n;
+  const rows = positions.map((p) => {
+    const m = markets.get(p.marketId) as MarketSnapshot;
+    const pm = math.positionMargins(m.params, p.sizeD18, m.priceD18, m.state);
+    im += pm.imD18;
+    mm += pm.mmD18;
+    return {
+      marketId: p.marketId,
+      sizeD18: p.sizeD18,
+      notionalD18: pm.notionalD18,
+      imD18: pm.imD18,
+      mmD18: pm.mmD18,
+    };
+  });
+  const state = await ctx.client.getPortfolioState({ blockTag: blockNumber });
+  const requirement =
+    state === undefined
+      ? undefined
+      : portfolio.portfolioRequirement(state, math.portfolioLegs(positions, markets), timestamp);
+  const modes = [
+    { mode: "isolated", imD18: im, mmD18: mm },
+    { mode: "cross", imD18: im, mmD18: mm },
+    ...(requirement ? [{ mode: "portfolio", imD18: requirement.imD18, mmD18: requirement.mmD18 }] : []),
+  ];
+  const human =
+    table(
+      ["MARKET", "SIZE", "NOTIONAL", "IM", "MM"],
+      rows.map((r) => [
+        marketSymbol(ctx.book, r.marketId),
+        fmt.size(r.sizeD18),
+        fmt.usd(r.notionalD18),
+        fmt.usd(r.imD18),
+        fmt.usd(r.mmD18),
+      ]),
+      [0],
+    ) +
+    "\n\n" +
+    table(
+      ["MODE", "INITIAL MARGIN", "MAINTENANCE MARGIN"],
+      modes.map((x) => [x.mode, fmt.usd(x.imD18), fmt.usd(x.mmD18)]),
+      [0],
+    ) +
+    (requirement
+      ? "\n\n" +
+        keyValuesBlock("Portfolio requirement (MM = max(VaR, stress, floor) + add-ons)", [
+          ["VaR/ES term", fmt.usd(requirement.varD18)],
+          [
+            "stress term",
+            `${fmt.usd(requirement.stressD18)}${requirement.worstScenario === 0 ? "" : ` (scenario ${requirement.worstScenario})`}`,
+          ],
+          ["floor (MM / IM)", `${fmt.usd(requirement.floorMmD18)} / ${fmt.usd(requirement.floorImD18)}`],
+          ["size add-ons", fmt.usd(requirement.addOnsD18)],
+        ])
+      : "\n\n(no portfolio risk model on this deployment: portfolio accounts are not available)");
+  return {
+    json: { blockNumber, timestamp, positions: rows, modes, portfolioRequirement: requirement },
+    human,
   };
 }

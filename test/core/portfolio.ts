@@ -15,7 +15,8 @@ import * as portfolio from "../../sdk/portfolio.js";
 import { CALIBRATION, portfolioConfigFor, wadOf } from "../../scripts/lib/risk-model.js";
 import type { MarketParams } from "../../sdk/types.js";
 import type { Context } from "../../cli/context.js";
-import { status } from "../../cli/read.js";
+import { marginCompare, status } from "../../cli/read.js";
+import { CliError } from "../../cli/context.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
 
 const { loadFixture, time } = networkHelpers;
@@ -317,6 +318,39 @@ describe("portfolio accounts", () => {
       "VOL IM/MM",
     ]) {
       expect(out.human).to.include(label);
+    }
+  });
+
+  it("the CLI's margin compare shows IM under isolated, cross and portfolio side by side", async () => {
+    const { contracts } = await withPortfolioMargin();
+    const client = await clientOf(contracts.engine);
+    const ctx = {
+      provider: ethers.provider,
+      client,
+      tokenDecimals: 6,
+      book: {
+        markets: [
+          { id: ETH, symbol: "ETH-USD" },
+          { id: BTC, symbol: "BTC-USD" },
+        ],
+        startBlock: 0,
+      },
+    } as unknown as Context;
+    const out = await marginCompare(ctx, "ETH:100000, BTC-USD:-100000");
+    const json = out.json as { modes: { mode: string; imD18: bigint; mmD18: bigint }[] };
+    const [isolated, cross, pf] = json.modes;
+    expect([isolated.mode, cross.mode, pf.mode]).to.deep.equal(["isolated", "cross", "portfolio"]);
+    expect(cross.imD18).to.equal(isolated.imD18);
+    expect(pf.imD18 * 10n).to.be.lte(cross.imD18 * 6n); // the hedged pair, as in bench:margin
+    expect(out.human).to.include("VaR/ES term");
+    const naked = (await marginCompare(ctx, "ETH:100000")).json as typeof json;
+    expect(naked.modes[2].imD18).to.be.gte(naked.modes[1].imD18);
+    for (const bad of ["", "ETH", "ETH:0", "ETH:1,ETH:2", "DOGE:1", "ETH:1:2", "ETH:abc"]) {
+      const error = await marginCompare(ctx, bad).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error, bad).to.be.instanceOf(CliError);
     }
   });
 
