@@ -1,9 +1,16 @@
 /**
  * Edges no ordinary scenario reaches, each found by a surviving mutant (scripts/mutate.ts): the smallest position
- * a trade can open, and a profit that equals the vault's cash to the wei.
+ * a trade can open (its funding checkpoint, its liquidation) and a profit that equals the vault's cash to the wei.
  */
 import { expect } from "chai";
-import { deployBulkhead, deployProtocol, ETH, ethers, networkHelpers } from "../helpers/fixture.js";
+import {
+  deployBulkhead,
+  deployProtocol,
+  ETH,
+  ethers,
+  marketParams,
+  networkHelpers,
+} from "../helpers/fixture.js";
 import { feedAnswer, usd, wad } from "../helpers/constants.js";
 import { settleNext, trade, ANY_REWARD } from "../helpers/orders.js";
 
@@ -12,6 +19,7 @@ const E9 = 10n ** 9n;
 const floorDiv = (a: bigint, b: bigint) => (a >= 0n ? a / b : -((-a + b - 1n) / b));
 
 const smallVault = () => deployProtocol({ lpDeposit: "100000" });
+const threeMarkets = () => deployProtocol({ extraMarkets: 1 });
 
 describe("core: edges", () => {
   it("funding checkpoints round against the position at every size, one wei included", async () => {
@@ -42,6 +50,31 @@ describe("core: edges", () => {
       checked++;
     }
     expect(checked).to.be.gte(2); // the one-wei long and short at least
+  });
+
+  it("the smallest position there is, one wei worth one wei of notional, is still liquidated", async () => {
+    const { contracts, signers } = await loadFixture(threeMarkets);
+    const { engine, aggregators } = contracts;
+    const { alice, keeper } = signers;
+    const CHEAP = 3;
+    // A market priced at half a dollar: a one-wei position's notional rounds up to exactly one wei.
+    await aggregators[2].setAnswer(feedAnswer("0.5"));
+    await engine.connect(alice).createCrossAccount();
+    await engine.connect(alice).deposit(1, usd("25"));
+    await trade(engine.connect(alice), 1, CHEAP, 1n, ethers.MaxUint256);
+    const s0 = await engine.marginSummary(1);
+    expect(s0.notionalD18).to.equal(1n);
+    // Governance raises the minimum position margin above the account's equity: it is liquidatable, and is
+    // liquidated like any other (the flat part of the reward pays the keeper).
+    const params = await engine.getMarketParams(CHEAP);
+    await engine.setMarketParams(CHEAP, {
+      ...marketParams(params.feed, "ETH", params.pullFeed), // as the fixture listed it
+      minPositionMarginD18: wad("30"),
+    });
+    expect(await engine.isLiquidatable(1)).to.equal(true);
+    expect((await engine.quoteLiquidation(1)).liquidatable).to.equal(true);
+    await expect(engine.connect(keeper).liquidate(1, keeper.address)).to.emit(engine, "Liquidated");
+    expect((await engine.getAccount(1)).positionCount).to.equal(0n);
   });
 
   it("a profit exactly equal to the vault's cash is paid in full with no shortfall", async () => {
