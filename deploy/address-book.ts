@@ -23,6 +23,10 @@ export const addressBookSchema = z
     token: address,
     /** Present when the parameter file deployed a TimelockController. */
     timelock: address.optional(),
+    /** Present when the parameter file deployed the portfolio risk model (PortfolioMargin). */
+    portfolioMargin: address.optional(),
+    /** Present when the parameter file deployed the volatility oracle. */
+    volatilityOracle: address.optional(),
     /** The Pyth contract the markets' pull feeds read (a MockPyth on local networks). */
     pyth: address,
     markets: z.array(

@@ -224,6 +224,12 @@ export async function deployFromFile(
     token: await deployed.token.getAddress(),
     pyth,
     ...(deployed.timelock === undefined ? {} : { timelock: await deployed.timelock.getAddress() }),
+    ...(deployed.portfolioMargin === undefined
+      ? {}
+      : { portfolioMargin: await deployed.portfolioMargin.getAddress() }),
+    ...(deployed.volatilityOracle === undefined
+      ? {}
+      : { volatilityOracle: await deployed.volatilityOracle.getAddress() }),
     markets,
     startBlock,
     deployedAt: new Date().toISOString(),

@@ -156,6 +156,30 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       expect(await vault.engine()).to.equal(book.engine);
     });
 
+    it("deploys the portfolio risk model and the volatility oracle and wires both into the engine", async function () {
+      const { book, engine, deployer } = await networkHelpers.loadFixture(deployLocal);
+      expect(book.portfolioMargin).to.be.a("string");
+      expect(book.volatilityOracle).to.be.a("string");
+      expect(await engine.portfolioMargin()).to.equal(book.portfolioMargin);
+      expect(await engine.volatilityOracle()).to.equal(book.volatilityOracle);
+      const pm = await ethers.getContractAt("PortfolioMargin", book.portfolioMargin!);
+      const model = await pm.model();
+      expect(model.factors).to.equal(2n);
+      expect(model.cholesky).to.deep.equal([wad("0.009"), 0n, 0n, wad("0.003")]);
+      expect(model.scenarios.length).to.equal(16);
+      expect(model.scenarios[0]).to.equal(-wad("0.08"));
+      expect((await pm.marketRisk(2)).loadingsD18).to.deep.equal([wad("1"), -wad("0.6")]);
+      expect(await pm.rampDuration()).to.equal(3600n);
+      expect(await pm.hasRole(ROLES.RISK_ROLE, deployer)).to.equal(true);
+      const oracle = await ethers.getContractAt("VolatilityOracle", book.volatilityOracle!);
+      const eth = await oracle.params(1);
+      expect(eth.feed).to.equal(book.markets[0].feed);
+      expect(eth.baseVolD18).to.equal(wad("0.01"));
+      expect((await oracle.params(2)).baseVolD18).to.equal(wad("0.008"));
+      // A portfolio account can be opened on the deployment.
+      await expect(engine.createPortfolioAccount()).to.emit(engine, "AccountCreated");
+    });
+
     it("leaves every role with the deployer and nobody else", async function () {
       const { deployer, engineImpl, vault } = await networkHelpers.loadFixture(deployLocal);
       const [, other] = await ethers.getSigners();
@@ -235,6 +259,16 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       expect(await vault.hasRole(ROLES.DEFAULT_ADMIN_ROLE, timelockAddress)).to.equal(true);
       for (const role of [ROLES.DEFAULT_ADMIN_ROLE, ROLES.RISK_ROLE, ROLES.PAUSER_ROLE]) {
         expect(await engine.hasRole(role, deployer)).to.equal(false);
+      }
+      // The risk model and the volatility oracle answer to the timelock too.
+      const pm = await ethers.getContractAt("PortfolioMargin", addressBook.portfolioMargin!);
+      const oracle = await ethers.getContractAt("VolatilityOracle", addressBook.volatilityOracle!);
+      for (const c of [pm, oracle]) {
+        expect(await c.hasRole(ROLES.DEFAULT_ADMIN_ROLE, timelockAddress)).to.equal(true);
+        expect(await c.hasRole(ROLES.RISK_ROLE, timelockAddress)).to.equal(true);
+        for (const role of [ROLES.DEFAULT_ADMIN_ROLE, ROLES.RISK_ROLE]) {
+          expect(await c.hasRole(role, deployer)).to.equal(false);
+        }
       }
       expect(await vault.hasRole(ROLES.DEFAULT_ADMIN_ROLE, deployer)).to.equal(false);
       expect(await engine.marketCount()).to.equal(2n);
@@ -377,6 +411,22 @@ describe("deploy: parameter file -> Ignition -> address book", function () {
       await expectRejectedBeforeSending(missing, "orders: Required");
       const noPull = await variant("no-pull-feed", (f) => delete f.markets[0].pullFeed);
       await expectRejectedBeforeSending(noPull, "markets[0].pullFeed: Required");
+    });
+
+    it("a portfolio model or volatility section whose shapes or markets do not fit", async function () {
+      const file = await variant("bad-risk", (f) => {
+        f.portfolioMargin.cholesky = [["0.009"]];
+        f.portfolioMargin.scenarios[0].shocks = ["-0.08"];
+        f.portfolioMargin.markets["DOGE-USD"] = { loadings: ["1", "0"], idioVol: "0.01", depth: "0" };
+        f.volatility.baseVol["SOL-USD"] = "0.01";
+      });
+      await expectRejectedBeforeSending(
+        file,
+        "portfolioMargin.cholesky: must be 2 rows of 2",
+        "portfolioMargin.scenarios[0].shocks: must list 2 shocks",
+        "portfolioMargin.markets.DOGE-USD: is not a listed market",
+        "volatility.baseVol.SOL-USD: is not a listed market",
+      );
     });
 
     it('a role given to "timelock" without a timelock section', async function () {

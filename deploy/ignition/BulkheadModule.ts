@@ -246,13 +246,103 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
     return {};
   });
 
+  // The portfolio risk model and the volatility oracle, when the file has them, wired into the engine while the
+  // deployer still holds its admin and risk roles (Roles waits for this module).
+  const pmConfig = params.portfolioMargin;
+  const volConfig = params.volatility;
+  const RiskModule = buildModule("Risk", (m) => {
+    const { bulkhead } = m.useModule(EngineModule);
+    const feeds = m.useModule(FeedsModule);
+    m.useModule(MarketsModule);
+    const results: Record<string, ContractFuture<string>> = {};
+    const idOf = (symbol: string) => params.markets.findIndex((x) => x.symbol === symbol) + 1;
+    if (pmConfig !== undefined) {
+      const portfolioMargin = m.contract("PortfolioMargin", [
+        holderArg(m, params.riskAdmin),
+        {
+          factors: pmConfig.factors.length,
+          cholesky: pmConfig.cholesky.flat(),
+          scenarios: pmConfig.scenarios.flatMap((s) => s.shocks),
+          zD18: pmConfig.z,
+          floorD18: pmConfig.floor,
+          imScalarD18: pmConfig.imScalar,
+        },
+        Object.entries(pmConfig.markets).map(([symbol, x]) => ({
+          marketId: idOf(symbol),
+          loadingsD18: x.loadings,
+          idioVolD18: x.idioVol,
+          depthD18: x.depth,
+        })),
+        pmConfig.rampSeconds,
+      ]);
+      m.call(bulkhead, "setPortfolioMargin", [portfolioMargin]);
+      results.portfolioMargin = portfolioMargin;
+    }
+    if (volConfig !== undefined) {
+      // The deployer holds the oracle's roles to set each market's estimator, then hands them to the admin and
+      // the risk admin (and keeps none it should not).
+      const oracle = m.contract("VolatilityOracle", [deployer, deployer]);
+      const sets: Future[] = [];
+      for (const [symbol, baseVol] of Object.entries(volConfig.baseVol)) {
+        sets.push(
+          m.call(
+            oracle,
+            "setParams",
+            [
+              idOf(symbol),
+              {
+                feed: feeds[`feed_${marketKey(symbol)}`],
+                interval: volConfig.intervalSeconds,
+                lambdaD18: volConfig.lambda,
+                winsorD18: volConfig.winsor,
+                baseVolD18: baseVol,
+                capD18: volConfig.cap,
+                risePerHourD18: volConfig.risePerHour,
+                fallPerHourD18: volConfig.fallPerHour,
+              },
+            ],
+            { id: `volatility_${marketKey(symbol)}` },
+          ),
+        );
+      }
+      const handOver = (role: "RISK_ROLE" | "DEFAULT_ADMIN_ROLE", holder: RoleHolder, after: Future[]) => {
+        if (isDeployer(holder)) return after;
+        const grant = m.call(oracle, "grantRole", [ROLES[role], holderArg(m, holder)], {
+          id: `volatility_grant_${role}`,
+          after,
+        });
+        return [grant];
+      };
+      const granted = handOver(
+        "DEFAULT_ADMIN_ROLE",
+        params.admin,
+        handOver("RISK_ROLE", params.riskAdmin, sets),
+      );
+      if (!isDeployer(params.riskAdmin)) {
+        m.call(oracle, "renounceRole", [ROLES.RISK_ROLE, deployer], {
+          id: "volatility_renounce_RISK_ROLE",
+          after: granted,
+        });
+      }
+      if (!isDeployer(params.admin)) {
+        m.call(oracle, "renounceRole", [ROLES.DEFAULT_ADMIN_ROLE, deployer], {
+          id: "volatility_renounce_DEFAULT_ADMIN_ROLE",
+          after: granted,
+        });
+      }
+      m.call(bulkhead, "setVolatilityOracle", [oracle]);
+      results.volatilityOracle = oracle;
+    }
+    return results;
+  });
+
   const RolesModule = buildModule("Roles", (m) => {
     const { engine } = m.useModule(EngineModule);
     // Grants wait for the vault wiring and the listings, which need the deployer's admin and risk roles.
     const grant = (role: keyof typeof ROLES, holder: RoleHolder) =>
       m.call(engine, "grantRole", [ROLES[role], holderArg(m, holder)], {
         id: `grant_${role}`,
-        after: [VaultModule, MarketsModule],
+        after: [VaultModule, MarketsModule, RiskModule],
       });
     const grants: Future[] = [];
     if (!isDeployer(params.riskAdmin)) grants.push(grant("RISK_ROLE", params.riskAdmin));
@@ -282,6 +372,7 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
     m.useModule(MarketsModule);
     m.useModule(RolesModule);
     const timelock = TimelockModule === undefined ? {} : m.useModule(TimelockModule);
+    const risk = m.useModule(RiskModule);
     // Keyed by name for the deploy script: token, engine, liquidationModule, governanceModule, vault, feed_<KEY>,
     // pullFeed_<KEY>, aggregator_<KEY> (mock feeds), pyth (MockPyth) and timelock (when configured).
     const results: Record<string, ContractFuture<string>> = {
@@ -292,6 +383,7 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
       vault,
       ...feeds,
       ...timelock,
+      ...risk,
     };
     return results;
   });

@@ -106,6 +106,56 @@ const roleHolder = z.union([z.literal("deployer"), z.literal("timelock"), nonZer
   errorMap: () => ({ message: 'must be an address, "deployer" or "timelock"' }),
 });
 
+/** A signed D18 value written as a decimal string ("-0.08"). */
+const signedD18 = z
+  .string({ invalid_type_error: 'must be a decimal string such as "-0.08"' })
+  .regex(/^-?\d+(\.\d{1,18})?$/, 'must be a decimal string with at most 18 decimals, such as "-0.08"')
+  .transform((value) =>
+    value.startsWith("-") ? -parseDecimal(value.slice(1), 18) : parseDecimal(value, 18),
+  );
+
+/**
+ * The portfolio risk model (contracts/risk/PortfolioMargin.sol): factor names, the Cholesky factor L of the
+ * factors' covariance over the margin period (K rows of K, lower triangular), stress scenarios of K factor
+ * returns, z, floor, IM scalar, the ramp of later changes, and each market's loadings (K), idiosyncratic
+ * volatility and add-on depth (USD), by market symbol. The contract's bounds are checked at deployment.
+ */
+const portfolioMarginSchema = z
+  .object({
+    rampSeconds: z
+      .number()
+      .int()
+      .min(3600)
+      .max(7 * 24 * 3600),
+    factors: z.array(z.string().min(1)).min(1).max(6),
+    cholesky: z.array(z.array(signedD18)),
+    scenarios: z.array(z.object({ name: z.string().min(1), shocks: z.array(signedD18) }).strict()).max(16),
+    z: d18(64),
+    floor: d18(64),
+    imScalar: d18(64),
+    markets: z.record(
+      z.string(),
+      z.object({ loadings: z.array(signedD18), idioVol: d18(64), depth: d18(128) }).strict(),
+    ),
+  })
+  .strict();
+
+/**
+ * The volatility oracle (contracts/risk/VolatilityOracle.sol) and its estimator's parameters, the same for every
+ * market but the base volatility (per interval, by market symbol; markets not listed get no estimator).
+ */
+const volatilitySchema = z
+  .object({
+    intervalSeconds: z.number().int().min(3600).max(86_400),
+    lambda: d18(64),
+    winsor: d18(64),
+    cap: d18(64),
+    risePerHour: d18(64),
+    fallPerHour: d18(64),
+    baseVol: z.record(z.string(), d18(64)),
+  })
+  .strict();
+
 const seconds = (max: number) => z.number().int("must be a whole number of seconds").min(0).max(max);
 
 const tokenSchema = z.union(
@@ -288,6 +338,8 @@ export const parameterFileSchema = z
     pyth: pythSchema,
     orders: ordersSchema,
     markets: z.array(marketSchema).min(1, "list at least one market").max(ENGINE_BOUNDS.MAX_MARKETS),
+    portfolioMargin: portfolioMarginSchema.optional(),
+    volatility: volatilitySchema.optional(),
   })
   .strict();
 
@@ -316,6 +368,28 @@ export function checkBounds(file: DeployParameters): Issue[] {
   }
   if (file.timelock !== undefined && !Object.values(holders).includes("timelock")) {
     issue(["timelock"], 'a timelock is configured but no role is given to it (set admin to "timelock")');
+  }
+
+  // Portfolio model and volatility oracle: shapes and market names (the contracts check the bounds).
+  const listed = new Set(file.markets.map((m) => m.symbol));
+  const pm = file.portfolioMargin;
+  if (pm !== undefined) {
+    const k = pm.factors.length;
+    if (pm.cholesky.length !== k || pm.cholesky.some((row) => row.length !== k)) {
+      issue(["portfolioMargin", "cholesky"], `must be ${k} rows of ${k} (one per factor)`);
+    }
+    pm.scenarios.forEach((s, i) => {
+      if (s.shocks.length !== k)
+        issue(["portfolioMargin", "scenarios", i, "shocks"], `must list ${k} shocks`);
+    });
+    for (const [symbol, m] of Object.entries(pm.markets)) {
+      if (!listed.has(symbol)) issue(["portfolioMargin", "markets", symbol], "is not a listed market");
+      if (m.loadings.length !== k)
+        issue(["portfolioMargin", "markets", symbol, "loadings"], `must list ${k}`);
+    }
+  }
+  for (const symbol of Object.keys(file.volatility?.baseVol ?? {})) {
+    if (!listed.has(symbol)) issue(["volatility", "baseVol", symbol], "is not a listed market");
   }
 
   // Risk parameters (GovernanceModule._setRiskParams).
