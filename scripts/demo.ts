@@ -6,9 +6,10 @@
  * scenes show what that changes: the fill follows the price of the settlement window, not the price at commit,
  * and a trader who knows of a coming move can no longer trade ahead of it.
  *
- * A correlated crash (ETH and BTC both -15%, then a partial rebound) hits three accounts:
+ * A correlated crash (ETH and BTC both -15%, then a partial rebound) hits four accounts:
  *   Alice's cross account, long ETH and short BTC (hedged), and her isolated account with the same ETH leg alone;
- *   Bob's cross account, short ETH at low leverage.
+ *   Bob's cross account, short ETH at low leverage; Alice's portfolio account with the same hedged pair, whose
+ *   requirement the risk model computes (a fraction of the cross account's).
  * The keeper bot (keeper/) ticks after every price update and liquidates what becomes liquidatable.
  * Equity and maintenance margin along the path are charted to out/demo/equity-vs-margin.png (and .svg).
  */
@@ -207,12 +208,27 @@ await engine.connect(bob).createCrossAccount();
 const bobCross = await engine.accountCount();
 await engine.connect(bob).deposit(bobCross, usd("10000"));
 await trade("Bob", bob, bobCross, ETH, wad("-5"), wad("2900"));
+// The same hedged pair in a portfolio account: its requirement is the risk model's, which nets the two legs.
+// The first leg alone is a naked position (the model's crash scenario), hence the larger deposit.
+await engine.connect(alice).createPortfolioAccount();
+const portfolioId = await engine.accountCount();
+await engine.connect(alice).deposit(portfolioId, usd("6000"));
+await trade("Alice", alice, portfolioId, ETH, wad("10"), wad("3100"));
+await trade("Alice", alice, portfolioId, BTC, wad("-0.5"), wad("59000"));
+const [crossIm, portfolioIm] = await Promise.all([
+  engine.marginSummary(hedged).then((x) => x.initialMarginD18),
+  engine.marginSummary(portfolioId).then((x) => x.initialMarginD18),
+]);
+line(
+  `the same hedged pair needs $${usd18(crossIm)} of initial margin in Alice's cross account and $${usd18(portfolioIm)} in her portfolio account`,
+);
 line();
 
 const accounts = [
   { id: hedged, name: `#${hedged} Alice cross (hedged)`, color: "#1f77b4" },
   { id: isolated, name: `#${isolated} Alice isolated ETH`, color: "#d62728" },
   { id: bobCross, name: `#${bobCross} Bob cross (short)`, color: "#2ca02c" },
+  { id: portfolioId, name: `#${portfolioId} Alice portfolio (hedged)`, color: "#9467bd" },
 ];
 for (const a of accounts) describe(a.name, await accountView(a.id));
 line(
