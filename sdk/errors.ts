@@ -177,6 +177,8 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return "TooManyMarkets: the market limit is reached";
     case "PortfolioMarginUnset":
       return "PortfolioMarginUnset: governance has not set the portfolio risk model yet";
+    case "MarginParameterJump":
+      return `MarginParameterJump: "${bytes32Name(a[0] as string)}" may move to ${a[1]} at most now (margin raises ramp at 10% an hour while the market has open interest)`;
     case "VolatilityOracleUnset":
       return "VolatilityOracleUnset: governance has not set the volatility oracle yet";
     case "PortfolioMarginAlreadySet":

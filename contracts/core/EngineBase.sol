@@ -27,6 +27,8 @@ import {IVolatilityOracle} from "../interfaces/IVolatilityOracle.sol";
 ///      Custody invariant, exact in D18 and checked by the tests:
 ///      custody x TOKEN_SCALE == sum(collateral) + vaultCash + insuranceFund, and token.balanceOf(engine) >= custody
 ///      (the excess, tokens sent without a deposit, is what governance may sweep).
+// One storage layout for the engine and both modules, so every variable lives here (grouped by what reads it).
+// solhint-disable-next-line max-states-count
 abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using MarginMath for uint256;
@@ -190,6 +192,8 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     IPortfolioMargin internal _portfolioMargin;
     /// @dev Where `IGovernance.syncVolatility` reads each market's margin multipliers.
     IVolatilityOracle internal _volatilityOracle;
+    /// @dev When governance last raised each market's margin requirement (GovernanceModule's ramp).
+    mapping(uint32 marketId => uint256) internal _marginTightenedAt;
 
     /// @param token The settlement asset, at most 18 decimals.
     constructor(IERC20Metadata token) {

@@ -45,6 +45,11 @@ contract GovernanceModule is IGovernance, EngineBase {
     uint256 public constant MAX_SETTLEMENT_REWARD = 1_000e18;
     /// @dev 1e10 base units: open interest and positions live in 96-bit storage.
     uint256 public constant MAX_SIZE_PARAM = 1e28;
+    /// @notice While a market has open interest, a change that raises its margin requirement (a higher base or
+    ///         max IMR, IMR slope, MM scalar or minimum position margin, or a smaller skew scale) may move each
+    ///         parameter by at most this fraction of its value per hour since the market's last such change
+    ///         (at most one hour's worth at once): requirements ramp up, never jump (DESIGN.md, Dynamic margin).
+    uint256 public constant MAX_TIGHTENING_PER_HOUR = 0.1e18;
 
     constructor(IERC20Metadata token) EngineBase(token) {}
 
@@ -83,8 +88,62 @@ contract GovernanceModule is IGovernance, EngineBase {
         try m.feed.latestPrice() returns (uint256 price) {
             _accrueFunding(m, price);
         } catch {}
+        if (m.longOi != 0 || m.shortOi != 0) _checkMarginRamp(marketId, m, params);
         _writeMarketParams(m, params);
         emit IMarginEngine.MarketParamsUpdated(marketId, params);
+    }
+
+    /// @dev MAX_TIGHTENING_PER_HOUR, parameter by parameter. The step is relative to the current value, or to a
+    ///      small floor for a parameter at or near zero (0.01 for ratios and the slope, 10 USD of minimum margin),
+    ///      so that none is stuck at zero. Loosening is never limited.
+    function _checkMarginRamp(
+        uint32 marketId,
+        Market storage m,
+        IMarginEngine.MarketParams calldata p
+    ) internal {
+        uint256 elapsed = block.timestamp - _marginTightenedAt[marketId];
+        if (elapsed > 1 hours) elapsed = 1 hours;
+        bool tightened = _rampUp("baseImr", uint256(m.baseImrD9) * D9_TO_D18, p.baseImrD18, 0.01e18, elapsed);
+        tightened =
+            _rampUp("maxImr", uint256(m.maxImrD9) * D9_TO_D18, p.maxImrD18, 0.01e18, elapsed) || tightened;
+        tightened =
+            _rampUp(
+                "imrSizeSlope",
+                uint256(m.imrSizeSlopeD9) * D9_TO_D18,
+                p.imrSizeSlopeD18,
+                0.01e18,
+                elapsed
+            ) || tightened;
+        tightened =
+            _rampUp("mmScalar", uint256(m.mmScalarD9) * D9_TO_D18, p.mmScalarD18, 0.01e18, elapsed) ||
+            tightened;
+        tightened =
+            _rampUp("minPositionMargin", m.minPositionMargin, p.minPositionMarginD18, 10e18, elapsed) ||
+            tightened;
+        uint256 skewScale = m.skewScale;
+        if (p.skewScaleD18 < skewScale) {
+            uint256 maxStep = (skewScale * MAX_TIGHTENING_PER_HOUR * elapsed) / (WAD * 1 hours);
+            if (skewScale - p.skewScaleD18 > maxStep)
+                revert MarginParameterJump("skewScale", skewScale - maxStep);
+            tightened = true;
+        }
+        if (tightened) _marginTightenedAt[marketId] = block.timestamp;
+    }
+
+    /// @dev Reverts `MarginParameterJump` when `next` exceeds `current` by more than the ramp allows; true when it
+    ///      raises it at all.
+    function _rampUp(
+        bytes32 name,
+        uint256 current,
+        uint256 next,
+        uint256 floor,
+        uint256 elapsed
+    ) internal pure returns (bool) {
+        if (next <= current) return false;
+        uint256 base = current > floor ? current : floor;
+        uint256 maxStep = (base * MAX_TIGHTENING_PER_HOUR * elapsed) / (WAD * 1 hours);
+        if (next - current > maxStep) revert MarginParameterJump(name, current + maxStep);
+        return true;
     }
 
     /// @inheritdoc IGovernance

@@ -33,6 +33,9 @@ interface IGovernance {
     error NothingToSweep(address token, uint256 requested, uint256 available);
     /// @notice Thrown when the portfolio risk model is set a second time.
     error PortfolioMarginAlreadySet();
+    /// @notice Thrown when a margin parameter of a market with open interest would rise faster than the ramp
+    ///         allows (MAX_TIGHTENING_PER_HOUR); `maxAllowed` is the furthest it may move now.
+    error MarginParameterJump(bytes32 name, uint256 maxAllowed);
     /// @notice Thrown when volatility is synced before governance has set the oracle.
     error VolatilityOracleUnset();
 
@@ -42,7 +45,8 @@ interface IGovernance {
     /// @notice Lists a market. Risk role only.
     function listMarket(IMarginEngine.MarketParams calldata params) external returns (uint32 marketId);
 
-    /// @notice Updates a market's parameters within bounds. Risk role only.
+    /// @notice Updates a market's parameters within bounds. Risk role only. While the market has open interest, a
+    ///         change that raises margin requirements ramps: each such parameter moves at most 10% per hour.
     function setMarketParams(uint32 marketId, IMarginEngine.MarketParams calldata params) external;
 
     /// @notice Updates the protocol-wide risk parameters within bounds. Risk role only.

@@ -4,7 +4,7 @@
  * equal to the chain's with multipliers set.
  */
 import { expect } from "chai";
-import { deployBulkhead, ETH, BTC, ethers, networkHelpers } from "../helpers/fixture.js";
+import { deployBulkhead, ETH, BTC, ethers, marketParams, networkHelpers } from "../helpers/fixture.js";
 import { feedAnswer, usd, wad } from "../helpers/constants.js";
 import { trade } from "../helpers/orders.js";
 import { BulkheadClient } from "../../sdk/client.js";
@@ -119,5 +119,43 @@ describe("core: dynamic margin", () => {
     expect(await client.computeSummary(1n, { blockTag: bn2 })).to.deep.equal(
       await client.marginSummary(1n, { blockTag: bn2 }),
     );
+  });
+
+  it("while a market has open interest, a margin raise ramps in at most 10% an hour; loosening is immediate", async () => {
+    const f = await loadFixture(deployBulkhead);
+    const { engine, ethFeed } = f.contracts;
+    const base = marketParams(await ethFeed.getAddress(), "ETH");
+    // No open interest yet: any change within bounds applies at once.
+    await engine.setMarketParams(ETH, { ...base, baseImrD18: wad("0.05") });
+    await engine.setMarketParams(ETH, base);
+    await engine.connect(f.signers.alice).createCrossAccount();
+    await engine.connect(f.signers.alice).deposit(1, usd("10000"));
+    await trade(engine.connect(f.signers.alice), 1, ETH, wad("1"), ethers.MaxUint256);
+
+    const name = (s: string) => ethers.encodeBytes32String(s);
+    // A jump is refused, with the furthest value allowed now (one hour's worth: +10%).
+    await expect(engine.setMarketParams(ETH, { ...base, baseImrD18: wad("0.05") }))
+      .to.be.revertedWithCustomError(engine, "MarginParameterJump")
+      .withArgs(name("baseImr"), wad("0.022"));
+    await expect(engine.setMarketParams(ETH, { ...base, skewScaleD18: wad("500000") }))
+      .to.be.revertedWithCustomError(engine, "MarginParameterJump")
+      .withArgs(name("skewScale"), wad("900000"));
+    await expect(engine.setMarketParams(ETH, { ...base, imrSizeSlopeD18: wad("1.2") }))
+      .to.be.revertedWithCustomError(engine, "MarginParameterJump")
+      .withArgs(name("imrSizeSlope"), wad("1.1"));
+    // +10% goes through; right after it, a further raise has no room.
+    await engine.setMarketParams(ETH, { ...base, baseImrD18: wad("0.022") });
+    await expect(
+      engine.setMarketParams(ETH, { ...base, baseImrD18: wad("0.0221") }),
+    ).to.be.revertedWithCustomError(engine, "MarginParameterJump");
+    // Half an hour later, half the step: 5% of 0.022.
+    await time.increase(1800);
+    await expect(
+      engine.setMarketParams(ETH, { ...base, baseImrD18: wad("0.0232") }),
+    ).to.be.revertedWithCustomError(engine, "MarginParameterJump");
+    await engine.setMarketParams(ETH, { ...base, baseImrD18: wad("0.023") });
+    // Loosening is never limited.
+    await engine.setMarketParams(ETH, { ...base, baseImrD18: wad("0.015") });
+    expect((await engine.getMarketParams(ETH)).baseImrD18).to.equal(wad("0.015"));
   });
 });
