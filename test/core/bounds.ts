@@ -5,7 +5,7 @@
  * mutation testing (scripts/mutate.ts), whose boundary mutants survived the refusal tables alone.
  */
 import { expect } from "chai";
-import type { BaseContract, ContractTransactionResponse } from "ethers";
+import type { AddressLike, BaseContract, ContractTransactionResponse } from "ethers";
 import {
   deployBulkhead,
   ETH,
@@ -240,6 +240,38 @@ describe("core: every hard bound is exact", () => {
         `setFeedParams(${bad.join(", ")})`,
       );
     }
+  });
+
+  it("the engine's constructor refuses each zero address alone, and modules built for another token", async () => {
+    const f = await loadFixture(deployBulkhead);
+    const [admin] = await ethers.getSigners();
+    const token = f.contracts.token;
+    const liquidation = await ethers.deployContract("LiquidationModule", [token]);
+    const governance = await ethers.deployContract("GovernanceModule", [token]);
+    const factory = await ethers.getContractFactory("MarginEngine");
+    const zero = ethers.ZeroAddress;
+    const zeroes: [AddressLike, AddressLike, AddressLike][] = [
+      [zero, liquidation, governance],
+      [admin, zero, governance],
+      [admin, liquidation, zero],
+    ];
+    for (const [who, liq, gov] of zeroes) {
+      await expect(factory.deploy(token, who, riskParams, liq, gov)).to.be.revertedWithCustomError(
+        factory,
+        "ZeroAddress",
+      );
+    }
+    const other = await ethers.deployContract("MockERC20", ["Other", "OTH", 6]);
+    const foreign = await ethers.deployContract("LiquidationModule", [other]);
+    await expect(factory.deploy(token, admin, riskParams, foreign, governance)).to.be.revertedWithCustomError(
+      factory,
+      "ModuleMismatch",
+    );
+    const foreignGovernance = await ethers.deployContract("GovernanceModule", [other]);
+    await expect(
+      factory.deploy(token, admin, riskParams, liquidation, foreignGovernance),
+    ).to.be.revertedWithCustomError(factory, "ModuleMismatch");
+    await expect(factory.deploy(token, admin, riskParams, liquidation, governance)).to.not.be.revert(ethers);
   });
 
   it("the volatility oracle's parameters, with the offending value in the error", async () => {
