@@ -93,6 +93,22 @@ async function hedgedWith(engine: IBulkhead, owner: Signer, collateral: string) 
   return id;
 }
 
+/** A read-only CLI context on the in-process engine (ETH-USD and BTC-USD). */
+async function cliContext(engine: IBulkhead) {
+  return {
+    provider: ethers.provider,
+    client: await clientOf(engine),
+    tokenDecimals: 6,
+    book: {
+      markets: [
+        { id: ETH, symbol: "ETH-USD" },
+        { id: BTC, symbol: "BTC-USD" },
+      ],
+      startBlock: 0,
+    },
+  } as unknown as Context;
+}
+
 describe("portfolio accounts", () => {
   it("cannot be created before governance sets the risk model, which only the admin can, once", async () => {
     const f = await loadFixture(deployBulkhead);
@@ -290,19 +306,7 @@ describe("portfolio accounts", () => {
     const { contracts, signers } = await withPortfolioMargin();
     const { engine } = contracts;
     const pf = await hedgedWith(engine, signers.bob, "5000");
-    const client = await clientOf(engine);
-    const ctx = {
-      provider: ethers.provider,
-      client,
-      tokenDecimals: 6,
-      book: {
-        markets: [
-          { id: ETH, symbol: "ETH" },
-          { id: BTC, symbol: "BTC" },
-        ],
-        startBlock: 0,
-      },
-    } as unknown as Context;
+    const ctx = await cliContext(engine);
     const out = await status(ctx, pf);
     const chain = await engine.marginSummary(pf);
     const json = out.json as { mode: string; portfolioRequirement: portfolio.RiskRequirement };
@@ -323,19 +327,7 @@ describe("portfolio accounts", () => {
 
   it("the CLI's margin compare shows IM under isolated, cross and portfolio side by side", async () => {
     const { contracts } = await withPortfolioMargin();
-    const client = await clientOf(contracts.engine);
-    const ctx = {
-      provider: ethers.provider,
-      client,
-      tokenDecimals: 6,
-      book: {
-        markets: [
-          { id: ETH, symbol: "ETH-USD" },
-          { id: BTC, symbol: "BTC-USD" },
-        ],
-        startBlock: 0,
-      },
-    } as unknown as Context;
+    const ctx = await cliContext(contracts.engine);
     const out = await marginCompare(ctx, "ETH:100000, BTC-USD:-100000");
     const json = out.json as { modes: { mode: string; imD18: bigint; mmD18: bigint }[] };
     const [isolated, cross, pf] = json.modes;
