@@ -32,6 +32,8 @@
  *                       operator): a survivor a new test kills becomes killed, marked with the commit that
  *                       killed it; one whose line changed stays a survivor. Works on an unfinished run too
  *                       (--resume still continues it afterwards)
+ *   --jobs N            mutants tested at once, each in its own workspace (default 1; 2 on a 2-core machine
+ *                       roughly halves a run, as compiling is single-threaded); results are the same
  *   --list              print the mutants that would run and exit
  *
  * The report lists every mutant run so far under `results` and is rewritten after each one, so a run of hours can
@@ -86,6 +88,7 @@ const { values: opts } = parseArgs({
     "build-timeout": { type: "string", default: "30" },
     resume: { type: "boolean", default: false },
     recheck: { type: "boolean", default: false },
+    jobs: { type: "string", default: "1" },
   },
 });
 
@@ -184,18 +187,32 @@ function makeWorkspace(commit?: string): string {
   return dir;
 }
 
-let child: ChildProcess | undefined;
-let workspace: string | undefined;
+/** Another workspace with the same tree and build as `from` (a built workspace), for a parallel job. */
+function cloneWorkspace(from: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), "bulkhead-mutation-"));
+  for (const entry of readdirSync(from)) {
+    if (entry === "node_modules") continue;
+    cpSync(path.join(from, entry), path.join(dir, entry), { recursive: true });
+  }
+  symlinkSync(realpathSync(path.join(ROOT, "node_modules")), path.join(dir, "node_modules"));
+  const cache = path.join(dir, "cache/compile-cache.json");
+  if (existsSync(cache))
+    writeFileSync(cache, readFileSync(cache, "utf8").replaceAll(`"${from}/`, `"${dir}/`));
+  return dir;
+}
+
+const children = new Set<ChildProcess>();
+const workspaces: string[] = [];
 
 function cleanUp() {
-  if (child?.pid !== undefined) {
+  for (const child of children) {
     try {
-      process.kill(-child.pid, "SIGKILL");
+      process.kill(-child.pid!, "SIGKILL");
     } catch {
       // already gone
     }
   }
-  if (workspace !== undefined) rmSync(workspace, { recursive: true, force: true });
+  for (const dir of workspaces) rmSync(dir, { recursive: true, force: true });
 }
 
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -206,11 +223,15 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
-/** Runs a command in the workspace; resolves with its exit code (null on timeout) and output tail. */
-function run(args: string[], timeoutMs: number): Promise<{ code: number | null; tail: string }> {
+/** Runs a command in a workspace; resolves with its exit code (null on timeout) and output tail. */
+function run(
+  workspace: string,
+  args: string[],
+  timeoutMs: number,
+): Promise<{ code: number | null; tail: string }> {
   return new Promise((resolve) => {
     const bin = path.join(ROOT, "node_modules/.bin");
-    child = spawn(path.join(bin, "hardhat"), args, {
+    const child = spawn(path.join(bin, "hardhat"), args, {
       cwd: workspace,
       detached: true, // own process group, so a timeout kills the compiler and test workers too
       env: {
@@ -222,20 +243,21 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
+    children.add(child);
     let tail = "";
     const keep = (d: Buffer) => (tail = (tail + d.toString()).slice(-4000));
     child.stdout!.on("data", keep);
     child.stderr!.on("data", keep);
     const timer = setTimeout(() => {
       try {
-        process.kill(-child!.pid!, "SIGKILL");
+        process.kill(-child.pid!, "SIGKILL");
       } catch {
         // already gone
       }
     }, timeoutMs);
     child.on("close", (code, signal) => {
       clearTimeout(timer);
-      child = undefined;
+      children.delete(child);
       resolve({ code: signal === null ? code : null, tail });
     });
   });
@@ -307,8 +329,8 @@ async function main() {
   const treeDirty =
     git("status", "--porcelain", "--", "contracts", "test", "scripts", "hardhat.config.ts") !== "";
   const dirty = resumed === undefined ? treeDirty : false;
-  if (!opts.list) workspace = makeWorkspace(fromTree ? undefined : resumed!.commit);
-  const all = enumerate(fromTree ? ROOT : workspace!);
+  if (!opts.list) workspaces.push(makeWorkspace(fromTree ? undefined : resumed!.commit));
+  const all = enumerate(fromTree ? ROOT : workspaces[0]);
   const count = opts.sample ?? opts.max;
   const seed = Number(opts.seed);
   /** --recheck: each survivor's mutant in today's sources, by file, source line, column and operator. */
@@ -357,16 +379,16 @@ async function main() {
   // Baseline: the unmutated contracts must build and pass every stage, or no mutant result means anything.
   // Its timings set each stage's timeout (a mutant that hangs, e.g. in an endless loop, counts as killed).
   console.log(
-    `workspace ${workspace}; baseline build and stages (${stageList.map((s) => s.name).join(", ")})`,
+    `workspace ${workspaces[0]}; baseline build and stages (${stageList.map((s) => s.name).join(", ")})`,
   );
   let t = Date.now();
-  const build = await run(BUILD(), Number(opts["build-timeout"]) * 60_000);
+  const build = await run(workspaces[0], BUILD(), Number(opts["build-timeout"]) * 60_000);
   if (build.code !== 0) throw new Error(`baseline build failed:\n${build.tail}`);
   console.log(`  build: ${fmt((Date.now() - t) / 1000)}`);
   const timeouts: number[] = [];
   for (const stage of stageList) {
     t = Date.now();
-    const r = await run(stage.args, 60 * 60_000);
+    const r = await run(workspaces[0], stage.args, 60 * 60_000);
     if (r.code !== 0)
       throw new Error(`baseline stage ${stage.name} failed on the unmutated contracts:\n${r.tail}`);
     const seconds = (Date.now() - t) / 1000;
@@ -429,22 +451,22 @@ async function main() {
     writeFileSync(path.join(ROOT, opts.out!), JSON.stringify(report, null, 2) + "\n");
     return { report, killed, counted: counted.length, score };
   };
-  for (const [index, m] of chosen.entries()) {
-    if (done.has(m.id)) continue;
+  /** Tests one mutant in `workspace`, which it leaves as it found it. */
+  const test = async (workspace: string, index: number, m: Mutant) => {
     const label = `[${index + 1}/${chosen.length}] ${m.file}:${m.line} ${m.operator} ${m.mutation}`;
     const equivalent = equivalentOf(m);
     if (equivalent) {
       results.push({ mutant: pickMutant(m), status: "equivalent", by: equivalent.reason, seconds: 0 });
       console.log(`${label}: equivalent (${equivalent.reason})`);
-      continue;
+      return;
     }
-    const file = path.join(workspace!, m.file);
+    const file = path.join(workspace, m.file);
     const original = readFileSync(file, "utf8");
     writeFileSync(file, apply(original, m));
-    t = Date.now();
+    const t0 = Date.now();
     let result: Result;
     try {
-      const b = await run(BUILD(), Number(opts["build-timeout"]) * 60_000);
+      const b = await run(workspace, BUILD(), Number(opts["build-timeout"]) * 60_000);
       if (b.code !== 0) {
         result = {
           mutant: m,
@@ -455,7 +477,7 @@ async function main() {
       } else {
         result = { mutant: m, status: "survived", seconds: 0 };
         for (const [i, stage] of stageList.entries()) {
-          const r = await run(stage.args, timeouts[i]);
+          const r = await run(workspace, stage.args, timeouts[i]);
           if (r.code !== 0) {
             result = {
               mutant: m,
@@ -470,12 +492,26 @@ async function main() {
     } finally {
       writeFileSync(file, original);
     }
-    result.seconds = (Date.now() - t) / 1000;
+    result.seconds = (Date.now() - t0) / 1000;
     // A rechecked survivor keeps its original record (id and line in the run's commit), so --resume skips it.
     const firstRun = rechecked.get(m.id);
     results.push({ ...result, mutant: firstRun ?? pickMutant(m), recheck: firstRun && head.slice(0, 10) });
     console.log(`${label}: ${result.status}${result.by ? ` by ${result.by}` : ""} (${fmt(result.seconds)})`);
     writeReport(false);
+  };
+  const queue = [...chosen.entries()].filter(([, m]) => !done.has(m.id));
+  const jobs = Math.max(1, Math.min(Number(opts.jobs), queue.length));
+  while (workspaces.length < jobs) workspaces.push(cloneWorkspace(workspaces[0]));
+  // Each job takes the next mutant when it is free; JavaScript's single thread makes the shift atomic.
+  await Promise.all(
+    workspaces.slice(0, jobs).map(async (workspace) => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) await test(workspace, ...next);
+    }),
+  );
+  // Parallel jobs finish out of order: the report lists a run's results in the order of its sample.
+  if (!opts.recheck) {
+    const order = new Map(chosen.map((m, i) => [m.id, i]));
+    results.sort((a, b) => order.get(a.mutant.id)! - order.get(b.mutant.id)!);
   }
 
   const { report, killed, counted, score } = writeReport(opts.recheck ? resumed!.complete : true);
