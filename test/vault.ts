@@ -166,7 +166,7 @@ describe("LiquidityVault", () => {
 
     it("a redemption settles into the modelled assets less the exit fee, which stays with the LPs", async () => {
       const d = await loadFixture(deployBulkhead);
-      const { vault, token } = d.contracts;
+      const { vault, token, engine } = d.contracts;
       const { carol, lp } = d.signers;
       const shares = await lpDepositNow(vault, carol, usd("1000000"));
       await time.increase(COOLDOWN);
@@ -177,9 +177,12 @@ describe("LiquidityVault", () => {
       const s = await vaultState(vault);
       const gross = toAssets(shares, s.totalAssets, s.supply);
       const paid = gross - feeOnTotal(gross);
+      const cash = await engine.vaultCash();
       await expect(settleWhenReady(vault))
         .to.emit(vault, "RedeemSettled")
-        .withArgs(carol.address, shares, paid);
+        .withArgs(carol.address, shares, paid)
+        .and.to.emit(engine, "VaultCashMoved")
+        .withArgs(-paid * TOKEN_SCALE, cash - paid * TOKEN_SCALE);
       expect(await token.balanceOf(vault)).to.equal(paid); // held for carol's claim
       const wallet = await token.balanceOf(carol);
       await expect(vault.connect(carol).redeem(shares, carol, carol))
