@@ -266,6 +266,14 @@ contract GovernanceModule is IGovernance, EngineBase {
     }
 
     /// @inheritdoc IGovernance
+    function setVault(address vault_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (vault_ == address(0)) revert IMarginEngine.ZeroAddress();
+        if (vault != address(0)) revert IMarginEngine.VaultAlreadySet();
+        vault = vault_;
+        emit IMarginEngine.VaultSet(vault_);
+    }
+
+    /// @inheritdoc IGovernance
     function sweep(
         address token,
         address to,

@@ -10,7 +10,8 @@ import {MarginMath} from "../libraries/MarginMath.sol";
 import {EngineBase} from "./EngineBase.sol";
 
 /// @title LiquidationModule
-/// @notice Liquidation, bad debt and auto-deleveraging: the protocol's last lines of defence, in one place.
+/// @notice Liquidation, bad debt and auto-deleveraging: the protocol's last lines of defence, in one place; and
+///         the engine's read-only views that no contract calls on-chain (they give the engine its code headroom).
 /// @dev Liquidation closes positions exactly as a trade would: at the exit fill (skew impact) with the maker/taker
 ///      fee, through the same `_fill` routine. On top it charges the liquidation fee L = closedNotional x
 ///      liquidationFeeRatio: the keeper gets reward = min(flat + L x keeperShare, maxKeeperReward) (whole token
@@ -277,6 +278,83 @@ contract LiquidationModule is ILiquidation, EngineBase {
 
     function _payReward(address receiver, uint256 rewardD18) internal {
         if (rewardD18 != 0) _push(receiver, rewardD18 / TOKEN_SCALE);
+    }
+
+    /// @inheritdoc ILiquidation
+    function isAuthorized(uint256 accountId, address caller) external view returns (bool) {
+        address owner = _accounts[accountId].owner;
+        return
+            owner != address(0) &&
+            (caller == owner || isOperator[owner][caller] || isAccountOperator[accountId][caller]);
+    }
+
+    /// @inheritdoc ILiquidation
+    function getAccount(uint256 accountId) external view returns (IMarginEngine.AccountInfo memory info) {
+        Account storage a = _account(accountId);
+        info = IMarginEngine.AccountInfo(
+            a.owner,
+            a.mode == IMarginEngine.AccountMode.Isolated,
+            a.marketId,
+            a.positionCount,
+            a.collateral,
+            a.mode
+        );
+    }
+
+    /// @inheritdoc ILiquidation
+    function quoteTrade(
+        uint32 marketId,
+        int256 sizeDeltaD18
+    ) external view returns (IMarginEngine.TradeQuote memory q) {
+        Market storage m = _market(marketId);
+        q.oraclePriceD18 = m.feed.latestPrice();
+        (q.fillPriceD18, q.feeD18) = _quote(m, q.oraclePriceD18, sizeDeltaD18);
+    }
+
+    /// @inheritdoc ILiquidation
+    function getOrder(
+        uint256 accountId,
+        uint32 marketId
+    ) external view returns (IOrders.OrderInfo memory info) {
+        Order storage o = _orders[accountId][marketId];
+        if (o.commitTime == 0) return info;
+        Account storage a = _accounts[accountId];
+        info = IOrders.OrderInfo(
+            o.sizeDelta,
+            o.acceptablePrice,
+            o.commitTime,
+            uint256(o.rewardD6) * 1e12,
+            a.pendingFlow,
+            a.returnAccountId,
+            uint256(o.commitTime) + _risk.minOrderDelay,
+            uint256(o.commitTime) + _risk.maxOrderDelay
+        );
+    }
+
+    /// @inheritdoc ILiquidation
+    function currentFunding(uint32 marketId) external view returns (int256, int256) {
+        Market storage m = _market(marketId);
+        return _pendingFunding(m, m.feed.latestPrice());
+    }
+
+    /// @inheritdoc ILiquidation
+    function marketCount() external view returns (uint32) {
+        return _marketCount;
+    }
+
+    /// @inheritdoc ILiquidation
+    function accountCount() external view returns (uint256) {
+        return _accountCount;
+    }
+
+    /// @inheritdoc ILiquidation
+    function insuranceFund() external view returns (uint256) {
+        return _ledger.insurance;
+    }
+
+    /// @inheritdoc ILiquidation
+    function tradersNetPnl(uint32 marketId) external view returns (int256) {
+        return _tradersNetPnl(_market(marketId));
     }
 
     /// @inheritdoc ILiquidation

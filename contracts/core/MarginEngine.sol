@@ -15,12 +15,13 @@ import {LiquidationModule} from "./LiquidationModule.sol";
 import {GovernanceModule} from "./GovernanceModule.sol";
 
 /// @title MarginEngine
-/// @notice Bulkhead's entry point: custody, accounts, margin, trading, views and the vault ledger. Two modules,
-///         separate contracts run by delegatecall on this engine's storage, hold the rest (to stay well under the
-///         24 KiB code limit): `LiquidationModule` (liquidation, bad debt, ADL and the health views) and
-///         `GovernanceModule` (listing, parameters and bounds, pause, sweep). The fallback routes each selector to
-///         its module: the `IGovernance` selectors to governance, everything else to liquidation, whose dispatcher
-///         is the allowlist (it reverts on any selector it does not have).
+/// @notice Bulkhead's entry point: custody, accounts, margin, orders and trading, and the vault ledger. Two
+///         modules, separate contracts run by delegatecall on this engine's storage, hold the rest (to stay well
+///         under the 24 KiB code limit): `LiquidationModule` (liquidation, bad debt, ADL and the views no contract
+///         reads on-chain) and `GovernanceModule` (listing, parameters and bounds, pause, the vault's connection,
+///         sweep). The fallback routes each selector to its module: the `IGovernance` selectors to governance,
+///         everything else to liquidation, whose dispatcher is the allowlist (it reverts on any selector it does
+///         not have).
 /// @dev Integrators use `IBulkhead` (IMarginEngine + ILiquidation + IGovernance) at this address.
 contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     using MarginMath for uint256;
@@ -78,7 +79,8 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
             sig == IGovernance.portfolioMargin.selector ||
             sig == IGovernance.setVolatilityOracle.selector ||
             sig == IGovernance.volatilityOracle.selector ||
-            sig == IGovernance.syncVolatility.selector
+            sig == IGovernance.syncVolatility.selector ||
+            sig == IGovernance.setVault.selector
             ? governanceModule
             : liquidationModule;
         assembly ("memory-safe") {
@@ -139,14 +141,6 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         if (_account(accountId).owner != msg.sender) revert Unauthorized(msg.sender, accountId);
         isAccountOperator[accountId][operator] = approved;
         emit AccountOperatorSet(accountId, operator, approved);
-    }
-
-    /// @inheritdoc IMarginEngine
-    function isAuthorized(uint256 accountId, address caller) external view returns (bool) {
-        address owner = _accounts[accountId].owner;
-        return
-            owner != address(0) &&
-            (caller == owner || isOperator[owner][caller] || isAccountOperator[accountId][caller]);
     }
 
     /*//////////////////////////////////////////////////////////////
@@ -332,7 +326,7 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
         if (maxDivergence != 0) {
             uint256 mark = m.feed.latestPrice();
             uint256 gap = price > mark ? price - mark : mark - price;
-            if (gap.mulUp(WAD) > mark.mulDown(maxDivergence)) revert PriceDivergence(price, mark);
+            if (gap > mark.mulDown(maxDivergence)) revert PriceDivergence(price, mark);
         }
         delete _orders[accountId][marketId];
 
@@ -619,76 +613,13 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     }
 
     /// @inheritdoc IMarginEngine
-    function getAccount(uint256 accountId) external view returns (AccountInfo memory info) {
-        Account storage a = _account(accountId);
-        info = AccountInfo(
-            a.owner,
-            a.mode == AccountMode.Isolated,
-            a.marketId,
-            a.positionCount,
-            a.collateral,
-            a.mode
-        );
-    }
-
-    /// @inheritdoc IMarginEngine
-    function quoteTrade(uint32 marketId, int256 sizeDeltaD18) external view returns (TradeQuote memory q) {
-        Market storage m = _market(marketId);
-        q.oraclePriceD18 = m.feed.latestPrice();
-        (q.fillPriceD18, q.feeD18) = _quote(m, q.oraclePriceD18, sizeDeltaD18);
-    }
-
-    /// @inheritdoc IOrders
-    function getOrder(uint256 accountId, uint32 marketId) external view returns (OrderInfo memory info) {
-        Order storage o = _orders[accountId][marketId];
-        if (o.commitTime == 0) return info;
-        Account storage a = _accounts[accountId];
-        info = OrderInfo(
-            o.sizeDelta,
-            o.acceptablePrice,
-            o.commitTime,
-            uint256(o.rewardD6) * 1e12,
-            a.pendingFlow,
-            a.returnAccountId,
-            uint256(o.commitTime) + _risk.minOrderDelay,
-            uint256(o.commitTime) + _risk.maxOrderDelay
-        );
-    }
-
-    /// @inheritdoc IMarginEngine
-    function currentFunding(uint32 marketId) external view returns (int256, int256) {
-        Market storage m = _market(marketId);
-        return _pendingFunding(m, m.feed.latestPrice());
-    }
-
-    /// @inheritdoc IMarginEngine
-    function marketCount() external view returns (uint32) {
-        return _marketCount;
-    }
-
-    /// @inheritdoc IMarginEngine
-    function accountCount() external view returns (uint256) {
-        return _accountCount;
-    }
-
-    /// @inheritdoc IMarginEngine
     function vaultCash() external view returns (int256) {
         return _ledger.vaultCash;
     }
 
     /// @inheritdoc IMarginEngine
-    function insuranceFund() external view returns (uint256) {
-        return _ledger.insurance;
-    }
-
-    /// @inheritdoc IMarginEngine
     function totalReserved() external view returns (uint256) {
         return _totalReservedD18();
-    }
-
-    /// @inheritdoc IMarginEngine
-    function tradersNetPnl(uint32 marketId) external view returns (int256) {
-        return _tradersNetPnl(_market(marketId));
     }
 
     /// @inheritdoc IMarginEngine
@@ -715,14 +646,6 @@ contract MarginEngine is IMarginEngine, IOrders, EngineBase {
     /*//////////////////////////////////////////////////////////////
                                  VAULT
     //////////////////////////////////////////////////////////////*/
-
-    /// @inheritdoc IMarginEngine
-    function setVault(address vault_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (vault_ == address(0)) revert ZeroAddress();
-        if (vault != address(0)) revert VaultAlreadySet();
-        vault = vault_;
-        emit VaultSet(vault_);
-    }
 
     /// @inheritdoc IMarginEngine
     function vaultDeposit(uint256 amount) external nonReentrant {

@@ -82,6 +82,9 @@ interface IGovernance {
     /// @notice Resumes risk-increasing actions. Pause guardian only.
     function unpause() external;
 
+    /// @notice Connects the liquidity vault once. Admin only.
+    function setVault(address vault) external;
+
     /// @notice Recovers tokens sent to the engine by mistake. Admin only. For the settlement token only the
     ///         excess of the balance over the ledger (collateral + vault cash + insurance) can leave.
     /// @param amount In the token's own decimals.

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IMarginEngine} from "./IMarginEngine.sol";
+import {IOrders} from "./IOrders.sol";
 
 /// @title ILiquidation
 /// @notice Permissionless liquidation of unhealthy accounts, bad-debt handling through the insurance fund and
@@ -103,6 +104,43 @@ interface ILiquidation {
     ///         with no position left) is settled like liquidation's: insurance fund, then socialised (`BadDebt`).
     /// @return closedSizeD18 The size closed (same sign as the position).
     function autoDeleverage(uint256 accountId, uint32 marketId) external returns (int256 closedSizeD18);
+
+    /*//////////////////////////////////////////////////////////////
+               VIEWS (served by the liquidation module)
+    //////////////////////////////////////////////////////////////*/
+    // The engine's read-only state that no contract reads on-chain: served by the module so that the engine keeps
+    // its EIP-170 headroom. Integrators see no difference at the engine's address (`IBulkhead`).
+
+    /// @notice Whether `caller` may trade, withdraw and move margin for the account.
+    function isAuthorized(uint256 accountId, address caller) external view returns (bool);
+
+    /// @notice The account's static data and realised collateral.
+    function getAccount(uint256 accountId) external view returns (IMarginEngine.AccountInfo memory);
+
+    /// @notice The quote of a trade at current price and skew.
+    function quoteTrade(
+        uint32 marketId,
+        int256 sizeDeltaD18
+    ) external view returns (IMarginEngine.TradeQuote memory);
+
+    /// @notice Funding rate (per day) and index as if accrued to now at the current oracle price.
+    function currentFunding(uint32 marketId) external view returns (int256 rateD18, int256 indexD18);
+
+    /// @notice Number of listed markets; ids run from 1 to this.
+    function marketCount() external view returns (uint32);
+
+    /// @notice Number of accounts created; ids run from 1 to this.
+    function accountCount() external view returns (uint256);
+
+    /// @notice The insurance fund's balance.
+    function insuranceFund() external view returns (uint256);
+
+    /// @notice Net PnL of all traders against the vault in one market, at the current price and accrued funding:
+    ///         unrealised PnL minus funding owed. Computed from aggregates in O(1).
+    function tradersNetPnl(uint32 marketId) external view returns (int256);
+
+    /// @notice The pending order of an account on a market (`commitTime` 0 if none).
+    function getOrder(uint256 accountId, uint32 marketId) external view returns (IOrders.OrderInfo memory);
 
     /// @notice All open positions of the account.
     function getPositions(uint256 accountId) external view returns (IMarginEngine.PositionInfo[] memory);

@@ -317,9 +317,6 @@ interface IMarginEngine {
     /// @notice Approves or revokes `operator` over one account; only its owner may call.
     function setAccountOperator(uint256 accountId, address operator, bool approved) external;
 
-    /// @notice Whether `caller` may trade, withdraw and move margin for the account.
-    function isAuthorized(uint256 accountId, address caller) external view returns (bool);
-
     /*//////////////////////////////////////////////////////////////
                                  MARGIN
     //////////////////////////////////////////////////////////////*/
@@ -346,33 +343,11 @@ interface IMarginEngine {
     /// @notice The settlement token.
     function settlementToken() external view returns (address);
 
-    /// @notice The account's static data and realised collateral.
-    function getAccount(uint256 accountId) external view returns (AccountInfo memory);
-
-    /// @notice The quote of a trade at current price and skew.
-    function quoteTrade(uint32 marketId, int256 sizeDeltaD18) external view returns (TradeQuote memory);
-
-    /// @notice Funding rate (per day) and index as if accrued to now at the current oracle price.
-    function currentFunding(uint32 marketId) external view returns (int256 rateD18, int256 indexD18);
-
-    /// @notice Number of listed markets; ids run from 1 to this.
-    function marketCount() external view returns (uint32);
-
-    /// @notice Number of accounts created; ids run from 1 to this.
-    function accountCount() external view returns (uint256);
-
     /// @notice The liquidity vault's realised cash held by the engine.
     function vaultCash() external view returns (int256);
 
-    /// @notice The insurance fund's balance.
-    function insuranceFund() external view returns (uint256);
-
     /// @notice The part of vault cash reserved against open interest.
     function totalReserved() external view returns (uint256);
-
-    /// @notice Net PnL of all traders against the vault in one market, at the current price and accrued funding:
-    ///         unrealised PnL minus funding owed. Computed from aggregates in O(1).
-    function tradersNetPnl(uint32 marketId) external view returns (int256);
 
     /// @notice Vault cash plus traders' net loss over all markets (O(markets), never a loop over positions).
     function vaultValue() external view returns (int256);
@@ -389,9 +364,6 @@ interface IMarginEngine {
     /*//////////////////////////////////////////////////////////////
                                  VAULT
     //////////////////////////////////////////////////////////////*/
-
-    /// @notice Connects the liquidity vault once. Admin only.
-    function setVault(address vault) external;
 
     /// @notice Pulls `amount` tokens from the vault into the engine and credits vault cash. Vault only.
     function vaultDeposit(uint256 amount) external;

@@ -150,7 +150,4 @@ interface IOrders {
 
     /// @notice Removes an expired order (anyone, no fee). An unfilled isolated opening order returns its margin.
     function cancelOrder(uint256 accountId, uint32 marketId) external;
-
-    /// @notice The pending order of an account on a market (`commitTime` 0 if none).
-    function getOrder(uint256 accountId, uint32 marketId) external view returns (OrderInfo memory);
 }

@@ -9,7 +9,7 @@
  *   Token -> Timelock? -> Feeds (per market: the Chainlink mark feed, and the Pyth pull feed its orders settle
  *   on, over the chain's Pyth contract or a MockPyth deployed here, owned by the risk admin) -> Engine
  *   (LiquidationModule and GovernanceModule, then MarginEngine with the deployer as admin; the governance
- *   selectors, e.g. listMarket, are called through the IBulkhead ABI) -> Vault (LiquidityVault, engine.setVault)
+ *   selectors, e.g. listMarket and setVault, are called through the IBulkhead ABI) -> Vault (LiquidityVault, setVault)
  *   -> Markets (deployer gets RISK_ROLE, listMarket in file order, then setOrderParams) -> Roles (grant
  *   RISK/PAUSER/ADMIN to the configured holders, then the deployer renounces what it should not keep). The
  *   deployer is the engine's first admin because setVault, grantRole and listMarket need it.
@@ -205,7 +205,7 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
 
   const VaultModule = buildModule("Vault", (m) => {
     const { token } = m.useModule(TokenModule);
-    const { engine } = m.useModule(EngineModule);
+    const { engine, bulkhead } = m.useModule(EngineModule);
     const vault = m.contract("LiquidityVault", [
       token,
       engine,
@@ -214,7 +214,7 @@ export function buildBulkheadModule(params: DeployParameters, deployer: string) 
       params.vault.exitFeeBps,
       params.vault.cooldownSeconds,
     ]);
-    m.call(engine, "setVault", [vault]);
+    m.call(bulkhead, "setVault", [vault]); // a governance selector
     return { vault };
   });
 

@@ -137,7 +137,7 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
 
   const { module, engineImpl, engine } = await deployEngine(token, admin);
   const vault = await ethers.deployContract("LiquidityVault", [token, engine, admin, 10, 10, 3600]);
-  await engineImpl.setVault(vault);
+  await engine.setVault(vault);
   await engineImpl.grantRole(await engineImpl.RISK_ROLE(), admin);
   await engineImpl.grantRole(await engineImpl.PAUSER_ROLE(), admin);
   for (const [i, feed] of feeds.entries()) {

@@ -91,7 +91,7 @@ abstract contract BulkheadFixture {
         );
         engine = IBulkhead(address(engineImpl));
         vault = new LiquidityVault(token, engine, address(this), 10, 10, 3600);
-        engineImpl.setVault(address(vault));
+        engine.setVault(address(vault));
         engineImpl.grantRole(engineImpl.RISK_ROLE(), address(this));
         engineImpl.grantRole(engineImpl.PAUSER_ROLE(), address(this));
         engine.listMarket(_marketParams(ethFeed, ethPull, 1_000_000e18));
