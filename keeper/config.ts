@@ -30,6 +30,7 @@
  *   cancelExpiredOrders KEEPER_CANCEL_EXPIRED_ORDERS --cancel-expired-orders true (fee-free clean-up, gas only)
  *   settleLpRequests  KEEPER_SETTLE_LP_REQUESTS  --settle-lp-requests true (settle the vault's ERC-7540 requests)
  *   lpRequestsPerTx   KEEPER_LP_REQUESTS_PER_TX  --lp-requests-per-tx 50 queue entries per settleRequests tx (1..500)
+ *   volatilityUpkeep  KEEPER_VOLATILITY_UPKEEP   --volatility-upkeep  true (poke the volatility oracle, sync the engine)
  *   priceService.kind KEEPER_PRICE_SERVICE       --price-service      local chains: "local", else none (no settlement)
  *   priceService.url  KEEPER_HERMES_URL          --hermes-url         (kind "hermes") e.g. https://hermes.pyth.network
  *   priceService.timeoutMs KEEPER_HERMES_TIMEOUT_MS (no flag)         (kind "hermes") 5000
@@ -139,6 +140,7 @@ export const configSchema = z
     cancelExpiredOrders: flag.default(true),
     settleLpRequests: flag.default(true),
     lpRequestsPerTx: z.coerce.number().int().min(1).max(500).default(50),
+    volatilityUpkeep: flag.default(true),
     priceService: priceServiceSchema.optional(),
     once: flag.default(false),
   })
@@ -179,6 +181,7 @@ const ENV: Record<string, string> = {
   cancelExpiredOrders: "KEEPER_CANCEL_EXPIRED_ORDERS",
   settleLpRequests: "KEEPER_SETTLE_LP_REQUESTS",
   lpRequestsPerTx: "KEEPER_LP_REQUESTS_PER_TX",
+  volatilityUpkeep: "KEEPER_VOLATILITY_UPKEEP",
   once: "KEEPER_ONCE",
 };
 /** The `priceService` object's fields from the environment and flags (flag names in camel case). */

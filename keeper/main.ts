@@ -30,6 +30,7 @@ import {
 } from "./config.js";
 import { Keeper, type KeeperTask } from "./bot.js";
 import { LpRequestTask } from "./lp-requests.js";
+import { VolatilityTask } from "./volatility.js";
 import { jsonLogger, type Logger } from "./log.js";
 import { Metrics, MetricsServer } from "./metrics.js";
 import { LocalPricePublisher, pricePath } from "./price-publisher.js";
@@ -169,6 +170,15 @@ async function main(): Promise<void> {
     const vault = (await engine.vault()) as string;
     tasks.push(new LpRequestTask({ vault, maxRequestsPerTx: config.lpRequestsPerTx }));
     log("info", "lp_requests_enabled", { vault, maxRequestsPerTx: config.lpRequestsPerTx });
+  }
+  // Volatility upkeep (keeper/volatility.ts): only where the engine reads a volatility oracle.
+  if (config.volatilityUpkeep) {
+    const oracle = await chain.engine.volatilityOracle();
+    if (BigInt(oracle) === 0n) log("info", "volatility_upkeep_off", { reason: "no volatility oracle" });
+    else {
+      tasks.push(new VolatilityTask({ oracle }));
+      log("info", "volatility_upkeep_enabled", { oracle });
+    }
   }
   const keeper = new Keeper({
     chain,

@@ -33,6 +33,8 @@ const COUNTERS = {
     "Orders another keeper (or a liquidation) settled or cancelled first (at simulation, inclusion or replacement)",
   keeper_lp_requests_settled_total:
     "LP requests settled by this keeper (the LP request task, when installed)",
+  keeper_volatility_pokes_total: "Volatility estimator samples taken by this keeper (the volatility task)",
+  keeper_volatility_syncs_total: "Engine volatility multipliers synced by this keeper (the volatility task)",
 } as const;
 
 const GAUGES = {

@@ -11,9 +11,18 @@ import type { Metrics } from "./metrics.js";
 
 /**
  * What a transaction does: a liquidation batch, an ADL, a cancellation (zero-value transfer to self replacing a
- * stuck transaction), or a task's work (order settlement and cancellation, LP request settlement).
+ * stuck transaction), or a task's work (order settlement and cancellation, LP request settlement, volatility
+ * upkeep).
  */
-export type TxKind = "liquidate" | "adl" | "cancel" | "settleOrder" | "cancelOrder" | "settleRequests";
+export type TxKind =
+  | "liquidate"
+  | "adl"
+  | "cancel"
+  | "settleOrder"
+  | "cancelOrder"
+  | "settleRequests"
+  | "pokeVolatility"
+  | "syncVolatility";
 
 export interface TxSpec {
   kind: TxKind;

@@ -20,6 +20,7 @@ import {
   MockPyth__factory,
   PortfolioMargin__factory,
   PythPriceFeed__factory,
+  VolatilityOracle__factory,
 } from "../types/ethers-contracts/index.js";
 import type { Preview } from "./preview.js";
 
@@ -44,6 +45,7 @@ function combinedInterface(): Interface {
     ChainlinkPriceFeed__factory.abi,
     PythPriceFeed__factory.abi,
     PortfolioMargin__factory.abi, // and the PortfolioRisk library's errors it raises
+    VolatilityOracle__factory.abi, // UnknownMarket(uint256) there: the market has no estimator configured
     MockPyth__factory.abi, // PythErrors, as a real Pyth contract reverts with them
     MockERC20__factory.abi,
   ];
@@ -179,6 +181,10 @@ function messageFor(name: string, a: Result, tokenDecimals: number): string {
       return "PortfolioMarginUnset: governance has not set the portfolio risk model yet";
     case "MarginParameterJump":
       return `MarginParameterJump: "${bytes32Name(a[0] as string)}" may move to ${a[1]} at most now (margin raises ramp at 10% an hour while the market has open interest)`;
+    case "TooEarly":
+      return `TooEarly: market ${a[0]}'s next volatility sample is due at ${a[1]} (one per interval)`;
+    case "VolatilityParamOutOfBounds":
+      return `VolatilityParamOutOfBounds: ${a[0]} = ${a[1]} is outside the oracle's bounds`;
     case "VolatilityOracleUnset":
       return "VolatilityOracleUnset: governance has not set the volatility oracle yet";
     case "PortfolioMarginAlreadySet":

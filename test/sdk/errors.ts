@@ -260,9 +260,11 @@ describe("SDK error decoding", () => {
           ? ethers.ZeroAddress
           : i.type === "bool"
             ? false
-            : i.type.startsWith("bytes")
-              ? "0x" + "00".repeat(i.type === "bytes4" ? 4 : 32)
-              : 1n,
+            : i.type === "string"
+              ? "interval"
+              : i.type.startsWith("bytes")
+                ? "0x" + "00".repeat(i.type === "bytes4" ? 4 : 32)
+                : 1n,
       );
       // By fragment: InvalidPrice and StalePrice each have a Chainlink and a Pyth signature.
       const decoded = decodeError(errorInterface.encodeErrorResult(fragment as ErrorFragment, values));
