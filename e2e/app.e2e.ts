@@ -14,6 +14,7 @@ import { JsonRpcProvider, Network } from "ethers";
 import { chromium, type Browser, type Page } from "playwright-core";
 
 import { BulkheadClient, math } from "../sdk/index.js";
+import { AccountMode } from "../sdk/types.js";
 import { startPlayground, type Playground } from "../scripts/lib/playground.js";
 import { TestWallet } from "./wallet.js";
 
@@ -176,5 +177,14 @@ describe("web app (browser, end to end)", function () {
     expect(liquidated.length).to.be.greaterThan(0);
     await nav("Accounts");
     await screenshot("account-after");
+  });
+
+  it("creates a portfolio account (the local deployment has the risk model)", async function () {
+    await nav("Accounts");
+    await page.getByTestId("create-portfolio").click();
+    await done("Create portfolio account");
+    await expect_text(page.getByTestId("accounts-table"), "(portfolio)");
+    const ids = await reader.accountsOf(wallet.address);
+    expect((await reader.getAccount(ids[ids.length - 1])).mode).to.equal(AccountMode.Portfolio);
   });
 });

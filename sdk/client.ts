@@ -318,6 +318,7 @@ export class BulkheadClient {
       insuranceFundD18,
       totalReservedD18,
       markets,
+      portfolio,
     ] = await Promise.all([
       this.viewTimestamp({ blockTag }),
       this.tokenDecimals(),
@@ -327,6 +328,7 @@ export class BulkheadClient {
       this.engine.insuranceFund({ blockTag }),
       this.engine.totalReserved({ blockTag }),
       this.getMarkets(marketIds, { blockTag }),
+      this.getPortfolioState({ blockTag }),
     ]);
     return {
       timestamp,
@@ -338,6 +340,7 @@ export class BulkheadClient {
       insuranceFundD18,
       totalReservedD18,
       markets,
+      ...(portfolio === undefined ? {} : { portfolio }),
     };
   }
 
@@ -485,6 +488,12 @@ export class BulkheadClient {
 
   async createIsolatedAccount(marketId: number): Promise<bigint> {
     const tx = await this.engine.createIsolatedAccount(marketId);
+    return this.accountIdFrom(tx);
+  }
+
+  /** A portfolio account: margined by the engine's risk model (reverts `PortfolioMarginUnset` without one). */
+  async createPortfolioAccount(): Promise<bigint> {
+    const tx = await this.engine.createPortfolioAccount();
     return this.accountIdFrom(tx);
   }
 

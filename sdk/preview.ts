@@ -12,6 +12,7 @@
  * which is exact only if the transaction lands in a block with that timestamp, e.g. via setNextBlockTimestamp).
  */
 import * as math from "./math.js";
+import * as portfolio from "./portfolio.js";
 import { AccountMode } from "./types.js";
 import type {
   AccountSnapshot,
@@ -106,9 +107,26 @@ function cloneAccount(a: AccountSnapshot): AccountSnapshot {
   return { accountId: a.accountId, info: { ...a.info }, positions: a.positions.map((p) => ({ ...p })) };
 }
 
-/** The account's risk picture at `now` under the snapshot's markets. */
+/**
+ * `EngineBase._summaryAt` at `now` under the snapshot's markets: a portfolio account's IM and MM come from the risk
+ * model in the snapshot (`snapshot.portfolio`), as `PortfolioMargin.margins` computes them for the engine.
+ */
+function summaryOf(snap: ProtocolSnapshot, a: AccountSnapshot, now: bigint): MarginSummary {
+  return math.marginSummary(a.info, a.positions, snap.markets, now, portfolioMarginsOf(snap, now));
+}
+
+function portfolioMarginsOf(snap: ProtocolSnapshot, now: bigint): math.PortfolioMargins | undefined {
+  const state = snap.portfolio;
+  return state && ((legs) => portfolio.portfolioRequirement(state, legs, now));
+}
+
+/**
+ * The account's risk picture at `now` under the snapshot's markets. A portfolio account's positions have no
+ * single-market liquidation price (the engine's `liquidationPrice` refuses them): reported as 0.
+ */
 export function accountRisk(snapshot: ProtocolSnapshot, account: AccountSnapshot, now: bigint): AccountRisk {
-  const summary = math.marginSummary(account.info, account.positions, snapshot.markets, now);
+  const summary = summaryOf(snapshot, account, now);
+  const inPortfolio = account.info.mode === AccountMode.Portfolio;
   return {
     collateralD18: account.info.collateralD18,
     summary,
@@ -117,7 +135,7 @@ export function accountRisk(snapshot: ProtocolSnapshot, account: AccountSnapshot
     positions: account.positions.map((p) => {
       const m = snapshot.markets.get(p.marketId);
       if (!m) throw new Error(`market ${p.marketId} missing from the snapshot`);
-      return { ...p, liquidationPriceD18: math.liquidationPrice(summary, p, m) };
+      return { ...p, liquidationPriceD18: inPortfolio ? 0n : math.liquidationPrice(summary, p, m) };
     }),
   };
 }
@@ -128,7 +146,7 @@ const INT96_MIN = -(2n ** 95n);
 /** MarginEngine._requireInitialMargin. */
 function requireInitialMargin(snap: ProtocolSnapshot, a: AccountSnapshot, now: bigint): void {
   if (a.positions.length === 0) return;
-  const s = math.marginSummary(a.info, a.positions, snap.markets, now);
+  const s = summaryOf(snap, a, now);
   if (s.equityD18 < s.initialMarginD18)
     throw new PreviewRevert("InsufficientMargin", [s.equityD18, s.initialMarginD18]);
 }
@@ -296,7 +314,7 @@ export function applyTrade(
   const old: PositionInfo =
     idx >= 0 ? a.positions[idx] : { marketId, sizeD18: 0n, basisD18: 0n, lastFundingIndexD18: 0n };
   const oldSize = old.sizeD18;
-  const increasesRisk =
+  let increasesRisk =
     oldSize === 0n || oldSize > 0n === sizeDeltaD18 > 0n || math.abs(sizeDeltaD18) > math.abs(oldSize);
   if (increasesRisk && snap.paused) throw new PreviewRevert("EnforcedPause");
 
@@ -330,7 +348,31 @@ export function applyTrade(
   }
 
   // The margin rule.
-  const s = math.marginSummary(a.info, a.positions, snap.markets, now);
+  const s = summaryOf(snap, a, now);
+  // Maintenance margin before the trade at the same prices, for a reducing trade.
+  let mmBefore = 0n;
+  if (!increasesRisk) {
+    const margins = portfolioMarginsOf(snap, now);
+    if (a.info.mode === AccountMode.Portfolio && margins !== undefined) {
+      // In a portfolio a smaller position can add risk (one leg of a hedge closed): risk-increasing unless the
+      // portfolio's MM does not rise.
+      const legs = math.portfolioLegs(a.positions, snap.markets, {
+        marketId,
+        sizeD18: oldSize,
+        priceD18: price,
+      });
+      mmBefore = margins(legs).mmD18;
+      if (s.maintenanceMarginD18 > mmBefore) {
+        if (snap.paused) throw new PreviewRevert("EnforcedPause");
+        increasesRisk = true;
+      }
+    } else if (s.equityD18 < s.maintenanceMarginD18) {
+      // Cross and isolated: only this position's MM changed.
+      const mmOld = math.positionMargins(m.params, oldSize, price, m.state).mmD18;
+      const mmNew = newSize !== 0n ? math.positionMargins(m.params, newSize, price, m.state).mmD18 : 0n;
+      mmBefore = s.maintenanceMarginD18 + mmOld - mmNew;
+    }
+  }
   if (increasesRisk) {
     if (s.equityD18 < s.initialMarginD18)
       throw new PreviewRevert("InsufficientMargin", [s.equityD18, s.initialMarginD18]);
@@ -338,9 +380,7 @@ export function applyTrade(
     // _checkReduce: the account before the trade, at the same oracle price. Positions are marked at their exit
     // fill, so the reduce changed equity by its fee only.
     const equityBefore = s.equityD18 + fee + rewardD18;
-    const mmOld = math.positionMargins(m.params, oldSize, price, m.state).mmD18;
-    const mmNew = newSize !== 0n ? math.positionMargins(m.params, newSize, price, m.state).mmD18 : 0n;
-    const wasHealthy = equityBefore >= s.maintenanceMarginD18 + mmOld - mmNew;
+    const wasHealthy = equityBefore >= mmBefore;
     if (wasHealthy || s.equityD18 < 0n) {
       throw new PreviewRevert("WouldBeLiquidatable", [s.equityD18, s.maintenanceMarginD18]);
     }

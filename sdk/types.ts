@@ -2,6 +2,7 @@
  * Plain TypeScript mirrors of the on-chain structs (IMarginEngine / ILiquidation), with bigints in base units.
  * Every field that carries a D18 fixed-point value (1e18 = 1.0) says so in its name, as on chain.
  */
+import type { PortfolioState } from "./portfolio.js";
 
 /** IMarginEngine.MarketParams. */
 export interface MarketParams {
@@ -169,6 +170,8 @@ export interface ProtocolSnapshot {
   insuranceFundD18: bigint;
   totalReservedD18: bigint;
   markets: Map<number, MarketSnapshot>;
+  /** The portfolio risk model's state, when the engine has one (needed for portfolio accounts' margins). */
+  portfolio?: PortfolioState;
 }
 
 /** Addresses a client binds to. */

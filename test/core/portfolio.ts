@@ -18,6 +18,8 @@ import type { Context } from "../../cli/context.js";
 import { marginCompare, status } from "../../cli/read.js";
 import { CliError } from "../../cli/context.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
+import { previewSettlement, settlementReward } from "../../sdk/preview.js";
+import { clientFor, expectFields, settleAtReady } from "../sdk/harness.js";
 
 const { loadFixture, time } = networkHelpers;
 const HOUR = 3600n;
@@ -210,6 +212,56 @@ describe("portfolio accounts", () => {
     ).to.be.revertedWithCustomError(engine, "EnforcedPause");
     await trade(bob, pf, ETH, -ETH_LEG / 10n, 0n);
     expect((await engine.getPositions(pf))[0].sizeD18).to.equal(ETH_LEG - ETH_LEG / 10n);
+  });
+
+  it("the SDK previews portfolio orders as the engine decides and settles them, to the wei", async () => {
+    const d = await withPortfolioMargin();
+    const { engine } = d.contracts;
+    const pf = await hedgedWith(engine, d.signers.bob, "2700");
+    const b = await clientFor(d, d.signers.bob);
+
+    // Closing the BTC hedge leaves ETH naked: refused for margin, as the commit is.
+    const naked = await b.previewOrder(pf, BTC, -BTC_LEG);
+    expect([naked.allowed, naked.reason]).to.deep.equal([false, "InsufficientMargin"]);
+    // While paused: trimming the hedge raises the portfolio's MM (EnforcedPause); trimming ETH lowers it.
+    await engine.pause();
+    expect((await b.previewOrder(pf, BTC, -BTC_LEG / 10n)).reason).to.equal("EnforcedPause");
+    expect((await b.previewOrder(pf, ETH, -ETH_LEG / 10n)).allowed).to.equal(true);
+    await engine.unpause();
+
+    // Trim both legs by a fifth, each as an order settled one delay later: the preview's fill, fee and the
+    // account's margin figures afterwards (the risk model's IM and MM) equal the chain's.
+    for (const [market, size] of [
+      [ETH, -ETH_LEG / 5n],
+      [BTC, -BTC_LEG / 5n],
+    ] as const) {
+      await (await b.commitOrder(pf, market, size)).wait();
+      const order = await b.getOrder(pf, market);
+      const snap = await b.getProtocolSnapshot();
+      expect(snap.portfolio).to.not.equal(undefined);
+      const price = snap.markets.get(market)!.priceD18;
+      const reward = settlementReward(order.settlementRewardD18, order.settlementRewardD18, snap.tokenScale);
+      const preview = previewSettlement(
+        snap,
+        await b.getAccountSnapshot(pf),
+        market,
+        order,
+        price,
+        reward,
+        order.readyTime,
+      );
+      expect(preview.allowed, preview.reason).to.equal(true);
+      const tx = await settleAtReady(b, pf, market, { priceD18: price });
+      const block = (await tx.wait())!.blockNumber;
+      const [ev] = await engine.queryFilter(engine.filters.PositionModified(pf, market), block, block);
+      expect([ev.args.fillPriceD18, ev.args.feeD18, ev.args.newSizeD18]).to.deep.equal([
+        preview.fillPriceD18,
+        preview.feeD18,
+        preview.result!.account.positions.find((p) => p.marketId === market)!.sizeD18,
+      ]);
+      expectFields(await b.marginSummary(pf), preview.after.summary, `after trimming market ${market}`);
+      expect(preview.after.positions.every((p) => p.liquidationPriceD18 === 0n)).to.equal(true);
+    }
   });
 
   it("the same hedge in a cross account is refused at commit for lack of margin", async () => {

@@ -1,11 +1,12 @@
 /**
- * The wallet's margin accounts: create (cross, or isolated to one market), deposit, withdraw, move margin between
+ * The wallet's margin accounts: create (cross, isolated to one market, or portfolio), deposit, withdraw, move margin between
  * accounts; the selected account's risk (equity, margins, health), positions with liquidation prices, pending
  * orders, and its equity-and-margin chart.
  */
 import { useState } from "preact/hooks";
 
 import { math } from "../../../sdk/index.js";
+import { AccountMode } from "../../../sdk/types.js";
 import { symbolOf, type AccountView } from "../data.js";
 import {
   errorText,
@@ -25,7 +26,9 @@ import { Button, Card, Field, Pairs, Select, Table, Tone } from "./kit.js";
 export function accountLabel(ctx: AppContext, a: AccountView): string {
   const mode = a.snapshot.info.isolated
     ? `isolated ${symbolOf(ctx.config, a.snapshot.info.marketId)}`
-    : "cross";
+    : a.snapshot.info.mode === AccountMode.Portfolio
+      ? "portfolio"
+      : "cross";
   return `#${a.id} (${mode})`;
 }
 
@@ -89,9 +92,22 @@ export function AccountsPage({ ctx }: { ctx: AppContext }) {
             testid="create-isolated"
           />
         </div>
+        {ctx.view.snapshot.portfolio !== undefined && (
+          <div class="row">
+            <ActionButton
+              ctx={ctx}
+              kind="plain"
+              label="Create portfolio account"
+              run={() => client.createPortfolioAccount().then(() => undefined)}
+              testid="create-portfolio"
+            />
+          </div>
+        )}
         <p class="muted">
           A cross account backs all its positions with one pool of collateral; an isolated account holds one
-          market and can never lose more than its own collateral.
+          market and can never lose more than its own collateral; a portfolio account is a cross account whose
+          margin comes from the risk model, so hedged positions (long ETH, short BTC) need far less than the
+          sum of their margins, and a naked one more.
         </p>
       </Card>
       {current && <AccountDetail ctx={ctx} account={current} />}
