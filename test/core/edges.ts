@@ -1,6 +1,7 @@
 /**
  * Edges no ordinary scenario reaches, each found by a surviving mutant (scripts/mutate.ts): the smallest position
- * a trade can open (its funding checkpoint, its liquidation) and a profit that equals the vault's cash to the wei.
+ * a trade can open (its funding checkpoint, its liquidation), a profit that equals the vault's cash to the wei, and
+ * a sale whose skew impact takes the whole price.
  */
 import { expect } from "chai";
 import {
@@ -130,5 +131,32 @@ describe("core: edges", () => {
     expect(names).to.not.include("ProfitShortfall");
     expect(await engine.vaultCash()).to.equal(0n);
     expect((await engine.getAccount(1)).collateralD18).to.equal(collateral + owed - arg("feeD18"));
+  });
+
+  it("a sale whose skew impact takes the whole price is refused, even with no price bound", async () => {
+    const { contracts, signers } = await loadFixture(deployBulkhead);
+    const { engine } = contracts;
+    const { alice, bob } = signers;
+    const base = marketParams(await contracts.ethFeed.getAddress(), "ETH");
+    // A thin market: skew scale 1,000 ETH, open interest up to 1,000 a side (set before any position).
+    await engine.setMarketParams(ETH, { ...base, skewScaleD18: wad("1000"), maxOiPerSideD18: wad("1000") });
+    await engine.connect(alice).createCrossAccount(); // 1
+    await engine.connect(alice).deposit(1, usd("100000"));
+    await trade(engine.connect(alice), 1, ETH, wad("100"), ethers.MaxUint256);
+    await engine.connect(bob).createCrossAccount(); // 2
+    await engine.connect(bob).deposit(2, usd("4000000"));
+    await trade(engine.connect(bob), 2, ETH, wad("-1000"), 0n); // skew -900
+    // Governance thins the market further (a 5% step, within the ramp): now a sale of alice's 100 ETH moves the
+    // price by 2 x (-900) - 100 over 2 x 950 = -100%: its fill is 0.
+    await engine.setMarketParams(ETH, { ...base, skewScaleD18: wad("950"), maxOiPerSideD18: wad("950") });
+    const q = await engine.quoteTrade(ETH, wad("-100"));
+    expect(q.fillPriceD18).to.equal(0n);
+    // Alice accepts any price (0 is no bound for a sale), yet the engine refuses to sell at nothing.
+    await engine.connect(alice).commitOrder(1, ETH, wad("-100"), 0, ANY_REWARD);
+    const before = await engine.getPositions(1);
+    await expect(settleNext(engine, 1, ETH))
+      .to.be.revertedWithCustomError(engine, "SlippageExceeded")
+      .withArgs(0n, 0n);
+    expect(await engine.getPositions(1)).to.deep.equal(before);
   });
 });
