@@ -30,7 +30,8 @@
  *   --recheck           run the survivors of the report at --out again, on the working tree as it is now (its
  *                       tests and contracts; each survivor found again by file, source line, column and
  *                       operator): a survivor a new test kills becomes killed, marked with the commit that
- *                       killed it; one whose line changed stays a survivor. Works on an unfinished run too
+ *                       killed it; one whose line changed stays a survivor (unless bench/mutation-equivalent.json
+ *                       lists it: then it counts as equivalent). Works on an unfinished run too
  *                       (--resume still continues it afterwards)
  *   --jobs N            mutants tested at once, each in its own workspace (default 1; 2 on a 2-core machine
  *                       roughly halves a run, as compiling is single-threaded); results are the same
@@ -333,6 +334,11 @@ async function main() {
   const all = enumerate(fromTree ? ROOT : workspaces[0]);
   const count = opts.sample ?? opts.max;
   const seed = Number(opts.seed);
+  const equivalents: Equivalent[] = existsSync(EQUIVALENTS)
+    ? JSON.parse(readFileSync(EQUIVALENTS, "utf8"))
+    : [];
+  const equivalentOf = (m: Pick<Mutant, "file" | "source" | "mutation">) =>
+    equivalents.find((e) => e.file === m.file && e.source === m.source && e.mutation === m.mutation);
   /** --recheck: each survivor's mutant in today's sources, by file, source line, column and operator. */
   const rechecked = new Map<string, Result["mutant"]>();
   const column = (id: string) => id.split(":").slice(-3, -2)[0];
@@ -346,7 +352,12 @@ async function main() {
           x.mutation === r.mutant.mutation &&
           column(x.id) === column(r.mutant.id),
       );
-      if (m === undefined)
+      const equivalent = equivalentOf(r.mutant);
+      if (m === undefined && equivalent !== undefined) {
+        // The line is gone or rewritten, and the mutant was listed as equivalent (with its reason) before.
+        Object.assign(r, { status: "equivalent", by: equivalent.reason });
+        console.log(`${r.mutant.file}:${r.mutant.line}: the line changed; listed as equivalent`);
+      } else if (m === undefined)
         console.log(`${r.mutant.file}:${r.mutant.line}: the line changed, stays a survivor`);
       else rechecked.set(m.id, r.mutant);
     }
@@ -356,11 +367,6 @@ async function main() {
     : count === undefined
       ? all
       : sample(all, Number(count), seed);
-  const equivalents: Equivalent[] = existsSync(EQUIVALENTS)
-    ? JSON.parse(readFileSync(EQUIVALENTS, "utf8"))
-    : [];
-  const equivalentOf = (m: Mutant) =>
-    equivalents.find((e) => e.file === m.file && e.source === m.source && e.mutation === m.mutation);
 
   const byOp = new Map<string, number>();
   for (const m of all) byOp.set(m.operator, (byOp.get(m.operator) ?? 0) + 1);
@@ -456,7 +462,12 @@ async function main() {
     const label = `[${index + 1}/${chosen.length}] ${m.file}:${m.line} ${m.operator} ${m.mutation}`;
     const equivalent = equivalentOf(m);
     if (equivalent) {
-      results.push({ mutant: pickMutant(m), status: "equivalent", by: equivalent.reason, seconds: 0 });
+      results.push({
+        mutant: rechecked.get(m.id) ?? pickMutant(m),
+        status: "equivalent",
+        by: equivalent.reason,
+        seconds: 0,
+      });
       console.log(`${label}: equivalent (${equivalent.reason})`);
       return;
     }
