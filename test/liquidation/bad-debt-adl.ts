@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { networkHelpers, deployBulkhead, ETH, BTC, riskParams } from "../helpers/fixture.js";
+import { anyValue } from "@nomicfoundation/hardhat-ethers-chai-matchers/withArgs";
+import { ethers, networkHelpers, deployBulkhead, ETH, BTC, riskParams } from "../helpers/fixture.js";
 import {
   TOKEN_SCALE,
   WAD,
@@ -225,6 +226,84 @@ describe("liquidation: auto-deleveraging", () => {
     const overshoot = after.pnl - divFloor(after.cash * riskParams.adlTargetD18, WAD);
     expect(closed * WAD, "closed size x 1e18 vs the fraction needed x size").to.be.gte(fNeeded * e.p.size);
     expect(overshoot, `traders' PnL above target after ADL by ${overshoot} wei`).to.be.lte(0n);
+  });
+
+  it("closes when settling the position's funding leaves an excess of one wei, and refuses at zero", async () => {
+    // Funding owed to the position (F < 0) is paid out of vault cash when ADL touches it, which may by itself
+    // bring the market under target: the boundary is an excess P + F - target(C + F) of exactly zero. Reaching it
+    // to the wei takes two storage patches: the position's funding checkpoint (so that it is owed funding) and
+    // the vault's cash (so that the excess is 1 wei, then 0).
+    const { contracts, signers } = await adlSetup();
+    const { engine, ethAggregator } = contracts;
+    await ethAggregator.setAnswer(feedAnswer("4800"));
+    const address = await engine.getAddress();
+    const coder = ethers.AbiCoder.defaultAbiCoder();
+    const t = (await latest()) + 10n;
+    const e0 = await adlExpect(engine, 1n, t);
+
+    // Alice's position slot (size | basis | checkpoint D9): found by its size in the low 96 bits.
+    let positionSlot = "";
+    for (let base = 0; base < 64 && positionSlot === ""; base++) {
+      const inner = ethers.keccak256(coder.encode(["uint256", "uint256"], [1n, base]));
+      const slot = ethers.keccak256(coder.encode(["uint256", "bytes32"], [BigInt(ETH), inner]));
+      const word = BigInt(await ethers.provider.getStorage(address, slot));
+      if (word !== 0n && BigInt.asIntN(96, word) === e0.p.size) positionSlot = slot;
+    }
+    expect(positionSlot).to.not.equal("");
+    // Move the checkpoint up so that the position is owed about half the market's PnL in funding.
+    const word = BigInt(await ethers.provider.getStorage(address, positionSlot));
+    const checkpointD9 = BigInt.asIntN(64, word >> 192n);
+    const shiftD9 = (e0.pnl * WAD) / 2n / e0.p.size / 10n ** 9n;
+    const patched = (word & ((1n << 192n) - 1n)) | (BigInt.asUintN(64, checkpointD9 + shiftD9) << 192n);
+    await networkHelpers.setStorageAt(address, positionSlot, patched);
+    const e1 = await adlExpect(engine, 1n, t);
+    const F = e1.p.funding;
+    expect(F * 3n).to.be.lt(-e1.pnl); // owed more than a third of P: the only way the boundary is reachable
+
+    // The vault cash C for which the excess P + F - floor((C + F) t) is `excess`.
+    const tgt = riskParams.adlTargetD18;
+    const cashFor = (excess: bigint) => {
+      const y = e1.pnl + F - excess;
+      return (y * WAD + tgt - 1n) / tgt - F;
+    };
+    const setCash = async (cash: bigint) => {
+      const current = await engine.vaultCash();
+      const mask104 = (1n << 104n) - 1n;
+      for (let i = 0; i < 64; i++) {
+        const w = BigInt(await ethers.provider.getStorage(address, i));
+        if (w !== 0n && BigInt.asIntN(104, w & mask104) === current) {
+          await networkHelpers.setStorageAt(address, i, (w & ~mask104) | BigInt.asUintN(104, cash));
+          return;
+        }
+      }
+      throw new Error("vault cash slot not found");
+    };
+    const snapshot = await networkHelpers.takeSnapshot();
+
+    // Excess of one wei: still triggered (P > floor(C x trigger)), ADL closes the smallest fraction, rounded up.
+    const cash1 = cashFor(1n);
+    await setCash(cash1);
+    expect(e1.pnl).to.be.gt(divFloor(cash1 * riskParams.adlTriggerD18, WAD));
+    expect(e1.pnl + F - divFloor((cash1 + F) * tgt, WAD)).to.equal(1n);
+    const den = mulDown(e1.p.upnl, WAD - tgt);
+    const closeSize = fractionOf(e1.p.size, (WAD + den - 1n) / den);
+    expect(closeSize).to.be.gt(0n);
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    await expect(engine.connect(signers.carol).autoDeleverage(1, ETH))
+      .to.emit(engine, "AutoDeleveraged")
+      .withArgs(1n, ETH, signers.carol.address, closeSize, anyValue, anyValue);
+    await snapshot.restore();
+
+    // Excess of zero: settling the funding alone brings the market to target; nothing is closed.
+    const cash0 = cashFor(0n);
+    await setCash(cash0);
+    expect(e1.pnl).to.be.gt(divFloor(cash0 * riskParams.adlTriggerD18, WAD));
+    const before = await accountState(engine, 1);
+    await networkHelpers.time.setNextBlockTimestamp(t);
+    await expect(engine.connect(signers.carol).autoDeleverage(1, ETH))
+      .to.be.revertedWithCustomError(engine, "AdlNotTriggered")
+      .withArgs(ETH, e1.pnl, divFloor(cash0 * riskParams.adlTriggerD18, WAD));
+    expect(await accountState(engine, 1)).to.deep.equal(before);
   });
 
   it("ADL and batch liquidation keep working while the engine is paused (they only reduce risk)", async () => {
