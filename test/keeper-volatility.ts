@@ -4,8 +4,16 @@
  * leaves unconfigured markets alone, respects dry-run and the block gas budget, and loses races quietly.
  */
 import { expect } from "chai";
-import { UNOPTIMIZED, networkHelpers, deployBulkhead, ethers, ETH, BTC } from "./helpers/fixture.js";
-import { feedAnswer, wad } from "./helpers/constants.js";
+import {
+  UNOPTIMIZED,
+  networkHelpers,
+  deployBulkhead,
+  ethers,
+  ETH,
+  BTC,
+  withVolatilityOracle,
+} from "./helpers/fixture.js";
+import { feedAnswer } from "./helpers/constants.js";
 import { makeKeeper, type Base } from "./helpers/keeper.js";
 import { VolatilityTask, quantise } from "../keeper/volatility.js";
 import { loadConfig } from "../keeper/config.js";
@@ -16,21 +24,7 @@ const WAD = 10n ** 18n;
 
 /** The fixture with a volatility oracle configured for ETH only (BTC keeps multipliers of 1). */
 async function withOracle() {
-  const base = await deployBulkhead();
-  const { admin } = base.signers;
-  const oracle = await ethers.deployContract("VolatilityOracle", [admin, admin]);
-  await oracle.setParams(ETH, {
-    feed: await base.contracts.ethFeed.getAddress(),
-    interval: HOUR,
-    lambdaD18: wad("0.9"),
-    winsorD18: wad("4"),
-    baseVolD18: wad("0.01"),
-    capD18: wad("3"),
-    risePerHourD18: wad("0.25"),
-    fallPerHourD18: wad("0.05"),
-  });
-  await base.contracts.engine.setVolatilityOracle(oracle);
-  return { ...base, oracle };
+  return withVolatilityOracle(await deployBulkhead());
 }
 
 function volKeeper(

@@ -4,7 +4,15 @@
  * equal to the chain's with multipliers set.
  */
 import { expect } from "chai";
-import { deployBulkhead, ETH, BTC, ethers, marketParams, networkHelpers } from "../helpers/fixture.js";
+import {
+  deployBulkhead,
+  ETH,
+  BTC,
+  ethers,
+  marketParams,
+  networkHelpers,
+  withVolatilityOracle,
+} from "../helpers/fixture.js";
 import { feedAnswer, usd, wad } from "../helpers/constants.js";
 import { trade } from "../helpers/orders.js";
 import { BulkheadClient } from "../../sdk/client.js";
@@ -16,21 +24,7 @@ const WAD = 10n ** 18n;
 const HOUR = 3600;
 
 async function withOracle() {
-  const f = await loadFixture(deployBulkhead);
-  const { admin } = f.signers;
-  const oracle = await ethers.deployContract("VolatilityOracle", [admin, admin]);
-  await oracle.setParams(ETH, {
-    feed: await f.contracts.ethFeed.getAddress(),
-    interval: HOUR,
-    lambdaD18: wad("0.9"),
-    winsorD18: wad("4"),
-    baseVolD18: wad("0.01"),
-    capD18: wad("3"),
-    risePerHourD18: wad("0.25"),
-    fallPerHourD18: wad("0.05"),
-  });
-  await f.contracts.engine.setVolatilityOracle(oracle);
-  return { ...f, oracle };
+  return withVolatilityOracle(await loadFixture(deployBulkhead));
 }
 
 /** Pokes ETH's estimator at `price`, one interval after the last sample. */

@@ -176,3 +176,25 @@ export async function deployProtocol(opts: ProtocolOptions = {}) {
 
 /** The standard deployment every suite starts from. */
 export const deployBulkhead = () => deployProtocol();
+
+/**
+ * `base` with a volatility oracle set on its engine, configured for ETH only (hourly samples from the ETH mark feed,
+ * EWMA lambda 0.9, base volatility 1% per hour, multiplier cap 3, rising at most 25% and falling 5% an hour); BTC
+ * keeps multipliers of 1.
+ */
+export async function withVolatilityOracle<T extends Awaited<ReturnType<typeof deployBulkhead>>>(base: T) {
+  const { admin } = base.signers;
+  const oracle = await ethers.deployContract("VolatilityOracle", [admin, admin]);
+  await oracle.setParams(ETH, {
+    feed: await base.contracts.ethFeed.getAddress(),
+    interval: 3600,
+    lambdaD18: wad("0.9"),
+    winsorD18: wad("4"),
+    baseVolD18: wad("0.01"),
+    capD18: wad("3"),
+    risePerHourD18: wad("0.25"),
+    fallPerHourD18: wad("0.05"),
+  });
+  await base.contracts.engine.setVolatilityOracle(oracle);
+  return { ...base, oracle };
+}
