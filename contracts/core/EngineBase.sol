@@ -82,8 +82,9 @@ abstract contract EngineBase is AccessControl, ReentrancyGuardTransient {
     /// @dev Seven slots grouped by access: the first four are everything a health check reads, the next two
     ///      only trades, the last one only order settlement. `imVolX64` and `mmVolX64` are the volatility
     ///      multipliers (DESIGN.md, Dynamic margin) on the IM and MM ratios as 1 + x / 64 (1 to 4.98, rounded up
-    ///      from the oracle's D18 figures by `IGovernance.syncVolatility`), in the slot a health check reads anyway. Ratios are kept with 9 decimals (`D9`: governance sets D18 values that are multiples
-    ///      of 1e9); base-unit quantities are D18 below 7.9e10 units; the reserve is whole USD.
+    ///      from the oracle's D18 figures by `IGovernance.syncVolatility`), in the slot a health check reads
+    ///      anyway. Ratios are kept with 9 decimals (`D9`: governance sets D18 values that are multiples of 1e9);
+    ///      base-unit quantities are D18 below 7.9e10 units; the reserve is whole USD.
     ///      `insuranceFeeShareD9` is a copy of the protocol-wide `RiskParams.insuranceFeeShareD18`, kept in every
     ///      market's fee slot (written by governance whenever either changes) so that a trade reads its fee split
     ///      from a slot it has already loaded instead of a cold one: 2,000 gas on every risk-reducing trade.
