@@ -5,9 +5,12 @@
  * The mirror only screens: an account it finds liquidatable, or within `marginBps` of its maintenance margin, is
  * a candidate that the bot confirms on chain with `liquidationQuotes` before doing anything (the chain is the
  * final word, and the margin absorbs the funding accrued between the snapshot's block and the next one).
- * An account whose state is unknown, or whose summary the mirror cannot compute, is always a candidate.
+ * Portfolio accounts are screened with the risk model's requirement (`sdk/portfolio.ts`, the snapshot's
+ * configuration and ramp). An account whose state is unknown, or whose summary the mirror cannot compute (e.g. a
+ * portfolio account while the engine has no model), is always a candidate.
  */
 import { math } from "../sdk/index.js";
+import * as portfolio from "../sdk/portfolio.js";
 import type { AccountInfo, PositionInfo, ProtocolSnapshot } from "../sdk/types.js";
 import type { EngineAdapter } from "./chain.js";
 
@@ -61,6 +64,11 @@ export class HealthMirror {
     const out: bigint[] = [];
     const scale = 10_000n;
     const threshold = scale + BigInt(marginBps);
+    // Portfolio accounts: the risk model's requirement, from the configuration in the snapshot (as the engine's).
+    const model = snapshot?.portfolio;
+    const portfolioMargins =
+      model &&
+      ((legs: portfolio.PortfolioLeg[]) => portfolio.portfolioRequirement(model, legs, snapshot!.timestamp));
     for (const id of ids) {
       const state = this.states.get(id);
       if (snapshot === undefined || state === undefined) {
@@ -69,7 +77,13 @@ export class HealthMirror {
       }
       if (state.positions.length === 0) continue;
       try {
-        const s = math.marginSummary(state.info, state.positions, snapshot.markets, snapshot.timestamp);
+        const s = math.marginSummary(
+          state.info,
+          state.positions,
+          snapshot.markets,
+          snapshot.timestamp,
+          portfolioMargins,
+        );
         if (s.equityD18 * scale < s.maintenanceMarginD18 * threshold) out.push(id);
       } catch {
         out.push(id); // e.g. a market without a price in the snapshot: let the chain decide

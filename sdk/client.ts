@@ -197,6 +197,8 @@ export class BulkheadClient {
   readonly addresses: BulkheadAddresses;
   private readonly runner: ContractRunner;
   private decimals?: number;
+  /** Decoded portfolio configurations by data-contract address (immutable code). */
+  private readonly portfolioConfigs = new Map<string, portfolio.PortfolioConfig>();
 
   constructor(runner: ContractRunner, addresses: BulkheadAddresses) {
     this.runner = runner;
@@ -414,7 +416,16 @@ export class BulkheadClient {
       pm.rampStart({ blockTag }),
       pm.rampEnd({ blockTag }),
     ]);
-    const read = async (at: string) => portfolio.decodeConfig(await this.provider.getCode(at, blockTag));
+    // A configuration is a data contract's code, which never changes: decoded once per address.
+    const read = async (at: string) => {
+      const key = at.toLowerCase();
+      let config = this.portfolioConfigs.get(key);
+      if (config === undefined) {
+        config = portfolio.decodeConfig(await this.provider.getCode(at, blockTag));
+        this.portfolioConfigs.set(key, config);
+      }
+      return config;
+    };
     return {
       current: await read(pointer),
       previous: BigInt(previousPointer) === 0n ? undefined : await read(previousPointer),

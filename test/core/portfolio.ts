@@ -7,7 +7,7 @@
 import { expect } from "chai";
 import type { Signer } from "ethers";
 import { ethers, networkHelpers, deployBulkhead, ETH, BTC, riskParams } from "../helpers/fixture.js";
-import { TOKEN_SCALE, WAD, usd, wad } from "../helpers/constants.js";
+import { TOKEN_SCALE, WAD, feedAnswer, usd, wad } from "../helpers/constants.js";
 import { trade } from "../helpers/orders.js";
 import { BulkheadClient } from "../../sdk/client.js";
 import * as math from "../../sdk/math.js";
@@ -19,6 +19,8 @@ import { marginCompare, status } from "../../cli/read.js";
 import { CliError } from "../../cli/context.js";
 import type { IBulkhead } from "../../types/ethers-contracts/index.js";
 import { previewSettlement, settlementReward } from "../../sdk/preview.js";
+import { EngineAdapter } from "../../keeper/chain.js";
+import { HealthMirror } from "../../keeper/mirror.js";
 import { clientFor, expectFields, settleAtReady } from "../sdk/harness.js";
 
 const { loadFixture, time } = networkHelpers;
@@ -262,6 +264,24 @@ describe("portfolio accounts", () => {
       expectFields(await b.marginSummary(pf), preview.after.summary, `after trimming market ${market}`);
       expect(preview.after.positions.every((p) => p.liquidationPriceD18 === 0n)).to.equal(true);
     }
+  });
+
+  it("the keeper's health mirror screens a portfolio account with the risk model, as the chain judges it", async () => {
+    const d = await withPortfolioMargin();
+    const { engine, btcAggregator } = d.contracts;
+    const pf = await hedgedWith(engine, d.signers.bob, "2700");
+    const mirror = new HealthMirror(new EngineAdapter(await engine.getAddress(), d.signers.admin));
+    const screened = async () => {
+      await mirror.refresh(await ethers.provider.getBlockNumber(), [pf]);
+      return mirror.screen([pf], 0);
+    };
+    // Hedged and healthy: not a candidate (no call to confirm it on chain).
+    expect(await engine.isLiquidatable(pf)).to.equal(false);
+    expect(await screened()).to.deep.equal([]);
+    // BTC up 2%: the short leg's loss breaks the requirement, on chain and in the mirror.
+    await btcAggregator.setAnswer(feedAnswer("61200"));
+    expect(await engine.isLiquidatable(pf)).to.equal(true);
+    expect(await screened()).to.deep.equal([pf]);
   });
 
   it("the same hedge in a cross account is refused at commit for lack of margin", async () => {
