@@ -11,7 +11,8 @@
  * A poke moves the oracle's multipliers, so the sync follows on the next tick. Both calls are permissionless and
  * earn nothing: the keeper pays their gas as a service (a poke ~62k, a sync ~40k). Each is simulated before it is
  * sent (another keeper may have done it first: `TooEarly`, or nothing left to sync), fits the block gas budget
- * left by liquidations, ADL and orders, and at most one transaction per market is in flight.
+ * left by liquidations, ADL and orders, and at most one transaction per market is in flight. A market that needs
+ * nothing is not read again for `checkEverySeconds` of chain time (or until its next sample falls due).
  */
 import type { TransactionReceipt } from "ethers";
 import {
@@ -28,6 +29,12 @@ const WAD = 10n ** 18n;
 export interface VolatilityTaskOptions {
   /** The `VolatilityOracle` the engine reads (the address book's `volatilityOracle`). */
   oracle: string;
+  /**
+   * Seconds of chain time between two reads of a market that needs nothing (default 30; a market whose sample
+   * falls due sooner is read when it does). Samples are at least an hour apart, so this bounds the task's RPC load
+   * (about five calls per market per check) at no cost in timeliness.
+   */
+  checkEverySeconds?: number;
 }
 
 /** `GovernanceModule._toX64`: a D18 multiplier as the engine stores it, 1 + k / 64 with k rounded up, k <= 255. */
@@ -44,6 +51,8 @@ export class VolatilityTask implements KeeperTask {
   readonly name = "volatility";
   /** Markets with a transaction of this task in flight. */
   private readonly inFlight = new Set<number>();
+  /** Chain time before which a market that needed nothing is not read again. */
+  private readonly quietUntil = new Map<number, bigint>();
   private contracts: { oracle: VolatilityOracle; engine: IBulkhead } | undefined;
 
   constructor(private readonly o: VolatilityTaskOptions) {}
@@ -60,11 +69,16 @@ export class VolatilityTask implements KeeperTask {
   private async due(ctx: TickContext, id: number): Promise<Action | undefined> {
     const { oracle, engine } = this.connect(ctx);
     const blockTag = ctx.head.number;
+    const now = BigInt(ctx.head.timestamp);
+    const quiet = now + BigInt(this.o.checkEverySeconds ?? 30);
     const params = await oracle.params(id, { blockTag });
-    if (BigInt(params.feed) === 0n) return undefined; // not configured: the engine keeps multipliers of 1
+    if (BigInt(params.feed) === 0n) {
+      this.quietUntil.set(id, quiet); // not configured: the engine keeps multipliers of 1
+      return undefined;
+    }
     const state = await oracle.state(id, { blockTag });
-    if (state.lastSample === 0n || state.lastSample + params.interval <= BigInt(ctx.head.timestamp))
-      return "poke";
+    const nextSample = state.lastSample + params.interval;
+    if (state.lastSample === 0n || nextSample <= now) return "poke";
     const [im, mm, market] = await Promise.all([
       oracle.imMultiplier(id, { blockTag }),
       oracle.mmMultiplier(id, { blockTag }),
@@ -73,14 +87,16 @@ export class VolatilityTask implements KeeperTask {
     const imX = quantise(im);
     let mmX = quantise(mm);
     if (mmX > imX) mmX = imX;
-    return imX !== market.imVolMultiplierD18 || mmX !== market.mmVolMultiplierD18 ? "sync" : undefined;
+    if (imX !== market.imVolMultiplierD18 || mmX !== market.mmVolMultiplierD18) return "sync";
+    this.quietUntil.set(id, nextSample < quiet ? nextSample : quiet);
+    return undefined;
   }
 
   async run(ctx: TickContext): Promise<void> {
     const { oracle, engine } = this.connect(ctx);
     const count = Number(await engine.marketCount({ blockTag: ctx.head.number }));
     for (let id = 1; id <= count; ++id) {
-      if (this.inFlight.has(id)) continue;
+      if (this.inFlight.has(id) || (this.quietUntil.get(id) ?? 0n) > BigInt(ctx.head.timestamp)) continue;
       let action: Action | undefined;
       try {
         action = await this.due(ctx, id);
@@ -133,7 +149,10 @@ export class VolatilityTask implements KeeperTask {
   }
 
   async onReceipt(tx: PendingTx, receipt: TransactionReceipt | null, ctx: TickContext): Promise<void> {
-    if (tx.spec.marketId !== undefined) this.inFlight.delete(tx.spec.marketId);
+    if (tx.spec.marketId !== undefined) {
+      this.inFlight.delete(tx.spec.marketId);
+      this.quietUntil.delete(tx.spec.marketId); // a poke moves the multipliers: check the sync at once
+    }
     if (receipt === null || receipt.status !== 1 || tx.spec.kind === "cancel") {
       ctx.log("info", "volatility_race_lost", { marketId: tx.spec.marketId, hash: tx.hashes.at(-1) });
       return;

@@ -30,8 +30,9 @@ async function withOracle() {
 function volKeeper(
   base: Base & { oracle: { target: unknown } },
   options: { dryRun?: boolean; blockGasBudget?: bigint } = {},
+  checkEverySeconds?: number,
 ) {
-  const task = new VolatilityTask({ oracle: base.oracle.target as string });
+  const task = new VolatilityTask({ oracle: base.oracle.target as string, checkEverySeconds });
   return makeKeeper(base, { tasks: [task], ...options });
 }
 
@@ -118,6 +119,25 @@ describe("keeper: volatility upkeep", () => {
     }
     expect(byMsg("volatility_not_ready").map((l) => l.error)).to.deep.equal(["TooEarly"]);
     expect(byMsg("volatility_sent")).to.have.length(0);
+  });
+
+  it("between samples it reads a quiet market every checkEverySeconds, and syncs at once after another's poke", async () => {
+    const base = await networkHelpers.loadFixture(withOracle);
+    const { oracle } = base;
+    const { ethAggregator } = base.contracts;
+    await oracle.poke(ETH); // started by someone else
+    const { keeper, byMsg } = volKeeper(base, {}, 30);
+    await keeper.tick(); // nothing due
+    await time.increase(60);
+    await keeper.tick(); // read again, still nothing
+    expect(byMsg("volatility_sent")).to.have.length(0);
+    // Someone else samples a 10% move when it falls due (the end of the quiet period is never later than that):
+    // the keeper's next tick finds the engine lagging and syncs it.
+    await ethAggregator.setAnswer(feedAnswer("3300"));
+    await time.setNextBlockTimestamp((await oracle.state(ETH)).lastSample + BigInt(HOUR));
+    await oracle.poke(ETH);
+    await keeper.tick();
+    expect(byMsg("volatility_sent").map((l) => l.action)).to.deep.equal(["sync"]);
   });
 
   it("is on by default and can be turned off (KEEPER_VOLATILITY_UPKEEP)", () => {
