@@ -494,44 +494,32 @@ describe("LiquidityVault: asynchronous requests (ERC-7540)", () => {
   });
 
   describe("expiry and cancellation", () => {
-    it("a deposit settles up to its expiry second inclusive; one second later settlement refunds it", async () => {
-      const d = await loadFixture(deploySeeded);
-      const { vault } = d.contracts;
-      const { alice, keeper } = d.signers;
-      await vault.connect(alice).requestDeposit(usd("1000"), alice, alice);
-      const [, , expiresAt] = await vault.depositRequestOf(alice);
-      const snapshot = await networkHelpers.takeSnapshot();
-      await time.setNextBlockTimestamp(expiresAt);
-      await expect(vault.connect(keeper).settleRequests(10))
-        .to.emit(vault, "DepositSettled")
-        .and.not.to.emit(vault, "DepositRequestCancelled");
-      await snapshot.restore();
-      await time.setNextBlockTimestamp(expiresAt + 1n);
-      await expect(vault.connect(keeper).settleRequests(10))
-        .to.emit(vault, "DepositRequestCancelled")
-        .withArgs(alice.address, usd("1000"))
-        .and.not.to.emit(vault, "DepositSettled");
-    });
-
-    it("a redemption settles up to its expiry second inclusive; one second later settlement returns the shares", async () => {
-      const d = await loadFixture(deploySeeded);
-      const { vault } = d.contracts;
-      const { lp, keeper } = d.signers;
-      const shares = 10n ** 12n;
-      await vault.connect(lp).requestRedeem(shares, lp, lp);
-      const [, , expiresAt] = await vault.redeemRequestOf(lp);
-      const snapshot = await networkHelpers.takeSnapshot();
-      await time.setNextBlockTimestamp(expiresAt);
-      await expect(vault.connect(keeper).settleRequests(10))
-        .to.emit(vault, "RedeemSettled")
-        .and.not.to.emit(vault, "RedeemRequestCancelled");
-      await snapshot.restore();
-      await time.setNextBlockTimestamp(expiresAt + 1n);
-      await expect(vault.connect(keeper).settleRequests(10))
-        .to.emit(vault, "RedeemRequestCancelled")
-        .withArgs(lp.address, shares)
-        .and.not.to.emit(vault, "RedeemSettled");
-    });
+    for (const kind of ["Deposit", "Redeem"] as const) {
+      it(`a ${kind.toLowerCase()} request settles up to its expiry second inclusive; one second later it is refunded`, async () => {
+        const d = await loadFixture(deploySeeded);
+        const { vault } = d.contracts;
+        const { alice, lp, keeper } = d.signers;
+        const [who, amount] = kind === "Deposit" ? [alice, usd("1000")] : [lp, 10n ** 12n];
+        await (kind === "Deposit"
+          ? vault.connect(who).requestDeposit(amount, who, who)
+          : vault.connect(who).requestRedeem(amount, who, who));
+        const [, , expiresAt] = await (kind === "Deposit"
+          ? vault.depositRequestOf(who)
+          : vault.redeemRequestOf(who));
+        const [settled, cancelled] = [`${kind}Settled`, `${kind}RequestCancelled`];
+        const snapshot = await networkHelpers.takeSnapshot();
+        await time.setNextBlockTimestamp(expiresAt);
+        await expect(vault.connect(keeper).settleRequests(10))
+          .to.emit(vault, settled)
+          .and.not.to.emit(vault, cancelled);
+        await snapshot.restore();
+        await time.setNextBlockTimestamp(expiresAt + 1n);
+        await expect(vault.connect(keeper).settleRequests(10))
+          .to.emit(vault, cancelled)
+          .withArgs(who.address, amount)
+          .and.not.to.emit(vault, settled);
+      });
+    }
 
     it("a request cannot be cancelled before it expires; after, anyone refunds it to its controller", async () => {
       const d = await loadFixture(deploySeeded);
